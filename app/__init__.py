@@ -1,0 +1,48 @@
+"""The application factory: the only place that wires things together."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from sqlalchemy.orm import sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import db, errors
+from app.api import Api, openapi_config, register_blueprints
+from app.config import INSTANCE_DIR, Settings
+from app.ratelimit import limiter
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        LOGIN_RATE_LIMIT=settings.login_rate_limit,
+        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        PROBLEM_TYPE_BASE=settings.problem_type_base,
+        **openapi_config(),
+    )
+    if settings.trusted_proxy_count:
+        hops = settings.trusted_proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    engine = db.make_engine(settings.database_url)
+    app.extensions["settings"] = settings
+    app.extensions["engine"] = engine
+    app.extensions["sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.teardown_appcontext(db.close_session)
+
+    app.register_error_handler(errors.DomainError, errors.render_domain_error)
+    limiter.init_app(app)
+    api = Api(app)
+    register_blueprints(app, api)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,115 @@
+"""The flask-smorest Api: one error shape, offline docs, and the list of blueprints."""
+
+from __future__ import annotations
+
+import http
+from typing import Any
+
+import flask_smorest
+from flask import Blueprint, Flask, send_from_directory
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import HTTPException
+
+from app import errors
+
+API_PREFIX = "/api/v1"
+DOCS_ASSETS_PATH = f"{API_PREFIX}/docs/assets/"
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details with our stable `code` extension."""
+
+    type = fields.String(required=True, metadata={"description": "URI naming the problem type."})
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True, metadata={"description": "What went wrong, for a person."})
+    instance = fields.String(metadata={"description": "The request path."})
+    code = fields.String(required=True, metadata={"description": "Stable machine-readable code."})
+    errors = fields.Dict(
+        metadata={"description": 'Per-field messages grouped by location, e.g. {"json": {"gtin": ["..."]}}.'}
+    )
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        return errors.render_http_exception(error)
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents errors as application/json; ours are problem+json.
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, errors.PROBLEM_MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Problem details", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, errors.PROBLEM_MEDIA_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
+def openapi_config() -> dict[str, Any]:
+    return {
+        "API_TITLE": "Smart Park API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": API_PREFIX,
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": DOCS_ASSETS_PATH,
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": (
+                    "Backend of the smart bonded park: declarations, notices, trace codes and gates.\n\n"
+                    "Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`; "
+                    "the codes are listed under `x-problem-codes`."
+                )
+            },
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+        },
+    }
+
+
+def problem_codes() -> dict[str, str]:
+    """Every stable error code with its title, for the OpenAPI document."""
+    codes = {code: http.HTTPStatus(status).phrase for status, code in errors.HTTP_CODES.items()}
+    codes["malformed_request"] = "Request body could not be parsed"
+    codes.update({code: cls.title for code, cls in errors.DomainError.registry.items()})
+    return dict(sorted(codes.items()))
+
+
+docs_assets = Blueprint("docs_assets", __name__)
+
+
+@docs_assets.get(f"{DOCS_ASSETS_PATH}<path:filename>")
+def docs_asset(filename: str) -> Any:
+    """Swagger UI's own files, served locally because the park's network may have no internet."""
+    return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+
+def register_blueprints(app: Flask, api: Api) -> None:
+    from app.audit.routes import blp as audit_blp
+    from app.auth.routes import blp as auth_blp
+    from app.enterprises.routes import admin_blp as admin_enterprises_blp
+    from app.enterprises.routes import blp as enterprises_blp
+    from app.health.routes import blp as health_blp
+    from app.users.routes import admin_blp as admin_users_blp
+    from app.users.routes import me_blp
+
+    app.register_blueprint(docs_assets)
+    app.register_blueprint(health_blp)
+    for blueprint in (
+        auth_blp,
+        me_blp,
+        enterprises_blp,
+        admin_users_blp,
+        admin_enterprises_blp,
+        audit_blp,
+    ):
+        api.register_blueprint(blueprint)
+    api.spec.options["x-problem-codes"] = problem_codes()

@@ -1,0 +1,59 @@
+"""Sign-in sessions (refresh-token families) and their rotating refresh tokens."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.common import clock
+from app.db import Base, BigIntPK, enum_type
+from app.users.models import User
+
+
+class RevokeReason(enum.StrEnum):
+    LOGOUT = "logout"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    ACCOUNT_DISABLED = "account_disabled"
+
+
+class AuthSession(Base):
+    """One sign-in on one device: every refresh token it rotates through shares this family."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    last_refreshed_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[RevokeReason | None] = mapped_column(enum_type(RevokeReason))
+    client_addr: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class RefreshToken(Base):
+    """Only the SHA-256 of the token is kept: a database leak must not hand out sessions."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    expires_at: Mapped[datetime]
+    # Set when the token is exchanged; a second exchange is a replay.
+    used_at: Mapped[datetime | None]
+
+    session: Mapped[AuthSession] = relationship(lazy="joined")

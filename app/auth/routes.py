@@ -1,0 +1,58 @@
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app import db
+from app.auth import service
+from app.auth.guards import client_address, current_actor, current_session_id, require_role
+from app.auth.schemas import LoginCreate, RefreshCreate, TokenPairRead
+from app.config import current_settings
+from app.ratelimit import limiter, login_limit
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in, refresh tokens, sign out.")
+
+
+@blp.route("/login")
+class Login(MethodView):
+    @limiter.limit(login_limit)
+    @blp.arguments(LoginCreate)
+    @blp.response(200, TokenPairRead)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, credentials):
+        """Sign in with username and password; answers an access and a refresh token."""
+        with db.transaction() as session:
+            return service.login(
+                session,
+                client_addr=client_address(),
+                user_agent=request.user_agent.string,
+                settings=current_settings(),
+                **credentials,
+            )
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @limiter.limit(login_limit)
+    @blp.arguments(RefreshCreate)
+    @blp.response(200, TokenPairRead)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    def post(self, payload):
+        """Exchange a refresh token for a new pair; the old refresh token is retired."""
+        with db.transaction() as session:
+            return service.refresh(
+                session,
+                refresh_token=payload["refresh_token"],
+                client_addr=client_address(),
+                settings=current_settings(),
+            )
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @require_role(password_change_pending_ok=True)
+    @blp.response(204)
+    def post(self):
+        """End this sign-in: its access and refresh tokens stop working."""
+        with db.transaction() as session:
+            service.logout(session, session_id=current_session_id(), actor=current_actor())

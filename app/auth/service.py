@@ -1,0 +1,216 @@
+"""Signing in, rotating refresh tokens, and ending sessions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import NoReturn
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.auth import passwords, tokens
+from app.auth.errors import (
+    AccountDisabled,
+    InvalidCredentials,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    SessionRevoked,
+)
+from app.auth.models import AuthSession, RefreshToken, RevokeReason
+from app.common import clock
+from app.config import Settings
+from app.users.models import User
+
+# One message for every failure, so a caller cannot tell which usernames exist or are locked.
+_LOGIN_FAILED = "Invalid username or password, or the account is temporarily locked."
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    password_change_required: bool
+    token_type: str = "Bearer"
+
+
+def login(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    client_addr: str | None,
+    user_agent: str | None,
+    settings: Settings,
+) -> TokenPair:
+    """Check the password, count failures toward a lockout, and open a new session."""
+    now = clock.utcnow()
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        passwords.spend_verification_time(password)
+        _login_failed(session, None, client_addr, reason="unknown_user", username=username)
+    if user.is_locked_out(now):
+        passwords.spend_verification_time(password)
+        _login_failed(session, user, client_addr, reason="locked_out")
+    if not passwords.verify_password(user.password_hash, password):
+        _count_failure(session, user, client_addr, settings)
+        _login_failed(session, user, client_addr, reason="bad_password")
+    if not user.may_sign_in:
+        _login_failed(session, user, client_addr, reason="account_disabled")
+
+    user.failed_login_count = 0
+    user.lockout_until = None
+    user.last_login_at = now
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    audit.record(session, action="auth.login", actor=Actor(user, client_addr), target=user)
+    return open_session(session, user, client_addr=client_addr, user_agent=user_agent, settings=settings)
+
+
+def open_session(
+    session: Session, user: User, *, client_addr: str | None, user_agent: str | None, settings: Settings
+) -> TokenPair:
+    """Start a new token family for an authenticated user."""
+    auth_session = AuthSession(user=user, client_addr=client_addr, user_agent=(user_agent or "")[:200] or None)
+    session.add(auth_session)
+    session.flush()
+    return _issue_pair(session, auth_session, settings)
+
+
+def _count_failure(session: Session, user: User, client_addr: str | None, settings: Settings) -> None:
+    user.failed_login_count += 1
+    if user.failed_login_count >= settings.lockout_threshold:
+        user.lockout_until = clock.utcnow() + settings.lockout_duration
+        user.failed_login_count = 0
+        audit.record(
+            session,
+            action="auth.lockout",
+            actor=Actor(None, client_addr),
+            target=user,
+            details={"until": user.lockout_until.isoformat()},
+        )
+
+
+def _login_failed(
+    session: Session, user: User | None, client_addr: str | None, *, reason: str, username: str | None = None
+) -> NoReturn:
+    details: dict[str, str] = {"reason": reason}
+    if username is not None:
+        details["username"] = username[:64]
+    audit.record(session, action="auth.login_failed", actor=Actor(None, client_addr), target=user, details=details)
+    raise InvalidCredentials(_LOGIN_FAILED)
+
+
+def refresh(session: Session, *, refresh_token: str, client_addr: str | None, settings: Settings) -> TokenPair:
+    """Exchange a refresh token for a new pair; a replayed one ends its whole family."""
+    now = clock.utcnow()
+    token = session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == tokens.hash_refresh_token(refresh_token))
+    )
+    if token is None:
+        raise RefreshTokenInvalid("The refresh token is not recognised.")
+    auth_session = token.session
+    if auth_session.is_revoked:
+        raise SessionRevoked("This sign-in has ended; sign in again.")
+    # Claim the token atomically: of two concurrent exchanges, exactly one wins the update.
+    claimed = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        _revoke(auth_session, RevokeReason.REFRESH_TOKEN_REUSED)
+        audit.record(
+            session,
+            action="auth.refresh_token_reused",
+            actor=Actor(None, client_addr),
+            target=auth_session.user,
+            details={"session_id": str(auth_session.id)},
+        )
+        raise RefreshTokenReused("This refresh token was already used; the sign-in has been ended for safety.")
+    if token.expires_at <= now:
+        raise RefreshTokenInvalid("The refresh token has expired; sign in again.")
+    if not auth_session.user.may_sign_in:
+        raise AccountDisabled("This account is disabled.")
+    auth_session.last_refreshed_at = now
+    return _issue_pair(session, auth_session, settings)
+
+
+def _issue_pair(session: Session, auth_session: AuthSession, settings: Settings) -> TokenPair:
+    now = clock.utcnow()
+    refresh_token = tokens.new_refresh_token()
+    session.add(
+        RefreshToken(
+            session_id=auth_session.id,
+            token_hash=tokens.hash_refresh_token(refresh_token),
+            issued_at=now,
+            expires_at=now + settings.refresh_token_ttl,
+        )
+    )
+    user = auth_session.user
+    access_token = tokens.encode_access_token(
+        settings,
+        user_id=user.id,
+        session_id=auth_session.id,
+        role=user.role.value,
+        enterprise_id=user.enterprise_id,
+        now=now,
+    )
+    return TokenPair(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_in=int(settings.access_token_ttl.total_seconds()),
+        password_change_required=user.must_change_password,
+    )
+
+
+def authenticate(session: Session, *, token: str, settings: Settings) -> tuple[User, uuid.UUID]:
+    """The user behind an access token, re-checked against the database on every request.
+
+    The token alone cannot say that its session was logged out or its user deactivated a
+    minute ago; one indexed lookup per request buys "stops working at once".
+    """
+    claims = tokens.decode_access_token(settings, token)
+    row = session.execute(
+        select(User, AuthSession.revoked_at)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(AuthSession.id == claims.session_id, User.id == claims.user_id)
+    ).first()
+    if row is None:
+        raise SessionRevoked("This sign-in is not known; sign in again.")
+    user, revoked_at = row
+    if revoked_at is not None:
+        raise SessionRevoked("This sign-in has ended; sign in again.")
+    if not user.may_sign_in:
+        raise AccountDisabled("This account is disabled.")
+    return user, claims.session_id
+
+
+def logout(session: Session, *, session_id: uuid.UUID, actor: Actor) -> None:
+    """End one sign-in: its refresh tokens and access tokens stop working."""
+    auth_session = session.get(AuthSession, session_id)
+    if auth_session is not None and not auth_session.is_revoked:
+        _revoke(auth_session, RevokeReason.LOGOUT)
+        audit.record(session, action="auth.logout", actor=actor, target=actor.user)
+
+
+def revoke_user_sessions(session: Session, user: User, *, reason: RevokeReason, keep: uuid.UUID | None = None) -> int:
+    """End every open sign-in of a user, except `keep` (the caller's own, after a password change)."""
+    statement = (
+        update(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.utcnow(), revoke_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if keep is not None:
+        statement = statement.where(AuthSession.id != keep)
+    return session.execute(statement).rowcount
+
+
+def _revoke(auth_session: AuthSession, reason: RevokeReason) -> None:
+    auth_session.revoked_at = clock.utcnow()
+    auth_session.revoke_reason = reason

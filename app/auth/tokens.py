@@ -1,0 +1,79 @@
+"""Access tokens (short-lived JWTs) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import jwt
+
+from app.auth.errors import TokenExpired, TokenInvalid
+from app.config import Settings
+
+# Pinned: the verifier never lets the token choose its own algorithm ("alg": "none", RS/HS confusion).
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "sid", "jti", "iss", "aud"]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    session_id: uuid.UUID
+    role: str
+    enterprise_id: int | None
+
+
+def encode_access_token(
+    settings: Settings,
+    *,
+    user_id: int,
+    session_id: uuid.UUID,
+    role: str,
+    enterprise_id: int | None,
+    now: datetime,
+) -> str:
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "role": role,
+        "ent": enterprise_id,
+        "jti": uuid.uuid4().hex,
+        "iat": int(now.timestamp()),
+        "exp": int((now + settings.access_token_ttl).timestamp()),
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+        return AccessClaims(
+            user_id=int(claims["sub"]),
+            session_id=uuid.UUID(claims["sid"]),
+            role=str(claims.get("role")),
+            enterprise_id=claims.get("ent"),
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenExpired("The access token has expired; refresh it.") from None
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        raise TokenInvalid("The access token is not valid.") from None
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

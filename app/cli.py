@@ -1,0 +1,187 @@
+"""Operator commands: flask db ..., flask seed-demo, flask create-admin, flask audit verify."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+from flask.cli import AppGroup
+
+from app import db
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.auth import passwords
+from app.config import current_settings
+from app.enterprises import service as enterprises
+from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
+from app.errors import DomainError
+from app.users import service as users
+from app.users.models import Role
+from app.users.schemas import USERNAME
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+db_cli = AppGroup("db", help="Database migrations (Alembic).")
+audit_cli = AppGroup("audit", help="Audit trail checks.")
+
+# The actor recorded for changes made from the command line.
+CLI_ACTOR = Actor(user=None, client_addr="cli")
+
+
+def alembic_config(database_url: str) -> Config:
+    """Alembic's settings built in code, so the project needs no alembic.ini."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser treats % as interpolation; URLs with escaped passwords contain it.
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def _config() -> Config:
+    return alembic_config(current_settings().database_url)
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    command.upgrade(_config(), revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (e.g. -1 or base)."""
+    command.downgrade(_config(), revision)
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--autogenerate/--empty", default=True)
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write a new migration, by default compared against the models."""
+    command.revision(_config(), message=message, autogenerate=autogenerate)
+
+
+@db_cli.command("check")
+def db_check() -> None:
+    """Fail when the models differ from the migrated schema."""
+    command.check(_config())
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's revision."""
+    command.current(_config())
+
+
+_DEMO_ENTERPRISES = [
+    ("broker_a", "重庆渝关通报关有限公司", "91500000MA5U0A01X0", "500224A001", [EnterpriseKind.AGENT]),
+    ("broker_b", "重庆捷运报关服务有限公司", "91500000MA5U0B02YB", "500224A002", [EnterpriseKind.AGENT]),
+    (
+        "warehouse",
+        "重庆西永综保仓储有限公司",
+        "91500000MA5U0C03T7",
+        "5002640003",
+        [EnterpriseKind.ZONE, EnterpriseKind.LOGISTICS],
+    ),
+    ("trader", "海外优选跨境电商有限公司", "91500000MA5U0D04WM", "500224A004", [EnterpriseKind.EBC]),
+    ("platform", "渝购全球电商平台有限公司", "91500000MA5U0E05QH", "500224A005", [EnterpriseKind.EBP]),
+]
+
+_DEMO_USERS = [
+    ("admin", "园区管理员", Role.ADMIN, None),
+    ("declarant", "张报关 (渝关通)", Role.DECLARANT, "broker_a"),
+    ("declarant2", "李报关 (捷运)", Role.DECLARANT, "broker_b"),
+    ("warehouse", "王仓管", Role.WAREHOUSE_OPERATOR, "warehouse"),
+    ("officer", "赵关员", Role.CUSTOMS_OFFICER, None),
+    ("gate", "钱卡口", Role.GATE_OPERATOR, None),
+    ("gateway", "海关回执通道", Role.CUSTOMS_GATEWAY, None),
+]
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create demo enterprises and users; safe to run again (existing rows are kept)."""
+    settings = current_settings()
+    password = settings.demo_password or passwords.generate_temporary_password()
+    with db.transaction() as session:
+        by_key: dict[str, Enterprise] = {}
+        for key, name, uscc, customs_reg_code, kinds in _DEMO_ENTERPRISES:
+            by_key[key] = enterprises.find_enterprise_by_uscc(session, uscc) or enterprises.register_enterprise(
+                session,
+                actor=CLI_ACTOR,
+                name=name,
+                uscc=uscc,
+                customs_reg_code=customs_reg_code,
+                kinds=kinds,
+                credit_level=CreditLevel.GENERAL,
+                general_taxpayer_pilot=False,
+            )
+        lines = []
+        for username, display_name, role, enterprise_key in _DEMO_USERS:
+            if users.find_user_by_username(session, username) is not None:
+                lines.append(f"  {username:<11} {role.value:<19} (already there; password unchanged)")
+                continue
+            users.create_user(
+                session,
+                actor=CLI_ACTOR,
+                settings=settings,
+                username=username,
+                display_name=display_name,
+                role=role,
+                password=password,
+                enterprise_id=by_key[enterprise_key].id if enterprise_key else None,
+                must_change_password=False,
+            )
+            lines.append(f"  {username:<11} {role.value:<19} password: {password}")
+    click.echo("Demo logins:")
+    click.echo("\n".join(lines))
+
+
+@click.command("create-admin")
+@click.argument("username")
+@click.option("--display-name", default="Administrator")
+@click.password_option(help="Asked for when not given; never shown.")
+def create_admin(username: str, display_name: str, password: str) -> None:
+    """Create an admin account (the first one on a new installation)."""
+    if not re.fullmatch(USERNAME, username.strip().lower()):
+        raise click.BadParameter("3-64 characters: lower-case letters, digits, '.', '_' or '-'.", param_hint="USERNAME")
+    try:
+        with db.transaction() as session:
+            users.create_user(
+                session,
+                actor=CLI_ACTOR,
+                settings=current_settings(),
+                username=username.strip().lower(),
+                display_name=display_name,
+                role=Role.ADMIN,
+                password=password,
+                must_change_password=False,
+            )
+    except DomainError as error:
+        raise click.ClickException(f"{error.detail} {error.errors or ''}".strip()) from None
+    click.echo(f"Admin {username} created.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit chain; report the first row that was altered, removed or inserted."""
+    with db.transaction() as session:
+        broken = audit.first_broken_event(session)
+    if broken is None:
+        click.echo("Audit trail intact.")
+        return
+    raise click.ClickException(
+        f"Audit trail broken at event {broken.id} ({broken.action} at {broken.occurred_at.isoformat()}): "
+        "its content or its link to the previous event does not match its hash."
+    )
+
+
+def register_commands(app: Flask) -> None:
+    for cli_command in (db_cli, audit_cli, seed_demo, create_admin):
+        app.cli.add_command(cli_command)

@@ -1,0 +1,92 @@
+"""Settings, read once from the environment into a frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class SettingsError(RuntimeError):
+    """A required setting is missing or malformed; raised at start-up, never at request time."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}.") from None
+
+
+def normalize_database_url(url: str) -> str:
+    """Let operators write the usual postgres:// URL; SQLAlchemy needs the driver named."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    jwt_secret: str
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+    jwt_issuer: str = "smart-park"
+    jwt_audience: str = "smart-park-api"
+    login_rate_limit: str = "10 per minute"
+    rate_limit_storage_uri: str = "memory://"
+    lockout_threshold: int = 5
+    lockout_duration: timedelta = timedelta(minutes=15)
+    password_min_length: int = 10
+    max_content_length: int = 1024 * 1024
+    trusted_proxy_count: int = 0
+    problem_type_base: str = "https://smartpark.example.cn/problems/"
+    demo_password: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        secret = env.get("JWT_SECRET", "")
+        # A short HMAC key is guessable offline from any token; refuse to start with one.
+        if len(secret) < 32:
+            raise SettingsError(
+                "JWT_SECRET must be set to at least 32 random characters "
+                "(scripts/run.sh generates one into instance/ for local use)."
+            )
+        default_sqlite = f"sqlite:///{INSTANCE_DIR / 'park.db'}"
+        return cls(
+            database_url=normalize_database_url(env.get("DATABASE_URL") or default_sqlite),
+            jwt_secret=secret,
+            access_token_ttl=timedelta(minutes=_int(env, "ACCESS_TOKEN_MINUTES", 15)),
+            refresh_token_ttl=timedelta(days=_int(env, "REFRESH_TOKEN_DAYS", 30)),
+            login_rate_limit=env.get("LOGIN_RATE_LIMIT", cls.login_rate_limit),
+            rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI", cls.rate_limit_storage_uri),
+            lockout_threshold=_int(env, "LOCKOUT_THRESHOLD", cls.lockout_threshold),
+            lockout_duration=timedelta(minutes=_int(env, "LOCKOUT_MINUTES", 15)),
+            password_min_length=_int(env, "PASSWORD_MIN_LENGTH", cls.password_min_length),
+            max_content_length=_int(env, "MAX_CONTENT_LENGTH", cls.max_content_length),
+            trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+            demo_password=env.get("DEMO_PASSWORD") or None,
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields changed (tests, CLI)."""
+        return replace(self, **changes)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def current_settings() -> Settings:
+    """The settings of the running app (routes and CLI; services receive them as arguments)."""
+    return current_app.extensions["settings"]

@@ -1,0 +1,179 @@
+"""The DomainError family and the one renderer of RFC 9457 problem details.
+
+Every non-2xx answer leaves through `problem_response`. `code` values are part of the API:
+add new ones, never reword old ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from flask import current_app, request
+from flask.wrappers import Response
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Stable codes for plain HTTP failures; these use type "about:blank" as RFC 9457 advises.
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class DomainError(Exception):
+    """A rule was broken; the message is the `detail` shown to the caller.
+
+    `keeps_changes` marks errors whose bookkeeping must survive the rollback (a failed
+    login's counter, a revoked token family): `db.transaction()` commits before re-raising.
+    """
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+    keeps_changes: bool = False
+    registry: ClassVar[dict[str, type[DomainError]]] = {}
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = dict(headers or {})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            DomainError.registry[cls.code] = cls
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class InvalidInput(DomainError):
+    """Input that passed the schema but breaks a rule only the service can check."""
+
+    status, code, title = 422, "validation_failed", "Invalid input"
+
+
+class PermissionDenied(DomainError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="smart-park", error="invalid_token"'})
+        super().__init__(detail, **kwargs)
+
+
+def problem_type(code: str) -> str:
+    return current_app.config["PROBLEM_TYPE_BASE"] + code
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    detail: str,
+    title: str | None = None,
+    type_: str = "about:blank",
+    errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    response = current_app.json.response(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_MEDIA_TYPE
+    response.headers.update(headers or {})
+    return response
+
+
+def render_domain_error(error: DomainError) -> Response:
+    return problem_response(
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        type_=problem_type(error.code),
+        detail=error.detail,
+        errors=error.errors,
+        headers=error.headers,
+    )
+
+
+_HTTP_DETAILS = {
+    404: "No resource at this address.",
+    405: "This method is not allowed on this resource.",
+    413: "The request body is larger than this service accepts.",
+    429: "Too many requests; wait before trying again.",
+    500: "The server hit an unexpected error; it has been logged.",
+}
+
+
+def render_http_exception(error: HTTPException) -> Response:
+    """Problem details for routing errors, webargs' parse errors, rate limits and crashes."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    headers = dict(data.get("headers") or {})
+    if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
+    if messages is not None:
+        detail = "The request did not pass validation; see errors."
+        if status == 400:
+            detail = "The request body could not be parsed; see errors."
+        code = "malformed_request" if status == 400 else HTTP_CODES.get(status, "bad_request")
+        return problem_response(
+            status=status,
+            code=code,
+            type_=problem_type(code),
+            detail=detail,
+            errors=messages,
+            headers=headers,
+        )
+    if status >= 500:
+        detail = _HTTP_DETAILS[500]
+    else:
+        detail = _HTTP_DETAILS.get(status) or (error.description or HTTPStatus(status).description)
+    return problem_response(
+        status=status,
+        code=HTTP_CODES.get(status, "http_error"),
+        detail=detail,
+        headers=headers,
+    )

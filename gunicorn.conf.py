@@ -1,0 +1,20 @@
+"""Production gunicorn settings; the benchmark harness runs the service with exactly these."""
+
+import os
+
+# Loopback unless told otherwise: a reverse proxy or load balancer faces the network.
+bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+# One process by default: the embedded SQLite deployment has one writer anyway.
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+# Threads overlap the waits on the database and on argon2 (which releases the GIL).
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 20000
+max_requests_jitter = 2000
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
