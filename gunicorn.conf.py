@@ -18,3 +18,6 @@ max_requests_jitter = 2000
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+# gunicorn 27's control socket sits at one per-user path, so a second instance on the same
+# host (a benchmark, a test, another service) would take it over; nothing here uses it.
+control_socket_disable = True

@@ -9,7 +9,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app import db
 from app.audit import service as audit
@@ -105,6 +105,7 @@ _DEMO_USERS = [
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Create demo enterprises and users; safe to run again (existing rows are kept)."""
     settings = current_settings()
@@ -147,6 +148,7 @@ def seed_demo() -> None:
 @click.argument("username")
 @click.option("--display-name", default="Administrator")
 @click.password_option(help="Asked for when not given; never shown.")
+@with_appcontext
 def create_admin(username: str, display_name: str, password: str) -> None:
     """Create an admin account (the first one on a new installation)."""
     if not re.fullmatch(USERNAME, username.strip().lower()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +45,7 @@ class Settings:
     jwt_audience: str = "smart-park-api"
     login_rate_limit: str = "10 per minute"
     rate_limit_storage_uri: str = "memory://"
+    rate_limit_key_prefix: str = "smart-park"
     lockout_threshold: int = 5
     lockout_duration: timedelta = timedelta(minutes=15)
     password_min_length: int = 10
@@ -70,6 +71,7 @@ class Settings:
             refresh_token_ttl=timedelta(days=_int(env, "REFRESH_TOKEN_DAYS", 30)),
             login_rate_limit=env.get("LOGIN_RATE_LIMIT", cls.login_rate_limit),
             rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI", cls.rate_limit_storage_uri),
+            rate_limit_key_prefix=env.get("RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
             lockout_threshold=_int(env, "LOCKOUT_THRESHOLD", cls.lockout_threshold),
             lockout_duration=timedelta(minutes=_int(env, "LOCKOUT_MINUTES", 15)),
             password_min_length=_int(env, "PASSWORD_MIN_LENGTH", cls.password_min_length),
@@ -77,10 +79,6 @@ class Settings:
             trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
             demo_password=env.get("DEMO_PASSWORD") or None,
         )
-
-    def with_overrides(self, **changes: object) -> Settings:
-        """A copy with some fields changed (tests, CLI)."""
-        return replace(self, **changes)
 
     @property
     def is_sqlite(self) -> bool:

@@ -51,7 +51,7 @@ class Enterprise(Base):
 
     @property
     def kinds(self) -> list[EnterpriseKind]:
-        return [link.kind for link in self.kind_links]
+        return sorted(link.kind for link in self.kind_links)
 
     def has_kind(self, kind: EnterpriseKind) -> bool:
         return kind in self.kinds

@@ -44,6 +44,7 @@ class AdminEnterprises(MethodView):
     @require_role(Role.ADMIN)
     @admin_blp.arguments(EnterpriseCreate)
     @admin_blp.response(201, EnterpriseRead)
+    @admin_blp.alt_response(409, response="CONFLICT")
     def post(self, payload):
         """Register an enterprise."""
         with db.transaction() as session:
@@ -62,6 +63,7 @@ class AdminEnterpriseById(MethodView):
     @require_role(Role.ADMIN)
     @admin_blp.arguments(EnterpriseUpdate)
     @admin_blp.response(200, EnterpriseRead)
+    @admin_blp.alt_response(409, response="CONFLICT")
     def patch(self, payload, enterprise_id):
         """Change an enterprise's details, or deactivate it."""
         with db.transaction() as session:

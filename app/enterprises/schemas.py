@@ -3,6 +3,7 @@ from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as StdnumError
 
+from app.common.fields import TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.enterprises.models import CreditLevel, EnterpriseKind
 
@@ -31,9 +32,9 @@ class UsccField(fields.String):
         return compact
 
 
-class CustomsRegCodeField(fields.String):
+class CustomsRegCodeField(TrimmedString):
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        return super()._deserialize(value, attr, data, **kwargs).upper()
 
 
 class EnterpriseSummary(Schema):
@@ -64,7 +65,7 @@ def _kinds_field(**kwargs) -> fields.List:
 
 
 class EnterpriseCreate(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    name = TrimmedString(required=True, validate=validate.Length(min=2, max=200))
     uscc = UsccField(required=True)
     customs_reg_code = CustomsRegCodeField(required=True, validate=validate.Regexp(CUSTOMS_REG_CODE))
     kinds = _kinds_field(required=True)
@@ -73,7 +74,7 @@ class EnterpriseCreate(Schema):
 
 
 class EnterpriseUpdate(Schema):
-    name = fields.String(validate=validate.Length(min=2, max=200))
+    name = TrimmedString(validate=validate.Length(min=2, max=200))
     customs_reg_code = CustomsRegCodeField(validate=validate.Regexp(CUSTOMS_REG_CODE))
     kinds = _kinds_field()
     credit_level = fields.Enum(CreditLevel, by_value=True)
@@ -89,7 +90,7 @@ class EnterpriseUpdate(Schema):
 
 class EnterpriseQuery(PageQuery):
     kind = fields.Enum(EnterpriseKind, by_value=True)
-    q = fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "Name or code contains."})
+    q = TrimmedString(validate=validate.Length(min=1, max=100), metadata={"description": "Name or code contains."})
     active = fields.Boolean()
 
 

@@ -57,12 +57,12 @@ def list_enterprises(
             Enterprise.id.in_(select(EnterpriseKindLink.enterprise_id).where(EnterpriseKindLink.kind == kind))
         )
     if q:
-        pattern = f"%{q.lower()}%"
+        # autoescape: a % or _ typed by the user is a character to find, not a wildcard.
         statement = statement.where(
             or_(
-                Enterprise.name.ilike(pattern),
-                Enterprise.uscc.ilike(pattern),
-                Enterprise.customs_reg_code.ilike(pattern),
+                Enterprise.name.icontains(q, autoescape=True),
+                Enterprise.uscc.icontains(q, autoescape=True),
+                Enterprise.customs_reg_code.icontains(q, autoescape=True),
             )
         )
     if active is not None:
@@ -84,7 +84,7 @@ def register_enterprise(
     """Register an enterprise; its credit code and customs code must be new to the park."""
     _ensure_codes_free(session, uscc=uscc, customs_reg_code=customs_reg_code)
     enterprise = Enterprise(
-        name=name.strip(),
+        name=name,
         uscc=uscc,
         customs_reg_code=customs_reg_code,
         credit_level=credit_level,
@@ -109,8 +109,6 @@ def update_enterprise(session: Session, enterprise_id: int, *, actor: Actor, **c
         _set_kinds(enterprise, changes.pop("kinds"))
     if "active" in changes:
         enterprise.is_active = changes.pop("active")
-    if "name" in changes:
-        changes["name"] = changes["name"].strip()
     for field, value in changes.items():
         setattr(enterprise, field, value)
     session.flush()

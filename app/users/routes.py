@@ -63,6 +63,7 @@ class AdminUsers(MethodView):
     @require_role(Role.ADMIN)
     @admin_blp.arguments(UserCreate)
     @admin_blp.response(201, UserRead)
+    @admin_blp.alt_response(409, response="CONFLICT")
     def post(self, payload):
         """Create a user, who must set a new password at first sign-in."""
         with db.transaction() as session:
@@ -81,6 +82,7 @@ class AdminUserById(MethodView):
     @require_role(Role.ADMIN)
     @admin_blp.arguments(UserUpdate)
     @admin_blp.response(200, UserRead)
+    @admin_blp.alt_response(409, response="CONFLICT")
     def patch(self, payload, user_id):
         """Change a user's profile, role, enterprise, or lock, unlock, deactivate or reactivate them."""
         with db.transaction() as session:

@@ -1,5 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from app.common.fields import TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.enterprises.schemas import EnterpriseSummary
 from app.users.models import Role
@@ -9,9 +10,9 @@ USERNAME = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 PHONE = r"^(\+86)?1[3-9]\d{9}$"
 
 
-class Username(fields.String):
+class Username(TrimmedString):
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        return super()._deserialize(value, attr, data, **kwargs).lower()
 
 
 def _username_field(**kwargs) -> Username:
@@ -49,7 +50,7 @@ class UserRead(Schema):
 
 class UserCreate(Schema):
     username = _username_field(required=True)
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    display_name = TrimmedString(required=True, validate=validate.Length(min=1, max=100))
     phone = _phone_field(load_default=None)
     role = fields.Enum(Role, by_value=True, required=True)
     enterprise_id = fields.Integer(
@@ -63,7 +64,7 @@ class UserCreate(Schema):
 
 
 class UserUpdate(Schema):
-    display_name = fields.String(validate=validate.Length(min=1, max=100))
+    display_name = TrimmedString(validate=validate.Length(min=1, max=100))
     phone = _phone_field()
     role = fields.Enum(Role, by_value=True)
     enterprise_id = fields.Integer(allow_none=True)
@@ -80,7 +81,7 @@ class UserUpdate(Schema):
 class UserQuery(PageQuery):
     role = fields.Enum(Role, by_value=True)
     enterprise_id = fields.Integer()
-    q = fields.String(
+    q = TrimmedString(
         validate=validate.Length(min=1, max=100), metadata={"description": "Username, name or phone contains."}
     )
     active = fields.Boolean()

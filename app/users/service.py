@@ -17,7 +17,7 @@ from app.auth.models import RevokeReason
 from app.common.pagination import Page, paginate
 from app.config import Settings
 from app.enterprises import service as enterprises
-from app.enterprises.models import EnterpriseKind
+from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
 from app.users.models import Role, User
 
@@ -71,9 +71,12 @@ def list_users(
     if enterprise_id is not None:
         statement = statement.where(User.enterprise_id == enterprise_id)
     if q:
-        pattern = f"%{q.lower()}%"
         statement = statement.where(
-            or_(User.username.ilike(pattern), User.display_name.ilike(pattern), User.phone.ilike(pattern))
+            or_(
+                User.username.icontains(q, autoescape=True),
+                User.display_name.icontains(q, autoescape=True),
+                User.phone.icontains(q, autoescape=True),
+            )
         )
     if active is not None:
         statement = statement.where(User.is_active == active)
@@ -97,13 +100,13 @@ def create_user(
     _check_password(password, username=username, settings=settings, field="password")
     if find_user_by_username(session, username) is not None:
         raise UsernameTaken(f"The username {username} is taken.", errors={"json": {"username": ["Already taken."]}})
-    _check_enterprise_for_role(session, role, enterprise_id)
+    enterprise = _enterprise_for_role(session, role, enterprise_id)
     user = User(
         username=username,
-        display_name=display_name.strip(),
+        display_name=display_name,
         phone=phone,
         role=role,
-        enterprise_id=enterprise_id,
+        enterprise=enterprise,
         password_hash=passwords.hash_password(password),
         must_change_password=must_change_password,
     )
@@ -126,14 +129,15 @@ def update_user(session: Session, user_id: int, *, actor: Actor, **changes: Any)
     role = changes.get("role", user.role)
     enterprise_id = changes.get("enterprise_id", user.enterprise_id)
     if "role" in changes or "enterprise_id" in changes:
-        _check_enterprise_for_role(session, role, enterprise_id)
+        # Assign the relationship, not just the key, so the answer shows the new enterprise.
+        user.enterprise = _enterprise_for_role(session, role, enterprise_id)
     stays_admin = (
         role is Role.ADMIN and changes.get("active", user.is_active) and not changes.get("locked", user.is_locked)
     )
     if not stays_admin:
         _ensure_another_admin(session, user)
 
-    for field in ("display_name", "phone", "role", "enterprise_id"):
+    for field in ("display_name", "phone", "role"):
         if field in changes:
             setattr(user, field, changes[field])
     if "active" in changes:
@@ -204,7 +208,8 @@ def _check_password(password: str, *, username: str, settings: Settings, field: 
         raise InvalidInput("The password does not meet the policy.", errors={"json": {field: problems}})
 
 
-def _check_enterprise_for_role(session: Session, role: Role, enterprise_id: int | None) -> None:
+def _enterprise_for_role(session: Session, role: Role, enterprise_id: int | None) -> Enterprise | None:
+    """The enterprise a user of `role` may belong to, or a field error explaining why not."""
     required_kind = ENTERPRISE_KIND_FOR_ROLE.get(role)
     if required_kind is None:
         if enterprise_id is not None:
@@ -212,7 +217,7 @@ def _check_enterprise_for_role(session: Session, role: Role, enterprise_id: int 
                 f"A {role.value} does not belong to an enterprise.",
                 errors={"json": {"enterprise_id": ["Must be empty for this role."]}},
             )
-        return
+        return None
     if enterprise_id is None:
         raise InvalidInput(
             f"A {role.value} must belong to an enterprise.",
@@ -230,6 +235,7 @@ def _check_enterprise_for_role(session: Session, role: Role, enterprise_id: int 
             f"A {role.value} must belong to an active enterprise of kind {required_kind.value}.",
             errors={"json": {"enterprise_id": [f"Not an active {required_kind.value} enterprise."]}},
         )
+    return enterprise
 
 
 def _ensure_another_admin(session: Session, user: User) -> None:

@@ -1,0 +1,41 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from app.users.models import User
+from tests.factories import make_user
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def test_times_come_back_aware_and_in_utc(session):
+    user = make_user(session, last_login_at=datetime(2026, 11, 11, 8, 0, tzinfo=SHANGHAI))
+    session.expire_all()
+
+    stored = session.get(User, user.id).last_login_at
+
+    assert stored == datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
+    assert stored.utcoffset() == timedelta(0)
+
+
+def test_naive_times_are_refused(session):
+    with pytest.raises(StatementError):
+        make_user(session, last_login_at=datetime(2026, 11, 11, 8, 0))
+
+
+def test_foreign_keys_are_enforced(session):
+    with pytest.raises(IntegrityError):
+        make_user(session, enterprise_id=987_654_321)
+
+
+@pytest.mark.postgres_only
+def test_times_do_not_depend_on_the_database_sessions_time_zone(session):
+    user = make_user(session, last_login_at=datetime(2026, 11, 11, 0, 0, tzinfo=UTC))
+    session.execute(text("SET LOCAL TIME ZONE 'Asia/Shanghai'"))
+    session.expire_all()
+
+    stored = session.scalar(select(User.last_login_at).where(User.id == user.id))
+
+    assert stored == datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
