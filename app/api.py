@@ -5,11 +5,13 @@ from __future__ import annotations
 import http
 from typing import Any
 
+import flask
 import flask_smorest
-from flask import Blueprint, Flask, send_from_directory
+from flask import Flask, Request, send_from_directory
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 from swagger_ui_bundle import swagger_ui_path
+from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from app import errors
@@ -30,6 +32,20 @@ class ProblemSchema(Schema):
     errors = fields.Dict(
         metadata={"description": 'Per-field messages grouped by location, e.g. {"json": {"gtin": ["..."]}}.'}
     )
+
+
+class JsonBodyParser(FlaskParser):
+    """webargs ignores a body whose type is not JSON and then reports every field missing;
+    saying 415 names the real mistake (a form post, a missing Content-Type header)."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        if req.content_length and not is_json_request(req):
+            abort(415, messages={"json": ["Send the body as application/json."]})
+        return super()._raw_load_json(req)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = JsonBodyParser()
 
 
 class Api(flask_smorest.Api):
@@ -83,7 +99,7 @@ def problem_codes() -> dict[str, str]:
     return dict(sorted(codes.items()))
 
 
-docs_assets = Blueprint("docs_assets", __name__)
+docs_assets = flask.Blueprint("docs_assets", __name__)
 
 
 @docs_assets.get(f"{DOCS_ASSETS_PATH}<path:filename>")

@@ -15,6 +15,7 @@ from app import db
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth import passwords
+from app.auth import service as auth
 from app.config import current_settings
 from app.enterprises import service as enterprises
 from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
@@ -27,6 +28,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 db_cli = AppGroup("db", help="Database migrations (Alembic).")
 audit_cli = AppGroup("audit", help="Audit trail checks.")
+auth_cli = AppGroup("auth", help="Sign-in housekeeping.")
 
 # The actor recorded for changes made from the command line.
 CLI_ACTOR = Actor(user=None, client_addr="cli")
@@ -184,6 +186,14 @@ def audit_verify() -> None:
     )
 
 
+@auth_cli.command("purge-tokens")
+def purge_tokens() -> None:
+    """Delete expired refresh tokens (run daily, e.g. from cron)."""
+    with db.transaction() as session:
+        purged = auth.purge_expired_refresh_tokens(session)
+    click.echo(f"Purged {purged} expired refresh tokens.")
+
+
 def register_commands(app: Flask) -> None:
-    for cli_command in (db_cli, audit_cli, seed_demo, create_admin):
+    for cli_command in (db_cli, audit_cli, auth_cli, seed_demo, create_admin):
         app.cli.add_command(cli_command)

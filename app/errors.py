@@ -155,9 +155,10 @@ def render_http_exception(error: HTTPException) -> Response:
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
     if messages is not None:
-        detail = "The request did not pass validation; see errors."
-        if status == 400:
-            detail = "The request body could not be parsed; see errors."
+        detail = {
+            400: "The request body could not be parsed; see errors.",
+            415: "The request body has a media type this endpoint does not accept; see errors.",
+        }.get(status, "The request did not pass validation; see errors.")
         code = "malformed_request" if status == 400 else HTTP_CODES.get(status, "bad_request")
         return problem_response(
             status=status,

@@ -14,6 +14,9 @@ def run_migrations(connection) -> None:
         target_metadata=Base.metadata,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
+        # SQLite can roll back DDL once SQLAlchemy emits BEGIN itself (app/db.py), so a
+        # migration that fails halfway leaves the schema as it was, as on PostgreSQL.
+        transactional_ddl=True,
         compare_type=True,
     )
     with context.begin_transaction():

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,7 +16,7 @@ from app.config import Settings
 from app.users.models import User
 from tests.databases import configured_url, is_postgres, scratch_database
 
-TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+TEST_JWT_SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789abcdef"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -104,8 +103,3 @@ def auth_headers(session: Session, settings: Settings) -> Callable[[User], dict[
         return {"Authorization": f"Bearer {pair.access_token}"}
 
     return headers_for
-
-
-@pytest.fixture
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -1,7 +1,14 @@
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
+from app.auth import service as auth
+from app.auth.models import AuthSession, RefreshToken
+from app.auth.tokens import hash_refresh_token
+from app.common import clock
 from app.enterprises.models import Enterprise
 from app.users.models import Role, User
+from tests.factories import make_user
 
 
 def test_seed_demo_creates_the_demo_logins_once(app, session):
@@ -46,3 +53,20 @@ def test_create_admin_refuses_a_weak_password(app):
 
     assert result.exit_code != 0
     assert "policy" in result.output
+
+
+def test_purge_tokens_removes_only_expired_refresh_tokens(app, session, settings, monkeypatch):
+    user = make_user(session)
+    auth.open_session(session, user, client_addr=None, user_agent=None, settings=settings)
+    later = clock.utcnow() + settings.refresh_token_ttl + timedelta(minutes=1)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    fresh = auth.open_session(session, user, client_addr=None, user_agent=None, settings=settings)
+
+    result = app.test_cli_runner().invoke(args=["auth", "purge-tokens"])
+
+    assert result.exit_code == 0, result.output
+    assert "Purged 1 " in result.output
+    remaining = session.scalars(
+        select(RefreshToken.token_hash).join(AuthSession).where(AuthSession.user_id == user.id)
+    ).all()
+    assert remaining == [hash_refresh_token(fresh.refresh_token)]

@@ -68,6 +68,17 @@ def test_wrong_types_are_a_422_problem_with_per_field_errors(client):
     assert all(isinstance(messages, list) and messages for messages in body["errors"]["json"].values())
 
 
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [("username=a&password=b", "application/x-www-form-urlencoded"), ('{"username": "a"}', None)],
+)
+def test_a_body_that_is_not_declared_json_is_a_415_problem(client, data, content_type):
+    response = client.post("/api/v1/auth/login", data=data, content_type=content_type)
+
+    body = assert_problem(response, 415, "unsupported_media_type")
+    assert body["errors"] == {"json": ["Send the body as application/json."]}
+
+
 def test_a_json_array_instead_of_an_object_is_a_422_problem(client):
     response = client.post("/api/v1/auth/login", json=[{"username": "a", "password": "b"}])
 

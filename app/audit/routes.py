@@ -1,7 +1,7 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import db
+from app.api import Blueprint
 from app.audit import service
 from app.audit.schemas import AuditEventPage, AuditEventQuery
 from app.auth.guards import require_role

@@ -1,8 +1,8 @@
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import db
+from app.api import Blueprint
 from app.auth import service
 from app.auth.guards import client_address, current_actor, current_session_id, require_role
 from app.auth.schemas import LoginCreate, RefreshCreate, TokenPairRead

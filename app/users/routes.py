@@ -1,7 +1,7 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app import db
+from app.api import Blueprint
 from app.auth.guards import current_actor, current_session_id, current_user, require_role
 from app.config import current_settings
 from app.users import service
