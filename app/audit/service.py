@@ -55,6 +55,11 @@ def record(
     return event
 
 
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields that differ between two snapshots, as audit details: {field: {"from", "to"}}."""
+    return {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
+
+
 def _lock_chain(session: Session) -> None:
     # Two transactions reading the same tail would fork the chain. PostgreSQL serialises them
     # on an advisory lock held until commit; SQLite already does, through BEGIN IMMEDIATE.

@@ -112,8 +112,7 @@ def update_enterprise(session: Session, enterprise_id: int, *, actor: Actor, **c
     for field, value in changes.items():
         setattr(enterprise, field, value)
     session.flush()
-    after = _snapshot(enterprise)
-    changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
+    changed = audit.changes(before, _snapshot(enterprise))
     if changed:
         audit.record(session, action="admin.enterprise_updated", actor=actor, target=enterprise, details=changed)
     return enterprise

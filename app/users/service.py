@@ -150,8 +150,7 @@ def update_user(session: Session, user_id: int, *, actor: Actor, **changes: Any)
             user.failed_login_count = 0
     session.flush()
 
-    after = _snapshot(user)
-    changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
+    changed = audit.changes(before, _snapshot(user))
     if not user.may_sign_in and before["active"] and not before["locked"]:
         auth.revoke_user_sessions(session, user, reason=RevokeReason.ACCOUNT_DISABLED)
     if changed:
