@@ -111,9 +111,13 @@ def docs_asset(filename: str) -> Any:
 def register_blueprints(app: Flask, api: Api) -> None:
     from app.audit.routes import blp as audit_blp
     from app.auth.routes import blp as auth_blp
+    from app.customs.routes import blp as customs_blp
+    from app.declarations.routes import blp as declarations_blp
     from app.enterprises.routes import admin_blp as admin_enterprises_blp
     from app.enterprises.routes import blp as enterprises_blp
     from app.health.routes import blp as health_blp
+    from app.inspections.routes import blp as inspections_blp
+    from app.notices.routes import blp as notices_blp
     from app.users.routes import admin_blp as admin_users_blp
     from app.users.routes import me_blp
 
@@ -126,6 +130,10 @@ def register_blueprints(app: Flask, api: Api) -> None:
         admin_users_blp,
         admin_enterprises_blp,
         audit_blp,
+        declarations_blp,
+        customs_blp,
+        inspections_blp,
+        notices_blp,
     ):
         api.register_blueprint(blueprint)
     api.spec.options["x-problem-codes"] = problem_codes()

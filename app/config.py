@@ -52,6 +52,8 @@ class Settings:
     max_content_length: int = 1024 * 1024
     trusted_proxy_count: int = 0
     problem_type_base: str = "https://smartpark.example.cn/problems/"
+    upload_dir: Path = INSTANCE_DIR / "uploads"
+    photo_max_bytes: int = 5 * 1024 * 1024
     demo_password: str | None = None
 
     @classmethod
@@ -77,6 +79,8 @@ class Settings:
             password_min_length=_int(env, "PASSWORD_MIN_LENGTH", cls.password_min_length),
             max_content_length=_int(env, "MAX_CONTENT_LENGTH", cls.max_content_length),
             trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
+            upload_dir=Path(env["UPLOAD_DIR"]) if env.get("UPLOAD_DIR") else INSTANCE_DIR / "uploads",
+            photo_max_bytes=_int(env, "PHOTO_MAX_BYTES", cls.photo_max_bytes),
             demo_password=env.get("DEMO_PASSWORD") or None,
         )
 

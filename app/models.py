@@ -2,8 +2,24 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, RefreshToken
+from app.customs.models import Receipt
 from app.db import Base
+from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
 from app.enterprises.models import Enterprise, EnterpriseKindLink
+from app.notices.models import Notice
 from app.users.models import User
 
-__all__ = ["AuditEvent", "AuthSession", "Base", "Enterprise", "EnterpriseKindLink", "RefreshToken", "User"]
+__all__ = [
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "Declaration",
+    "DeclarationEvent",
+    "DeclarationLine",
+    "Enterprise",
+    "EnterpriseKindLink",
+    "Notice",
+    "Receipt",
+    "RefreshToken",
+    "User",
+]

@@ -54,9 +54,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     command.upgrade(alembic_config(database_url), "head")
-    flask_app = create_app(make_settings(database_url))
+    flask_app = create_app(make_settings(database_url, upload_dir=tmp_path_factory.mktemp("uploads")))
     flask_app.config["TESTING"] = True
     yield flask_app
     flask_app.extensions["engine"].dispose()

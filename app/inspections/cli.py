@@ -1,0 +1,3 @@
+from flask.cli import AppGroup
+
+inspections_cli = AppGroup("inspections", help="Inspection housekeeping.")
