@@ -11,14 +11,12 @@ from alembic.config import Config
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from app import db
+from app import db, demo
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth import passwords
 from app.auth import service as auth
 from app.config import current_settings
-from app.enterprises import service as enterprises
-from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
 from app.errors import DomainError
 from app.inspections.cli import inspections_cli
 from app.users import service as users
@@ -82,69 +80,18 @@ def db_current() -> None:
     command.current(_config())
 
 
-_DEMO_ENTERPRISES = [
-    ("broker_a", "重庆渝关通报关有限公司", "91500000MA5U0A01X0", "500224A001", [EnterpriseKind.AGENT]),
-    ("broker_b", "重庆捷运报关服务有限公司", "91500000MA5U0B02YB", "500224A002", [EnterpriseKind.AGENT]),
-    (
-        "warehouse",
-        "重庆西永综保仓储有限公司",
-        "91500000MA5U0C03T7",
-        "5002640003",
-        [EnterpriseKind.ZONE, EnterpriseKind.LOGISTICS],
-    ),
-    ("trader", "海外优选跨境电商有限公司", "91500000MA5U0D04WM", "500224A004", [EnterpriseKind.EBC]),
-    ("platform", "渝购全球电商平台有限公司", "91500000MA5U0E05QH", "500224A005", [EnterpriseKind.EBP]),
-]
-
-_DEMO_USERS = [
-    ("admin", "园区管理员", Role.ADMIN, None),
-    ("declarant", "张报关 (渝关通)", Role.DECLARANT, "broker_a"),
-    ("declarant2", "李报关 (捷运)", Role.DECLARANT, "broker_b"),
-    ("warehouse", "王仓管", Role.WAREHOUSE_OPERATOR, "warehouse"),
-    ("officer", "赵关员", Role.CUSTOMS_OFFICER, None),
-    ("gate", "钱卡口", Role.GATE_OPERATOR, None),
-    ("gateway", "海关回执通道", Role.CUSTOMS_GATEWAY, None),
-]
-
-
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo() -> None:
-    """Create demo enterprises and users; safe to run again (existing rows are kept)."""
+    """Create demo enterprises, users, an inspection site and declarations; safe to run again."""
     settings = current_settings()
     password = settings.demo_password or passwords.generate_temporary_password()
     with db.transaction() as session:
-        by_key: dict[str, Enterprise] = {}
-        for key, name, uscc, customs_reg_code, kinds in _DEMO_ENTERPRISES:
-            by_key[key] = enterprises.find_enterprise_by_uscc(session, uscc) or enterprises.register_enterprise(
-                session,
-                actor=CLI_ACTOR,
-                name=name,
-                uscc=uscc,
-                customs_reg_code=customs_reg_code,
-                kinds=kinds,
-                credit_level=CreditLevel.GENERAL,
-                general_taxpayer_pilot=False,
-            )
-        lines = []
-        for username, display_name, role, enterprise_key in _DEMO_USERS:
-            if users.find_user_by_username(session, username) is not None:
-                lines.append(f"  {username:<11} {role.value:<19} (already there; password unchanged)")
-                continue
-            users.create_user(
-                session,
-                actor=CLI_ACTOR,
-                settings=settings,
-                username=username,
-                display_name=display_name,
-                role=role,
-                password=password,
-                enterprise_id=by_key[enterprise_key].id if enterprise_key else None,
-                must_change_password=False,
-            )
-            lines.append(f"  {username:<11} {role.value:<19} password: {password}")
+        logins = demo.seed(session, settings=settings, password=password, actor=CLI_ACTOR)
     click.echo("Demo logins:")
-    click.echo("\n".join(lines))
+    for username, role, created in logins:
+        note = f"password: {password}" if created else "(already there; password unchanged)"
+        click.echo(f"  {username:<11} {role.value:<19} {note}")
 
 
 @click.command("create-admin")

@@ -6,6 +6,7 @@ from app.customs.models import Receipt
 from app.db import Base
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
 from app.enterprises.models import Enterprise, EnterpriseKindLink
+from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
 from app.notices.models import Notice
 from app.users.models import User
 
@@ -18,6 +19,10 @@ __all__ = [
     "DeclarationLine",
     "Enterprise",
     "EnterpriseKindLink",
+    "InspectionPhoto",
+    "InspectionSite",
+    "InspectionSlot",
+    "InspectionTask",
     "Notice",
     "Receipt",
     "RefreshToken",

@@ -5,6 +5,7 @@
 --   BENCH_METHOD     HTTP method (default GET)
 --   BENCH_BODY_FILE  path of a file whose bytes are sent as the body
 --   BENCH_HEADERS    "Name: value" lines separated by newlines
+--   BENCH_BODIES_FILE, BENCH_BODY_START, BENCH_WRK_THREADS: see below
 --
 -- done() prints one line "@@BENCH_RESULT@@ {json}" after wrk's own report,
 -- so bench.py does not depend on wrk's human-readable, unit-suffixed output.
@@ -19,6 +20,37 @@ if body_file and body_file ~= "" then
   local f = assert(io.open(body_file, "rb"))
   wrk.body = f:read("*a")
   f:close()
+end
+
+-- BENCH_BODIES_FILE: one body per line, sent in turn; each wrk thread takes every
+-- BENCH_WRK_THREADS-th line from its own offset, starting after BENCH_BODY_START
+-- lines already used (by the probe and the warm-up), so no body is sent twice.
+local bodies_file = os.getenv("BENCH_BODIES_FILE")
+local bodies = nil
+if bodies_file and bodies_file ~= "" then
+  bodies = {}
+  for line in io.lines(bodies_file) do
+    if line ~= "" then
+      bodies[#bodies + 1] = line
+    end
+  end
+end
+
+local thread_count = 0
+setup = function(thread)
+  thread:set("thread_index", thread_count)
+  thread_count = thread_count + 1
+end
+
+if bodies then
+  local sent = 0
+  local start = tonumber(os.getenv("BENCH_BODY_START") or "0")
+  local stride = tonumber(os.getenv("BENCH_WRK_THREADS") or "1")
+  request = function()
+    local index = (start + (thread_index or 0) + sent * stride) % #bodies + 1
+    sent = sent + 1
+    return wrk.format(nil, nil, nil, bodies[index])
+  end
 end
 
 local header_lines = os.getenv("BENCH_HEADERS")

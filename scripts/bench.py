@@ -257,6 +257,33 @@ def run_flask_cli(env: dict[str, str], *cli_args: str) -> None:
         raise BenchError(f"'flask --app wsgi {' '.join(cli_args)}' failed (exit {proc.returncode}):\n{output[-3000:]}")
 
 
+def run_prepare(command: str, env: dict[str, str]) -> None:
+    """The caller's data set-up (e.g. 100,000 declarations), run after migrate and seed."""
+    log(f"$ {command}")
+    # The command is the operator's own, like a Makefile line: a shell is what they expect.
+    proc = subprocess.run(
+        command, shell=True, cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"--prepare failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
+    if proc.stdout.strip():
+        log(proc.stdout.strip()[-2000:])
+
+
+def use_bodies_file(request: RequestSpec, path: Path, content_type: str) -> None:
+    if not path.is_file():
+        raise BenchError(f"bodies file not found: {path}")
+    with path.open("rb") as bodies:
+        first = bodies.readline().rstrip(b"\n")
+        count = 1 + sum(1 for line in bodies if line.strip())
+    if not first:
+        raise BenchError(f"bodies file is empty: {path}")
+    request.bodies_file, request.bodies_count = path, count
+    # The probe sends the first body; wrk starts after it.
+    request.body, request.bodies_used = first, 1
+    request.headers["Content-Type"] = content_type
+
+
 def effective_gunicorn_settings(config: Path, env: dict[str, str]) -> dict:
     """Evaluates the gunicorn config file with the run's env, as gunicorn will.
 
@@ -413,6 +440,10 @@ class RequestSpec:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     body_file: Path | None = None
+    # One body per line, sent in turn: for writes that must not repeat (a receipt twice is a no-op).
+    bodies_file: Path | None = None
+    bodies_count: int = 0
+    bodies_used: int = 0
 
 
 @dataclass
@@ -507,6 +538,9 @@ def run_wrk(
     env = dict(os.environ)
     env["BENCH_METHOD"] = request.method
     env["BENCH_BODY_FILE"] = str(request.body_file or "")
+    env["BENCH_BODIES_FILE"] = str(request.bodies_file or "")
+    env["BENCH_BODY_START"] = str(request.bodies_used)
+    env["BENCH_WRK_THREADS"] = str(args.threads)
     env["BENCH_HEADERS"] = "\n".join(f"{k}: {v}" for k, v in request.headers.items())
     cmd = wrk_command(args, server.base_url + request.path, duration)
     proc = children.popen(
@@ -525,7 +559,15 @@ def run_wrk(
         children.stop(proc)
     if proc.returncode != 0:
         raise BenchError(f"wrk failed (exit {proc.returncode}):\n{output[-3000:]}")
-    return parse_wrk_output(output)
+    result = parse_wrk_output(output)
+    if request.bodies_file is not None:
+        request.bodies_used += result.requests
+        if request.bodies_used > request.bodies_count:
+            log(
+                f"{server.name}: {request.bodies_used} requests but only {request.bodies_count} bodies; "
+                "later requests repeated earlier bodies (prepare more for a clean measurement)"
+            )
+    return result
 
 
 def check_errors(name: str, result: WrkResult, max_share: float) -> None:
@@ -631,6 +673,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--path", default="/api/v1/me", help="endpoint path")
     parser.add_argument("--method", default="GET", type=str.upper)
     parser.add_argument("--body-file", type=Path, help="JSON file sent as the request body")
+    parser.add_argument(
+        "--bodies-file",
+        help="file with one body per line, sent in turn ({workdir} is the run's temp dir, where --prepare may write)",
+    )
+    parser.add_argument("--content-type", default="application/json", help="Content-Type of the bodies")
+    parser.add_argument(
+        "--prepare",
+        help="shell command run after migrate and seed, with the run's DATABASE_URL and BENCH_WORKDIR",
+    )
     who = parser.add_mutually_exclusive_group()
     who.add_argument("--user", default="declarant", help="demo user to log in as")
     who.add_argument("--anonymous", action="store_true", help="send no Authorization header")
@@ -741,7 +792,7 @@ def run(args: argparse.Namespace, children: Children, workdir: Path) -> dict:
     if args.body_file is not None:
         request.body = args.body_file.read_bytes()
         request.body_file = args.body_file
-        request.headers["Content-Type"] = "application/json"
+        request.headers["Content-Type"] = args.content_type
 
     pythonpath = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
     baseline_env = dict(env, PYTHONPATH=pythonpath)
@@ -752,6 +803,10 @@ def run(args: argparse.Namespace, children: Children, workdir: Path) -> dict:
         if not args.no_prepare:
             run_flask_cli(env, "db", "upgrade")
             run_flask_cli(env, "seed-demo")
+        if args.prepare:
+            run_prepare(args.prepare, dict(env, BENCH_WORKDIR=str(workdir)))
+    if args.bodies_file:
+        use_bodies_file(request, Path(args.bodies_file.format(workdir=workdir)), args.content_type)
 
     app = start_server(children, "app", app_target, app_port, app_env, args.gunicorn_config, workdir)
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import uuid
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc
 
 from app.auth import passwords
+from app.declarations.models import Declaration, DeclarationLine, DeclarationStatus
 from app.enterprises.models import Enterprise, EnterpriseKind, EnterpriseKindLink
 from app.users.models import Role, User
 
@@ -60,3 +63,126 @@ def make_user(session: Session, *, role: Role = Role.DECLARANT, **overrides: Any
     session.add(user)
     session.flush()
     return user
+
+
+def make_declaration(
+    session: Session,
+    *,
+    declarant: User | None = None,
+    warehouse: Enterprise | None = None,
+    status: DeclarationStatus = DeclarationStatus.SUBMITTED,
+    **overrides: Any,
+) -> Declaration:
+    """A declaration as if submitted by `declarant` (a new one by default), stored directly."""
+    serial = next(_sequence)
+    declarant = declarant or make_user(session, role=Role.DECLARANT)
+    warehouse = warehouse or make_enterprise(session, kinds=[EnterpriseKind.ZONE])
+    agent = declarant.enterprise
+    fields: dict[str, Any] = {
+        "guid": str(uuid.uuid4()).upper(),
+        "status": status,
+        "cop_no": f"COP{serial:08d}",
+        "order_no": f"ORD{serial:08d}",
+        "logistics_no": f"YT{serial:010d}",
+        "ebp_code": "500224A005",
+        "ebp_name": "渝购全球",
+        "ebc_code": "500224A004",
+        "ebc_name": "海外优选",
+        "agent_code": agent.customs_reg_code,
+        "agent_name": agent.name,
+        "area_code": warehouse.customs_reg_code,
+        "area_name": warehouse.name,
+        "trade_mode": "1210",
+        "customs_code": "8012",
+        "port_code": "8012",
+        "buyer_id_type": "1",
+        "buyer_id_number": "110101199003074518",
+        "buyer_name": "王小明",
+        "buyer_telephone": "13800138000",
+        "consignee_address": "重庆市渝北区金开大道1号",
+        "currency": "142",
+        "freight": Decimal("10.00"),
+        "insured_fee": Decimal("0.00"),
+        "goods_value": Decimal("199.00"),
+        "gross_weight": Decimal("1.2"),
+        "net_weight": Decimal("1.0"),
+        "declaring_enterprise_id": agent.id,
+        "warehouse_enterprise_id": warehouse.id,
+        "submitted_by_id": declarant.id,
+    }
+    fields.update(overrides)
+    declaration = Declaration(**fields)
+    declaration.lines = [
+        DeclarationLine(
+            gnum=1,
+            item_no="SKU-1",
+            item_name="婴儿奶粉 800g",
+            hs_code="1901101000",
+            gtin="04006381333931",
+            country="304",
+            qty=Decimal("1"),
+            unit="122",
+            price=Decimal("199"),
+            total_price=Decimal("199.00"),
+        )
+    ]
+    session.add(declaration)
+    session.flush()
+    return declaration
+
+
+# Inspections (appended; its imports sit here so this section never touches the file's head).
+
+from datetime import datetime, timedelta  # noqa: E402
+
+from app.common import clock  # noqa: E402
+from app.inspections import service as inspections  # noqa: E402
+from app.inspections.models import InspectionSite, InspectionSlot, InspectionTask, TaskSource  # noqa: E402
+
+
+def make_inspection_site(session: Session, **overrides: Any) -> InspectionSite:
+    serial = next(_sequence)
+    site = InspectionSite(
+        code=overrides.pop("code", f"CY-{serial:05d}"),
+        name=overrides.pop("name", f"Test inspection site {serial}"),
+        # make_declaration files under 8012; a site of that office can inspect its goods.
+        customs_code=overrides.pop("customs_code", "8012"),
+        **overrides,
+    )
+    session.add(site)
+    session.flush()
+    return site
+
+
+def make_slot(
+    session: Session,
+    *,
+    site: InspectionSite | None = None,
+    starts_at: datetime | None = None,
+    minutes: int = 30,
+    capacity: int = 2,
+    **overrides: Any,
+) -> InspectionSlot:
+    """A slot starting in an hour (by default) at a new site."""
+    starts_at = starts_at or (clock.utcnow() + timedelta(hours=1)).replace(second=0, microsecond=0)
+    slot = InspectionSlot(
+        site=site or make_inspection_site(session),
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=minutes),
+        capacity=capacity,
+        booked=overrides.pop("booked", 0),
+        **overrides,
+    )
+    session.add(slot)
+    session.flush()
+    return slot
+
+
+def make_task(session: Session, *, declaration: Declaration | None = None, **overrides: Any) -> InspectionTask:
+    """An inspection task issued the way receipt 500 issues one (NOTIFIED, notices written)."""
+    declaration = declaration or make_declaration(session, status=DeclarationStatus.INSPECTION)
+    overrides.setdefault("source", TaskSource.RECEIPT_500)
+    overrides.setdefault("occurred_at", clock.utcnow())
+    task = inspections.issue_task(session, declaration, **overrides)
+    session.flush()
+    return task

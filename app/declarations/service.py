@@ -376,7 +376,9 @@ def _notify(session: Session, declaration: Declaration, status: DeclarationStatu
 
 def release_by_officer(session: Session, declaration_id: int, *, officer: User, note: str | None = None) -> Declaration:
     """An officer releases in the app: the same release customs' 800 receipt performs."""
-    declaration = get_declaration(session, declaration_id)
+    declaration = session.get(Declaration, declaration_id, with_for_update=True)
+    if declaration is None:
+        raise NotFound(f"Declaration {declaration_id} does not exist.")
     if declaration.status not in OFFICER_RELEASABLE:
         raise InvalidTransition(
             f"Declaration {declaration_id} is {declaration.status.value}; it cannot be released from there."
@@ -410,18 +412,87 @@ def timeline(session: Session, declaration_id: int, *, viewer: User) -> list[Dec
 
 
 def find_for_receipt(session: Session, *, guids: set[str], cop_nos: set[str]) -> dict[str, Declaration]:
-    """Declarations named by receipts, keyed by guid and by cop_no; for a cop_no declared twice (after a
-    rejection) the live copy wins over the rejected one."""
-    found: dict[str, Declaration] = {}
-    if guids:
-        for declaration in session.scalars(select(Declaration).where(Declaration.guid.in_(guids))):
-            found[declaration.guid] = declaration
+    """Declarations named by receipts, keyed by guid and by "cop:<cop_no>", locked for update.
+
+    Two documents for one declaration must apply one after the other, or a 120 committed after
+    an 800 would undo the release. The rows are locked in id order, so concurrent documents
+    naming overlapping declarations queue instead of deadlocking. For a cop_no declared twice
+    (after a rejection) the live copy wins over the rejected one.
+    """
+    named = [Declaration.guid.in_(guids)] if guids else []
     if cop_nos:
-        candidates = session.scalars(
-            select(Declaration).where(Declaration.cop_no.in_(cop_nos)).order_by(Declaration.id)
-        )
-        for declaration in candidates:
+        named.append(Declaration.cop_no.in_(cop_nos))
+    if not named:
+        return {}
+    ids = session.scalars(select(Declaration.id).where(or_(*named))).all()
+    locked = session.scalars(
+        select(Declaration)
+        .where(Declaration.id.in_(ids))
+        .order_by(Declaration.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    found: dict[str, Declaration] = {}
+    for declaration in locked:
+        if declaration.guid in guids:
+            found[declaration.guid] = declaration
+        if declaration.cop_no in cop_nos:
             held = found.get(f"cop:{declaration.cop_no}")
             if held is None or held.status is S.REJECTED or declaration.status is not S.REJECTED:
                 found[f"cop:{declaration.cop_no}"] = declaration
     return found
+
+
+def clearance_figures(session: Session, *, since: datetime, until: datetime) -> dict[str, Any]:
+    """How fast clearance is for declarations submitted in [since, until): the park's headline figure."""
+    in_range = (Declaration.submitted_at >= since, Declaration.submitted_at < until)
+    by_status = {
+        status: count
+        for status, count in session.execute(
+            select(Declaration.status, func.count()).where(*in_range).group_by(Declaration.status)
+        )
+    }
+    submitted = sum(by_status.values())
+    released = select(Declaration.submitted_at, Declaration.released_at).where(
+        *in_range, Declaration.released_at.is_not(None)
+    )
+    first_inspection = (
+        select(DeclarationEvent.declaration_id, func.min(DeclarationEvent.occurred_at).label("issued_at"))
+        .where(DeclarationEvent.step == "inspection_issued")
+        .group_by(DeclarationEvent.declaration_id)
+        .subquery()
+    )
+    inspected = select(first_inspection.c.issued_at, Declaration.released_at).join(
+        Declaration, Declaration.id == first_inspection.c.declaration_id
+    )
+    inspected_count = session.scalar(select(func.count()).select_from(inspected.where(*in_range).subquery()))
+    return {
+        "since": since,
+        "until": until,
+        "submitted": submitted,
+        "submission_to_release": _duration_figures(session, released),
+        "inspection_to_release": _duration_figures(
+            session, inspected.where(*in_range, Declaration.released_at.is_not(None))
+        ),
+        "inspection_rate": (inspected_count / submitted) if submitted else None,
+        "by_status": {status.value: by_status.get(status, 0) for status in DeclarationStatus},
+    }
+
+
+def _duration_figures(session: Session, pairs: Select[Any]) -> dict[str, Any]:
+    """Count, median and 90th percentile of (end - start) in seconds, interpolated like percentile_cont."""
+    seconds = sorted((end - start).total_seconds() for start, end in session.execute(pairs))
+    return {
+        "count": len(seconds),
+        "median_seconds": _percentile(seconds, 0.5),
+        "p90_seconds": _percentile(seconds, 0.9),
+    }
+
+
+def _percentile(ordered: list[float], fraction: float) -> float | None:
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    lower = int(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)

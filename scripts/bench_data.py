@@ -1,0 +1,173 @@
+"""Bulk data for benchmarks, written straight into the database named by DATABASE_URL.
+
+Run by scripts/bench.py --prepare after migrate and seed-demo:
+
+    # 100,000 declarations for the demo declarant's enterprise (the list benchmark)
+    .venv/bin/python scripts/bench_data.py declarations --count 100000
+    # declarations plus documents of 100 receipts each, one JSON document per line
+    .venv/bin/python scripts/bench_data.py receipts --declarations 25000 --out "$BENCH_WORKDIR/bodies.jsonl"
+
+Rows go in with bulk INSERTs, not through the API: the point is the size of the data set, not
+how fast it can be typed in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app import create_app
+from app.common import clock
+from app.declarations.models import Declaration, DeclarationLine, DeclarationStatus
+from app.enterprises.models import Enterprise, EnterpriseKind, EnterpriseKindLink
+from app.users.models import User
+
+BATCH = 5000
+# A realistic mix for list views: most lists end released.
+STATUS_MIX = (
+    [DeclarationStatus.RELEASED] * 7
+    + [DeclarationStatus.ACCEPTED, DeclarationStatus.AUDITED]
+    + [DeclarationStatus.REJECTED]
+)
+# The receipts a list collects on its way to release, in customs' order.
+RECEIPT_ROUNDS = [(120, "新增申报成功"), (300, None), (399, None), (800, None)]
+
+
+def add_declarations(session, *, username: str, count: int, status: DeclarationStatus | None) -> list[tuple[int, str]]:
+    """Insert `count` declarations of `username`'s enterprise; returns (id, guid) pairs."""
+    declarant = session.scalar(select(User).where(User.username == username))
+    if declarant is None or declarant.enterprise is None:
+        raise SystemExit(f"no declarant {username!r} with an enterprise: run flask seed-demo first")
+    warehouse = session.scalar(
+        select(Enterprise).join(EnterpriseKindLink).where(EnterpriseKindLink.kind == EnterpriseKind.ZONE).limit(1)
+    )
+    agent = declarant.enterprise
+    start = clock.utcnow() - timedelta(days=60)
+    created: list[tuple[int, str]] = []
+    run = uuid.uuid4().hex[:6].upper()
+    for offset in range(0, count, BATCH):
+        rows = []
+        for n in range(offset, min(offset + BATCH, count)):
+            rows.append(
+                {
+                    "guid": str(uuid.uuid4()).upper(),
+                    "status": status or STATUS_MIX[n % len(STATUS_MIX)],
+                    "cop_no": f"B{run}{n:08d}",
+                    "order_no": f"ORD{run}{n:08d}",
+                    "logistics_no": f"YT{run}{n:08d}",
+                    "ebp_code": "500224A005",
+                    "ebp_name": "渝购全球电商平台有限公司",
+                    "ebc_code": "500224A004",
+                    "ebc_name": "海外优选跨境电商有限公司",
+                    "agent_code": agent.customs_reg_code,
+                    "agent_name": agent.name,
+                    "area_code": warehouse.customs_reg_code,
+                    "area_name": warehouse.name,
+                    "trade_mode": "1210",
+                    "customs_code": "8012",
+                    "port_code": "8012",
+                    "buyer_id_type": "1",
+                    "buyer_id_number": f"500101199001{n % 1000000:06d}",
+                    "buyer_name": "测试买家",
+                    "buyer_telephone": "13800138000",
+                    "consignee_address": "重庆市沙坪坝区西永大道1号",
+                    "currency": "142",
+                    "freight": Decimal("10.00"),
+                    "insured_fee": Decimal("0.00"),
+                    "goods_value": Decimal("199.00"),
+                    "gross_weight": Decimal("1.2"),
+                    "net_weight": Decimal("1.0"),
+                    "declaring_enterprise_id": agent.id,
+                    "warehouse_enterprise_id": warehouse.id,
+                    "submitted_by_id": declarant.id,
+                    "submitted_at": start + timedelta(seconds=n * 30),
+                    "updated_at": start + timedelta(seconds=n * 30),
+                }
+            )
+        ids = session.execute(insert(Declaration).returning(Declaration.id, Declaration.guid), rows).all()
+        session.execute(
+            insert(DeclarationLine),
+            [
+                {
+                    "declaration_id": declaration_id,
+                    "gnum": 1,
+                    "item_no": "SKU-1",
+                    "item_name": "婴儿配方奶粉 800g",
+                    "hs_code": "1901101000",
+                    "gtin": "04006381333931",
+                    "country": "304",
+                    "qty": Decimal("1"),
+                    "unit": "122",
+                    "price": Decimal("199"),
+                    "total_price": Decimal("199.00"),
+                }
+                for declaration_id, _ in ids
+            ],
+        )
+        created.extend((declaration_id, guid) for declaration_id, guid in ids)
+    return created
+
+
+def write_receipt_documents(declarations: list[tuple[int, str]], *, per_document: int, out: Path) -> int:
+    """Documents of `per_document` receipts: first every list's 120, then 300, 399 and 800."""
+    documents = 0
+    base = clock.utcnow()
+    with out.open("w") as file:
+        for round_index, (code, info) in enumerate(RECEIPT_ROUNDS):
+            for offset in range(0, len(declarations), per_document):
+                receipts = [
+                    {
+                        "guid": guid,
+                        "status_code": code,
+                        "return_time": (base + timedelta(minutes=round_index, microseconds=n)).isoformat(),
+                        "return_info": info,
+                        **({"invt_no": f"80122026I{declaration_id:09d}"} if code == 120 else {}),
+                    }
+                    for n, (declaration_id, guid) in enumerate(declarations[offset : offset + per_document])
+                ]
+                file.write(json.dumps({"receipts": receipts}, ensure_ascii=False) + "\n")
+                documents += 1
+    return documents
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("declarations", help="declarations for the list benchmark")
+    listing.add_argument("--count", type=int, default=100_000)
+    listing.add_argument("--username", default="declarant")
+    receipts = commands.add_parser("receipts", help="declarations plus receipt documents for the ingestion benchmark")
+    receipts.add_argument("--declarations", type=int, default=25_000)
+    receipts.add_argument("--per-document", type=int, default=100)
+    receipts.add_argument("--username", default="declarant")
+    receipts.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+
+    app = create_app()
+    with app.app_context():
+        session = app.extensions["sessionmaker"]()
+        if args.command == "declarations":
+            made = add_declarations(session, username=args.username, count=args.count, status=None)
+            session.commit()
+            print(f"{len(made)} declarations added")
+        else:
+            made = add_declarations(
+                session, username=args.username, count=args.declarations, status=DeclarationStatus.SUBMITTED
+            )
+            session.commit()
+            documents = write_receipt_documents(made, per_document=args.per_document, out=args.out)
+            print(f"{len(made)} declarations, {documents} documents of {args.per_document} receipts in {args.out}")
+        session.close()
+
+
+if __name__ == "__main__":
+    main()
