@@ -57,7 +57,11 @@ def test_figures_give_median_p90_rate_and_counts(client, session, admin):
     assert body["submission_to_release"]["median_seconds"] == 8 * 60
     # percentile_cont over 2,4,6,8,10,40,70 minutes: position 5.4 → 40 + 0.4 × 30 = 52 minutes.
     assert body["submission_to_release"]["p90_seconds"] == pytest.approx(52 * 60)
-    assert body["inspection_to_release"] == {"count": 2, "median_seconds": 40 * 60, "p90_seconds": pytest.approx(48 * 60)}
+    assert body["inspection_to_release"] == {
+        "count": 2,
+        "median_seconds": 40 * 60,
+        "p90_seconds": pytest.approx(48 * 60),
+    }
     assert body["inspection_rate"] == pytest.approx(2 / 9)
     assert body["by_status"]["released"] == 7
     assert body["by_status"]["inspection"] == 1
@@ -67,7 +71,9 @@ def test_figures_give_median_p90_rate_and_counts(client, session, admin):
 
 def test_figures_of_an_empty_range_are_empty_not_errors(client, admin):
     body = client.get(
-        FIGURES, query_string={"since": "2020-01-01T00:00:00+08:00", "until": "2020-01-02T00:00:00+08:00"}, headers=admin
+        FIGURES,
+        query_string={"since": "2020-01-01T00:00:00+08:00", "until": "2020-01-02T00:00:00+08:00"},
+        headers=admin,
     ).json
 
     assert body["submitted"] == 0
@@ -77,7 +83,9 @@ def test_figures_of_an_empty_range_are_empty_not_errors(client, admin):
 
 def test_figures_need_an_ordered_range(client, admin):
     response = client.get(
-        FIGURES, query_string={"since": "2026-01-02T00:00:00+08:00", "until": "2026-01-01T00:00:00+08:00"}, headers=admin
+        FIGURES,
+        query_string={"since": "2026-01-02T00:00:00+08:00", "until": "2026-01-01T00:00:00+08:00"},
+        headers=admin,
     )
 
     assert response.status_code == 422
