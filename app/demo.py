@@ -24,7 +24,6 @@ from app.declarations.models import Declaration
 from app.enterprises import service as enterprises
 from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
 from app.inspections import service as inspections
-from app.inspections.models import InspectionSite
 from app.users import service as users
 from app.users.models import Role, User
 
@@ -114,7 +113,7 @@ def _users(
 
 
 def _inspection_site(session: Session) -> None:
-    site = session.scalar(select(InspectionSite).where(InspectionSite.code == SITE_CODE))
+    site = inspections.find_site_by_code(session, SITE_CODE)
     if site is None:
         site = inspections.create_site(
             session, code=SITE_CODE, name="西永综保区查验场地1号", customs_code="8012", location="西永综保区B区3号库"

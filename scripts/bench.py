@@ -819,6 +819,8 @@ def run(args: argparse.Namespace, children: Children, workdir: Path) -> dict:
     finally:
         children.stop(app.proc)
 
+    # The baseline starts on the same bodies the app got: same bytes, same order.
+    request.bodies_used = 1 if request.bodies_file else 0
     # Same size of JSON body as the app's answer, so bytes on the wire match.
     baseline_env["BENCH_BASELINE_BYTES"] = str(max(len(app_body), 2))
     base = start_server(

@@ -21,7 +21,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -155,18 +155,24 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         session = app.extensions["sessionmaker"]()
-        if args.command == "declarations":
-            made = add_declarations(session, username=args.username, count=args.count, status=None)
-            session.commit()
-            print(f"{len(made)} declarations added")
-        else:
-            made = add_declarations(
-                session, username=args.username, count=args.declarations, status=DeclarationStatus.SUBMITTED
-            )
-            session.commit()
-            documents = write_receipt_documents(made, per_document=args.per_document, out=args.out)
-            print(f"{len(made)} declarations, {documents} documents of {args.per_document} receipts in {args.out}")
+        made = load(session, args)
+        session.commit()
+        # Fresh rows have no planner statistics yet; a bulk load ends with ANALYZE, as in production.
+        session.execute(text("ANALYZE"))
+        session.commit()
+        print(made)
         session.close()
+
+
+def load(session, args: argparse.Namespace) -> str:
+    if args.command == "declarations":
+        made = add_declarations(session, username=args.username, count=args.count, status=None)
+        return f"{len(made)} declarations added"
+    made = add_declarations(
+        session, username=args.username, count=args.declarations, status=DeclarationStatus.SUBMITTED
+    )
+    documents = write_receipt_documents(made, per_document=args.per_document, out=args.out)
+    return f"{len(made)} declarations, {documents} documents of {args.per_document} receipts in {args.out}"
 
 
 if __name__ == "__main__":

@@ -112,28 +112,36 @@ def ingest(
         )
     }
 
+    taken_invt_nos = set(
+        session.scalars(
+            select(Declaration.invt_no).where(Declaration.invt_no.in_({r.invt_no for r in receipts if r.invt_no}))
+        )
+    )
     results: list[ReceiptResult | None] = [None] * len(receipts)
     stale_ids: list[int] = []
-    # Customs' own clock orders the timeline, whatever order the document lists receipts in.
-    for index in sorted(range(len(receipts)), key=lambda i: receipts[i].return_time):
-        fingerprint, target = fingerprints[index], targets[index]
-        receipt_id = stored.get(fingerprint)
-        if fingerprint not in inserted or first_index[fingerprint] != index:
-            outcome = ReceiptOutcome.DUPLICATE
-        elif target is None:
-            outcome = ReceiptOutcome.UNKNOWN_DECLARATION
-        elif _apply(session, target, receipts[index], receipt_id):
-            outcome = ReceiptOutcome.APPLIED
-        else:
-            outcome = ReceiptOutcome.STALE
-            stale_ids.append(receipt_id)
-        results[index] = ReceiptResult(
-            index=index,
-            outcome=outcome,
-            receipt_id=receipt_id,
-            declaration_id=target.id if target else None,
-            status=target.status if target else None,
-        )
+    # One flush at the end sends the document's events and notices as batched INSERTs, rather
+    # than a flush per receipt triggered by each query on the way.
+    with session.no_autoflush:
+        # Customs' own clock orders the timeline, whatever order the document lists receipts in.
+        for index in sorted(range(len(receipts)), key=lambda i: receipts[i].return_time):
+            fingerprint, target = fingerprints[index], targets[index]
+            receipt_id = stored.get(fingerprint)
+            if fingerprint not in inserted or first_index[fingerprint] != index:
+                outcome = ReceiptOutcome.DUPLICATE
+            elif target is None:
+                outcome = ReceiptOutcome.UNKNOWN_DECLARATION
+            elif _apply(session, target, receipts[index], receipt_id, taken_invt_nos):
+                outcome = ReceiptOutcome.APPLIED
+            else:
+                outcome = ReceiptOutcome.STALE
+                stale_ids.append(receipt_id)
+            results[index] = ReceiptResult(
+                index=index,
+                outcome=outcome,
+                receipt_id=receipt_id,
+                declaration_id=target.id if target else None,
+                status=target.status if target else None,
+            )
     if stale_ids:
         session.execute(
             update(Receipt)
@@ -205,9 +213,15 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     return set(session.scalars(statement))
 
 
-def _apply(session: Session, declaration: Declaration, receipt: IncomingReceipt, receipt_id: int | None) -> bool:
+def _apply(
+    session: Session,
+    declaration: Declaration,
+    receipt: IncomingReceipt,
+    receipt_id: int | None,
+    taken_invt_nos: set[str],
+) -> bool:
     """Apply one stored receipt to its declaration; False when it would move it backwards."""
-    _take_numbers(session, declaration, receipt)
+    _take_numbers(declaration, receipt, taken_invt_nos)
     code = receipt.status_code
     title = RECEIPT_TITLES.get(code, f"海关回执 {code}")
     status = status_for(code)
@@ -241,15 +255,14 @@ def _apply(session: Session, declaration: Declaration, receipt: IncomingReceipt,
     return applied
 
 
-def _take_numbers(session: Session, declaration: Declaration, receipt: IncomingReceipt) -> None:
+def _take_numbers(declaration: Declaration, receipt: IncomingReceipt, taken_invt_nos: set[str]) -> None:
     # Customs assigns the list number with 120 and repeats it later; take it from whichever
     # receipt brings it first, even a stale one, unless another declaration already holds it.
     if receipt.pre_no and not declaration.pre_no:
         declaration.pre_no = receipt.pre_no
-    if receipt.invt_no and not declaration.invt_no:
-        holder = session.scalar(select(Declaration.id).where(Declaration.invt_no == receipt.invt_no))
-        if holder is None:
-            declaration.invt_no = receipt.invt_no
+    if receipt.invt_no and not declaration.invt_no and receipt.invt_no not in taken_invt_nos:
+        declaration.invt_no = receipt.invt_no
+        taken_invt_nos.add(receipt.invt_no)
 
 
 def list_receipts(
@@ -304,7 +317,8 @@ def retry_unknown(session: Session, receipt_id: int) -> Receipt:
         stored.outcome = ReceiptOutcome.DUPLICATE
         return stored
     stored.fingerprint = fingerprint
-    applied = _apply(session, target, incoming, stored.id)
+    taken = set(session.scalars(select(Declaration.invt_no).where(Declaration.invt_no == incoming.invt_no)))
+    applied = _apply(session, target, incoming, stored.id, taken)
     stored.outcome = ReceiptOutcome.APPLIED if applied else ReceiptOutcome.STALE
     return stored
 

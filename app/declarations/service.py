@@ -86,6 +86,9 @@ _NOT_COUNTED_TOWARD_LIMIT = (S.REJECTED, S.CANCELLED, S.SEND_FAILED, S.SHIPPED_B
 declaration_released = Signal("declaration-released")
 # Receivers may veto an officer's in-app release by raising a DomainError (e.g. an unfinished inspection).
 release_requested = Signal("declaration-release-requested")
+# Every status change, for domains that follow more than the release; receivers get
+# (declaration, session=..., status=..., occurred_at=...).
+declaration_status_changed = Signal("declaration-status-changed")
 
 
 class InvalidTransition(Conflict):
@@ -352,6 +355,7 @@ def transition(
     )
     if changed:
         _notify(session, declaration, status, return_info)
+        declaration_status_changed.send(declaration, session=session, status=status, occurred_at=occurred_at)
         if status is S.RELEASED:
             declaration_released.send(declaration, session=session, source=release_source)
     return True

@@ -19,7 +19,7 @@ from app.audit.service import Actor
 from app.common import clock
 from app.common.pagination import Page, paginate
 from app.declarations import service as declarations
-from app.declarations.models import BizStep, Declaration, DeclarationStatus, Disposition, ReleaseSource
+from app.declarations.models import BizStep, Declaration, DeclarationStatus, Disposition
 from app.declarations.service import InvalidTransition
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.inspections.models import (
@@ -114,6 +114,7 @@ class PhotoTooLarge(DomainError):
 
 
 def get_site(session: Session, site_id: int) -> InspectionSite:
+    """A site by id, or NotFound."""
     site = session.get(InspectionSite, site_id)
     if site is None:
         raise NotFound(f"Inspection site {site_id} does not exist.")
@@ -121,6 +122,7 @@ def get_site(session: Session, site_id: int) -> InspectionSite:
 
 
 def find_site_by_code(session: Session, code: str) -> InspectionSite | None:
+    """A site by its code, or None."""
     return session.scalar(select(InspectionSite).where(InspectionSite.code == code))
 
 
@@ -290,6 +292,7 @@ def _invalid(field: str, message: str, *, location: str = "json") -> InvalidInpu
 
 
 def find_open_task(session: Session, declaration_id: int, *, lock: bool = False) -> InspectionTask | None:
+    """The declaration's task that is not closed yet, or None; `lock` holds its row until commit."""
     statement = select(InspectionTask).where(
         InspectionTask.declaration_id == declaration_id, InspectionTask.status != T.CLOSED
     )
@@ -470,9 +473,7 @@ def officer_queue(
 ) -> dict[str, Any]:
     """A site's tasks by appointment time within at most one day (default: today in China)."""
     site = get_site(session, site_id)
-    if since is None:
-        today = clock.utcnow().astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
-        since = today
+    since = since or clock.utcnow().astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
     until = until or since + MAX_QUEUE_WINDOW
     _check_window(since, until, MAX_QUEUE_WINDOW)
     # Bounded by the capacity of a day's slots; the limit only guards against a misconfigured site.
@@ -830,6 +831,7 @@ def list_photos(session: Session, task_id: int, *, viewer: User) -> list[Inspect
 
 
 def get_photo_for(session: Session, task_id: int, photo_id: int, *, viewer: User) -> InspectionPhoto:
+    """A photo of a task `viewer` may see, or NotFound."""
     task = get_task_for(session, task_id, viewer=viewer)
     photo = session.get(InspectionPhoto, photo_id)
     if photo is None or photo.task_id != task.id:
@@ -838,6 +840,7 @@ def get_photo_for(session: Session, task_id: int, photo_id: int, *, viewer: User
 
 
 def photo_path(upload_dir: Path, photo: InspectionPhoto) -> Path:
+    """Where the photo's file is stored."""
     return upload_dir / PHOTO_DIR / photo.stored_name
 
 
@@ -862,31 +865,64 @@ def _refuse_release_before_result(declaration: Declaration, *, session: Session,
     )
 
 
-@declarations.declaration_released.connect
-def _close_on_release(
-    declaration: Declaration, *, session: Session, source: ReleaseSource | None = None, **_: Any
+# Customs' conclusions that end an inspection, whatever stage it reached (customs has the last word).
+_CONCLUDING = {
+    DeclarationStatus.RELEASED: "放行，查验任务结束",
+    DeclarationStatus.DETAINED: "扣留，查验任务结束",
+    DeclarationStatus.SHIPPED_BACK: "退运，查验任务结束",
+    DeclarationStatus.REJECTED: "退单，查验任务结束",
+    DeclarationStatus.CANCELLED: "撤单，查验任务结束",
+}
+
+
+@declarations.declaration_status_changed.connect
+def _close_when_concluded(
+    declaration: Declaration, *, session: Session, status: DeclarationStatus, occurred_at: datetime, **_: Any
 ) -> None:
-    """A release ends the declaration's open inspection, inspected or not (customs has the last word)."""
+    """Release, detention, return, rejection or cancellation ends the declaration's open inspection."""
+    if status in _CONCLUDING:
+        close_open_task(
+            session,
+            declaration,
+            occurred_at=occurred_at,
+            title=_CONCLUDING[status],
+            details={
+                "declaration_status": status.value,
+                "release_source": getattr(declaration.release_source, "value", None),
+            },
+        )
+
+
+def close_open_task(
+    session: Session,
+    declaration: Declaration,
+    *,
+    occurred_at: datetime,
+    title: str,
+    details: dict[str, Any] | None = None,
+) -> InspectionTask | None:
+    """Close the declaration's open task because customs concluded the declaration (release, detention,
+    return); a place it still holds in a slot is given back."""
     task = find_open_task(session, declaration.id, lock=True)
     if task is None:
-        return
+        return None
     if task.status in HOLDS_A_PLACE and task.slot is not None:
         _give_back_place(session, task.slot)
-    occurred_at = declaration.released_at or clock.utcnow()
-    task.status = T.CLOSED
-    task.closed_at = occurred_at
-    disposition = None
+    disposition = None  # the declaration's own (released, detained, ...) unless a result says more
     if task.result is not None:
         disposition = Disposition.CONFORMANT if task.result is InspectionResult.NORMAL else Disposition.NON_CONFORMANT
+    task.status = T.CLOSED
+    task.closed_at = occurred_at
     _record(
         session,
         task,
         step="inspection_closed",
-        title="放行，查验任务结束" if task.result else "放行，查验任务未出结果即结束",
+        title=title,
         occurred_at=occurred_at,
         disposition=disposition,
-        details={"release_source": source.value if source else None},
+        details={"had_result": task.result is not None, **(details or {})},
     )
+    return task
 
 
 # Shared helpers
@@ -935,6 +971,7 @@ def _notify(session: Session, task: InspectionTask, kind: NoticeKind, *, title: 
             title=title,
             body=body,
             declaration_id=declaration.id,
+            link=f"/api/v1/inspection-tasks/{task.id}",
         )
 
 

@@ -22,9 +22,12 @@ def notify_enterprise(
     title: str,
     body: str,
     declaration_id: int | None = None,
+    link: str | None = None,
 ) -> list[Notice]:
-    """One notice for each active user of the enterprise who holds one of `roles`."""
-    link = f"/api/v1/declarations/{declaration_id}" if declaration_id else None
+    """One notice for each active user of the enterprise who holds one of `roles`; it links to
+    `link`, or by default to the declaration."""
+    if link is None and declaration_id:
+        link = f"/api/v1/declarations/{declaration_id}"
     notices = [
         Notice(
             recipient_id=user_id,

@@ -1,11 +1,13 @@
 """A release closes the open task; an officer's in-app release waits for the inspection's result."""
 
+import pytest
 from sqlalchemy import select
 
 from app.common import clock
 from app.declarations import service as declarations
 from app.declarations.models import DeclarationStatus
 from app.inspections.models import InspectionTask, TaskStatus
+from app.notices.models import Notice
 from tests.inspections.helpers import TASKS, act, book, timeline
 
 
@@ -83,3 +85,26 @@ def test_abnormal_goods_disposed_of_as_release_can_be_released(client, auth_head
     response = release_in_app(client, auth_headers(officer), in_progress.declaration_id)
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "status", [DeclarationStatus.DETAINED, DeclarationStatus.SHIPPED_BACK, DeclarationStatus.REJECTED]
+)
+def test_customs_concluding_otherwise_also_closes_the_task(
+    client, session, auth_headers, task, slot, declaration, declarant, status
+):
+    book(client, auth_headers(declarant), task.id, slot.id)
+
+    declarations.transition(session, declaration, status, step="receipt", title="海关结论", occurred_at=clock.utcnow())
+    session.flush()
+
+    session.refresh(task)
+    session.refresh(slot)
+    assert task.status is TaskStatus.CLOSED
+    assert slot.booked == 0
+
+
+def test_inspection_notices_link_to_the_task(session, task, declarant):
+    links = session.scalars(select(Notice.link).where(Notice.recipient_id == declarant.id)).all()
+
+    assert f"/api/v1/inspection-tasks/{task.id}" in links

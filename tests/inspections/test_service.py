@@ -83,3 +83,15 @@ def test_a_released_declaration_gets_no_task(session, declarant):
 
     with pytest.raises(InvalidTransition):
         issue(session, released)
+
+
+def test_closing_the_open_task_gives_back_its_place_and_ends_it(session, task, slot, declarant, declaration):
+    service.book(session, task.id, slot_id=slot.id, booker=declarant)
+
+    closed = service.close_open_task(session, declaration, occurred_at=clock.utcnow(), title="扣留，查验任务结束")
+
+    assert closed.id == task.id and closed.status is TaskStatus.CLOSED
+    session.refresh(slot)
+    assert slot.booked == 0
+    assert service.find_open_task(session, declaration.id) is None
+    assert service.close_open_task(session, declaration, occurred_at=clock.utcnow(), title="again") is None
