@@ -211,7 +211,7 @@ def open_slots(
     if count > MAX_SLOTS_PER_CALL:
         raise _invalid("end", f"At most {MAX_SLOTS_PER_CALL} slots per call; open a shorter range.")
     # Two openings of the same site at once could otherwise interleave overlapping slots.
-    session.execute(select(InspectionSite.id).where(InspectionSite.id == site.id).with_for_update(key_share=True))
+    session.execute(select(InspectionSite.id).where(InspectionSite.id == site.id).with_for_update())
     existing = list(
         session.scalars(
             select(InspectionSlot)
@@ -297,7 +297,7 @@ def find_open_task(session: Session, declaration_id: int, *, lock: bool = False)
         InspectionTask.declaration_id == declaration_id, InspectionTask.status != T.CLOSED
     )
     if lock:
-        statement = statement.with_for_update(key_share=True).execution_options(populate_existing=True)
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     return session.scalar(statement)
 
 
@@ -315,7 +315,7 @@ def issue_task(
     """Open an inspection task and tell the declarant and the warehouse; returns the open one if there is one."""
     # Serialises two issues for one declaration (a 500 receipt and an officer at once); the
     # partial unique index would otherwise turn the loser into a 500 error.
-    session.execute(select(Declaration.id).where(Declaration.id == declaration.id).with_for_update(key_share=True))
+    session.execute(select(Declaration.id).where(Declaration.id == declaration.id).with_for_update())
     existing = find_open_task(session, declaration.id)
     if existing is not None:
         return existing
@@ -376,7 +376,7 @@ def order_inspection(
     declaration = session.scalar(
         select(Declaration)
         .where(Declaration.id == declaration_id)
-        .with_for_update(key_share=True)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     if declaration is None:
@@ -434,7 +434,7 @@ def _lock_task_for(session: Session, task_id: int, *, viewer: User) -> Inspectio
     task = session.scalar(
         _visible_tasks(viewer)
         .where(InspectionTask.id == task_id)
-        .with_for_update(of=InspectionTask, key_share=True)
+        .with_for_update(of=InspectionTask)
         .execution_options(populate_existing=True)
     )
     if task is None:
@@ -597,7 +597,7 @@ def expire_missed_appointments(session: Session, *, limit: int = EXPIRE_BATCH) -
             .order_by(InspectionTask.appointment_at, InspectionTask.id)
             .limit(limit)
             # A task someone is changing right now is left for the next run.
-            .with_for_update(of=InspectionTask, key_share=True, skip_locked=True)
+            .with_for_update(of=InspectionTask, skip_locked=True)
         )
     )
     for task in missed:

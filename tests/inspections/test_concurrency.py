@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.auth import service as auth
 from app.cli import alembic_config
-from app.declarations.models import DeclarationStatus
+from app.declarations.models import DeclarationEvent, DeclarationStatus
 from app.enterprises.models import EnterpriseKind
 from app.inspections.models import InspectionSlot, InspectionTask
 from app.users.models import Role
@@ -107,3 +107,36 @@ def test_parallel_bookings_of_one_task_hold_one_place(racing_app):
         booked = session.scalars(select(InspectionSlot.booked).where(InspectionSlot.id.in_(slot_ids))).all()
         assert sum(booked) == 1
         assert session.get(InspectionSlot, session.get(InspectionTask, task_id).slot_id).booked == 1
+
+
+@pytest.mark.postgres_only
+def test_officers_ordering_one_inspection_at_once_open_one_task(racing_app):
+    settings = racing_app.extensions["settings"]
+    with racing_app.extensions["sessionmaker"]() as session, session.begin():
+        declaration_id = make_declaration(session, status=DeclarationStatus.AUDITED).id
+        tokens = [token_for(session, make_user(session, role=Role.CUSTOMS_OFFICER), settings) for _ in range(16)]
+    start_together = threading.Barrier(len(tokens))
+
+    def order(token):
+        client = racing_app.test_client()
+        start_together.wait()
+        response = client.post(
+            "/api/v1/inspection-tasks",
+            json={"declaration_id": declaration_id, "source": "manual", "method": "open_box"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        return response.status_code, response.json["id"]
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        answers = list(pool.map(order, tokens))
+
+    assert {status for status, _ in answers} <= {200, 201}
+    assert len({task_id for _, task_id in answers}) == 1
+    with racing_app.extensions["sessionmaker"]() as session:
+        tasks = session.scalar(select(func.count()).where(InspectionTask.declaration_id == declaration_id))
+        orders = session.scalar(
+            select(func.count()).where(
+                DeclarationEvent.declaration_id == declaration_id, DeclarationEvent.step == "officer_inspection_order"
+            )
+        )
+        assert (tasks, orders) == (1, 1)
