@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.audit.models import GENESIS_HASH, AuditEvent
 from app.common import clock
-from app.common.pagination import Page, paginate
+from app.common.pagination import Page, paginate, where_given
 from app.users.models import User
 
 # Any constant works; it only has to be the same in every process appending to the chain.
@@ -99,15 +99,13 @@ def list_events(
     limit: int,
 ) -> Page[AuditEvent]:
     """Audit events, newest first."""
-    statement: Select[Any] = select(AuditEvent)
-    if action:
-        statement = statement.where(AuditEvent.action == action)
-    if actor_id is not None:
-        statement = statement.where(AuditEvent.actor_id == actor_id)
-    if target_type:
-        statement = statement.where(AuditEvent.target_type == target_type)
-    if target_id:
-        statement = statement.where(AuditEvent.target_id == target_id)
+    statement = where_given(
+        select(AuditEvent),
+        (AuditEvent.action, action),
+        (AuditEvent.actor_id, actor_id),
+        (AuditEvent.target_type, target_type),
+        (AuditEvent.target_id, target_id),
+    )
     if since:
         statement = statement.where(AuditEvent.occurred_at >= since)
     if until:

@@ -69,6 +69,14 @@ class Page(Generic[T]):
     next_cursor: int | None
 
 
+def where_given(statement: Select[Any], *pairs: tuple[ColumnElement[Any], object]) -> Select[Any]:
+    """Add `column == value` for each filter the caller gave (None means "not filtered")."""
+    for column, value in pairs:
+        if value is not None:
+            statement = statement.where(column == value)
+    return statement
+
+
 def paginate(
     session: Session,
     statement: Select[Any],

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.common import clock
-from app.common.pagination import Page, paginate
+from app.common.pagination import Page, paginate, where_given
 from app.customs.models import Receipt, ReceiptFormat, ReceiptOutcome
 from app.customs.schemas import IncomingReceipt
 from app.declarations import service as declarations
@@ -274,9 +274,7 @@ def list_receipts(
     limit: int,
 ) -> Page[Receipt]:
     """Stored receipts, newest first; the admin's review queue is outcome=unknown_declaration."""
-    statement: Select[Any] = select(Receipt)
-    if outcome is not None:
-        statement = statement.where(Receipt.outcome == outcome)
+    statement = where_given(select(Receipt), (Receipt.outcome, outcome))
     if unresolved is not None:
         statement = statement.where(Receipt.resolved_at.is_(None) if unresolved else Receipt.resolved_at.is_not(None))
     return paginate(session, statement, key=Receipt.id, cursor=cursor, limit=limit)

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from app.common import clock
-from app.common.pagination import Page, paginate
+from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import (
     BizStep,
     Declaration,
@@ -146,9 +146,7 @@ def list_declarations(
     limit: int,
 ) -> Page[Declaration]:
     """Declarations the viewer may see, newest first."""
-    statement: Select[Any] = select(Declaration).where(visible_to(viewer))
-    if status is not None:
-        statement = statement.where(Declaration.status == status)
+    statement = where_given(select(Declaration).where(visible_to(viewer)), (Declaration.status, status))
     if since is not None:
         statement = statement.where(Declaration.submitted_at >= since)
     if until is not None:

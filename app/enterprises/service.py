@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.common.pagination import Page, paginate
+from app.common.pagination import Page, paginate, where_given
 from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind, EnterpriseKindLink
 from app.errors import Conflict, NotFound
 from app.users.models import Role, User
@@ -65,8 +65,7 @@ def list_enterprises(
                 Enterprise.customs_reg_code.icontains(q, autoescape=True),
             )
         )
-    if active is not None:
-        statement = statement.where(Enterprise.is_active == active)
+    statement = where_given(statement, (Enterprise.is_active, active))
     return paginate(session, statement, key=Enterprise.id, cursor=cursor, limit=limit)
 
 

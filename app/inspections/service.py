@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, contains_eager
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
-from app.common.pagination import Page, paginate
+from app.common.pagination import Page, paginate, where_given
 from app.declarations import service as declarations
 from app.declarations.models import BizStep, Declaration, DeclarationStatus, Disposition
 from app.declarations.service import InvalidTransition
@@ -135,11 +135,9 @@ def list_sites(
     limit: int,
 ) -> Page[InspectionSite]:
     """Inspection sites, newest first."""
-    statement: Select[Any] = select(InspectionSite)
-    if customs_code is not None:
-        statement = statement.where(InspectionSite.customs_code == customs_code)
-    if active is not None:
-        statement = statement.where(InspectionSite.is_active == active)
+    statement = where_given(
+        select(InspectionSite), (InspectionSite.customs_code, customs_code), (InspectionSite.is_active, active)
+    )
     return paginate(session, statement, key=InspectionSite.id, cursor=cursor, limit=limit)
 
 
@@ -453,13 +451,12 @@ def list_tasks(
     limit: int,
 ) -> Page[InspectionTask]:
     """Tasks on declarations the viewer may see, newest first."""
-    statement = _visible_tasks(viewer)
-    if status is not None:
-        statement = statement.where(InspectionTask.status == status)
-    if site_id is not None:
-        statement = statement.where(InspectionTask.site_id == site_id)
-    if declaration_id is not None:
-        statement = statement.where(InspectionTask.declaration_id == declaration_id)
+    statement = where_given(
+        _visible_tasks(viewer),
+        (InspectionTask.status, status),
+        (InspectionTask.site_id, site_id),
+        (InspectionTask.declaration_id, declaration_id),
+    )
     return paginate(session, statement, key=InspectionTask.id, cursor=cursor, limit=limit)
 
 

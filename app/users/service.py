@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -14,7 +14,7 @@ from app.audit.service import Actor
 from app.auth import passwords
 from app.auth import service as auth
 from app.auth.models import RevokeReason
-from app.common.pagination import Page, paginate
+from app.common.pagination import Page, paginate, where_given
 from app.config import Settings
 from app.enterprises import service as enterprises
 from app.enterprises.models import Enterprise, EnterpriseKind
@@ -65,11 +65,9 @@ def list_users(
     limit: int,
 ) -> Page[User]:
     """Users, newest first."""
-    statement: Select[Any] = select(User)
-    if role is not None:
-        statement = statement.where(User.role == role)
-    if enterprise_id is not None:
-        statement = statement.where(User.enterprise_id == enterprise_id)
+    statement = where_given(
+        select(User), (User.role, role), (User.enterprise_id, enterprise_id), (User.is_active, active)
+    )
     if q:
         statement = statement.where(
             or_(
@@ -78,8 +76,6 @@ def list_users(
                 User.phone.icontains(q, autoescape=True),
             )
         )
-    if active is not None:
-        statement = statement.where(User.is_active == active)
     return paginate(session, statement, key=User.id, cursor=cursor, limit=limit)
 
 
