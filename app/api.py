@@ -113,6 +113,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.auth.routes import blp as auth_blp
     from app.customs.routes import blp as customs_blp
     from app.declarations.routes import blp as declarations_blp
+    from app.devices.routes import blp as devices_blp
     from app.enterprises.routes import admin_blp as admin_enterprises_blp
     from app.enterprises.routes import blp as enterprises_blp
     from app.health.routes import blp as health_blp
@@ -134,6 +135,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         customs_blp,
         inspections_blp,
         notices_blp,
+        devices_blp,
     ):
         api.register_blueprint(blueprint)
     api.spec.options["x-problem-codes"] = problem_codes()

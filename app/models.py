@@ -5,6 +5,7 @@ from app.auth.models import AuthSession, RefreshToken
 from app.customs.models import Receipt
 from app.db import Base
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
+from app.devices.models import Device
 from app.enterprises.models import Enterprise, EnterpriseKindLink
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
 from app.notices.models import Notice
@@ -17,6 +18,7 @@ __all__ = [
     "Declaration",
     "DeclarationEvent",
     "DeclarationLine",
+    "Device",
     "Enterprise",
     "EnterpriseKindLink",
     "InspectionPhoto",

@@ -186,3 +186,33 @@ def make_task(session: Session, *, declaration: Declaration | None = None, **ove
     task = inspections.issue_task(session, declaration, **overrides)
     session.flush()
     return task
+
+
+# Devices (appended; its imports sit here so this section never touches the file's head).
+
+from app.devices.models import ApnsEnvironment, Device, Platform, PushProvider  # noqa: E402
+
+
+def make_device(session: Session, *, user: User | None = None, **overrides: Any) -> Device:
+    """An iPhone registered for APNs (production) by `user` (a new declarant by default), seen now."""
+    serial = next(_sequence)
+    now = clock.utcnow()
+    fields: dict[str, Any] = {
+        "device_id": f"test-device-{serial:06d}",
+        "platform": Platform.IOS,
+        "provider": PushProvider.APNS,
+        "token": f"{serial:064x}",
+        "app_version": "1.0.0",
+        "os_version": "17.5",
+        "apns_environment": ApnsEnvironment.PRODUCTION,
+        "bundle_id": "cn.example.park",
+        "push_permission": True,
+        "created_at": now,
+        "token_updated_at": now,
+        "last_seen_at": now,
+    }
+    fields.update(overrides)
+    device = Device(user_id=(user or make_user(session)).id, **fields)
+    session.add(device)
+    session.flush()
+    return device

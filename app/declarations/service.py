@@ -28,6 +28,7 @@ from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
 from app.notices import service as notices
 from app.notices.models import NoticeKind
+from app.notices.service import Message
 from app.users.models import Role, User
 
 S = DeclarationStatus
@@ -66,11 +67,11 @@ STATUS_CBV: dict[DeclarationStatus, tuple[BizStep, Disposition]] = {
 }
 
 # Transitions the declaring enterprise's declarants are told about, with the notice's title.
-_NOTIFIED: dict[DeclarationStatus, tuple[NoticeKind, str]] = {
-    S.ACCEPTED: (NoticeKind.DECLARATION_ACCEPTED, "清单已被海关接收"),
-    S.REJECTED: (NoticeKind.DECLARATION_REJECTED, "清单被海关退单"),
-    S.DETAINED: (NoticeKind.DECLARATION_DETAINED, "货物被海关扣留"),
-    S.RELEASED: (NoticeKind.DECLARATION_RELEASED, "清单已放行"),
+_NOTIFIED: dict[DeclarationStatus, tuple[NoticeKind, Message]] = {
+    S.ACCEPTED: (NoticeKind.DECLARATION_ACCEPTED, Message("清单已被海关接收", "Accepted by customs")),
+    S.REJECTED: (NoticeKind.DECLARATION_REJECTED, Message("清单被海关退单", "Rejected by customs")),
+    S.DETAINED: (NoticeKind.DECLARATION_DETAINED, Message("货物被海关扣留", "Goods detained by customs")),
+    S.RELEASED: (NoticeKind.DECLARATION_RELEASED, Message("清单已放行", "Released")),
 }
 
 # Statuses from which an officer may release in the app (customs has the list; it is not final).
@@ -364,14 +365,16 @@ def _notify(session: Session, declaration: Declaration, status: DeclarationStatu
         return
     kind, title = _NOTIFIED[status]
     number = declaration.invt_no or declaration.cop_no
-    body = f"{title}: {number}" + (f" ({return_info})" if return_info else "")
+    reason = f" ({return_info})" if return_info else ""
     notices.notify_enterprise(
         session,
         enterprise_id=declaration.declaring_enterprise_id,
         roles=[Role.DECLARANT],
         kind=kind,
-        title=f"{title} {number}",
-        body=body,
+        title=Message(f"{title.zh} {number}", f"{title.en}: {number}"),
+        body=Message(f"{title.zh}：{number}{reason}", f"{title.en}: {number}{reason}"),
+        # A declaration reaches each status once (by rank), so this names the decision.
+        source_key=f"declaration/{declaration.id}/{status.value}",
         declaration_id=declaration.id,
     )
 

@@ -35,6 +35,7 @@ from app.inspections.models import (
 )
 from app.notices import service as notices
 from app.notices.models import NoticeKind
+from app.notices.service import Message
 from app.users.models import Role, User
 
 T = TaskStatus
@@ -72,17 +73,17 @@ PHOTO_DIR = "inspections"
 PHOTO_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg", ".jpg"), (b"\x89PNG\r\n\x1a\n", "image/png", ".png"))
 
 METHOD_LABELS = {
-    InspectionMethod.MACHINE: "机检",
-    InspectionMethod.OPEN_BOX: "开箱查验",
-    InspectionMethod.SEAL_CHECK: "验封",
-    InspectionMethod.DOCUMENT: "单证审核",
+    InspectionMethod.MACHINE: Message("机检", "machine (X-ray) inspection"),
+    InspectionMethod.OPEN_BOX: Message("开箱查验", "open-box inspection"),
+    InspectionMethod.SEAL_CHECK: Message("验封", "seal check"),
+    InspectionMethod.DOCUMENT: Message("单证审核", "document check"),
 }
 DISPOSAL_LABELS = {
-    Disposal.RELEASE: "放行",
-    Disposal.AMEND: "改单",
-    Disposal.TAX: "补税",
-    Disposal.SHIP_BACK: "退运",
-    Disposal.DETAIN_TRANSFER: "扣留移交",
+    Disposal.RELEASE: Message("放行", "release"),
+    Disposal.AMEND: Message("改单", "amend the declaration"),
+    Disposal.TAX: Message("补税", "pay additional duty"),
+    Disposal.SHIP_BACK: Message("退运", "ship back"),
+    Disposal.DETAIN_TRANSFER: Message("扣留移交", "detain and transfer"),
 }
 
 
@@ -341,18 +342,23 @@ def issue_task(
         session,
         task,
         step="inspection_issued",
-        title=f"海关下达查验指令（{METHOD_LABELS[method]}）",
+        title=f"海关下达查验指令（{METHOD_LABELS[method].zh}）",
         occurred_at=occurred_at,
         actor=actor,
         receipt_id=receipt_id,
         details={"source": source.value, "method": method.value, "reason": reason},
     )
+    number, label = _number(declaration), METHOD_LABELS[method]
     _notify(
         session,
         task,
         NoticeKind.INSPECTION_ISSUED,
-        title=f"查验指令 {_number(declaration)}",
-        body=f"海关对清单 {_number(declaration)} 下达{METHOD_LABELS[method]}指令（{task.task_no}），请预约查验时段。",
+        source="issued",
+        title=Message(f"查验指令 {number}", f"Inspection ordered: {number}"),
+        body=Message(
+            f"海关对清单 {number} 下达{label.zh}指令（{task.task_no}），请预约查验时段。",
+            f"Customs ordered a {label.en} of {number} (task {task.task_no}); please book a slot.",
+        ),
     )
     # The notices are written in this transaction, so ISSUED → NOTIFIED happens at once.
     task.status = T.NOTIFIED
@@ -532,12 +538,20 @@ def book(session: Session, task_id: int, *, slot_id: int, booker: User) -> Inspe
             "previous_slot_id": previous.id if previous else None,
         },
     )
+    number = _number(task.declaration)
     _notify(
         session,
         task,
         NoticeKind.INSPECTION_SCHEDULED,
-        title=f"查验预约{'已变更' if previous else '成功'} {_number(task.declaration)}",
-        body=f"查验任务 {task.task_no} 预约在 {when}。",
+        # Each booking is its own event, even back to a slot booked before.
+        source=f"booked/{task.appointed_at.isoformat()}",
+        title=Message(
+            f"查验预约{'已变更' if previous else '成功'} {number}",
+            f"Inspection {'rebooked' if previous else 'booked'}: {number}",
+        ),
+        body=Message(
+            f"查验任务 {task.task_no} 预约在 {when}。", f"Task {task.task_no} is booked for {when} (China time)."
+        ),
     )
     return task
 
@@ -614,12 +628,18 @@ def expire_missed_appointments(session: Session, *, limit: int = EXPIRE_BATCH) -
         task.site = None
         task.slot = None
         task.appointment_at = None
+        number, starts = _number(task.declaration), _local(slot.starts_at)
         _notify(
             session,
             task,
             NoticeKind.INSPECTION_SCHEDULED,
-            title=f"查验预约已错过 {_number(task.declaration)}",
-            body=f"查验任务 {task.task_no} 的预约时段 {_local(slot.starts_at)} 已结束，货物未备妥；请重新预约。",
+            source=f"missed/{task.no_show_count}",
+            title=Message(f"查验预约已错过 {number}", f"Inspection slot missed: {number}"),
+            body=Message(
+                f"查验任务 {task.task_no} 的预约时段 {starts} 已结束，货物未备妥；请重新预约。",
+                f"The slot at {starts} (China time) for task {task.task_no} ended before the goods were ready; "
+                "please book again.",
+            ),
         )
     return missed
 
@@ -658,7 +678,7 @@ def start(session: Session, task_id: int, *, officer: User) -> InspectionTask:
         session,
         task,
         step="inspection_started",
-        title=f"查验开始（{METHOD_LABELS[task.method]}）",
+        title=f"查验开始（{METHOD_LABELS[task.method].zh}）",
         actor=officer,
         details={"method": task.method.value},
     )
@@ -683,7 +703,7 @@ def recheck(session: Session, task_id: int, *, officer: User, reason: str | None
         session,
         task,
         step="inspection_recheck",
-        title=f"{METHOD_LABELS[previous]}发现疑点，转开箱复验",
+        title=f"{METHOD_LABELS[previous].zh}发现疑点，转开箱复验",
         actor=officer,
         details={"previous_method": previous.value, "reason": reason},
     )
@@ -719,7 +739,7 @@ def record_result(
     photos = session.scalar(select(func.count()).where(InspectionPhoto.task_id == task.id))
     normal = result is InspectionResult.NORMAL
     task.status = T.RESULT_NORMAL if normal else T.RESULT_ABNORMAL
-    outcome = "正常"
+    outcome = Message("正常", "normal")
     _record(
         session,
         task,
@@ -730,24 +750,30 @@ def record_result(
         details={"result": result.value, "photos": photos},
     )
     if not normal and disposal is not None:
-        outcome = f"异常，处置：{DISPOSAL_LABELS[disposal]}"
+        label = DISPOSAL_LABELS[disposal]
+        outcome = Message(f"异常，处置：{label.zh}", f"abnormal, disposal: {label.en}")
         task.status = T.DISPOSED
         task.disposed_at = now
         _record(
             session,
             task,
             step="inspection_disposed",
-            title=f"查验处置：{DISPOSAL_LABELS[disposal]}",
+            title=f"查验处置：{DISPOSAL_LABELS[disposal].zh}",
             actor=officer,
             disposition=Disposition.NON_CONFORMANT,
             details={"disposal": disposal.value},
         )
+    number = _number(task.declaration)
     _notify(
         session,
         task,
         NoticeKind.INSPECTION_RESULT,
-        title=f"查验结果 {_number(task.declaration)}：{outcome}",
-        body=f"查验任务 {task.task_no} 查验结果：{outcome}。" + (f" 备注：{notes}" if notes else ""),
+        source="result",
+        title=Message(f"查验结果 {number}：{outcome.zh}", f"Inspection result for {number}: {outcome.en}"),
+        body=Message(
+            f"查验任务 {task.task_no} 查验结果：{outcome.zh}。" + (f" 备注：{notes}" if notes else ""),
+            f"Task {task.task_no}: {outcome.en}." + (f" Notes: {notes}" if notes else ""),
+        ),
     )
     return task
 
@@ -854,7 +880,7 @@ def _refuse_release_before_result(declaration: Declaration, *, session: Session,
         return
     if task.status is T.DISPOSED and task.disposal is not None:
         raise InvalidTransition(
-            f"Inspection task {task.task_no} found the goods abnormal ({DISPOSAL_LABELS[task.disposal]}); "
+            f"Inspection task {task.task_no} found the goods abnormal ({DISPOSAL_LABELS[task.disposal].en}); "
             "customs' receipt releases them once the disposal is done."
         )
     raise InvalidTransition(
@@ -953,7 +979,9 @@ def _record(
     )
 
 
-def _notify(session: Session, task: InspectionTask, kind: NoticeKind, *, title: str, body: str) -> None:
+def _notify(
+    session: Session, task: InspectionTask, kind: NoticeKind, *, source: str, title: Message, body: Message
+) -> None:
     # Declarant and warehouse hear at the same time (the "serial → parallel" win of §3.2).
     declaration = task.declaration
     for enterprise_id, role in (
@@ -967,6 +995,7 @@ def _notify(session: Session, task: InspectionTask, kind: NoticeKind, *, title: 
             kind=kind,
             title=title,
             body=body,
+            source_key=f"inspection/{task.id}/{source}",
             declaration_id=declaration.id,
             link=f"/api/v1/inspection-tasks/{task.id}",
         )

@@ -23,6 +23,13 @@ class Role(enum.StrEnum):
     CUSTOMS_GATEWAY = "customs_gateway"
 
 
+class Language(enum.StrEnum):
+    """What notices are written in for this user; Chinese unless they chose English."""
+
+    ZH = "zh"
+    EN = "en"
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -30,6 +37,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[Language] = mapped_column(enum_type(Language), default=Language.ZH)
     role: Mapped[Role] = mapped_column(enum_type(Role), index=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -7,6 +7,7 @@ from app.config import current_settings
 from app.users import service
 from app.users.models import Role
 from app.users.schemas import (
+    MeUpdate,
     PasswordChange,
     PasswordReset,
     PasswordResetRead,
@@ -30,6 +31,14 @@ class Me(MethodView):
     def get(self):
         """Read your own profile."""
         return current_user()
+
+    @require_role(password_change_pending_ok=True)
+    @me_blp.arguments(MeUpdate)
+    @me_blp.response(200, UserRead)
+    def patch(self, payload):
+        """Change your name, phone or the language of your notices."""
+        with db.transaction() as session:
+            return service.update_profile(session, current_user(), **payload)
 
 
 @me_blp.route("/password")

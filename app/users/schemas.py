@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from app.common.fields import TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.enterprises.schemas import EnterpriseSummary
-from app.users.models import Role
+from app.users.models import Language, Role
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{2,63}$"
 # Mainland mobile numbers, optionally with +86: the app texts and calls these.
@@ -35,6 +35,7 @@ class UserRead(Schema):
     username = fields.String()
     display_name = fields.String()
     phone = fields.String(allow_none=True)
+    language = fields.Enum(Language, by_value=True, metadata={"description": "Language of notices."})
     role = fields.Enum(Role, by_value=True)
     enterprise = fields.Nested(EnterpriseSummary, allow_none=True)
     active = fields.Boolean(attribute="is_active")
@@ -53,6 +54,7 @@ class UserCreate(Schema):
     display_name = TrimmedString(required=True, validate=validate.Length(min=1, max=100))
     phone = _phone_field(load_default=None)
     role = fields.Enum(Role, by_value=True, required=True)
+    language = fields.Enum(Language, by_value=True, load_default=Language.ZH)
     enterprise_id = fields.Integer(
         load_default=None,
         allow_none=True,
@@ -70,6 +72,18 @@ class UserUpdate(Schema):
     enterprise_id = fields.Integer(allow_none=True)
     active = fields.Boolean(metadata={"description": "false deactivates the account; it is never deleted."})
     locked = fields.Boolean(metadata={"description": "true locks the account until an admin unlocks it."})
+
+    @post_load
+    def require_a_change(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Send at least one field to change.", field_name="_schema")
+        return data
+
+
+class MeUpdate(Schema):
+    display_name = TrimmedString(validate=validate.Length(min=1, max=100))
+    phone = _phone_field()
+    language = fields.Enum(Language, by_value=True, metadata={"description": "Notices are written in it from now on."})
 
     @post_load
     def require_a_change(self, data, **kwargs):

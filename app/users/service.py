@@ -19,7 +19,7 @@ from app.config import Settings
 from app.enterprises import service as enterprises
 from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
-from app.users.models import Role, User
+from app.users.models import Language, Role, User
 
 # Declarants act for a customs broker and warehouse operators for an in-zone enterprise;
 # every other role works for the park or customs and belongs to no enterprise.
@@ -90,6 +90,7 @@ def create_user(
     password: str,
     phone: str | None = None,
     enterprise_id: int | None = None,
+    language: Language = Language.ZH,
     must_change_password: bool = True,
 ) -> User:
     """Create an account; unless told otherwise its first sign-in must set a new password."""
@@ -102,6 +103,7 @@ def create_user(
         display_name=display_name,
         phone=phone,
         role=role,
+        language=language,
         enterprise=enterprise,
         password_hash=passwords.hash_password(password),
         must_change_password=must_change_password,
@@ -151,6 +153,14 @@ def update_user(session: Session, user_id: int, *, actor: Actor, **changes: Any)
         auth.revoke_user_sessions(session, user, reason=RevokeReason.ACCOUNT_DISABLED)
     if changed:
         audit.record(session, action="admin.user_updated", actor=actor, target=user, details=changed)
+    return user
+
+
+def update_profile(session: Session, user: User, **changes: Any) -> User:
+    """A user changes their own name, phone or notice language."""
+    for field, value in changes.items():
+        setattr(user, field, value)
+    session.flush()
     return user
 
 

@@ -47,6 +47,7 @@ def upgrade() -> None:
     sa.Column('username', sa.String(length=64), nullable=False),
     sa.Column('display_name', sa.String(length=100), nullable=False),
     sa.Column('phone', sa.String(length=20), nullable=True),
+    sa.Column('language', sa.Enum('zh', 'en', name='language', native_enum=False, length=32), nullable=False),
     sa.Column('role', sa.Enum('declarant', 'warehouse_operator', 'customs_officer', 'gate_operator', 'admin', 'customs_gateway', name='role', native_enum=False, length=32), nullable=False),
     sa.Column('enterprise_id', sa.Integer(), nullable=True),
     sa.Column('password_hash', sa.String(length=255), nullable=False),

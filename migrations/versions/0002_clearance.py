@@ -1,4 +1,4 @@
-"""Clearance: declarations with goods lines and timeline, customs receipts, notices.
+"""Clearance: declarations with goods lines and timeline, customs receipts, notices and their purges.
 
 Revision ID: 0002
 Revises: 0001
@@ -134,16 +134,28 @@ def upgrade() -> None:
     sa.Column('notice_id', sa.Uuid(), nullable=False),
     sa.Column('recipient_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.Enum('declaration.accepted', 'declaration.rejected', 'inspection.issued', 'inspection.scheduled', 'inspection.result', 'declaration.released', 'declaration.detained', name='noticekind', native_enum=False, length=32), nullable=False),
+    sa.Column('priority', sa.Enum('normal', 'high', name='noticepriority', native_enum=False, length=32), nullable=False),
+    sa.Column('source_key', sa.String(length=120), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('body', sa.String(length=1000), nullable=False),
     sa.Column('link', sa.String(length=200), nullable=True),
     sa.Column('declaration_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acknowledged_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('read_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['declaration_id'], ['declarations.id'], name=op.f('fk_notices_declaration_id_declarations')),
     sa.ForeignKeyConstraint(['recipient_id'], ['users.id'], name=op.f('fk_notices_recipient_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notices')),
-    sa.UniqueConstraint('notice_id', name=op.f('uq_notices_notice_id'))
+    sa.UniqueConstraint('notice_id', name=op.f('uq_notices_notice_id')),
+    sa.UniqueConstraint('recipient_id', 'source_key', name=op.f('uq_notices_recipient_id_source_key')),
+    sqlite_autoincrement=True,
+    )
+    op.create_table('notice_purges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('purged_through_seq', sa.BigInteger(), nullable=False),
+    sa.Column('purged_count', sa.Integer(), nullable=False),
+    sa.Column('purged_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_purges'))
     )
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notices_declaration_id'), ['declaration_id'], unique=False)
@@ -183,6 +195,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_notices_recipient_id_id')
         batch_op.drop_index(batch_op.f('ix_notices_declaration_id'))
 
+    op.drop_table('notice_purges')
     op.drop_table('notices')
     with op.batch_alter_table('declaration_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_declaration_lines_gtin'))

@@ -1,46 +1,190 @@
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy.exc import IntegrityError
+
+from app import create_app
+from app.cli import alembic_config
+from app.common import clock
 from app.notices import service
 from app.notices.models import NoticeKind
-from app.users.models import Role
+from app.notices.service import Message
+from app.users.models import Language, Role, User
+from tests.conftest import make_settings
+from tests.databases import configured_url, scratch_database
 from tests.factories import make_declaration, make_user
 
+NOTICES = "/api/v1/notices"
 
-def test_notices_go_to_the_enterprises_active_users_of_the_role(session):
-    declarant = make_user(session, role=Role.DECLARANT)
-    colleague = make_user(session, role=Role.DECLARANT, enterprise=declarant.enterprise)
-    make_user(session, role=Role.DECLARANT, enterprise=declarant.enterprise, is_active=False)
-    make_user(session, role=Role.DECLARANT)
 
+def notify(session, user, kind=NoticeKind.DECLARATION_ACCEPTED, *, source=None, declaration_id=None):
     made = service.notify_enterprise(
         session,
-        enterprise_id=declarant.enterprise_id,
-        roles=[Role.DECLARANT],
-        kind=NoticeKind.DECLARATION_ACCEPTED,
-        title="t",
-        body="b",
+        enterprise_id=user.enterprise_id,
+        roles=[user.role],
+        kind=kind,
+        title=Message("清单已被海关接收", "Accepted by customs"),
+        body=Message("正文", "body"),
+        source_key=source or f"test/{uuid.uuid4()}",
+        declaration_id=declaration_id,
     )
+    session.flush()
+    return made
+
+
+@pytest.fixture
+def declarant(session):
+    return make_user(session, role=Role.DECLARANT)
+
+
+def test_notices_go_to_the_enterprises_active_users_of_the_role(session, declarant):
+    colleague = make_user(session, role=Role.DECLARANT, enterprise=declarant.enterprise)
+    make_user(session, role=Role.DECLARANT, enterprise=declarant.enterprise, is_active=False)
+    make_user(session, role=Role.WAREHOUSE_OPERATOR, enterprise=declarant.enterprise)
+    make_user(session, role=Role.DECLARANT)
+
+    made = notify(session, declarant)
 
     assert sorted(notice.recipient_id for notice in made) == sorted([declarant.id, colleague.id])
 
 
-def test_users_list_only_their_own_notices_newest_first(client, session, auth_headers):
-    declarant = make_user(session, role=Role.DECLARANT)
+def test_each_recipient_reads_their_own_language(session, declarant):
+    english = make_user(session, role=Role.DECLARANT, enterprise=declarant.enterprise, language=Language.EN)
+
+    made = {notice.recipient_id: notice.title for notice in notify(session, declarant)}
+
+    assert made == {declarant.id: "清单已被海关接收", english.id: "Accepted by customs"}
+
+
+def test_one_source_event_notifies_a_person_once(session, declarant):
+    notify(session, declarant, source="declaration/1/accepted")
+
+    with pytest.raises(IntegrityError):
+        notify(session, declarant, source="declaration/1/accepted")
+
+
+def test_catch_up_returns_everything_after_the_cursor_in_order(client, session, declarant, auth_headers):
+    made = [notify(session, declarant)[0] for _ in range(5)]
+    headers = auth_headers(declarant)
+
+    first = client.get(NOTICES, query_string={"after_seq": 0, "limit": 3}, headers=headers).json
+    second = client.get(NOTICES, query_string={"after_seq": first["next_after_seq"], "limit": 3}, headers=headers).json
+    idle = client.get(NOTICES, query_string={"after_seq": second["next_after_seq"]}, headers=headers).json
+
+    seqs = [item["seq"] for item in first["items"] + second["items"]]
+    assert seqs == [notice.id for notice in made]
+    assert (first["has_more"], second["has_more"]) == (True, False)
+    assert idle == {"items": [], "next_after_seq": second["next_after_seq"], "has_more": False}
+    assert first["items"][0]["id"] == str(made[0].notice_id)
+
+
+def test_users_only_see_their_own_notices(client, session, declarant, auth_headers):
+    notify(session, declarant)
+
+    assert client.get(NOTICES, headers=auth_headers(make_user(session))).json["items"] == []
+
+
+def test_inspection_notices_are_high_priority(client, session, declarant, auth_headers):
     declaration = make_declaration(session, declarant=declarant)
-    for kind in (NoticeKind.DECLARATION_ACCEPTED, NoticeKind.DECLARATION_RELEASED):
-        service.notify_enterprise(
-            session,
-            enterprise_id=declarant.enterprise_id,
-            roles=[Role.DECLARANT],
-            kind=kind,
-            title=kind.value,
-            body="…",
-            declaration_id=declaration.id,
-        )
-        session.info.pop("notice_recipients", None)
+    notify(session, declarant, NoticeKind.INSPECTION_ISSUED, declaration_id=declaration.id)
+
+    item = client.get(NOTICES, headers=auth_headers(declarant)).json["items"][0]
+
+    assert item["priority"] == "high"
+    assert item["link"] == f"/api/v1/declarations/{declaration.id}"
+
+
+def test_ack_covers_everything_up_to_a_seq(client, session, declarant, auth_headers):
+    made = [notify(session, declarant)[0] for _ in range(3)]
+    headers = auth_headers(declarant)
+
+    acked = client.post(f"{NOTICES}/ack", json={"up_to_seq": made[1].id}, headers=headers)
+    again = client.post(f"{NOTICES}/ack", json={"up_to_seq": made[1].id}, headers=headers)
+
+    assert (acked.json, again.json) == ({"updated": 2}, {"updated": 0})
+    items = client.get(NOTICES, headers=headers).json["items"]
+    assert [item["acknowledged_at"] is not None for item in items] == [True, True, False]
+
+
+def test_ack_cannot_touch_other_peoples_notices(client, session, declarant, auth_headers):
+    theirs = notify(session, declarant)[0]
+
+    response = client.post(f"{NOTICES}/ack", json={"up_to_seq": theirs.id}, headers=auth_headers(make_user(session)))
+
+    assert response.json == {"updated": 0}
+
+
+def test_read_marks_single_notices(client, session, declarant, auth_headers):
+    first, second = notify(session, declarant)[0], notify(session, declarant)[0]
+    headers = auth_headers(declarant)
+
+    response = client.post(f"{NOTICES}/read", json={"ids": [str(second.notice_id)]}, headers=headers)
+
+    assert response.json == {"updated": 1}
+    items = {item["seq"]: item for item in client.get(NOTICES, headers=headers).json["items"]}
+    assert items[second.id]["read_at"] and items[second.id]["acknowledged_at"]
+    assert items[first.id]["read_at"] is None
+
+
+def test_a_cursor_older_than_retention_is_told_to_reload(app, client, session, declarant, auth_headers, monkeypatch):
+    headers = auth_headers(declarant)
+    old = [notify(session, declarant)[0] for _ in range(2)]
+    later = old[-1].created_at + timedelta(days=91)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    kept = notify(session, declarant)[0]
+    kept.created_at = later
     session.flush()
 
-    mine = client.get("/api/v1/notices", headers=auth_headers(declarant)).json["items"]
-    theirs = client.get("/api/v1/notices", headers=auth_headers(make_user(session))).json["items"]
+    result = app.test_cli_runner().invoke(args=["notices", "purge", "--days", "90"])
 
-    assert [n["kind"] for n in mine] == ["declaration.released", "declaration.accepted"]
-    assert mine[0]["link"] == f"/api/v1/declarations/{declaration.id}"
-    assert theirs == []
+    assert result.exit_code == 0, result.output
+    expired = client.get(NOTICES, query_string={"after_seq": old[0].id}, headers=headers)
+    assert expired.status_code == 410
+    assert expired.json["code"] == "cursor_expired"
+    fresh = client.get(NOTICES, query_string={"after_seq": 0}, headers=headers).json
+    assert [item["seq"] for item in fresh["items"]] == [kept.id]
+
+
+def test_a_user_switches_notices_to_english(client, session, declarant, auth_headers):
+    response = client.patch("/api/v1/me", json={"language": "en"}, headers=auth_headers(declarant))
+
+    assert response.json["language"] == "en"
+    session.refresh(declarant)
+    assert notify(session, declarant)[0].title == "Accepted by customs"
+
+
+@pytest.mark.postgres_only
+def test_a_later_writer_waits_so_seq_order_is_commit_order(tmp_path):
+    with scratch_database(configured_url(), tmp_path) as url:
+        command.upgrade(alembic_config(url), "head")
+        app = create_app(make_settings(url, upload_dir=tmp_path))
+        factory = app.extensions["sessionmaker"]
+        with factory() as setup, setup.begin():
+            user_id = make_user(setup, role=Role.DECLARANT).id
+        first, second = factory(), factory()
+        first.begin()
+        early = notify(first, first.get(User, user_id))[0].id
+        later = {}
+
+        def write_second():
+            with second.begin():
+                later["seq"] = notify(second, second.get(User, user_id))[0].id
+
+        writer = threading.Thread(target=write_second)
+        writer.start()
+        time.sleep(0.5)
+        blocked = writer.is_alive()
+        first.commit()
+        writer.join(timeout=10)
+        first.close()
+        second.close()
+        app.extensions["engine"].dispose()
+
+    # Without the lock the second transaction would commit first, and a client catching up in
+    # between would move its cursor past the first notice's seq for good.
+    assert blocked, "the second writer committed while the first could still commit a lower seq"
+    assert later["seq"] > early
