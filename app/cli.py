@@ -18,6 +18,7 @@ from app.auth import passwords
 from app.auth import service as auth
 from app.config import current_settings
 from app.errors import DomainError
+from app.idempotency.cli import idempotency_cli
 from app.inspections.cli import inspections_cli
 from app.notices.cli import notices_cli
 from app.users import service as users
@@ -144,5 +145,14 @@ def purge_tokens() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for cli_command in (db_cli, audit_cli, auth_cli, inspections_cli, notices_cli, seed_demo, create_admin):
+    for cli_command in (
+        db_cli,
+        audit_cli,
+        auth_cli,
+        idempotency_cli,
+        inspections_cli,
+        notices_cli,
+        seed_demo,
+        create_admin,
+    ):
         app.cli.add_command(cli_command)

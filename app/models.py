@@ -7,6 +7,7 @@ from app.db import Base
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
 from app.devices.models import Device
 from app.enterprises.models import Enterprise, EnterpriseKindLink
+from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
 from app.notices.models import Notice
 from app.users.models import User
@@ -21,6 +22,7 @@ __all__ = [
     "Device",
     "Enterprise",
     "EnterpriseKindLink",
+    "IdempotentRequest",
     "InspectionPhoto",
     "InspectionSite",
     "InspectionSlot",

@@ -14,6 +14,7 @@ from app.declarations.schemas import (
     ReleaseCreate,
     TimelineRead,
 )
+from app.idempotency.guards import idempotent
 from app.users.models import Role
 
 blp = Blueprint("declarations", __name__, url_prefix="/api/v1", description="Inventory lists and their timeline.")
@@ -30,6 +31,7 @@ class Declarations(MethodView):
             return service.list_declarations(session, viewer=current_user(), **query)
 
     @require_role(Role.DECLARANT)
+    @idempotent
     @blp.arguments(DeclarationCreate)
     @blp.response(201, DeclarationRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -52,6 +54,7 @@ class DeclarationById(MethodView):
 @blp.route("/declarations/<int:declaration_id>/corrections")
 class DeclarationCorrections(MethodView):
     @require_role(Role.DECLARANT)
+    @idempotent
     @blp.arguments(DeclarationCreate)
     @blp.response(201, DeclarationRead)
     @blp.alt_response(409, response="CONFLICT")
