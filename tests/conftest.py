@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -103,3 +104,19 @@ def auth_headers(session: Session, settings: Settings) -> Callable[[User], dict[
         return {"Authorization": f"Bearer {pair.access_token}"}
 
     return headers_for
+
+
+@pytest.fixture
+def racing_app(tmp_path: Path) -> Iterator[Flask]:
+    """An app of its own on a scratch database, for tests whose requests must really race.
+
+    The per-test rollback puts every request on one connection, where nothing can race; here
+    rows are committed and each request gets its own connection.
+    """
+    with scratch_database(configured_url(), tmp_path) as url:
+        command.upgrade(alembic_config(url), "head")
+        app = create_app(make_settings(url, upload_dir=tmp_path / "uploads"))
+        try:
+            yield app
+        finally:
+            app.extensions["engine"].dispose()

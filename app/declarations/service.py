@@ -320,27 +320,18 @@ def transition(
     """Move a declaration to `status` unless that would be a step back; the event lands on the timeline
     either way. Returns False for a stale step (lower rank than where the declaration already is)."""
     current, wanted = STATUS_RANK[declaration.status], STATUS_RANK[status]
-    if wanted < current:
-        record_event(
-            session,
-            declaration,
-            step=step,
-            title=title,
-            occurred_at=occurred_at,
-            status_changed=False,
-            actor=actor,
-            receipt_id=receipt_id,
-            details={"stale": True, "would_be": status.value, "return_info": return_info},
-        )
-        return False
-    changed = wanted > current
+    stale, changed = wanted < current, wanted > current
     if changed:
         declaration.status = status
-    if return_info:
+    if return_info and not stale:
         declaration.return_info = return_info[:1000]
     if changed and status is S.RELEASED:
         declaration.released_at = occurred_at
         declaration.release_source = release_source
+    if stale:
+        details: dict[str, Any] | None = {"stale": True, "would_be": status.value, "return_info": return_info}
+    else:
+        details = {"return_info": return_info} if return_info else None
     record_event(
         session,
         declaration,
@@ -350,8 +341,10 @@ def transition(
         status_changed=changed,
         actor=actor,
         receipt_id=receipt_id,
-        details={"return_info": return_info} if return_info else None,
+        details=details,
     )
+    if stale:
+        return False
     if changed:
         _notify(session, declaration, status, return_info)
         declaration_status_changed.send(declaration, session=session, status=status, occurred_at=occurred_at)

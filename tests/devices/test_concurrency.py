@@ -9,30 +9,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from alembic import command
 from sqlalchemy import func, select
 
-from app import create_app
 from app.auth import service as auth
-from app.cli import alembic_config
 from app.devices.models import Device
-from tests.conftest import make_settings
-from tests.databases import configured_url, scratch_database
 from tests.devices.helpers import iphone
 from tests.factories import make_user
 
 CONTENDERS = 8
-
-
-@pytest.fixture
-def racing_app(tmp_path):
-    with scratch_database(configured_url(), tmp_path) as url:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app(make_settings(url, upload_dir=tmp_path / "uploads"))
-        try:
-            yield app
-        finally:
-            app.extensions["engine"].dispose()
 
 
 @pytest.mark.postgres_only

@@ -8,33 +8,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from alembic import command
 from sqlalchemy import func, select
 
-from app import create_app
 from app.auth import service as auth
-from app.cli import alembic_config
 from app.declarations.models import DeclarationEvent, DeclarationStatus
 from app.enterprises.models import EnterpriseKind
 from app.inspections.models import InspectionSlot, InspectionTask
 from app.users.models import Role
-from tests.conftest import make_settings
-from tests.databases import configured_url, scratch_database
 from tests.factories import make_declaration, make_enterprise, make_slot, make_task, make_user
 
 CAPACITY = 5
 CONTENDERS = 24
-
-
-@pytest.fixture
-def racing_app(tmp_path):
-    with scratch_database(configured_url(), tmp_path) as url:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app(make_settings(url, upload_dir=tmp_path / "uploads"))
-        try:
-            yield app
-        finally:
-            app.extensions["engine"].dispose()
 
 
 def token_for(session, user, settings):

@@ -4,18 +4,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy.exc import IntegrityError
 
-from app import create_app
-from app.cli import alembic_config
 from app.common import clock
 from app.notices import service
 from app.notices.models import NoticeKind
 from app.notices.service import Message
 from app.users.models import Language, Role, User
-from tests.conftest import make_settings
-from tests.databases import configured_url, scratch_database
 from tests.factories import make_declaration, make_user
 
 NOTICES = "/api/v1/notices"
@@ -158,31 +153,27 @@ def test_a_user_switches_notices_to_english(client, session, declarant, auth_hea
 
 
 @pytest.mark.postgres_only
-def test_a_later_writer_waits_so_seq_order_is_commit_order(tmp_path):
-    with scratch_database(configured_url(), tmp_path) as url:
-        command.upgrade(alembic_config(url), "head")
-        app = create_app(make_settings(url, upload_dir=tmp_path))
-        factory = app.extensions["sessionmaker"]
-        with factory() as setup, setup.begin():
-            user_id = make_user(setup, role=Role.DECLARANT).id
-        first, second = factory(), factory()
-        first.begin()
-        early = notify(first, first.get(User, user_id))[0].id
-        later = {}
+def test_a_later_writer_waits_so_seq_order_is_commit_order(racing_app):
+    factory = racing_app.extensions["sessionmaker"]
+    with factory() as setup, setup.begin():
+        user_id = make_user(setup, role=Role.DECLARANT).id
+    first, second = factory(), factory()
+    first.begin()
+    early = notify(first, first.get(User, user_id))[0].id
+    later = {}
 
-        def write_second():
-            with second.begin():
-                later["seq"] = notify(second, second.get(User, user_id))[0].id
+    def write_second():
+        with second.begin():
+            later["seq"] = notify(second, second.get(User, user_id))[0].id
 
-        writer = threading.Thread(target=write_second)
-        writer.start()
-        time.sleep(0.5)
-        blocked = writer.is_alive()
-        first.commit()
-        writer.join(timeout=10)
-        first.close()
-        second.close()
-        app.extensions["engine"].dispose()
+    writer = threading.Thread(target=write_second)
+    writer.start()
+    time.sleep(0.5)
+    blocked = writer.is_alive()
+    first.commit()
+    writer.join(timeout=10)
+    first.close()
+    second.close()
 
     # Without the lock the second transaction would commit first, and a client catching up in
     # between would move its cursor past the first notice's seq for good.
