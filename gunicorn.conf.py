@@ -6,8 +6,12 @@ import os
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # One process by default: the embedded SQLite deployment has one writer anyway.
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-# Threads overlap the waits on the database and on argon2 (which releases the GIL).
-worker_class = "gthread"
+# gevent: an open notice stream (GET /api/v1/notices/stream) is a parked greenlet, so thousands
+# share a worker with the REST API on one port. gthread suits a REST-only deployment whose
+# streams are served by a gevent gunicorn of their own: there each open stream pins a thread.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# Open streams plus REST requests per worker; each needs a file descriptor (ulimit -n).
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "10000"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 30
 graceful_timeout = 20

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import db, errors
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
+from app.notices.stream import NoticeHub
 from app.ratelimit import limiter
 
 
@@ -35,7 +36,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = db.make_engine(settings.database_url)
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
-    app.extensions["sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    hub = NoticeHub(sessions, redis_url=settings.redis_url, poll_seconds=settings.stream_poll_seconds)
+    # Sessions carry the hub so a commit that created notices rings the streams waiting for them.
+    sessions.configure(info={"notice_hub": hub})
+    app.extensions["sessionmaker"] = sessions
+    app.extensions["notice_hub"] = hub
     app.teardown_appcontext(db.close_session)
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)

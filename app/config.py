@@ -27,6 +27,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}.") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}.") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}.")
+    return value
+
+
 def normalize_database_url(url: str) -> str:
     """Let operators write the usual postgres:// URL; SQLAlchemy needs the driver named."""
     for prefix in ("postgres://", "postgresql://"):
@@ -55,6 +68,12 @@ class Settings:
     upload_dir: Path = INSTANCE_DIR / "uploads"
     photo_max_bytes: int = 5 * 1024 * 1024
     demo_password: str | None = None
+    # Fan-out of "you have a new notice" across workers and hosts; without it each worker polls the database.
+    redis_url: str | None = None
+    stream_heartbeat_seconds: float = 15.0
+    stream_poll_seconds: float = 1.0
+    stream_retry_ms: int = 3000
+    stream_ticket_ttl: timedelta = timedelta(seconds=60)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -82,6 +101,9 @@ class Settings:
             upload_dir=Path(env["UPLOAD_DIR"]) if env.get("UPLOAD_DIR") else INSTANCE_DIR / "uploads",
             photo_max_bytes=_int(env, "PHOTO_MAX_BYTES", cls.photo_max_bytes),
             demo_password=env.get("DEMO_PASSWORD") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            stream_heartbeat_seconds=_float(env, "STREAM_HEARTBEAT_SECONDS", cls.stream_heartbeat_seconds),
+            stream_poll_seconds=_float(env, "STREAM_POLL_SECONDS", cls.stream_poll_seconds),
         )
 
     @property

@@ -118,6 +118,14 @@ def session() -> Session:
     return g.db_session
 
 
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A short read-only session outside any request (event streams, background pollers)."""
+    with sessions() as db_session:
+        db_session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+        yield db_session
+
+
 def close_session(_exc: BaseException | None = None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:

@@ -9,7 +9,7 @@ from app.devices.models import Device
 from app.enterprises.models import Enterprise, EnterpriseKindLink
 from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
-from app.notices.models import Notice
+from app.notices.models import Delivery, Notice, NoticePurge, StreamTicket
 from app.users.models import User
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Declaration",
     "DeclarationEvent",
     "DeclarationLine",
+    "Delivery",
     "Device",
     "Enterprise",
     "EnterpriseKindLink",
@@ -28,7 +29,9 @@ __all__ = [
     "InspectionSlot",
     "InspectionTask",
     "Notice",
+    "NoticePurge",
     "Receipt",
     "RefreshToken",
+    "StreamTicket",
     "User",
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from app.cli import alembic_config
 from app.config import Settings
 from app.users.models import User
 from tests.databases import configured_url, is_postgres, scratch_database
+
+# Stand-in push providers (APNs, FCM, JPush, Huawei, SMS) on loopback, for tests/push and the dispatcher tests.
+pytest_plugins = ["tests.standins.fixtures"]
 
 TEST_JWT_SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789abcdef"
 
@@ -106,17 +110,23 @@ def auth_headers(session: Session, settings: Settings) -> Callable[[User], dict[
     return headers_for
 
 
-@pytest.fixture
-def racing_app(tmp_path: Path) -> Iterator[Flask]:
-    """An app of its own on a scratch database, for tests whose requests must really race.
-
-    The per-test rollback puts every request on one connection, where nothing can race; here
-    rows are committed and each request gets its own connection.
-    """
+@contextmanager
+def scratch_app(tmp_path: Path, **overrides: object) -> Iterator[Flask]:
+    """An app of its own on a scratch database, where each request commits on its own connection."""
     with scratch_database(configured_url(), tmp_path) as url:
         command.upgrade(alembic_config(url), "head")
-        app = create_app(make_settings(url, upload_dir=tmp_path / "uploads"))
+        app = create_app(make_settings(url, upload_dir=tmp_path / "uploads", **overrides))
         try:
             yield app
         finally:
             app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def racing_app(tmp_path: Path) -> Iterator[Flask]:
+    """For tests whose requests must really race.
+
+    The per-test rollback puts every request on one connection, where nothing can race.
+    """
+    with scratch_app(tmp_path) as app:
+        yield app

@@ -12,6 +12,9 @@ from sqlalchemy import create_engine, make_url, text
 
 from app.config import normalize_database_url
 
+# The local Redis every development machine and CI runner has (TEST_REDIS_URL to point elsewhere).
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
 
 def configured_url() -> str | None:
     url = os.environ.get("DATABASE_URL")

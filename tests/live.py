@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,12 @@ BIN = Path(sys.executable).parent
 DEMO_PASSWORD = "live-demo-password"
 
 
-def call(url: str, *, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+def call(url: str, *, body: Any = None, token: str | None = None, method: str | None = None) -> tuple[int, Any]:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    request = urllib.request.Request(url, data=data, headers=headers, method=method or ("POST" if data else "GET"))
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -103,3 +104,89 @@ def _wait_until_healthy(server: LiveServer, process: subprocess.Popen[bytes], lo
         assert process.poll() is None, log_path.read_text()
         assert time.monotonic() < deadline, "gunicorn did not answer within 30 s:\n" + log_path.read_text()
         time.sleep(0.2)
+
+
+# The clearance flow as the apps drive it, for live tests and benchmarks (the demo's warehouse and platform).
+DEMO_WAREHOUSE_CODE = "5002640003"
+
+
+def submit_declaration(server: LiveServer, token: str, cop_no: str) -> dict[str, Any]:
+    status, body = call(f"{server.base}/api/v1/declarations", body=declaration_body(cop_no), token=token)
+    assert status == 201, body
+    return body
+
+
+def declaration_body(cop_no: str) -> dict[str, Any]:
+    return {
+        "cop_no": cop_no,
+        "order_no": f"ORDER-{cop_no}",
+        "logistics_no": f"YT{cop_no}",
+        "ebp_code": "500224A005",
+        "ebp_name": "渝购全球",
+        "ebc_code": "500224A004",
+        "ebc_name": "海外优选",
+        "area_code": DEMO_WAREHOUSE_CODE,
+        "customs_code": "8012",
+        "port_code": "8012",
+        "buyer_id_number": "11010119900307451X",
+        "buyer_name": "王小明",
+        "buyer_telephone": "13800138000",
+        "consignee_address": "重庆市渝北区金开大道1号",
+        "gross_weight": "1.5",
+        "net_weight": "1.2",
+        "lines": [
+            {
+                "gnum": 1,
+                "item_no": "SKU-1",
+                "item_name": "维生素软糖",
+                "hs_code": "2106909090",
+                "gtin": "4006381333931",
+                "country": "502",
+                "qty": "1",
+                "unit": "142",
+                "price": "89.00",
+                "total_price": "89.00",
+            }
+        ],
+    }
+
+
+def send_receipt(server: LiveServer, gateway_token: str, guid: str, status_code: int) -> str:
+    """Customs' decision on a declaration, as the receipt gateway delivers it; returns the outcome."""
+    status, body = call(
+        f"{server.base}/api/v1/customs/receipts",
+        body={"receipts": [{"guid": guid, "status_code": status_code, "return_time": _now_beijing()}]},
+        token=gateway_token,
+    )
+    assert status == 200, body
+    return body["results"][0]["outcome"]
+
+
+def _now_beijing() -> str:
+    return (datetime.now(UTC) + timedelta(hours=8)).strftime("%Y%m%d%H%M%S%f")[:17]
+
+
+@contextmanager
+def own_redis(directory: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A Redis server of the test's own on a free loopback port, so the test may stop it."""
+    port = _free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=directory,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    process.url = f"redis://127.0.0.1:{port}/0"  # type: ignore[attr-defined]
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=10)

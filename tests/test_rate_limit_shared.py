@@ -2,6 +2,7 @@
 
 import uuid
 
+from tests.databases import REDIS_URL
 from tests.live import call, live_server
 
 LIMIT = 4
@@ -12,7 +13,7 @@ def test_workers_share_the_login_limit_through_redis(tmp_path):
         tmp_path,
         WEB_CONCURRENCY="3",
         GUNICORN_THREADS="2",
-        RATE_LIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
+        RATE_LIMIT_STORAGE_URI=REDIS_URL,
         # A prefix of its own, so earlier runs' counters in the same Redis cannot interfere.
         RATE_LIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
         LOGIN_RATE_LIMIT=f"{LIMIT} per minute",

@@ -31,7 +31,7 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
     def decorator(view: F) -> F:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            user, session_id = _authenticate()
+            user, session_id = authenticate_bearer()
             if user.must_change_password and not password_change_pending_ok:
                 raise PasswordChangeRequired("Change your password before using the rest of the API.")
             if roles and user.role not in roles:
@@ -51,7 +51,8 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
     return decorator
 
 
-def _authenticate() -> tuple[User, uuid.UUID]:
+def authenticate_bearer() -> tuple[User, uuid.UUID]:
+    """The caller of a bearer-token request and their sign-in (views with their own scheme call this)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired(

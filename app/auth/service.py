@@ -175,11 +175,19 @@ def authenticate(session: Session, *, token: str, settings: Settings) -> tuple[U
     minute ago; one indexed lookup per request buys "stops working at once".
     """
     claims = tokens.decode_access_token(settings, token)
-    row = session.execute(
+    return signed_in_user(session, session_id=claims.session_id, user_id=claims.user_id), claims.session_id
+
+
+def signed_in_user(session: Session, *, session_id: uuid.UUID, user_id: int | None = None) -> User:
+    """The user of a sign-in that is still live (not logged out, user and enterprise active)."""
+    statement = (
         select(User, AuthSession.revoked_at)
         .join(AuthSession, AuthSession.user_id == User.id)
-        .where(AuthSession.id == claims.session_id, User.id == claims.user_id)
-    ).first()
+        .where(AuthSession.id == session_id)
+    )
+    if user_id is not None:
+        statement = statement.where(User.id == user_id)
+    row = session.execute(statement).first()
     if row is None:
         raise SessionRevoked("This sign-in is not known; sign in again.")
     user, revoked_at = row
@@ -187,7 +195,7 @@ def authenticate(session: Session, *, token: str, settings: Settings) -> tuple[U
         raise SessionRevoked("This sign-in has ended; sign in again.")
     if not user.may_sign_in:
         raise AccountDisabled("This account is disabled.")
-    return user, claims.session_id
+    return user
 
 
 def logout(session: Session, *, session_id: uuid.UUID, actor: Actor) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from app.common import clock
+from app.common.figures import percentile
 from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import (
     BizStep,
@@ -482,15 +483,6 @@ def _duration_figures(session: Session, pairs: Select[Any]) -> dict[str, Any]:
     seconds = sorted((end - start).total_seconds() for start, end in session.execute(pairs))
     return {
         "count": len(seconds),
-        "median_seconds": _percentile(seconds, 0.5),
-        "p90_seconds": _percentile(seconds, 0.9),
+        "median_seconds": percentile(seconds, 0.5),
+        "p90_seconds": percentile(seconds, 0.9),
     }
-
-
-def _percentile(ordered: list[float], fraction: float) -> float | None:
-    if not ordered:
-        return None
-    position = fraction * (len(ordered) - 1)
-    lower = int(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)

@@ -136,14 +136,14 @@ def list_devices(session: Session, *, user: User, cursor: int | None = None, lim
     return paginate(session, statement, key=Device.id, cursor=cursor, limit=limit)
 
 
-def active_devices(session: Session, user_id: int) -> list[Device]:
-    """The devices a push to `user_id` should go to now: registered, permitted, valid and not stale."""
+def active_devices(session: Session, *user_ids: int) -> list[Device]:
+    """The devices a push to these users should go to now: registered, permitted, valid and not stale."""
     now = clock.utcnow()
     return list(
         session.scalars(
             select(Device)
             .where(
-                Device.user_id == user_id,
+                Device.user_id.in_(user_ids),
                 Device.removed_at.is_(None),
                 Device.invalidated_at.is_(None),
                 Device.push_permission.is_(True),

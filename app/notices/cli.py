@@ -1,11 +1,17 @@
+import signal
+import threading
 from datetime import timedelta
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app import db
 from app.common import clock
 from app.notices import service
+from app.notices.dispatcher import Dispatcher
+from app.push.adapters import build_adapters, build_sms_gateway
+from app.push.settings import PushSettings
 
 notices_cli = AppGroup("notices", help="Notice housekeeping.")
 
@@ -21,3 +27,38 @@ def purge(days: int) -> None:
         if record
         else "Nothing to purge."
     )
+
+
+@notices_cli.command("dispatch")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=200, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=32, show_default=True, help="Pushes in flight.")
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(min=0.5),
+    default=60,
+    show_default=True,
+    help="How long a claimed push stays ours; after a crash it is retried once this runs out.",
+)
+@click.option("--idle-seconds", type=click.FloatRange(min=0.01), default=0.5, show_default=True)
+@click.option("--once", is_flag=True, help="Work until nothing is due, then exit (for cron and tests).")
+def dispatch(batch_size: int, concurrency: int, lease_seconds: float, idle_seconds: float, once: bool) -> None:
+    """Send queued pushes and reminders until stopped (SIGTERM or Ctrl-C finishes the batch in hand)."""
+    push_settings = PushSettings.from_env()
+    adapters = build_adapters(push_settings)
+    click.echo(f"Dispatching through: {', '.join(sorted(a.value for a in adapters)) or 'no push provider configured'}")
+    dispatcher = Dispatcher(
+        current_app.extensions["sessionmaker"],
+        adapters=adapters,
+        sms=build_sms_gateway(push_settings),
+        batch_size=batch_size,
+        concurrency=concurrency,
+        lease=timedelta(seconds=lease_seconds),
+    )
+    stop = threading.Event()
+    if once:
+        while (turn := dispatcher.turn()).claimed or turn.reminders:
+            click.echo(f"claimed {turn.claimed}, sent {turn.sent}, reminders {turn.reminders}")
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    dispatcher.run(stop=stop, idle_seconds=idle_seconds)

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import clock
@@ -35,6 +35,13 @@ class Notice(Base):
         # The same source event (one customs receipt, one booking) notifies a person once.
         UniqueConstraint("recipient_id", "source_key"),
         Index("ix_notices_recipient_id_id", "recipient_id", "id"),
+        # The dispatcher's reminder sweep looks only at urgent notices nobody has acknowledged yet.
+        Index(
+            "ix_notices_unacknowledged_urgent",
+            "created_at",
+            sqlite_where=text("priority = 'high' AND acknowledged_at IS NULL"),
+            postgresql_where=text("priority = 'high' AND acknowledged_at IS NULL"),
+        ),
         # SQLite would otherwise reuse the highest id after a purge, and a reused seq is a lost notice.
         {"sqlite_autoincrement": True},
     )
@@ -51,8 +58,12 @@ class Notice(Base):
     link: Mapped[str | None] = mapped_column(String(200))
     declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    # When a push provider first accepted a push of it (the app may still be asleep).
+    first_sent_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
+    # How many reminder steps (push again, push again, SMS) the dispatcher has taken for it.
+    reminders_sent: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class NoticePurge(Base):
@@ -64,3 +75,67 @@ class NoticePurge(Base):
     purged_through_seq: Mapped[int] = mapped_column(BigInteger)
     purged_count: Mapped[int]
     purged_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+
+
+class DeliveryChannel(enum.StrEnum):
+    PUSH = "push"
+    SMS = "sms"
+
+
+class DeliveryPurpose(enum.StrEnum):
+    NOTICE = "notice"
+    REMINDER = "reminder"
+    # Read on another device: take it out of this phone's notification tray.
+    CLEAR = "clear"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    # The app acknowledged the notice before the push went out: no need to wake the phone.
+    SKIPPED = "skipped"
+    INVALID_TOKEN = "invalid_token"
+    FAILED = "failed"
+
+
+class Delivery(Base):
+    """One push to one device (or one SMS): the outbox row, written with the notice it carries."""
+
+    __tablename__ = "notice_deliveries"
+    __table_args__ = (
+        # What the dispatcher claims: pending rows whose time has come.
+        Index(
+            "ix_notice_deliveries_due",
+            "next_attempt_at",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    notice_seq: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[DeliveryChannel] = mapped_column(enum_type(DeliveryChannel))
+    purpose: Mapped[DeliveryPurpose] = mapped_column(enum_type(DeliveryPurpose))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    state: Mapped[DeliveryState] = mapped_column(enum_type(DeliveryState), default=DeliveryState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Also the claim: a dispatcher moves it a lease ahead before sending, so a dispatcher that
+    # dies mid-send leaves the row due again once the lease runs out.
+    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class StreamTicket(Base):
+    """A short-lived, single-use credential for the event stream (EventSource cannot send headers)."""
+
+    __tablename__ = "stream_tickets"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # SHA-256 of the ticket; the ticket itself is shown once.
+    ticket_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    auth_session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -40,7 +40,51 @@ class AckCreate(Schema):
 
 class ReadCreate(Schema):
     ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=MAX_FEED))
+    device_id = fields.String(
+        validate=validate.Length(min=8, max=64),
+        metadata={"description": "The device the user read them on; the others get a 'clear' push."},
+    )
 
 
 class CountRead(Schema):
     updated = fields.Integer(metadata={"description": "Notices this request changed."})
+
+
+class StreamQuery(Schema):
+    after_seq = fields.Integer(
+        validate=validate.Range(min=0),
+        metadata={"description": "Last seq seen, for the first connection; a Last-Event-ID header wins over it."},
+    )
+    ticket = fields.String(
+        validate=validate.Length(min=20, max=100),
+        metadata={"description": "A ticket from POST /notices/stream-ticket, for clients that cannot send headers."},
+    )
+
+
+class StreamTicketRead(Schema):
+    ticket = fields.String(required=True, metadata={"description": "Pass as ?ticket= once, within expires_in."})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
+
+
+class LatencyFigures(Schema):
+    count = fields.Integer(metadata={"description": "Notices that got this far."})
+    median_ms = fields.Float(allow_none=True)
+    p99_ms = fields.Float(allow_none=True)
+
+
+class DeliveryFiguresRead(Schema):
+    since = fields.DateTime()
+    until = fields.DateTime()
+    notices = fields.Integer(metadata={"description": "Notices created in the range."})
+    decision_to_push = fields.Nested(
+        LatencyFigures, metadata={"description": "From the decision to a push provider accepting the first push."}
+    )
+    decision_to_app = fields.Nested(
+        LatencyFigures, metadata={"description": "From the decision to the app acknowledging the notice."}
+    )
+    unacknowledged_inspection_notices = fields.Integer(
+        metadata={"description": "Inspection notices in the range nobody acknowledged within 5 minutes."}
+    )
+    deliveries = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "Push and SMS deliveries by state."}
+    )

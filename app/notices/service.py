@@ -6,18 +6,33 @@ everything after the last seq it saw and gets it in order, exactly once.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import delete, event, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from app.auth.service import signed_in_user
 from app.common import clock
-from app.errors import DomainError
-from app.notices.models import Notice, NoticeKind, NoticePriority, NoticePurge
+from app.common.figures import percentile
+from app.errors import DomainError, Unauthorized
+from app.notices import outbox
+from app.notices.models import (
+    Delivery,
+    DeliveryPurpose,
+    DeliveryState,
+    Notice,
+    NoticeKind,
+    NoticePriority,
+    NoticePurge,
+    StreamTicket,
+)
+from app.notices.text import Message
 from app.users.models import Language, Role, User
 
 # Kinds that ask someone to act at once; their notices are pushed again until acknowledged.
@@ -30,15 +45,8 @@ class CursorExpired(DomainError):
     status, code, title = 410, "cursor_expired", "Catch-up cursor expired"
 
 
-@dataclass(frozen=True)
-class Message:
-    """A notice text in both languages; each recipient reads their own."""
-
-    zh: str
-    en: str
-
-    def in_language(self, language: Language) -> str:
-        return self.en if language is Language.EN else self.zh
+class StreamTicketInvalid(Unauthorized):
+    code, title = "stream_ticket_invalid", "Stream ticket not valid"
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ def notify_enterprise(
         for user_id, language in _recipients(session, enterprise_id, frozenset(roles))
     ]
     session.add_all(notices)
+    outbox.queue_pushes(session, notices, purpose=DeliveryPurpose.NOTICE)
     return notices
 
 
@@ -120,14 +129,19 @@ def _number_notices_in_commit_order(session: Session, _context: Any, _instances:
     session.info["notice_seq_locked"] = transaction
 
 
-def catch_up(session: Session, *, recipient: User, after_seq: int, limit: int) -> Feed:
-    """The recipient's notices after `after_seq`, oldest first."""
+def ensure_cursor_kept(session: Session, *, after_seq: int) -> None:
+    """Refuse a cursor from before a retention purge: what it missed is gone, the app must reload."""
     purged_through = session.scalar(select(func.max(NoticePurge.purged_through_seq)))
     if after_seq and purged_through and after_seq < purged_through:
         raise CursorExpired(
             f"Notices up to {purged_through} were purged after retention; reload from after_seq=0 "
             "and refresh what the app shows."
         )
+
+
+def catch_up(session: Session, *, recipient: User, after_seq: int, limit: int) -> Feed:
+    """The recipient's notices after `after_seq`, oldest first."""
+    ensure_cursor_kept(session, after_seq=after_seq)
     rows = list(
         session.scalars(
             select(Notice)
@@ -150,15 +164,22 @@ def acknowledge(session: Session, *, recipient: User, up_to_seq: int) -> int:
     ).rowcount
 
 
-def mark_read(session: Session, *, recipient: User, notice_ids: Sequence[uuid.UUID]) -> int:
-    """The user opened these notices (read implies received)."""
+def mark_read(
+    session: Session, *, recipient: User, notice_ids: Sequence[uuid.UUID], device_id: str | None = None
+) -> int:
+    """The user opened these notices (read implies received) on `device_id`; their other phones clear them."""
     now = clock.utcnow()
-    return session.execute(
-        update(Notice)
-        .where(Notice.recipient_id == recipient.id, Notice.notice_id.in_(notice_ids), Notice.read_at.is_(None))
-        .values(read_at=now, acknowledged_at=func.coalesce(Notice.acknowledged_at, now))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    newly_read = list(
+        session.scalars(
+            update(Notice)
+            .where(Notice.recipient_id == recipient.id, Notice.notice_id.in_(notice_ids), Notice.read_at.is_(None))
+            .values(read_at=now, acknowledged_at=func.coalesce(Notice.acknowledged_at, now))
+            .returning(Notice.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    outbox.queue_clears(session, user=recipient, notice_seqs=newly_read, read_on=device_id)
+    return len(newly_read)
 
 
 def purge(session: Session, *, created_before: datetime) -> NoticePurge | None:
@@ -173,3 +194,90 @@ def purge(session: Session, *, created_before: datetime) -> NoticePurge | None:
     session.add(record)
     session.flush()
     return record
+
+
+def issue_stream_ticket(session: Session, *, auth_session_id: uuid.UUID, ttl: timedelta) -> str:
+    """A single-use ticket that opens one event stream for this sign-in within `ttl`."""
+    ticket = secrets.token_urlsafe(32)
+    session.add(
+        StreamTicket(ticket_hash=_ticket_hash(ticket), auth_session_id=auth_session_id, expires_at=clock.utcnow() + ttl)
+    )
+    return ticket
+
+
+def redeem_stream_ticket(session: Session, ticket: str) -> tuple[User, uuid.UUID]:
+    """The signed-in user a ticket was issued to; the ticket is spent, even if the stream fails later."""
+    now = clock.utcnow()
+    # One atomic UPDATE: two connections presenting the same ticket cannot both win it.
+    auth_session_id = session.scalar(
+        update(StreamTicket)
+        .where(
+            StreamTicket.ticket_hash == _ticket_hash(ticket),
+            StreamTicket.used_at.is_(None),
+            StreamTicket.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(StreamTicket.auth_session_id)
+    )
+    if auth_session_id is None:
+        raise StreamTicketInvalid("This stream ticket is unknown, expired or already used; ask for a new one.")
+    return signed_in_user(session, session_id=auth_session_id), auth_session_id
+
+
+def purge_stream_tickets(session: Session) -> int:
+    """Drop spent and expired tickets."""
+    return session.execute(
+        delete(StreamTicket)
+        .where(or_(StreamTicket.used_at.is_not(None), StreamTicket.expires_at <= clock.utcnow()))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _ticket_hash(ticket: str) -> bytes:
+    return hashlib.sha256(ticket.encode()).digest()
+
+
+# An inspection notice still unacknowledged after this long is one the figures call out.
+OVERDUE_AFTER = timedelta(minutes=5)
+
+
+def delivery_figures(session: Session, *, since: datetime, until: datetime) -> dict[str, Any]:
+    """How fast notices created in [since, until) reached the people: decision → pushed → in the app."""
+    in_range = (Notice.created_at >= since, Notice.created_at < until)
+    times = session.execute(
+        select(Notice.created_at, Notice.first_sent_at, Notice.acknowledged_at).where(*in_range)
+    ).all()
+    deliveries = dict(
+        session.execute(
+            select(Delivery.state, func.count())
+            .join(Notice, Notice.id == Delivery.notice_seq)
+            .where(*in_range)
+            .group_by(Delivery.state)
+        ).all()
+    )
+    overdue = session.scalar(
+        select(func.count()).where(
+            Notice.kind == NoticeKind.INSPECTION_ISSUED,
+            Notice.acknowledged_at.is_(None),
+            Notice.created_at < clock.utcnow() - OVERDUE_AFTER,
+            *in_range,
+        )
+    )
+    return {
+        "since": since,
+        "until": until,
+        "notices": len(times),
+        "decision_to_push": _latency([(created, sent) for created, sent, _ in times if sent]),
+        "decision_to_app": _latency([(created, acknowledged) for created, _, acknowledged in times if acknowledged]),
+        "unacknowledged_inspection_notices": overdue,
+        "deliveries": {state.value: deliveries.get(state, 0) for state in DeliveryState},
+    }
+
+
+def _latency(pairs: list[tuple[datetime, datetime]]) -> dict[str, Any]:
+    milliseconds = sorted((end - start).total_seconds() * 1000 for start, end in pairs)
+    return {
+        "count": len(milliseconds),
+        "median_ms": percentile(milliseconds, 0.5),
+        "p99_ms": percentile(milliseconds, 0.99),
+    }

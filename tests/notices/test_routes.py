@@ -11,7 +11,7 @@ from app.notices import service
 from app.notices.models import NoticeKind
 from app.notices.service import Message
 from app.users.models import Language, Role, User
-from tests.factories import make_declaration, make_user
+from tests.factories import make_declaration, make_device, make_user
 
 NOTICES = "/api/v1/notices"
 
@@ -179,3 +179,40 @@ def test_a_later_writer_waits_so_seq_order_is_commit_order(racing_app):
     # between would move its cursor past the first notice's seq for good.
     assert blocked, "the second writer committed while the first could still commit a lower seq"
     assert later["seq"] > early
+
+
+def test_admins_see_how_fast_notices_reached_people(client, session, declarant, auth_headers):
+    admin = make_user(session, role=Role.ADMIN)
+    make_device(session, user=declarant)
+    now = clock.utcnow()
+    timings_ms = [(200, 900), (400, 1500), (None, None)]
+    for sent_ms, acknowledged_ms in timings_ms:
+        (notice,) = notify(session, declarant)
+        notice.created_at = now - timedelta(minutes=1)
+        notice.first_sent_at = notice.created_at + timedelta(milliseconds=sent_ms) if sent_ms else None
+        notice.acknowledged_at = (
+            notice.created_at + timedelta(milliseconds=acknowledged_ms) if acknowledged_ms else None
+        )
+    (overdue,) = notify(session, declarant, NoticeKind.INSPECTION_ISSUED)
+    overdue.created_at = now - timedelta(minutes=6)
+    notify(session, declarant, NoticeKind.INSPECTION_ISSUED)  # four minutes short of overdue
+    session.flush()
+    window = {"since": (now - timedelta(hours=1)).isoformat(), "until": (now + timedelta(hours=1)).isoformat()}
+
+    figures = client.get(f"{NOTICES}/figures", query_string=window, headers=auth_headers(admin))
+
+    assert figures.status_code == 200, figures.json
+    body = figures.json
+    assert body["notices"] == 5
+    assert body["decision_to_push"] == {"count": 2, "median_ms": 300.0, "p99_ms": pytest.approx(398.0)}
+    assert body["decision_to_app"]["median_ms"] == 1200.0
+    assert body["unacknowledged_inspection_notices"] == 1
+    assert body["deliveries"]["pending"] == 5
+
+
+def test_delivery_figures_are_for_admins(client, declarant, auth_headers):
+    window = {"since": "2026-11-01T00:00:00+08:00", "until": "2026-11-02T00:00:00+08:00"}
+
+    response = client.get(f"{NOTICES}/figures", query_string=window, headers=auth_headers(declarant))
+
+    assert response.status_code == 403

@@ -1,0 +1,351 @@
+"""The push outbox: delivery rows written with their notice, claimed and settled by the dispatcher.
+
+A notice and its deliveries commit together, so a push can neither go out for a notice that
+was rolled back nor be forgotten for one that committed. The dispatcher claims due rows by
+moving them a lease ahead; a dispatcher that dies mid-send leaves them due again when the lease
+runs out, and the phone gets the same notice id twice (the app drops the duplicate).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.common import clock
+from app.declarations.models import Declaration
+from app.devices.models import Device
+from app.devices.service import active_devices, invalidate_token
+from app.notices.models import (
+    Delivery,
+    DeliveryChannel,
+    DeliveryPurpose,
+    DeliveryState,
+    Notice,
+    NoticeKind,
+    NoticePriority,
+)
+from app.notices.text import Message
+from app.push.adapters import Failed, InvalidToken, Outcome, PushMessage, PushTarget, Retry, Sent
+from app.users.models import User
+
+
+@dataclass(frozen=True)
+class ReminderStep:
+    after: timedelta
+    channel: DeliveryChannel
+
+
+# An urgent notice nobody acknowledged: push again at 2 and 5 minutes, then text the person.
+REMINDER_STEPS = (
+    ReminderStep(timedelta(minutes=2), DeliveryChannel.PUSH),
+    ReminderStep(timedelta(minutes=5), DeliveryChannel.PUSH),
+    ReminderStep(timedelta(minutes=10), DeliveryChannel.SMS),
+)
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(seconds=5)
+LONGEST_RETRY = timedelta(minutes=15)
+# Past this a push only wakes a phone to show old news; the catch-up API has it anyway.
+PUSH_USEFUL_FOR = timedelta(hours=24)
+
+# Push titles go through the providers' clouds: a label and the last digits of the number, nothing more.
+PUSH_LABELS = {
+    NoticeKind.DECLARATION_ACCEPTED: Message("清单已接收", "Declaration accepted"),
+    NoticeKind.DECLARATION_REJECTED: Message("清单被退单", "Declaration rejected"),
+    NoticeKind.INSPECTION_ISSUED: Message("查验通知", "Inspection notice"),
+    NoticeKind.INSPECTION_SCHEDULED: Message("查验预约", "Inspection booking"),
+    NoticeKind.INSPECTION_RESULT: Message("查验结果", "Inspection result"),
+    NoticeKind.DECLARATION_RELEASED: Message("放行通知", "Release notice"),
+    NoticeKind.DECLARATION_DETAINED: Message("扣留通知", "Detention notice"),
+}
+REMINDER_PREFIX = Message("【提醒】", "Reminder: ")
+SMS_TEXT = Message(
+    "【智慧园区】您有未确认的{label}（单号尾号{tail}），请打开园区App查看。",
+    "[Smart Park] Unacknowledged {label} (number ending {tail}); please open the park app.",
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery with what sending it needs, read before the claim commits."""
+
+    delivery_id: int
+    notice_seq: int
+    channel: DeliveryChannel
+    purpose: DeliveryPurpose
+    attempts: int
+    device_pk: int | None
+    provider: str | None
+    target: PushTarget | None
+    phone: str | None
+    message: PushMessage
+    sms_text: str
+
+
+@dataclass(frozen=True)
+class Result:
+    job: Job
+    outcome: Outcome
+
+
+def queue_pushes(session: Session, notices: Sequence[Notice], *, purpose: DeliveryPurpose) -> int:
+    """One delivery per active device of each notice's recipient; returns how many."""
+    if not notices:
+        return 0
+    session.flush()
+    devices_by_user: dict[int, list[Device]] = {}
+    for device in active_devices(session, *{notice.recipient_id for notice in notices}):
+        devices_by_user.setdefault(device.user_id, []).append(device)
+    rows = [
+        {"notice_seq": notice.id, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": purpose}
+        for notice in notices
+        for device in devices_by_user.get(notice.recipient_id, ())
+    ]
+    _insert(session, rows)
+    return len(rows)
+
+
+def queue_clears(session: Session, *, user: User, notice_seqs: Iterable[int], read_on: str | None) -> int:
+    """Tell the user's other phones to drop notices read on `read_on` (an app's device id) from their trays."""
+    others = [device for device in active_devices(session, user.id) if device.device_id != read_on]
+    rows = [
+        {"notice_seq": seq, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": DeliveryPurpose.CLEAR}
+        for seq in notice_seqs
+        for device in others
+    ]
+    _insert(session, rows)
+    return len(rows)
+
+
+def take_reminder_steps(session: Session, *, now: datetime) -> int:
+    """Queue the reminders that are due for urgent notices nobody acknowledged; returns how many notices."""
+    stepped = 0
+    for index, step in enumerate(REMINDER_STEPS):
+        due = select(Notice.id).where(
+            Notice.priority == NoticePriority.HIGH,
+            Notice.acknowledged_at.is_(None),
+            Notice.reminders_sent == index,
+            Notice.created_at <= now - step.after,
+        )
+        # Conditional on the step still being `index`, so two dispatchers never both take it.
+        taken = list(
+            session.scalars(
+                update(Notice)
+                .where(Notice.id.in_(due.limit(500).scalar_subquery()), Notice.reminders_sent == index)
+                .values(reminders_sent=index + 1)
+                .returning(Notice.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if not taken:
+            continue
+        stepped += len(taken)
+        if step.channel is DeliveryChannel.SMS:
+            _insert(
+                session,
+                [
+                    {"notice_seq": seq, "channel": DeliveryChannel.SMS, "purpose": DeliveryPurpose.REMINDER}
+                    for seq in taken
+                ],
+            )
+        else:
+            queue_pushes(
+                session,
+                list(session.scalars(select(Notice).where(Notice.id.in_(taken)))),
+                purpose=DeliveryPurpose.REMINDER,
+            )
+    return stepped
+
+
+def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[Job]:
+    """Claim up to `limit` due deliveries for one lease and describe how to send each."""
+    due = (
+        select(Delivery.id)
+        .where(Delivery.state == DeliveryState.PENDING, Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+        # Several dispatchers may run: each takes rows the others have not locked.
+        .with_for_update(skip_locked=True)
+    )
+    claimed = list(
+        session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(due.scalar_subquery()))
+            .values(next_attempt_at=now + lease, attempts=Delivery.attempts + 1)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if not claimed:
+        return []
+    rows = session.execute(
+        # The number customs gave it, or until then the enterprise's own.
+        select(Delivery, Notice, User, Device, func.coalesce(Declaration.invt_no, Declaration.cop_no))
+        .join(Notice, Notice.id == Delivery.notice_seq)
+        .join(User, User.id == Notice.recipient_id)
+        .outerjoin(Device, Device.id == Delivery.device_id)
+        .outerjoin(Declaration, Declaration.id == Notice.declaration_id)
+        .where(Delivery.id.in_(claimed))
+        .order_by(Delivery.id)
+    )
+    jobs: list[Job] = []
+    skipped: list[int] = []
+    for delivery, notice, user, device, number in rows:
+        if _no_longer_needed(delivery, notice, now):
+            skipped.append(delivery.id)
+            continue
+        jobs.append(_job(delivery, notice, user, device, number))
+    if skipped:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(skipped))
+            .values(state=DeliveryState.SKIPPED)
+            .execution_options(synchronize_session=False)
+        )
+    return jobs
+
+
+def record_results(session: Session, results: Sequence[Result], *, now: datetime) -> None:
+    """Settle each sent delivery: done, retry later, give up, or retire a dead token."""
+    sent = [result for result in results if isinstance(result.outcome, Sent)]
+    if sent:
+        session.execute(
+            update(Delivery),
+            [
+                {
+                    "id": result.job.delivery_id,
+                    "state": DeliveryState.SENT,
+                    "sent_at": now,
+                    "provider_message_id": result.outcome.provider_message_id,
+                    "last_error": None,
+                }
+                for result in sent
+                if isinstance(result.outcome, Sent)
+            ],
+        )
+        session.execute(
+            update(Notice)
+            .where(
+                Notice.id.in_(
+                    {result.job.notice_seq for result in sent if result.job.purpose is not DeliveryPurpose.CLEAR}
+                ),
+                Notice.first_sent_at.is_(None),
+            )
+            .values(first_sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    for result in results:
+        outcome = result.outcome
+        if isinstance(outcome, Retry):
+            if result.job.attempts >= MAX_ATTEMPTS:
+                _fail(
+                    session,
+                    result.job,
+                    DeliveryState.FAILED,
+                    f"gave up after {result.job.attempts} tries: {outcome.reason}",
+                )
+            else:
+                _retry_later(session, result.job, outcome, now=now)
+        elif isinstance(outcome, InvalidToken):
+            _fail(session, result.job, DeliveryState.INVALID_TOKEN, outcome.reason)
+            if result.job.device_pk is not None and result.job.target is not None:
+                invalidate_token(session, result.job.device_pk, reason=outcome.reason, token=result.job.target.token)
+        elif isinstance(outcome, Failed):
+            _fail(session, result.job, DeliveryState.FAILED, outcome.reason)
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    """Exponential backoff with jitter, never sooner than the provider asked."""
+    ceiling = min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
+    # "Equal jitter": at least half the backoff, so retries spread out without collapsing to zero.
+    delay = ceiling / 2 + ceiling / 2 * random.random()
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay
+
+
+def _no_longer_needed(delivery: Delivery, notice: Notice, now: datetime) -> bool:
+    if delivery.purpose is DeliveryPurpose.CLEAR:
+        return False
+    # The app already has it (it acknowledged over the stream or the catch-up), or it is old news.
+    return notice.acknowledged_at is not None or notice.created_at < now - PUSH_USEFUL_FOR
+
+
+def _job(delivery: Delivery, notice: Notice, user: User, device: Device | None, number: str | None) -> Job:
+    language = user.language
+    label = PUSH_LABELS[notice.kind].in_language(language)
+    tail = (number or notice.notice_id.hex)[-4:]
+    title = f"{label} …{tail}"
+    if delivery.purpose is DeliveryPurpose.REMINDER:
+        title = REMINDER_PREFIX.in_language(language) + title
+    family = notice.kind.value.split(".")[0]
+    message = PushMessage(
+        notice_id=str(notice.notice_id),
+        title=title,
+        # A rebooked inspection replaces the earlier push about the same declaration.
+        collapse_key=f"{notice.declaration_id or notice.notice_id}:{family}",
+        high_priority=notice.priority is NoticePriority.HIGH,
+        clear=delivery.purpose is DeliveryPurpose.CLEAR,
+    )
+    target = None
+    if device is not None:
+        target = PushTarget(
+            token=device.token,
+            platform=device.platform,
+            apns_environment=device.apns_environment,
+            bundle_id=device.bundle_id,
+        )
+    return Job(
+        delivery_id=delivery.id,
+        notice_seq=notice.id,
+        channel=delivery.channel,
+        purpose=delivery.purpose,
+        attempts=delivery.attempts,
+        device_pk=device.id if device else None,
+        provider=device.provider.value if device else None,
+        target=target,
+        phone=user.phone,
+        message=message,
+        sms_text=SMS_TEXT.in_language(language).format(label=label, tail=tail),
+    )
+
+
+def _retry_later(session: Session, job: Job, outcome: Retry, *, now: datetime) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == job.delivery_id)
+        .values(next_attempt_at=now + retry_delay(job.attempts, outcome.after_seconds), last_error=outcome.reason[:300])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _fail(session: Session, job: Job, state: DeliveryState, reason: str) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == job.delivery_id)
+        .values(state=state, last_error=reason[:300])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _insert(session: Session, rows: list[dict]) -> None:
+    if rows:
+        now = clock.utcnow()
+        session.execute(
+            Delivery.__table__.insert(),
+            [
+                {
+                    "device_id": None,
+                    "state": DeliveryState.PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    **row,
+                }
+                for row in rows
+            ],
+        )
