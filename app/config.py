@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask import current_app
@@ -25,6 +26,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}.") from None
+
+
+def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SettingsError(f"{name} must be a number, got {raw!r}.") from None
+    if not value.is_finite() or value < 0:
+        raise SettingsError(f"{name} must be a non-negative number, got {raw!r}.")
+    return value
 
 
 def normalize_database_url(url: str) -> str:
@@ -55,6 +69,10 @@ class Settings:
     upload_dir: Path = INSTANCE_DIR / "uploads"
     photo_max_bytes: int = 5 * 1024 * 1024
     demo_password: str | None = None
+    # How far the weighbridge may differ from declared goods plus tare before a person looks.
+    gate_weight_tolerance_percent: Decimal = Decimal("3")
+    # Released goods that have not passed a gate after this long raise a risk warning.
+    gate_overdue_hours: int = 72
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -82,6 +100,10 @@ class Settings:
             upload_dir=Path(env["UPLOAD_DIR"]) if env.get("UPLOAD_DIR") else INSTANCE_DIR / "uploads",
             photo_max_bytes=_int(env, "PHOTO_MAX_BYTES", cls.photo_max_bytes),
             demo_password=env.get("DEMO_PASSWORD") or None,
+            gate_weight_tolerance_percent=_decimal(
+                env, "GATE_WEIGHT_TOLERANCE_PERCENT", cls.gate_weight_tolerance_percent
+            ),
+            gate_overdue_hours=_int(env, "GATE_OVERDUE_HOURS", cls.gate_overdue_hours),
         )
 
     @property
