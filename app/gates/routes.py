@@ -9,7 +9,9 @@ from app.gates import service
 from app.gates.schemas import (
     ArrivalCreate,
     DecisionCreate,
+    FiguresQuery,
     GateCreate,
+    GateFiguresRead,
     GatePage,
     GatePassCreate,
     GatePassPage,
@@ -235,3 +237,14 @@ class PassageDecision(MethodView):
         """Clear, turn back or send to inspection a referred vehicle, with a reason code."""
         with db.transaction() as session:
             return service.decide(session, passage_id, decider=current_user(), actor=current_actor(), **payload)
+
+
+@blp.route("/gate/figures")
+class GateFigures(MethodView):
+    @require_role(Role.CUSTOMS_OFFICER, Role.ADMIN)
+    @blp.arguments(FiguresQuery, location="query")
+    @blp.response(200, GateFiguresRead)
+    def get(self, query):
+        """Per gate and lane over a date range: vehicles/hour, decision time, auto-cleared share, referrals."""
+        with db.transaction() as session:
+            return service.gate_figures(session, **query)

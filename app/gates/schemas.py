@@ -274,3 +274,46 @@ class PassageQuery(PageQuery):
 
 
 PassagePage = page_schema(PassageRead, "GatePassagePage")
+
+
+class FiguresQuery(Schema):
+    since = fields.AwareDateTime(required=True, metadata={"description": "Arrived at or after."})
+    until = fields.AwareDateTime(required=True, metadata={"description": "Arrived before; at most 31 days on."})
+    gate_id = fields.Integer(metadata={"description": "One gate; all gates when left out."})
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if {"since", "until"} <= data.keys() and data["since"] >= data["until"]:
+            raise ValidationError("until must be after since.", field_name="until")
+
+
+class ReasonCount(Schema):
+    reason = fields.String()
+    count = fields.Integer()
+
+
+class FlowFigures(Schema):
+    vehicles = fields.Integer()
+    vehicles_per_hour = fields.Float()
+    median_decision_seconds = fields.Float(allow_none=True, metadata={"description": "Arrival to decision."})
+    auto_cleared_share = fields.Float(allow_none=True, metadata={"description": "Of the decided passages."})
+    top_referral_reasons = fields.List(fields.Nested(ReasonCount))
+
+
+class LaneFigures(FlowFigures):
+    lane_id = fields.Integer()
+    code = fields.String()
+    lane_type = fields.Enum(LaneType, by_value=True)
+    direction = fields.Enum(Direction, by_value=True)
+
+
+class GateFigures(FlowFigures):
+    gate_id = fields.Integer()
+    code = fields.String()
+    lanes = fields.List(fields.Nested(LaneFigures))
+
+
+class GateFiguresRead(Schema):
+    since = fields.DateTime()
+    until = fields.DateTime()
+    gates = fields.List(fields.Nested(GateFigures))

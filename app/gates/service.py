@@ -7,9 +7,11 @@ every lookup there goes through a unique or leading-column index, and nothing sc
 from __future__ import annotations
 
 import secrets
+import statistics
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,6 +85,8 @@ D = DeclarationStatus
 DEAD_DECLARATION = frozenset({D.REJECTED, D.CANCELLED, D.SEND_FAILED, D.SHIPPED_BACK})
 RELEASED = frozenset({D.RELEASED, D.CLOSED})
 STAFF = frozenset({Role.ADMIN, Role.CUSTOMS_OFFICER, Role.GATE_OPERATOR})
+MAX_FIGURES_WINDOW = timedelta(days=31)
+TOP_REASONS = 5
 
 
 class GateCodeTaken(Conflict):
@@ -172,8 +176,8 @@ def switch_lane(session: Session, lane_id: int, *, actor: Actor, **changes: Any)
     if lane is None:
         raise NotFound(f"Lane {lane_id} does not exist.")
     before = _lane_snapshot(lane)
-    for field, value in changes.items():
-        setattr(lane, field, value)
+    for name, value in changes.items():
+        setattr(lane, name, value)
     session.flush()
     changed = audit.changes(before, _lane_snapshot(lane))
     if changed:
@@ -914,3 +918,85 @@ def list_passages(
         (GatePassage.pass_id, pass_id),
     )
     return paginate(session, statement, key=GatePassage.id, cursor=cursor, limit=limit)
+
+
+# Figures
+
+
+@dataclass
+class _Tally:
+    vehicles: int = 0
+    auto_cleared: int = 0
+    decided: int = 0
+    decision_seconds: list[float] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, status: PassageStatus, arrived_at: datetime, decided_at: datetime | None, reasons: list[str]) -> None:
+        self.vehicles += 1
+        self.reasons.update(reasons)
+        if decided_at is not None:
+            self.decided += 1
+            self.decision_seconds.append((decided_at - arrived_at).total_seconds())
+        if status is PassageStatus.AUTO_CLEARED:
+            self.auto_cleared += 1
+
+    def figures(self, hours: float) -> dict[str, Any]:
+        return {
+            "vehicles": self.vehicles,
+            "vehicles_per_hour": self.vehicles / hours,
+            "median_decision_seconds": statistics.median(self.decision_seconds) if self.decision_seconds else None,
+            "auto_cleared_share": self.auto_cleared / self.decided if self.decided else None,
+            "top_referral_reasons": [
+                {"reason": reason, "count": count} for reason, count in self.reasons.most_common(TOP_REASONS)
+            ],
+        }
+
+
+def gate_figures(session: Session, *, since: datetime, until: datetime, gate_id: int | None = None) -> dict[str, Any]:
+    """Per gate and lane over [since, until): vehicles per hour, median arrival→decision, share auto-cleared,
+    top referral reasons."""
+    if until - since > MAX_FIGURES_WINDOW:
+        raise _invalid("until", f"The range may span at most {MAX_FIGURES_WINDOW.days} days.", location="query")
+    gates = {gate.id: gate for gate in session.scalars(where_given(select(Gate), (Gate.id, gate_id)))}
+    lanes = {lane.id: lane for lane in session.scalars(select(Lane).where(Lane.gate_id.in_(gates)))}
+    by_gate = {gate_id: _Tally() for gate_id in gates}
+    by_lane = {lane_id: _Tally() for lane_id in lanes}
+    rows = session.execute(
+        select(
+            GatePassage.gate_id,
+            GatePassage.lane_id,
+            GatePassage.status,
+            GatePassage.arrived_at,
+            GatePassage.decided_at,
+            GatePassage.reasons,
+        )
+        .where(GatePassage.gate_id.in_(gates), GatePassage.arrived_at >= since, GatePassage.arrived_at < until)
+        .execution_options(yield_per=5000)
+    )
+    for passage_gate, passage_lane, status, arrived_at, decided_at, reasons in rows:
+        by_gate[passage_gate].add(status, arrived_at, decided_at, reasons)
+        by_lane[passage_lane].add(status, arrived_at, decided_at, reasons)
+    hours = (until - since).total_seconds() / 3600
+    return {
+        "since": since,
+        "until": until,
+        "gates": [
+            {
+                "gate_id": gate.id,
+                "code": gate.code,
+                **by_gate[gate.id].figures(hours),
+                "lanes": [
+                    {
+                        "lane_id": lane.id,
+                        "code": lane.code,
+                        "lane_type": lane.lane_type,
+                        "direction": lane.direction,
+                        **by_lane[lane.id].figures(hours),
+                    }
+                    for lane in sorted(lanes.values(), key=lambda lane: lane.code)
+                    if lane.gate_id == gate.id
+                ],
+            }
+            for gate in sorted(gates.values(), key=lambda gate: gate.code)
+        ],
+    }
