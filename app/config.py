@@ -72,7 +72,7 @@ class Settings:
     # How far the weighbridge may differ from declared goods plus tare before a person looks.
     gate_weight_tolerance_percent: Decimal = Decimal("3")
     # Released goods that have not passed a gate after this long raise a risk warning.
-    gate_overdue_hours: int = 72
+    gate_overdue: timedelta = timedelta(hours=72)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -103,7 +103,7 @@ class Settings:
             gate_weight_tolerance_percent=_decimal(
                 env, "GATE_WEIGHT_TOLERANCE_PERCENT", cls.gate_weight_tolerance_percent
             ),
-            gate_overdue_hours=_int(env, "GATE_OVERDUE_HOURS", cls.gate_overdue_hours),
+            gate_overdue=timedelta(hours=_int(env, "GATE_OVERDUE_HOURS", 72)),
         )
 
     @property

@@ -6,10 +6,10 @@ the trace-code clone alarm all land in the same queue.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,10 +17,12 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
+from app.declarations.models import Declaration, DeclarationStatus
 from app.declarations.service import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
+from app.gates.models import GatePass, GatePassDeclaration, PassStatus
 from app.inspections import service as inspections
-from app.inspections.models import InspectionMethod, InspectionTask, TaskSource
+from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
 from app.risk.models import (
     SEVERITY_RANK,
     Resolution,
@@ -55,6 +57,12 @@ VIDEO_TITLES = {
     V.LANE_VIOLATION: "未按车道行驶",
     V.LOITERING: "异常滞留",
 }
+
+
+# An enterprise whose goods were found abnormal this often within the window is worth a look.
+ABNORMAL_INSPECTIONS = 3
+ABNORMAL_WINDOW = timedelta(days=90)
+SWEEP_BATCH = 500
 
 
 class WarningTaken(Conflict):
@@ -314,3 +322,77 @@ def _assign(warning: RiskWarning, officer: User) -> None:
     warning.status = W.TAKEN
     warning.assignee_id = officer.id
     warning.taken_at = clock.utcnow()
+
+
+# Sweeps (flask risk sweep)
+
+
+def sweep_unpassed_releases(session: Session, *, overdue_after: timedelta, limit: int = SWEEP_BATCH) -> int:
+    """Warn about released lists whose goods no gate pass has taken through a gate within `overdue_after`."""
+    cutoff = clock.utcnow() - overdue_after
+    passed = (
+        select(GatePassDeclaration.declaration_id)
+        .join(GatePass, GatePass.id == GatePassDeclaration.pass_id)
+        .where(
+            GatePassDeclaration.declaration_id == Declaration.id,
+            GatePass.status.in_((PassStatus.PASSED_GATE_1, PassStatus.PASSED)),
+        )
+    )
+    # Each list is warned about once: a warning (open or resolved) already names it.
+    subject = literal("unpassed:") + cast(Declaration.id, String)
+    warned = select(RiskWarning.id).where(RiskWarning.subject_key == subject)
+    overdue = list(
+        session.scalars(
+            select(Declaration)
+            .where(
+                Declaration.status == DeclarationStatus.RELEASED,
+                Declaration.released_at < cutoff,
+                ~exists(passed),
+                ~exists(warned),
+            )
+            .order_by(Declaration.id)
+            .limit(limit)
+        )
+    )
+    for declaration in overdue:
+        number = declaration.invt_no or declaration.cop_no
+        raise_warning(
+            session,
+            source=WarningSource.OVERDUE_GATE,
+            subject_key=f"unpassed:{declaration.id}",
+            severity=Severity.MEDIUM,
+            title=f"清单 {number} 放行后超过 {overdue_after.total_seconds() / 3600:.0f} 小时未过卡",
+            details={"released_at": declaration.released_at.isoformat() if declaration.released_at else None},
+            declaration_id=declaration.id,
+            enterprise_id=declaration.declaring_enterprise_id,
+        )
+    return len(overdue)
+
+
+def sweep_abnormal_inspections(session: Session) -> int:
+    """Warn about enterprises whose goods inspections found abnormal repeatedly within the window."""
+    since = clock.utcnow() - ABNORMAL_WINDOW
+    counts = session.execute(
+        select(Declaration.declaring_enterprise_id, func.count())
+        .join(InspectionTask, InspectionTask.declaration_id == Declaration.id)
+        .where(InspectionTask.result == InspectionResult.ABNORMAL, InspectionTask.result_at >= since)
+        .group_by(Declaration.declaring_enterprise_id)
+        .having(func.count() >= ABNORMAL_INSPECTIONS)
+    ).all()
+    raised = 0
+    for enterprise_id, count in counts:
+        subject = f"enterprise:{enterprise_id}:abnormal_inspections"
+        # A sweep runs often; an open warning already says it, so only a new one is raised.
+        if has_open_warning(session, subject):
+            continue
+        raise_warning(
+            session,
+            source=WarningSource.INSPECTION,
+            subject_key=subject,
+            severity=Severity.HIGH,
+            title=f"企业 {enterprise_id} 近 {ABNORMAL_WINDOW.days} 天查验异常 {count} 次",
+            details={"abnormal_inspections": count, "window_days": ABNORMAL_WINDOW.days},
+            enterprise_id=enterprise_id,
+        )
+        raised += 1
+    return raised
