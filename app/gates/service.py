@@ -638,6 +638,14 @@ def weigh(session: Session, passage_id: int, *, weighbridge_kg: Decimal, toleran
         if passage.weighbridge_kg == weighbridge_kg:
             return passage  # the device sent the reading again
         raise InvalidTransition(f"Gate passage {passage_id} is {passage.status.value}; it was weighed already.")
+    # One UPDATE of the passage at the end, not one per lookup that would autoflush it.
+    with session.no_autoflush:
+        return _decide_on_weight(session, passage, weighbridge_kg, tolerance_percent)
+
+
+def _decide_on_weight(
+    session: Session, passage: GatePassage, weighbridge_kg: Decimal, tolerance_percent: Decimal
+) -> GatePassage:
     now = clock.utcnow()
     passage.weighbridge_kg = weighbridge_kg
     passage.weighed_at = now
