@@ -176,6 +176,16 @@ def test_a_declarant_declares_a_pass_and_an_officer_approves_it_once_the_lists_a
     assert approved.json["status"] == "approved"
 
 
+def test_the_customs_gateway_approves_a_pass_as_customs_receipt_sas221_would(client, auth_headers, session):
+    gate_pass = make_gate_pass(session, status=PassStatus.DECLARED)
+    gateway = make_user(session, role=Role.CUSTOMS_GATEWAY)
+
+    approved = client.post(f"{PASSES}/{gate_pass.id}/approve", headers=auth_headers(gateway))
+
+    assert approved.status_code == 200
+    assert approved.json["status"] == "approved"
+
+
 def test_checkpoint_registered_goods_need_no_declaration(client, auth_headers, session, declarant, officer):
     declared = declare(
         client,
