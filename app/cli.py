@@ -21,6 +21,7 @@ from app.errors import DomainError
 from app.idempotency.cli import idempotency_cli
 from app.inspections.cli import inspections_cli
 from app.notices.cli import notices_cli
+from app.risk.cli import risk_cli
 from app.users import service as users
 from app.users.models import Role
 from app.users.schemas import USERNAME
@@ -151,6 +152,7 @@ def register_commands(app: Flask) -> None:
         auth_cli,
         idempotency_cli,
         inspections_cli,
+        risk_cli,
         notices_cli,
         seed_demo,
         create_admin,

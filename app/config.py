@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask import current_app
@@ -37,6 +38,19 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}.") from None
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw!r}.")
+    return value
+
+
+def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise SettingsError(f"{name} must be a number, got {raw!r}.") from None
+    if not value.is_finite() or value < 0:
+        raise SettingsError(f"{name} must be a non-negative number, got {raw!r}.")
     return value
 
 
@@ -74,6 +88,10 @@ class Settings:
     stream_poll_seconds: float = 1.0
     stream_retry_ms: int = 3000
     stream_ticket_ttl: timedelta = timedelta(seconds=60)
+    # How far the weighbridge may differ from declared goods plus tare before a person looks.
+    gate_weight_tolerance_percent: Decimal = Decimal("3")
+    # Released goods that have not passed a gate after this long raise a risk warning.
+    gate_overdue: timedelta = timedelta(hours=72)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -104,6 +122,10 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             stream_heartbeat_seconds=_float(env, "STREAM_HEARTBEAT_SECONDS", cls.stream_heartbeat_seconds),
             stream_poll_seconds=_float(env, "STREAM_POLL_SECONDS", cls.stream_poll_seconds),
+            gate_weight_tolerance_percent=_decimal(
+                env, "GATE_WEIGHT_TOLERANCE_PERCENT", cls.gate_weight_tolerance_percent
+            ),
+            gate_overdue=timedelta(hours=_int(env, "GATE_OVERDUE_HOURS", 72)),
         )
 
     @property

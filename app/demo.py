@@ -23,6 +23,8 @@ from app.declarations import service as declarations
 from app.declarations.models import Declaration
 from app.enterprises import service as enterprises
 from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
+from app.gates import service as gates
+from app.gates.models import BindType, Direction, LaneType, PassportType, VehicleClass
 from app.inspections import service as inspections
 from app.users import service as users
 from app.users.models import Role, User
@@ -49,9 +51,19 @@ USERS = [
     ("officer", "赵关员", Role.CUSTOMS_OFFICER, None),
     ("gate", "钱卡口", Role.GATE_OPERATOR, None),
     ("gateway", "海关回执通道", Role.CUSTOMS_GATEWAY, None),
+    ("camera", "卡口视频分析系统", Role.VIDEO_ANALYTICS, None),
 ]
 
 SITE_CODE = "XY-CY01"
+GATE_CODE = "XY-KK01"
+
+# (plate, IC card, class, tare kg, container); owned by the warehouse enterprise's logistics arm.
+VEHICLES = [
+    ("渝A8C001", "IC0000000001", VehicleClass.GENERAL, "7800", None),
+    ("渝A8C002", "IC0000000002", VehicleClass.CONTAINER, "9600", "CSQU3054383"),
+    ("渝AD12345", "IC0000000003", VehicleClass.ECOMMERCE_VAN, "2600", None),
+    ("渝A8C03挂", "IC0000000004", VehicleClass.OVERLENGTH, "15200", None),
+]
 
 # (declarant, cop_no, receipts customs sends: (code, minutes after submission, info))
 DECLARATIONS: list[tuple[str, str, list[tuple[int, int, str | None]]]] = [
@@ -70,6 +82,7 @@ def seed(session: Session, *, settings: Settings, password: str, actor: Actor) -
     logins = _users(session, by_key, settings=settings, password=password, actor=actor)
     _inspection_site(session)
     _declarations(session, warehouse=by_key["warehouse"])
+    _gate(session, owner=by_key["warehouse"], actor=actor)
     return logins
 
 
@@ -206,3 +219,73 @@ def _payload(cop_no: str, warehouse: Enterprise) -> dict[str, Any]:
             }
         ],
     }
+
+
+def _gate(session: Session, *, owner: Enterprise, actor: Actor) -> None:
+    """A gate with a lane of each type each way, the demo vehicles, and passes for two of them."""
+    if gates.find_gate_by_code(session, GATE_CODE) is not None:
+        return
+    gate = gates.create_gate(session, code=GATE_CODE, name="西永综保区1号卡口", customs_code="8012", actor=actor)
+    for direction in Direction:
+        for index, lane_type in enumerate(LaneType, start=1):
+            gates.add_lane(
+                session,
+                gate.id,
+                code=f"{direction.value[0].upper()}{index:02d}",
+                lane_type=lane_type,
+                direction=direction,
+                dual_gate=lane_type is LaneType.CONTAINER,
+                actor=actor,
+            )
+    admin = users.find_user_by_username(session, "admin")
+    declarant = users.find_user_by_username(session, "declarant")
+    officer = users.find_user_by_username(session, "officer")
+    if admin is None or declarant is None or officer is None:
+        return
+    for plate, ic_no, vehicle_class, tare, container in VEHICLES:
+        if gates.find_vehicle_by_plate(session, plate) is None:
+            gates.register_vehicle(
+                session,
+                registrant=admin,
+                actor=actor,
+                plate=plate,
+                ic_no=ic_no,
+                vehicle_class=vehicle_class,
+                tare_kg=Decimal(tare),
+                container_no=container,
+                enterprise_id=owner.id,
+            )
+    released = session.scalar(
+        select(Declaration).where(
+            Declaration.declaring_enterprise_id == declarant.enterprise_id, Declaration.cop_no == "DEMO-0004"
+        )
+    )
+    if released is None:
+        return
+    # DEMO-0004 was released by its 800 receipt: its goods may leave across the second line.
+    second_line = gates.declare_pass(
+        session,
+        declarant=declarant,
+        actor=actor,
+        plate="渝A8C001",
+        passport_type=PassportType.SECOND_LINE,
+        bind_type=BindType.ONE_LIST_ONE_VEHICLE,
+        direction=Direction.OUT,
+        customs_code="8012",
+        goods_gross_kg=Decimal("1850"),
+        goods_net_kg=Decimal("1720"),
+        declaration_ids=[released.id],
+    )
+    gates.approve_pass(session, second_line.id, approver=officer, actor=actor)
+    gates.declare_pass(
+        session,
+        declarant=declarant,
+        actor=actor,
+        plate="渝AD12345",
+        passport_type=PassportType.CHECKPOINT_REGISTERED,
+        bind_type=BindType.ONE_LIST_ONE_VEHICLE,
+        direction=Direction.IN,
+        customs_code="8012",
+        goods_gross_kg=Decimal("420"),
+        goods_net_kg=Decimal("400"),
+    )

@@ -7,9 +7,11 @@ from app.db import Base
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
 from app.devices.models import Device
 from app.enterprises.models import Enterprise, EnterpriseKindLink
+from app.gates.models import Gate, GatePass, GatePassage, GatePassDeclaration, Lane, Vehicle
 from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
 from app.notices.models import Delivery, Notice, NoticePurge, StreamTicket
+from app.risk.models import RiskWarning
 from app.users.models import User
 
 __all__ = [
@@ -23,15 +25,22 @@ __all__ = [
     "Device",
     "Enterprise",
     "EnterpriseKindLink",
+    "Gate",
+    "GatePass",
+    "GatePassDeclaration",
+    "GatePassage",
     "IdempotentRequest",
     "InspectionPhoto",
     "InspectionSite",
     "InspectionSlot",
     "InspectionTask",
+    "Lane",
     "Notice",
     "NoticePurge",
     "Receipt",
     "RefreshToken",
+    "RiskWarning",
     "StreamTicket",
     "User",
+    "Vehicle",
 ]

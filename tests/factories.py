@@ -216,3 +216,94 @@ def make_device(session: Session, *, user: User | None = None, **overrides: Any)
     session.add(device)
     session.flush()
     return device
+
+
+# Gates (appended; its imports sit here so this section never touches the file's head).
+
+from app.gates.models import (  # noqa: E402
+    BindType,
+    Direction,
+    Gate,
+    GatePass,
+    Lane,
+    LaneType,
+    PassportType,
+    PassStatus,
+    Vehicle,
+    VehicleClass,
+)
+
+# Valid ISO 6346 numbers (check digit included), for vehicles carrying containers.
+CONTAINER_NOS = ("CSQU3054383", "MSKU9070323", "TGHU1234560")
+
+
+def make_gate(session: Session, *, lanes: list[tuple[LaneType, Direction]] | None = None, **overrides: Any) -> Gate:
+    """A gate with one open lane of each type in each direction unless `lanes` says otherwise."""
+    serial = next(_sequence)
+    gate = Gate(
+        code=overrides.pop("code", f"KK-{serial:05d}"),
+        name=overrides.pop("name", f"Test gate {serial}"),
+        customs_code=overrides.pop("customs_code", "8012"),
+        **overrides,
+    )
+    wanted = lanes if lanes is not None else [(kind, way) for way in Direction for kind in LaneType]
+    gate.lanes = [
+        Lane(code=f"{way.value[0].upper()}{index:02d}", lane_type=kind, direction=way)
+        for index, (kind, way) in enumerate(wanted, start=1)
+    ]
+    session.add(gate)
+    session.flush()
+    return gate
+
+
+def make_vehicle(session: Session, *, enterprise: Enterprise | None = None, **overrides: Any) -> Vehicle:
+    serial = next(_sequence)
+    vehicle = Vehicle(
+        plate=overrides.pop("plate", f"渝B{serial % 100000:05d}"),
+        ic_no=overrides.pop("ic_no", f"IC{serial:010d}"),
+        vehicle_class=overrides.pop("vehicle_class", VehicleClass.GENERAL),
+        tare_kg=overrides.pop("tare_kg", Decimal("8000.0")),
+        enterprise_id=(enterprise or make_enterprise(session, kinds=[EnterpriseKind.LOGISTICS])).id,
+        **overrides,
+    )
+    session.add(vehicle)
+    session.flush()
+    return vehicle
+
+
+def make_gate_pass(
+    session: Session,
+    *,
+    declarant: User | None = None,
+    vehicle: Vehicle | None = None,
+    declarations: list[Declaration] | None = None,
+    status: PassStatus = PassStatus.APPROVED,
+    goods_gross_kg: Decimal = Decimal("2000.0"),
+    **overrides: Any,
+) -> GatePass:
+    """An approved second-line pass taking released goods out of the zone, stored directly."""
+    serial = next(_sequence)
+    declarant = declarant or make_user(session, role=Role.DECLARANT)
+    vehicle = vehicle or make_vehicle(session)
+    if declarations is None:
+        declarations = [make_declaration(session, declarant=declarant, status=DeclarationStatus.RELEASED)]
+    fields: dict[str, Any] = {
+        "passport_no": f"Z8012E260101{serial:012d}",
+        "passport_type": PassportType.SECOND_LINE,
+        "bind_type": BindType.ONE_VEHICLE_MANY_LISTS,
+        "direction": Direction.OUT,
+        "status": status,
+        "plate": vehicle.plate,
+        "container_no": vehicle.container_no,
+        "vehicle_kg": vehicle.tare_kg,
+        "goods_gross_kg": goods_gross_kg,
+        "goods_net_kg": goods_gross_kg,
+        "total_kg": vehicle.tare_kg + goods_gross_kg,
+        "enterprise_id": declarant.enterprise_id,
+        "declared_by_id": declarant.id,
+    }
+    fields.update(overrides)
+    gate_pass = GatePass(vehicle=vehicle, declarations=declarations, **fields)
+    session.add(gate_pass)
+    session.flush()
+    return gate_pass

@@ -21,6 +21,8 @@ class NoticeKind(enum.StrEnum):
     INSPECTION_RESULT = "inspection.result"
     DECLARATION_RELEASED = "declaration.released"
     DECLARATION_DETAINED = "declaration.detained"
+    GATE_PASSED = "gate.passed"
+    GATE_REFERRED = "gate.referred"
 
 
 class NoticePriority(enum.StrEnum):

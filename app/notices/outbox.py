@@ -61,6 +61,8 @@ PUSH_LABELS = {
     NoticeKind.INSPECTION_RESULT: Message("查验结果", "Inspection result"),
     NoticeKind.DECLARATION_RELEASED: Message("放行通知", "Release notice"),
     NoticeKind.DECLARATION_DETAINED: Message("扣留通知", "Detention notice"),
+    NoticeKind.GATE_PASSED: Message("车辆已过卡", "Vehicle passed the gate"),
+    NoticeKind.GATE_REFERRED: Message("卡口待处理", "Vehicle held at the gate"),
 }
 REMINDER_PREFIX = Message("【提醒】", "Reminder: ")
 SMS_TEXT = Message(

@@ -21,6 +21,8 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     # The service account through which customs receipts arrive; never a person.
     CUSTOMS_GATEWAY = "customs_gateway"
+    # A camera system's service account: it may report video events and nothing else.
+    VIDEO_ANALYTICS = "video_analytics"
 
 
 class Language(enum.StrEnum):

@@ -429,3 +429,7 @@ def test_dispatchers_running_at_once_never_claim_the_same_push(racing_app):
 
     claimed = [delivery_id for batch in claims for delivery_id in batch]
     assert len(claimed) == len(set(claimed)) == 60
+
+
+def test_every_notice_kind_has_a_push_label():
+    assert set(outbox.PUSH_LABELS) == set(NoticeKind)

@@ -1,0 +1,25 @@
+import click
+from flask.cli import AppGroup
+
+from app import db
+from app.config import current_settings
+from app.risk import service
+
+risk_cli = AppGroup("risk", help="Risk-warning sweeps.")
+
+
+@risk_cli.command("sweep")
+def sweep() -> None:
+    """Raise warnings for released goods that never passed a gate and for repeatedly abnormal enterprises."""
+    overdue_after = current_settings().gate_overdue
+    unpassed = 0
+    while True:
+        # One transaction per batch keeps locks short while a backlog drains.
+        with db.transaction() as session:
+            batch = service.sweep_unpassed_releases(session, overdue_after=overdue_after)
+        unpassed += batch
+        if batch < service.SWEEP_BATCH:
+            break
+    with db.transaction() as session:
+        abnormal = service.sweep_abnormal_inspections(session)
+    click.echo(f"Warned of {unpassed} released lists not through a gate, {abnormal} repeatedly abnormal enterprises.")

@@ -1,0 +1,398 @@
+"""Risk warnings: raise (or count a repeat), list, take, resolve, and turn into an inspection.
+
+Other domains raise warnings through `raise_warning`; the gate, the video analytics endpoint and
+the trace-code clone alarm all land in the same queue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.common import clock
+from app.common.pagination import Page, paginate, where_given
+from app.declarations.models import Declaration, DeclarationStatus
+from app.declarations.service import InvalidTransition
+from app.errors import Conflict, InvalidInput, NotFound
+from app.gates.models import GatePass, GatePassDeclaration, PassStatus
+from app.inspections import service as inspections
+from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
+from app.risk.models import (
+    SEVERITY_RANK,
+    Resolution,
+    RiskWarning,
+    Severity,
+    VideoEventType,
+    WarningSource,
+    WarningStatus,
+)
+from app.users.models import User
+
+SYSTEM_ACTOR = Actor(user=None, client_addr=None)
+W = WarningStatus
+
+
+V = VideoEventType
+VIDEO_SEVERITY = {
+    V.FENCE_INTRUSION: Severity.HIGH,
+    V.TAILGATING: Severity.HIGH,
+    V.PLATE_OBSCURED: Severity.MEDIUM,
+    V.WRONG_WAY: Severity.MEDIUM,
+    V.UNREGISTERED_VEHICLE: Severity.MEDIUM,
+    V.LANE_VIOLATION: Severity.LOW,
+    V.LOITERING: Severity.LOW,
+}
+VIDEO_TITLES = {
+    V.FENCE_INTRUSION: "围网入侵",
+    V.TAILGATING: "跟车闯卡",
+    V.PLATE_OBSCURED: "车牌遮挡",
+    V.WRONG_WAY: "逆行",
+    V.UNREGISTERED_VEHICLE: "未备案车辆",
+    V.LANE_VIOLATION: "未按车道行驶",
+    V.LOITERING: "异常滞留",
+}
+
+
+# An enterprise whose goods were found abnormal this often within the window is worth a look.
+ABNORMAL_INSPECTIONS = 3
+ABNORMAL_WINDOW = timedelta(days=90)
+SWEEP_BATCH = 500
+
+
+class WarningTaken(Conflict):
+    code, title = "warning_taken", "Warning taken by another officer"
+
+
+def vehicle_key(plate: str) -> str:
+    """The subject key of warnings about a vehicle, whoever raises them."""
+    return f"vehicle:{plate}"
+
+
+def raise_warning(
+    session: Session,
+    *,
+    source: WarningSource,
+    subject_key: str,
+    severity: Severity,
+    title: str,
+    details: dict[str, Any] | None = None,
+    plate: str | None = None,
+    declaration_id: int | None = None,
+    enterprise_id: int | None = None,
+    gate_passage_id: int | None = None,
+    occurred_at: datetime | None = None,
+    actor: Actor = SYSTEM_ACTOR,
+) -> RiskWarning:
+    """Raise a warning about `subject_key`, or count a repeat on the unresolved one about it.
+
+    A repeat raises the severity if it is higher, keeps the latest details and links, and is
+    audited like the first raising.
+    """
+    now = occurred_at or clock.utcnow()
+    fields = {
+        "plate": plate,
+        "declaration_id": declaration_id,
+        "enterprise_id": enterprise_id,
+        "gate_passage_id": gate_passage_id,
+    }
+    while True:
+        warning = find_open_warning(session, subject_key, lock=True)
+        if warning is not None:
+            warning.occurrences += 1
+            warning.last_raised_at = max(warning.last_raised_at, now)
+            if SEVERITY_RANK[severity] > SEVERITY_RANK[warning.severity]:
+                warning.severity = severity
+            warning.details = details or {}
+            for name, value in fields.items():
+                if value is not None:
+                    setattr(warning, name, value)
+            session.flush()
+            break
+        try:
+            # Two raisers of a new subject at once: the unique index lets one in, the other
+            # finds it on the next loop and counts its repeat there.
+            with session.begin_nested():
+                warning = RiskWarning(
+                    source=source,
+                    subject_key=subject_key,
+                    severity=severity,
+                    title=title[:200],
+                    details=details or {},
+                    first_raised_at=now,
+                    last_raised_at=now,
+                    **fields,
+                )
+                session.add(warning)
+                session.flush()
+        except IntegrityError:
+            continue
+        break
+    audit.record(
+        session,
+        action="risk.warning_raised",
+        actor=actor,
+        target=warning,
+        details={
+            "source": source.value,
+            "subject_key": subject_key,
+            "severity": severity.value,
+            "occurrence": warning.occurrences,
+        },
+    )
+    return warning
+
+
+def report_video_event(
+    session: Session,
+    *,
+    camera_id: str,
+    occurred_at: datetime,
+    event_type: VideoEventType,
+    actor: Actor,
+    plate: str | None = None,
+    confidence: float | None = None,
+) -> RiskWarning:
+    """A camera system saw something: a warning about the vehicle if the plate was read, else about the camera."""
+    subject = vehicle_key(plate) if plate else f"camera:{camera_id}:{event_type.value}"
+    where = f"（{plate}）" if plate else ""
+    return raise_warning(
+        session,
+        source=WarningSource.VIDEO,
+        subject_key=subject,
+        severity=VIDEO_SEVERITY[event_type],
+        title=f"视频分析：{VIDEO_TITLES[event_type]}{where}，摄像机 {camera_id}",
+        details={
+            "camera_id": camera_id,
+            "event_type": event_type.value,
+            "occurred_at": occurred_at.isoformat(),
+            "plate": plate,
+            "confidence": confidence,
+        },
+        plate=plate,
+        occurred_at=occurred_at,
+        actor=actor,
+    )
+
+
+def find_open_warning(session: Session, subject_key: str, *, lock: bool = False) -> RiskWarning | None:
+    """The unresolved warning about `subject_key`, or None."""
+    statement = select(RiskWarning).where(RiskWarning.subject_key == subject_key, RiskWarning.status != W.RESOLVED)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(statement)
+
+
+def has_open_warning(session: Session, subject_key: str) -> bool:
+    """Whether an unresolved warning about `subject_key` exists (an index-only lookup)."""
+    return (
+        session.scalar(
+            select(RiskWarning.id).where(RiskWarning.subject_key == subject_key, RiskWarning.status != W.RESOLVED)
+        )
+        is not None
+    )
+
+
+def get_warning(session: Session, warning_id: int, *, lock: bool = False) -> RiskWarning:
+    """A warning by id, or NotFound."""
+    statement = select(RiskWarning).where(RiskWarning.id == warning_id)
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    warning = session.scalar(statement)
+    if warning is None:
+        raise NotFound(f"Risk warning {warning_id} does not exist.")
+    return warning
+
+
+def list_warnings(
+    session: Session,
+    *,
+    status: WarningStatus | None = None,
+    severity: Severity | None = None,
+    source: WarningSource | None = None,
+    assignee_id: int | None = None,
+    plate: str | None = None,
+    enterprise_id: int | None = None,
+    declaration_id: int | None = None,
+    cursor: int | None = None,
+    limit: int,
+) -> Page[RiskWarning]:
+    """The officers' queue, newest first, filtered as asked."""
+    statement = where_given(
+        select(RiskWarning),
+        (RiskWarning.status, status),
+        (RiskWarning.severity, severity),
+        (RiskWarning.source, source),
+        (RiskWarning.assignee_id, assignee_id),
+        (RiskWarning.plate, plate),
+        (RiskWarning.enterprise_id, enterprise_id),
+        (RiskWarning.declaration_id, declaration_id),
+    )
+    return paginate(session, statement, key=RiskWarning.id, cursor=cursor, limit=limit)
+
+
+def take(session: Session, warning_id: int, *, officer: User, actor: Actor) -> RiskWarning:
+    """An officer takes a warning to work on; someone else's is theirs until resolved."""
+    warning = get_warning(session, warning_id, lock=True)
+    if warning.status is W.RESOLVED:
+        raise InvalidTransition(f"Risk warning {warning_id} is already resolved.")
+    if warning.status is W.TAKEN:
+        if warning.assignee_id == officer.id:
+            return warning
+        raise WarningTaken(f"Risk warning {warning_id} is being worked on by another officer.")
+    _assign(warning, officer)
+    audit.record(session, action="risk.warning_taken", actor=actor, target=warning)
+    return warning
+
+
+def resolve(
+    session: Session, warning_id: int, *, officer: User, resolution: Resolution, notes: str, actor: Actor
+) -> RiskWarning:
+    """Close a warning with what was found; the next warning about the subject opens a new one."""
+    warning = get_warning(session, warning_id, lock=True)
+    if warning.status is W.RESOLVED:
+        if warning.resolved_by_id == officer.id and warning.resolution is resolution:
+            return warning  # a retried request
+        raise InvalidTransition(f"Risk warning {warning_id} is already resolved.")
+    if warning.status is W.TAKEN and warning.assignee_id != officer.id:
+        raise WarningTaken(f"Risk warning {warning_id} is being worked on by another officer.")
+    warning.status = W.RESOLVED
+    warning.resolution = resolution
+    warning.resolution_notes = notes
+    warning.resolved_by_id = officer.id
+    warning.resolved_at = clock.utcnow()
+    audit.record(
+        session,
+        action="risk.warning_resolved",
+        actor=actor,
+        target=warning,
+        details={"resolution": resolution.value, "notes": notes},
+    )
+    return warning
+
+
+def order_inspection(
+    session: Session,
+    warning_id: int,
+    *,
+    officer: User,
+    actor: Actor,
+    declaration_id: int | None = None,
+    method: InspectionMethod = InspectionMethod.MACHINE,
+    reason: str | None = None,
+) -> InspectionTask:
+    """Turn a warning into an inspection task on the declaration it concerns (or one the officer names)."""
+    warning = get_warning(session, warning_id, lock=True)
+    if warning.status is W.RESOLVED:
+        raise InvalidTransition(f"Risk warning {warning_id} is already resolved.")
+    if warning.status is W.TAKEN and warning.assignee_id != officer.id:
+        raise WarningTaken(f"Risk warning {warning_id} is being worked on by another officer.")
+    target = declaration_id or warning.declaration_id
+    if target is None:
+        message = "This warning names no declaration; give the declaration to inspect."
+        raise InvalidInput(message, errors={"json": {"declaration_id": [message]}})
+    task = inspections.order_inspection(
+        session,
+        declaration_id=target,
+        officer=officer,
+        source=TaskSource.RISK_ALERT,
+        method=method,
+        reason=reason or warning.title,
+    )
+    warning.inspection_task_id = task.id
+    warning.declaration_id = target
+    if warning.status is W.OPEN:
+        _assign(warning, officer)
+    audit.record(
+        session,
+        action="risk.warning_inspection_ordered",
+        actor=actor,
+        target=warning,
+        details={"declaration_id": target, "task_id": task.id, "method": method.value},
+    )
+    return task
+
+
+def _assign(warning: RiskWarning, officer: User) -> None:
+    warning.status = W.TAKEN
+    warning.assignee_id = officer.id
+    warning.taken_at = clock.utcnow()
+
+
+# Sweeps (flask risk sweep)
+
+
+def sweep_unpassed_releases(session: Session, *, overdue_after: timedelta, limit: int = SWEEP_BATCH) -> int:
+    """Warn about released lists whose goods no gate pass has taken through a gate within `overdue_after`."""
+    cutoff = clock.utcnow() - overdue_after
+    passed = (
+        select(GatePassDeclaration.declaration_id)
+        .join(GatePass, GatePass.id == GatePassDeclaration.pass_id)
+        .where(
+            GatePassDeclaration.declaration_id == Declaration.id,
+            GatePass.status.in_((PassStatus.PASSED_GATE_1, PassStatus.PASSED)),
+        )
+    )
+    # Each list is warned about once: a warning (open or resolved) already names it.
+    subject = literal("unpassed:") + cast(Declaration.id, String)
+    warned = select(RiskWarning.id).where(RiskWarning.subject_key == subject)
+    overdue = list(
+        session.scalars(
+            select(Declaration)
+            .where(
+                Declaration.status == DeclarationStatus.RELEASED,
+                Declaration.released_at < cutoff,
+                ~exists(passed),
+                ~exists(warned),
+            )
+            .order_by(Declaration.id)
+            .limit(limit)
+        )
+    )
+    for declaration in overdue:
+        number = declaration.invt_no or declaration.cop_no
+        raise_warning(
+            session,
+            source=WarningSource.OVERDUE_GATE,
+            subject_key=f"unpassed:{declaration.id}",
+            severity=Severity.MEDIUM,
+            title=f"清单 {number} 放行后超过 {overdue_after.total_seconds() / 3600:.0f} 小时未过卡",
+            details={"released_at": declaration.released_at.isoformat() if declaration.released_at else None},
+            declaration_id=declaration.id,
+            enterprise_id=declaration.declaring_enterprise_id,
+        )
+    return len(overdue)
+
+
+def sweep_abnormal_inspections(session: Session) -> int:
+    """Warn about enterprises whose goods inspections found abnormal repeatedly within the window."""
+    since = clock.utcnow() - ABNORMAL_WINDOW
+    counts = session.execute(
+        select(Declaration.declaring_enterprise_id, func.count())
+        .join(InspectionTask, InspectionTask.declaration_id == Declaration.id)
+        .where(InspectionTask.result == InspectionResult.ABNORMAL, InspectionTask.result_at >= since)
+        .group_by(Declaration.declaring_enterprise_id)
+        .having(func.count() >= ABNORMAL_INSPECTIONS)
+    ).all()
+    raised = 0
+    for enterprise_id, count in counts:
+        subject = f"enterprise:{enterprise_id}:abnormal_inspections"
+        # A sweep runs often; an open warning already says it, so only a new one is raised.
+        if has_open_warning(session, subject):
+            continue
+        raise_warning(
+            session,
+            source=WarningSource.INSPECTION,
+            subject_key=subject,
+            severity=Severity.HIGH,
+            title=f"企业 {enterprise_id} 近 {ABNORMAL_WINDOW.days} 天查验异常 {count} 次",
+            details={"abnormal_inspections": count, "window_days": ABNORMAL_WINDOW.days},
+            enterprise_id=enterprise_id,
+        )
+        raised += 1
+    return raised
