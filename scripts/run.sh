@@ -34,4 +34,9 @@ Smart Park API on http://127.0.0.1:$port
              -d '{"username": "declarant", "password": "$DEMO_PASSWORD"}'
 
 MSG
-exec gunicorn -c gunicorn.conf.py wsgi:app
+# The push dispatcher beside the web server (pushes go out only for providers configured in the
+# environment; see README). REST and the notice stream share gunicorn's port.
+flask notices dispatch &
+dispatcher=$!
+trap 'kill "$dispatcher" 2>/dev/null; wait "$dispatcher" 2>/dev/null' EXIT
+gunicorn -c gunicorn.conf.py wsgi:app

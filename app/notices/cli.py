@@ -19,14 +19,16 @@ notices_cli = AppGroup("notices", help="Notice housekeeping.")
 @notices_cli.command("purge")
 @click.option("--days", type=click.IntRange(min=1), default=90, show_default=True, help="Keep this many days.")
 def purge(days: int) -> None:
-    """Delete notices older than the retention; apps with older cursors are told to reload (410)."""
+    """Delete notices older than the retention (apps with older cursors are told to reload) and spent stream tickets."""
     with db.transaction() as session:
         record = service.purge(session, created_before=clock.utcnow() - timedelta(days=days))
+        tickets = service.purge_stream_tickets(session)
     click.echo(
         f"Purged {record.purged_count} notices up to seq {record.purged_through_seq}."
         if record
-        else "Nothing to purge."
+        else "No notices to purge."
     )
+    click.echo(f"Purged {tickets} spent or expired stream tickets.")
 
 
 @notices_cli.command("dispatch")
@@ -56,8 +58,11 @@ def dispatch(batch_size: int, concurrency: int, lease_seconds: float, idle_secon
     )
     stop = threading.Event()
     if once:
-        while (turn := dispatcher.turn()).claimed or turn.reminders:
-            click.echo(f"claimed {turn.claimed}, sent {turn.sent}, reminders {turn.reminders}")
+        try:
+            while (turn := dispatcher.turn()).claimed or turn.reminders:
+                click.echo(f"claimed {turn.claimed}, sent {turn.sent}, reminders {turn.reminders}")
+        finally:
+            dispatcher.close()
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

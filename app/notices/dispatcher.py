@@ -72,7 +72,15 @@ class Dispatcher:
                 if turn.claimed < self._batch_size:
                     stop.wait(idle_seconds)
         finally:
-            self._pool.shutdown(wait=True)
+            self.close()
+
+    def close(self) -> None:
+        """Finish the sends in flight and close the providers' connections."""
+        self._pool.shutdown(wait=True)
+        for adapter in self._adapters.values():
+            adapter.close()
+        if self._sms is not None:
+            self._sms.close()
 
     def turn(self) -> DispatchTurn:
         with self._sessions.begin() as session:

@@ -433,3 +433,40 @@ def test_dispatchers_running_at_once_never_claim_the_same_push(racing_app):
 
 def test_every_notice_kind_has_a_push_label():
     assert set(outbox.PUSH_LABELS) == set(NoticeKind)
+
+
+def test_flask_notices_dispatch_sends_through_every_configured_provider(
+    app, session, declarant, push_env, push_standins, monkeypatch
+):
+    iphone = make_device(session, user=declarant)
+    android = make_device(
+        session,
+        user=declarant,
+        platform=Platform.ANDROID,
+        provider=PushProvider.FCM,
+        token="fcm-registration-token-0001",
+        apns_environment=None,
+        bundle_id=None,
+    )
+    huawei = make_device(
+        session,
+        user=declarant,
+        platform=Platform.HARMONY,
+        provider=PushProvider.HUAWEI,
+        token="huawei-push-token-0001",
+        apns_environment=None,
+        bundle_id=None,
+    )
+    notice = notify(session, declarant)
+    for name, value in push_env.items():
+        monkeypatch.setenv(name, value)
+
+    result = app.test_cli_runner().invoke(args=["notices", "dispatch", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "claimed 3, sent 3" in result.output
+    assert [d.state for d in deliveries(session, notice)] == [DeliveryState.SENT] * 3
+    for standin, device in ((push_standins.apns, iphone), (push_standins.fcm, android), (push_standins.huawei, huawei)):
+        (push,) = standin.received_for(device.token)
+        assert push.status == 200
+        assert str(notice.notice_id) in push.request.raw.decode()

@@ -1,14 +1,16 @@
+import hashlib
 import threading
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from app.common import clock
 from app.notices import service
-from app.notices.models import NoticeKind
+from app.notices.models import NoticeKind, StreamTicket
 from app.notices.service import Message
 from app.users.models import Language, Role, User
 from tests.factories import make_declaration, make_device, make_user
@@ -216,3 +218,21 @@ def test_delivery_figures_are_for_admins(client, declarant, auth_headers):
     response = client.get(f"{NOTICES}/figures", query_string=window, headers=auth_headers(declarant))
 
     assert response.status_code == 403
+
+
+def test_purge_drops_spent_and_expired_stream_tickets(app, client, session, declarant, auth_headers):
+    headers = auth_headers(declarant)
+    spent, expired, fresh = (client.post(f"{NOTICES}/stream-ticket", headers=headers).json["ticket"] for _ in range(3))
+    service.redeem_stream_ticket(session, spent)
+    session.execute(
+        update(StreamTicket)
+        .where(StreamTicket.ticket_hash == hashlib.sha256(expired.encode()).digest())
+        .values(expires_at=clock.utcnow() - timedelta(seconds=1))
+    )
+
+    result = app.test_cli_runner().invoke(args=["notices", "purge"])
+
+    assert result.exit_code == 0, result.output
+    assert "Purged 2 spent or expired stream tickets." in result.output
+    user, _ = service.redeem_stream_ticket(session, fresh)
+    assert user.id == declarant.id
