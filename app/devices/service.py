@@ -142,7 +142,10 @@ def active_devices(session: Session, *user_ids: int) -> list[Device]:
     return list(
         session.scalars(
             select(Device)
+            # A user disabled since the notice was written (a reminder minutes later) gets no more pushes.
+            .join(User, User.id == Device.user_id)
             .where(
+                User.is_active.is_(True),
                 Device.user_id.in_(user_ids),
                 Device.removed_at.is_(None),
                 Device.invalidated_at.is_(None),

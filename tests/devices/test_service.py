@@ -92,3 +92,12 @@ def test_the_first_dead_token_report_is_kept(session):
 def test_invalidating_an_unknown_device_is_not_found(session):
     with pytest.raises(NotFound):
         service.invalidate_token(session, 10**12, reason="Unregistered")
+
+
+def test_a_deactivated_users_devices_get_no_pushes(session):
+    user = make_user(session)
+    make_device(session, user=user)
+    user.is_active = False
+    session.flush()
+
+    assert service.active_devices(session, user.id) == []
