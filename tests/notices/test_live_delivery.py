@@ -18,8 +18,6 @@ from sqlalchemy import create_engine, text
 from tests.live import BIN, ROOT, call, live_server, own_redis, send_receipt, submit_declaration
 from tests.standins import StandIns
 
-pytestmark = pytest.mark.postgres_only
-
 
 @dataclass(frozen=True)
 class Event:
@@ -113,6 +111,27 @@ def wait_until(predicate, *, timeout: float = 15.0, what: str) -> None:
         time.sleep(0.05)
 
 
+def test_the_embedded_service_streams_decisions_without_redis(tmp_path):
+    # One gevent worker, no Redis: on SQLite this is what scripts/run.sh serves.
+    with live_server(tmp_path, STREAM_HEARTBEAT_SECONDS="1") as server:
+        declarant = server.login("declarant")[1]["access_token"]
+        gateway = server.login("gateway")[1]["access_token"]
+        declaration = submit_declaration(server, declarant, "EMBED0001")
+        latest = call(f"{server.base}/api/v1/notices?after_seq=0&limit=200", token=declarant)[1]["next_after_seq"]
+        stream = EventStream(server.base, declarant, last_event_id=latest)
+        try:
+            assert send_receipt(server, gateway, declaration["guid"], 120) == "applied"
+            event = stream.next()
+            # A REST call while the stream is open: the stream does not hold the only worker.
+            assert call(f"{server.base}/api/v1/me", token=declarant)[0] == 200
+        finally:
+            stream.close()
+
+    assert event.seq > latest
+    assert (event.data["kind"], event.data["declaration_id"]) == ("declaration.accepted", declaration["id"])
+
+
+@pytest.mark.postgres_only
 def test_decisions_reach_the_open_stream_and_the_phone_through_reconnects_and_crashes(tmp_path):
     with (
         own_redis(tmp_path) as redis_server,
