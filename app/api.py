@@ -116,9 +116,12 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.devices.routes import blp as devices_blp
     from app.enterprises.routes import admin_blp as admin_enterprises_blp
     from app.enterprises.routes import blp as enterprises_blp
+    from app.goods.routes import blp as goods_blp
     from app.health.routes import blp as health_blp
     from app.inspections.routes import blp as inspections_blp
     from app.notices.routes import blp as notices_blp
+    from app.trace.resolver import blp as resolver_blp
+    from app.trace.routes import blp as trace_blp
     from app.users.routes import admin_blp as admin_users_blp
     from app.users.routes import me_blp
 
@@ -136,6 +139,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
         inspections_blp,
         notices_blp,
         devices_blp,
+        goods_blp,
+        trace_blp,
+        resolver_blp,
     ):
         api.register_blueprint(blueprint)
     api.spec.options["x-problem-codes"] = problem_codes()

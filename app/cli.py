@@ -18,6 +18,7 @@ from app.auth import passwords
 from app.auth import service as auth
 from app.config import current_settings
 from app.errors import DomainError
+from app.goods.cli import goods_cli
 from app.idempotency.cli import idempotency_cli
 from app.inspections.cli import inspections_cli
 from app.notices.cli import notices_cli
@@ -150,6 +151,7 @@ def register_commands(app: Flask) -> None:
         audit_cli,
         auth_cli,
         idempotency_cli,
+        goods_cli,
         inspections_cli,
         notices_cli,
         seed_demo,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}.") from None
+
+
+def _host(raw: str) -> str:
+    host = raw.strip().lower()
+    # The host is printed inside every QR code; a scheme or path here would corrupt them all.
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?", host):
+        raise SettingsError(f"TRACE_HOST must be a bare host name such as t.park.example.cn, got {raw!r}.")
+    return host
 
 
 def normalize_database_url(url: str) -> str:
@@ -55,6 +64,16 @@ class Settings:
     upload_dir: Path = INSTANCE_DIR / "uploads"
     photo_max_bytes: int = 5 * 1024 * 1024
     demo_password: str | None = None
+    # Host of the GS1 Digital Link URIs printed on trace codes (the resolver serves its root).
+    trace_host: str = "t.smartpark.example.cn"
+    trace_rate_limit: str = "100 per minute"
+    # A second, tighter budget spent only by lookups of unknown codes, so enumerating serials is slow.
+    trace_unknown_rate_limit: str = "10 per minute"
+    # A code looked up more often than this, or from more /24 networks within the window, is suspicious.
+    trace_scan_limit: int = 50
+    trace_network_limit: int = 5
+    trace_network_window: timedelta = timedelta(hours=24)
+    product_import_max_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -82,6 +101,13 @@ class Settings:
             upload_dir=Path(env["UPLOAD_DIR"]) if env.get("UPLOAD_DIR") else INSTANCE_DIR / "uploads",
             photo_max_bytes=_int(env, "PHOTO_MAX_BYTES", cls.photo_max_bytes),
             demo_password=env.get("DEMO_PASSWORD") or None,
+            trace_host=_host(env.get("TRACE_HOST") or cls.trace_host),
+            trace_rate_limit=env.get("TRACE_RATE_LIMIT", cls.trace_rate_limit),
+            trace_unknown_rate_limit=env.get("TRACE_UNKNOWN_RATE_LIMIT", cls.trace_unknown_rate_limit),
+            trace_scan_limit=_int(env, "TRACE_SCAN_LIMIT", cls.trace_scan_limit),
+            trace_network_limit=_int(env, "TRACE_NETWORK_LIMIT", cls.trace_network_limit),
+            trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
+            product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
         )
 
     @property

@@ -7,9 +7,11 @@ from app.db import Base
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
 from app.devices.models import Device
 from app.enterprises.models import Enterprise, EnterpriseKindLink
+from app.goods.models import Product
 from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
 from app.notices.models import Notice
+from app.trace.models import TraceCode, TraceCodeBatch, TraceScan
 from app.users.models import User
 
 __all__ = [
@@ -28,7 +30,11 @@ __all__ = [
     "InspectionSlot",
     "InspectionTask",
     "Notice",
+    "Product",
     "Receipt",
     "RefreshToken",
+    "TraceCode",
+    "TraceCodeBatch",
+    "TraceScan",
     "User",
 ]
