@@ -70,7 +70,7 @@ class ProductById(MethodView):
             return service.get_product(session, product_id)
 
     @require_role(Role.WAREHOUSE_OPERATOR, Role.ADMIN)
-    @blp.arguments(ProductUpdate)
+    @blp.arguments(ProductUpdate(partial=True))
     @blp.response(200, ProductRead)
     def patch(self, payload, product_id):
         """Correct a product's data (its registering warehouse, or an admin)."""

@@ -28,8 +28,7 @@ class ProductCreate(_ProductFields):
 
 
 class ProductUpdate(_ProductFields):
-    class Meta:
-        partial = True
+    """Any of the product's fields; routes load it with partial=True."""
 
 
 class ProductRead(Schema):
