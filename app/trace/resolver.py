@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import biip
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
-from flask import Response, current_app, redirect, render_template, request
+from flask import Response, abort, current_app, redirect, render_template, request
 from flask.views import MethodView
 
 from app import db
@@ -245,7 +245,7 @@ def resolve(rest: str) -> Response:
     if target.serial is None:
         return _product_page(target, lang)
     if best is None:
-        return Response(status=406)
+        abort(406)
     wants_html = best == HTML
     try:
         barcode = _barcode(request.args.get("barcode"))

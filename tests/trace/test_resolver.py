@@ -208,8 +208,16 @@ def test_linkset_by_accept_header(client, live_code, settings):
     assert anchors == [f"{base}/01/{GTIN}", f"{base}{live_code['path']}"]
 
 
-def test_linkset_by_link_type_and_every_link_has_href_and_title(client, live_code):
-    response = client.get(live_code["path"] + "?linkType=linkset")
+def test_an_unacceptable_media_type_is_a_406_problem(client, live_code):
+    response = client.get(live_code["path"], headers={"Accept": "image/png"})
+
+    assert response.status_code == 406
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("link_type", ["linkset", "all"])
+def test_linkset_by_link_type_and_every_link_has_href_and_title(client, live_code, link_type):
+    response = client.get(f"{live_code['path']}?linkType={link_type}")
 
     assert response.mimetype == "application/linkset+json"
     for entry in response.json["linkset"]:
