@@ -123,9 +123,8 @@ def _scan_client() -> service.ScanClient | None:
 def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool) -> service.Lookup | None:
     settings = current_settings()
     client = _scan_client() if count else None
-    # A lookup that counts a scan writes; it takes the write lock on SQLite from the start.
     with db.transaction() as session:
-        return service.look_up(
+        lookup = service.look_up(
             session,
             serial,
             gtin=gtin,
@@ -135,6 +134,11 @@ def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool)
             network_limit=settings.trace_network_limit,
             network_window=settings.trace_network_window,
         )
+    if lookup is not None and lookup.scan is not None:
+        # A write transaction of its own: the answer's read never queues behind writers.
+        with db.transaction() as session:
+            service.record_scan(session, lookup.scan)
+    return lookup
 
 
 def _barcode(raw: str | None) -> str | None:
@@ -294,13 +298,19 @@ class DigitalLink(MethodView):
         responses={
             "200": {"description": "Mobile page, verdict JSON, or linkset, by Accept and linkType"},
             "307": {"description": "Redirect to the link type asked for with linkType"},
-            "400": {"description": "Not a valid Digital Link URI (including a wrong GTIN check digit)"},
-            "404": {"description": "Unknown code or product"},
-            "422": {"description": "The barcode parameter is not a valid GTIN"},
+            "400": "BAD_REQUEST",
+            "404": "NOT_FOUND",
+            "406": "NOT_ACCEPTABLE",
+            "422": "UNPROCESSABLE_ENTITY",
+            "429": "TOO_MANY_REQUESTS",
         },
     )
     def get(self, rest):
-        """/01/{gtin}[/10/{lot}]/21/{serial}: the verdict page, JSON, linkset or a redirect by link type."""
+        """/01/{gtin}[/10/{lot}]/21/{serial}: the verdict page, JSON, linkset or a redirect by link type.
+
+        400 for a URI that is not a valid Digital Link (a wrong GTIN check digit too), 404 for an unknown code
+        (a browser gets a page saying so), 422 for a `barcode` that is not a valid GTIN.
+        """
         return resolve(rest)
 
 

@@ -411,6 +411,8 @@ class Lookup:
     declaration: Declaration
     chain: list[ChainStep]
     scans: Scans
+    # The scan this lookup counts, for record_scan; None for machine views.
+    scan: TraceScan | None
 
 
 def truncate_address(address: str | None) -> str | None:
@@ -436,7 +438,8 @@ def look_up(
 ) -> Lookup | None:
     """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
 
-    A lookup by `client` counts as a scan; pass None for machine views (linkset, redirects).
+    A lookup by `client` counts as a scan (included in `scans`, stored by `record_scan`); pass None for
+    machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait.
     """
     code = find_code(session, serial)
     # A serial printed under another GTIN is not this code: a forged label.
@@ -461,16 +464,15 @@ def look_up(
         count, first_at = count + 1, first_at or now
     suspicious = count > scan_limit or len(networks - {None}) > network_limit
     verdict = _verdict(code, declaration, barcode=barcode, suspicious=suspicious)
+    scan = None
     if client is not None:
-        session.add(
-            TraceScan(
-                trace_code_id=code.id,
-                scanned_at=now,
-                network=client.network,
-                client_class=client.client_class,
-                region=client.region,
-                verdict=verdict.value,
-            )
+        scan = TraceScan(
+            trace_code_id=code.id,
+            scanned_at=now,
+            network=client.network,
+            client_class=client.client_class,
+            region=client.region,
+            verdict=verdict.value,
         )
     return Lookup(
         verdict=verdict,
@@ -479,7 +481,13 @@ def look_up(
         declaration=declaration,
         chain=_chain(session, declaration),
         scans=Scans(count=count, first_at=first_at),
+        scan=scan,
     )
+
+
+def record_scan(session: Session, scan: TraceScan) -> None:
+    """Store a counted lookup, in a transaction of its own after the answer was read."""
+    session.add(scan)
 
 
 def _verdict(code: TraceCode, declaration: Declaration, *, barcode: str | None, suspicious: bool) -> Verdict:
