@@ -9,7 +9,15 @@ from app.trace.service import Lookup
 
 GS1_VOC = "https://ref.gs1.org/voc/"
 # Link types this resolver can answer with, as the GS1 Web vocabulary names them.
-LINK_TYPES = ("gs1:defaultLink", "gs1:pip", "gs1:traceability", "gs1:verificationService")
+LINK_TYPES = ("gs1:defaultLink", "gs1:pip", "gs1:traceability", "gs1:epcis", "gs1:verificationService")
+
+
+def item_links(base: str, serial: str) -> dict[str, str]:
+    """Where an item's link types point: the public verdict and chain, and the EPCIS export (staff sign-in)."""
+    return {
+        "traceability": f"{base}/api/v1/trace/codes/{serial}",
+        "epcis": f"{base}/api/v1/trace-codes/{serial}/epcis",
+    }
 
 
 def product_document(product: Product | None, lang: str) -> dict[str, Any] | None:
@@ -80,7 +88,10 @@ def linkset(*, base: str, gtin: str, serial: str | None, lot: str | None, produc
                 "itemDescription": f"{name}, 溯源码 {serial}",
                 f"{GS1_VOC}defaultLink": [_link(item_uri, "溯源查询 Trace check", "text/html")],
                 f"{GS1_VOC}traceability": [
-                    _link(f"{base}/api/v1/trace/codes/{serial}", "Customs chain and verdict", "application/json")
+                    _link(item_links(base, serial)["traceability"], "Customs chain and verdict", "application/json")
+                ],
+                f"{GS1_VOC}epcis": [
+                    _link(item_links(base, serial)["epcis"], "EPCIS 2.0 events (staff sign-in)", "application/ld+json")
                 ],
                 f"{GS1_VOC}verificationService": [
                     _link(

@@ -42,7 +42,7 @@ BOTS = re.compile(
     r"curl|wget|python-requests|httpclient|go-http",
     re.IGNORECASE,
 )
-REDIRECTS = {"pip", "traceability"}
+REDIRECTS = {"pip", "traceability", "epcis"}
 LINKSET_TYPES = {"linkset", "all"}
 
 
@@ -188,7 +188,7 @@ def _redirect(link_type: str, target: Target) -> Response:
     if link_type == "pip":
         href = f"{_base()}/01/{target.gtin}"
     elif target.serial is not None:
-        href = f"{_base()}/api/v1/trace/codes/{target.serial}"
+        href = documents.item_links(_base(), target.serial)[link_type]
     else:
         raise LinkTypeUnavailable(f"A product (no serial) has no gs1:{link_type} link here.")
     # The resolver passes the request's query on to the target, as GS1's resolver standard asks.

@@ -2,7 +2,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from flask import Response, request, stream_with_context
+from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
 from app import db
@@ -10,7 +10,7 @@ from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
 from app.config import current_settings
 from app.ratelimit import limiter, trace_limit, trace_unknown_limit
-from app.trace import labels, resolver, service
+from app.trace import epcis, labels, resolver, service
 from app.trace.schemas import (
     BatchRead,
     IssuedRead,
@@ -29,6 +29,7 @@ blp = Blueprint("trace", __name__, url_prefix="/api/v1", description="Trace code
 
 STAFF = (Role.WAREHOUSE_OPERATOR, Role.CUSTOMS_OFFICER, Role.ADMIN)
 CSV_MEDIA_TYPE = "text/csv"
+EPCIS_MEDIA_TYPE = "application/ld+json"
 IMAGE = {"schema": {"type": "string", "format": "binary"}}
 SVG = {"schema": {"type": "string"}}
 
@@ -129,6 +130,27 @@ class TraceCodeSvg(MethodView):
             code = service.get_code_for(session, serial, viewer=current_user())
         url = service.code_url(current_settings().trace_host, code.gtin, code.serial, code.lot)
         return Response(labels.svg(url, code.serial), mimetype="image/svg+xml")
+
+
+@blp.route("/trace-codes/<string:serial>/epcis")
+class TraceCodeEpcis(MethodView):
+    @require_role(*STAFF)
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "An EPCIS 2.0 EPCISDocument of ObjectEvents",
+                "content": {EPCIS_MEDIA_TYPE: {"schema": {"type": "object"}}},
+            }
+        }
+    )
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, serial):
+        """The code's chain as an EPCIS 2.0 document: commissioning, then each clearance step (CBV terms)."""
+        with db.transaction() as session:
+            history = service.history_for(session, serial, viewer=current_user())
+        response = current_app.json.response(epcis.document(history, host=current_settings().trace_host))
+        response.mimetype = EPCIS_MEDIA_TYPE
+        return response
 
 
 @blp.route("/trace-code-batches/<int:batch_id>")

@@ -514,6 +514,28 @@ def _verdict(code: TraceCode, declaration: Declaration, *, barcode: str | None, 
     return Verdict.GENUINE
 
 
+@dataclass(frozen=True)
+class CodeHistory:
+    """What the EPCIS export of a code tells: the code, its batch and its declaration's clearance steps."""
+
+    code: TraceCode
+    batch: TraceCodeBatch
+    declaration: Declaration
+    chain: list[ChainStep]
+
+
+def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
+    """A code's commissioning and customs chain, for staff."""
+    code = get_code_for(session, serial, viewer=viewer)
+    declaration = declarations.get_declaration(session, code.declaration_id)
+    return CodeHistory(
+        code=code,
+        batch=get_batch_for(session, code.batch_id, viewer=viewer),
+        declaration=declaration,
+        chain=_chain(session, declaration),
+    )
+
+
 def _chain(session: Session, declaration: Declaration) -> list[ChainStep]:
     events: Select[Any] = (
         select(DeclarationEvent)

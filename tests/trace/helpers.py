@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,8 @@ from app.goods.models import Product
 from app.users.models import Role, User
 from tests.factories import make_declaration, make_user
 
+# shared/reference sits beside the repository (the work tree here, the clone in CI).
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gs1"
 GTIN = "04006381333931"
 OTHER_GTIN = "09506000134352"
 

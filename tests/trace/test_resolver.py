@@ -1,14 +1,12 @@
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from app.trace.models import TraceScan
-from tests.trace.helpers import GTIN, OTHER_GTIN, issue, make_setup, release, set_status
+from tests.trace.helpers import GTIN, OTHER_GTIN, REFERENCE, issue, make_setup, release, set_status
 
-REFERENCE = Path("/work/shared/reference/gs1") if Path("/work/shared/reference/gs1").exists() else None
 JSON = {"Accept": "application/json"}
 
 
@@ -226,7 +224,7 @@ def test_linkset_by_link_type_and_every_link_has_href_and_title(client, live_cod
         assert all(link["href"] and link["title"] for link in links)
 
 
-@pytest.mark.skipif(REFERENCE is None, reason="shared reference data not present")
+@pytest.mark.skipif(not REFERENCE.exists(), reason="shared/reference is not beside the repository")
 def test_the_linkset_has_the_shape_of_the_gs1_model(client, live_code):
     model = json.loads((REFERENCE / "resolver-model-linkset.json").read_text())
     ours = client.get(live_code["path"] + "?linkType=linkset").json
@@ -257,7 +255,12 @@ def test_every_answer_links_to_the_linkset(client, live_code, settings):
 
 @pytest.mark.parametrize(
     "link_type,target",
-    [("gs1:pip", f"/01/{GTIN}"), ("gs1:traceability", "/api/v1/trace/codes/"), ("https://gs1.org/voc/pip", "/01/")],
+    [
+        ("gs1:pip", f"/01/{GTIN}"),
+        ("gs1:traceability", "/api/v1/trace/codes/"),
+        ("gs1:epcis", "/api/v1/trace-codes/"),
+        ("https://gs1.org/voc/pip", "/01/"),
+    ],
 )
 def test_a_link_type_redirects_with_the_query_passed_on(client, live_code, settings, link_type, target):
     response = client.get(f"{live_code['path']}?linkType={link_type}&utm=x")
