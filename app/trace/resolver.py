@@ -164,8 +164,7 @@ def verify(code: str, *, barcode: str | None) -> dict[str, Any]:
     lookup = _look_up(serial, gtin=gtin, barcode=barcode, count=True)
     if lookup is None:
         raise UnknownTraceCode(f"No trace code {serial} was issued in this park; the label may be forged.")
-    response_doc = documents.verdict_document(lookup, _lang())
-    return response_doc
+    return documents.verdict_document(lookup, _lang())
 
 
 def _link_header(target: Target) -> str:

@@ -12,6 +12,7 @@ from app.config import current_settings
 from app.ratelimit import limiter, trace_limit, trace_unknown_limit
 from app.trace import epcis, labels, resolver, service
 from app.trace.schemas import (
+    BatchCodeQuery,
     BatchRead,
     IssuedRead,
     IssueQuery,
@@ -19,6 +20,7 @@ from app.trace.schemas import (
     StatusChange,
     StatusChangeRead,
     TraceCodeIssue,
+    TraceCodePage,
     TraceCodeRead,
     VerdictRead,
     VerifyCreate,
@@ -161,6 +163,17 @@ class BatchById(MethodView):
         """Read a batch of issued codes."""
         with db.transaction() as session:
             return service.get_batch_for(session, batch_id, viewer=current_user())
+
+
+@blp.route("/trace-code-batches/<int:batch_id>/codes")
+class BatchCodes(MethodView):
+    @require_role(*STAFF)
+    @blp.arguments(BatchCodeQuery, location="query")
+    @blp.response(200, TraceCodePage)
+    def get(self, query, batch_id):
+        """A batch's codes with their status, newest first."""
+        with db.transaction() as session:
+            return service.list_batch_codes(session, batch_id, viewer=current_user(), **query)
 
 
 @blp.route("/trace-code-batches/<int:batch_id>/codes.csv")

@@ -1,6 +1,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.common.fields import Gtin, TrimmedString
+from app.common.pagination import PageQuery, page_schema
 from app.config import current_settings
 from app.trace.models import TraceCodeStatus
 from app.trace.service import SERIAL, code_url
@@ -44,6 +45,10 @@ class TraceCodeRead(IssuedCodeRead):
     batch_id = fields.Integer()
     declaration_id = fields.Integer()
     status_changed_at = fields.DateTime()
+
+
+BatchCodeQuery = PageQuery
+TraceCodePage = page_schema(TraceCodeRead, "TraceCodePage")
 
 
 class IssuedRead(Schema):

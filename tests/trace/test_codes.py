@@ -250,6 +250,21 @@ def test_a_label_sheet_holds_one_page_of_the_batch(client, session, auth_headers
     assert all(f">{code['serial']}</text>" in text for code in issued["codes"][5:])
 
 
+def test_a_batch_lists_its_codes_with_their_status(client, session, auth_headers):
+    setup = make_setup(session)
+    headers = auth_headers(setup.operator)
+    issued = issue(client, headers, setup.declaration.id, 3).json
+    set_status(client, headers, "void", serials=[issued["codes"][0]["serial"]])
+
+    page = client.get(f"/api/v1/trace-code-batches/{issued['batch']['id']}/codes?limit=2", headers=headers).json
+    rest = client.get(
+        f"/api/v1/trace-code-batches/{issued['batch']['id']}/codes?cursor={page['next_cursor']}", headers=headers
+    ).json
+
+    listed = {code["serial"]: code["status"] for code in page["items"] + rest["items"]}
+    assert listed == {code["serial"]: "issued" for code in issued["codes"]} | {issued["codes"][0]["serial"]: "void"}
+
+
 def test_a_batch_downloads_as_csv(client, session, auth_headers):
     setup = make_setup(session)
     headers = auth_headers(setup.operator)
