@@ -120,6 +120,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.health.routes import blp as health_blp
     from app.inspections.routes import blp as inspections_blp
     from app.notices.routes import blp as notices_blp
+    from app.stock.routes import blp as stock_blp
     from app.trace.resolver import blp as resolver_blp
     from app.trace.routes import blp as trace_blp
     from app.users.routes import admin_blp as admin_users_blp
@@ -140,6 +141,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         notices_blp,
         devices_blp,
         goods_blp,
+        stock_blp,
         trace_blp,
         resolver_blp,
     ):

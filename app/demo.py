@@ -25,6 +25,7 @@ from app.enterprises import service as enterprises
 from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
 from app.goods import service as goods
 from app.inspections import service as inspections
+from app.stock import service as stock
 from app.trace import service as trace
 from app.trace.models import TraceCode, TraceCodeStatus
 from app.users import service as users
@@ -112,6 +113,13 @@ def _traced_declaration(session: Session, *, warehouse: Enterprise, actor: Actor
     gateway = users.find_user_by_username(session, "gateway")
     if declarant is None or operator is None or gateway is None or _declared(session, declarant, TRACED_COP_NO):
         return
+    stock.scan_in(
+        session,
+        operator=operator,
+        seal_no="DEMO-SEAL-0001",
+        seal_intact=True,
+        items=[{"gtin": gtin, "quantity": Decimal(100)} for gtin, *_ in PRODUCTS],
+    )
     declaration = declarations.submit(session, declarant=declarant, **_payload(TRACED_COP_NO, warehouse))
     issued = trace.issue_trace_codes(session, operator=operator, declaration_id=declaration.id, gnum=1, quantity=2)
     trace.change_status(session, user=operator, actor=actor, status=TraceCodeStatus.AFFIXED, batch_id=issued.batch.id)

@@ -11,6 +11,7 @@ from app.goods.models import Product
 from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
 from app.notices.models import Notice
+from app.stock.models import StockLevel, StockMovement
 from app.trace.models import TraceCode, TraceCodeBatch, TraceScan
 from app.users.models import User
 
@@ -33,6 +34,8 @@ __all__ = [
     "Product",
     "Receipt",
     "RefreshToken",
+    "StockLevel",
+    "StockMovement",
     "TraceCode",
     "TraceCodeBatch",
     "TraceScan",

@@ -1,4 +1,4 @@
-"""Traceability: the product master (goods barcodes), trace codes, their batches and counted scans.
+"""Traceability: the product master (goods barcodes), stock, trace codes, their batches and counted scans.
 
 declaration_lines already carries the line's GTIN (gtin), so no change there.
 
@@ -98,9 +98,44 @@ def upgrade() -> None:
     with op.batch_alter_table('trace_scans', schema=None) as batch_op:
         batch_op.create_index('ix_trace_scans_trace_code_id_scanned_at', ['trace_code_id', 'scanned_at'], unique=False)
 
+    op.create_table('stock_levels',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('warehouse_enterprise_id', sa.Integer(), nullable=False),
+    sa.Column('gtin', sa.String(length=14), nullable=False),
+    sa.Column('quantity', sa.Numeric(precision=18, scale=4), nullable=False),
+    sa.Column('updated_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['warehouse_enterprise_id'], ['enterprises.id'], name=op.f('fk_stock_levels_warehouse_enterprise_id_enterprises')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_levels')),
+    sa.UniqueConstraint('warehouse_enterprise_id', 'gtin', name=op.f('uq_stock_levels_warehouse_enterprise_id_gtin'))
+    )
+    op.create_table('stock_movements',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('warehouse_enterprise_id', sa.Integer(), nullable=False),
+    sa.Column('gtin', sa.String(length=14), nullable=False),
+    sa.Column('kind', sa.Enum('scan_in', 'release_out', name='movementkind', native_enum=False, length=32), nullable=False),
+    sa.Column('quantity', sa.Numeric(precision=18, scale=4), nullable=False),
+    sa.Column('shortfall', sa.Numeric(precision=18, scale=4), nullable=False),
+    sa.Column('seal_no', sa.String(length=40), nullable=True),
+    sa.Column('declaration_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('occurred_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['declaration_id'], ['declarations.id'], name=op.f('fk_stock_movements_declaration_id_declarations')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_stock_movements_recorded_by_id_users')),
+    sa.ForeignKeyConstraint(['warehouse_enterprise_id'], ['enterprises.id'], name=op.f('fk_stock_movements_warehouse_enterprise_id_enterprises')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_movements'))
+    )
+    with op.batch_alter_table('stock_movements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stock_movements_declaration_id'), ['declaration_id'], unique=False)
+        batch_op.create_index('ix_stock_movements_warehouse_enterprise_id_id', ['warehouse_enterprise_id', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('stock_movements', schema=None) as batch_op:
+        batch_op.drop_index('ix_stock_movements_warehouse_enterprise_id_id')
+        batch_op.drop_index(batch_op.f('ix_stock_movements_declaration_id'))
+
+    op.drop_table('stock_movements')
+    op.drop_table('stock_levels')
     with op.batch_alter_table('trace_scans', schema=None) as batch_op:
         batch_op.drop_index('ix_trace_scans_trace_code_id_scanned_at')
 
