@@ -74,6 +74,8 @@ class Settings:
     trace_network_limit: int = 5
     trace_network_window: timedelta = timedelta(hours=24)
     product_import_max_bytes: int = 16 * 1024 * 1024
+    # Scans are written by a background thread so lookups never wait for an INSERT; tests write them inline.
+    trace_scans_in_background: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -108,6 +110,7 @@ class Settings:
             trace_network_limit=_int(env, "TRACE_NETWORK_LIMIT", cls.trace_network_limit),
             trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
             product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
+            trace_scans_in_background=env.get("TRACE_SCANS_IN_BACKGROUND", "1") != "0",
         )
 
     @property

@@ -26,6 +26,7 @@ from app.errors import DomainError, InvalidInput, NotFound
 from app.goods import service as goods
 from app.ratelimit import limiter, trace_limit, trace_unknown_limit
 from app.trace import documents, service
+from app.trace.scans import ScanRecorder
 
 blp = Blueprint(
     "resolver",
@@ -135,10 +136,21 @@ def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool)
             network_window=settings.trace_network_window,
         )
     if lookup is not None and lookup.scan is not None:
-        # A write transaction of its own: the answer's read never queues behind writers.
-        with db.transaction() as session:
-            service.record_scan(session, lookup.scan)
+        if settings.trace_scans_in_background:
+            _recorder().record(lookup.scan)
+        else:
+            with db.transaction() as session:
+                service.record_scans(session, [lookup.scan])
     return lookup
+
+
+def _recorder() -> ScanRecorder:
+    recorder = current_app.extensions.get("trace_scan_recorder")
+    if recorder is None:
+        recorder = current_app.extensions.setdefault(
+            "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"])
+        )
+    return recorder
 
 
 def _barcode(raw: str | None) -> str | None:

@@ -421,8 +421,8 @@ class Lookup:
     declaration: Declaration
     chain: list[ChainStep]
     scans: Scans
-    # The scan this lookup counts, for record_scan; None for machine views.
-    scan: TraceScan | None
+    # The row of the scan this lookup counts, for record_scans; None for machine views.
+    scan: dict[str, Any] | None
 
 
 def truncate_address(address: str | None) -> str | None:
@@ -448,7 +448,7 @@ def look_up(
 ) -> Lookup | None:
     """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
 
-    A lookup by `client` counts as a scan (included in `scans`, stored by `record_scan`); pass None for
+    A lookup by `client` counts as a scan (included in `scans`, stored by `record_scans`); pass None for
     machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait.
     """
     code = find_code(session, serial)
@@ -476,14 +476,14 @@ def look_up(
     verdict = _verdict(code, declaration, barcode=barcode, suspicious=suspicious)
     scan = None
     if client is not None:
-        scan = TraceScan(
-            trace_code_id=code.id,
-            scanned_at=now,
-            network=client.network,
-            client_class=client.client_class,
-            region=client.region,
-            verdict=verdict.value,
-        )
+        scan = {
+            "trace_code_id": code.id,
+            "scanned_at": now,
+            "network": client.network,
+            "client_class": client.client_class,
+            "region": client.region,
+            "verdict": verdict.value,
+        }
     return Lookup(
         verdict=verdict,
         code=code,
@@ -495,9 +495,9 @@ def look_up(
     )
 
 
-def record_scan(session: Session, scan: TraceScan) -> None:
-    """Store a counted lookup, in a transaction of its own after the answer was read."""
-    session.add(scan)
+def record_scans(session: Session, scans: list[dict[str, Any]]) -> None:
+    """Store counted lookups (the `scan` of each Lookup), after their answers went out."""
+    session.execute(insert(TraceScan), scans)
 
 
 def _verdict(code: TraceCode, declaration: Declaration, *, barcode: str | None, suspicious: bool) -> Verdict:
