@@ -213,9 +213,7 @@ def _page(
     body = render_template(
         "trace/code.html",
         lang=lang,
-        lookup=lookup,
         document=documents.verdict_document(lookup, lang) if lookup else None,
-        target=target,
         barcode=request.args.get("barcode", ""),
         error=error,
     )
@@ -267,10 +265,10 @@ def resolve(rest: str) -> Response:
     except InvalidInput as error:
         if not wants_html:
             raise
-        return _page(None, target, lang=lang, status=422, error=error.detail)
+        return _page(None, lang=lang, status=422, error=error.detail)
     lookup = _look_up(target.serial, gtin=target.gtin, barcode=barcode, count=True)
     if wants_html:
-        return _page(lookup, target, lang=lang, status=200 if lookup else 404)
+        return _page(lookup, lang=lang, status=200 if lookup else 404)
     if lookup is None:
         raise UnknownTraceCode(f"No trace code {target.serial} was issued in this park; the label may be forged.")
     return current_app.json.response(documents.verdict_document(lookup, lang))
