@@ -207,9 +207,7 @@ def _redirect(link_type: str, target: Target) -> Response:
     return redirect(f"{href}?{query}" if query else href, code=307)
 
 
-def _page(
-    lookup: service.Lookup | None, target: Target, *, lang: str, status: int, error: str | None = None
-) -> Response:
+def _page(lookup: service.Lookup | None, *, lang: str, status: int, error: str | None = None) -> Response:
     body = render_template(
         "trace/code.html",
         lang=lang,
