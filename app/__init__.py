@@ -21,6 +21,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
+        TRACE_RATE_LIMIT=settings.trace_rate_limit,
+        TRACE_UNKNOWN_RATE_LIMIT=settings.trace_unknown_rate_limit,
         RATELIMIT_STORAGE_URI=settings.rate_limit_storage_uri,
         RATELIMIT_KEY_PREFIX=settings.rate_limit_key_prefix,
         RATELIMIT_HEADERS_ENABLED=True,

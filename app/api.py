@@ -117,10 +117,14 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.enterprises.routes import admin_blp as admin_enterprises_blp
     from app.enterprises.routes import blp as enterprises_blp
     from app.gates.routes import blp as gates_blp
+    from app.goods.routes import blp as goods_blp
     from app.health.routes import blp as health_blp
     from app.inspections.routes import blp as inspections_blp
     from app.notices.routes import blp as notices_blp
     from app.risk.routes import blp as risk_blp
+    from app.stock.routes import blp as stock_blp
+    from app.trace.resolver import blp as resolver_blp
+    from app.trace.routes import blp as trace_blp
     from app.users.routes import admin_blp as admin_users_blp
     from app.users.routes import me_blp
 
@@ -140,6 +144,10 @@ def register_blueprints(app: Flask, api: Api) -> None:
         devices_blp,
         gates_blp,
         risk_blp,
+        goods_blp,
+        stock_blp,
+        trace_blp,
+        resolver_blp,
     ):
         api.register_blueprint(blueprint)
     api.spec.options["x-problem-codes"] = problem_codes()

@@ -18,6 +18,7 @@ from app.auth import passwords
 from app.auth import service as auth
 from app.config import current_settings
 from app.errors import DomainError
+from app.goods.cli import goods_cli
 from app.idempotency.cli import idempotency_cli
 from app.inspections.cli import inspections_cli
 from app.notices.cli import notices_cli
@@ -91,10 +92,17 @@ def seed_demo() -> None:
     password = settings.demo_password or passwords.generate_temporary_password()
     with db.transaction() as session:
         logins = demo.seed(session, settings=settings, password=password, actor=CLI_ACTOR)
+        trace_paths = demo.trace_paths(session)
     click.echo("Demo logins:")
     for username, role, created in logins:
         note = f"password: {password}" if created else "(already there; password unchanged)"
         click.echo(f"  {username:<11} {role.value:<19} {note}")
+    if trace_paths:
+        # The printed code names the trace host; the local server answers the same path.
+        click.echo("Trace code (genuine) on the running demo, and as printed in its QR code:")
+        click.echo(f"  http://127.0.0.1:8000{trace_paths[0]}   (scripts/run.sh's default port)")
+        click.echo(f"  https://{settings.trace_host}{trace_paths[0]}")
+        click.echo(f"  add ?barcode={demo.PRODUCTS[1][0]} to see another product's barcode rejected (gtin_mismatch)")
 
 
 @click.command("create-admin")
@@ -151,6 +159,7 @@ def register_commands(app: Flask) -> None:
         audit_cli,
         auth_cli,
         idempotency_cli,
+        goods_cli,
         inspections_cli,
         risk_cli,
         notices_cli,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -54,6 +55,14 @@ def _decimal(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
     return value
 
 
+def _host(raw: str) -> str:
+    host = raw.strip().lower()
+    # The host is printed inside every QR code; a scheme or path here would corrupt them all.
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?", host):
+        raise SettingsError(f"TRACE_HOST must be a bare host name such as t.park.example.cn, got {raw!r}.")
+    return host
+
+
 def normalize_database_url(url: str) -> str:
     """Let operators write the usual postgres:// URL; SQLAlchemy needs the driver named."""
     for prefix in ("postgres://", "postgresql://"):
@@ -92,6 +101,18 @@ class Settings:
     gate_weight_tolerance_percent: Decimal = Decimal("3")
     # Released goods that have not passed a gate after this long raise a risk warning.
     gate_overdue: timedelta = timedelta(hours=72)
+    # Host of the GS1 Digital Link URIs printed on trace codes (the resolver serves its root).
+    trace_host: str = "t.smartpark.example.cn"
+    trace_rate_limit: str = "100 per minute"
+    # A second, tighter budget spent only by lookups of unknown codes, so enumerating serials is slow.
+    trace_unknown_rate_limit: str = "10 per minute"
+    # A code looked up more often than this, or from more /24 networks within the window, is suspicious.
+    trace_scan_limit: int = 50
+    trace_network_limit: int = 5
+    trace_network_window: timedelta = timedelta(hours=24)
+    product_import_max_bytes: int = 16 * 1024 * 1024
+    # Scans are written by a background thread so lookups never wait for an INSERT; tests write them inline.
+    trace_scans_in_background: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -126,6 +147,14 @@ class Settings:
                 env, "GATE_WEIGHT_TOLERANCE_PERCENT", cls.gate_weight_tolerance_percent
             ),
             gate_overdue=timedelta(hours=_int(env, "GATE_OVERDUE_HOURS", 72)),
+            trace_host=_host(env.get("TRACE_HOST") or cls.trace_host),
+            trace_rate_limit=env.get("TRACE_RATE_LIMIT", cls.trace_rate_limit),
+            trace_unknown_rate_limit=env.get("TRACE_UNKNOWN_RATE_LIMIT", cls.trace_unknown_rate_limit),
+            trace_scan_limit=_int(env, "TRACE_SCAN_LIMIT", cls.trace_scan_limit),
+            trace_network_limit=_int(env, "TRACE_NETWORK_LIMIT", cls.trace_network_limit),
+            trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
+            product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
+            trace_scans_in_background=env.get("TRACE_SCANS_IN_BACKGROUND", "1") != "0",
         )
 
     @property

@@ -25,7 +25,11 @@ from app.enterprises import service as enterprises
 from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
 from app.gates import service as gates
 from app.gates.models import BindType, Direction, LaneType, PassportType, VehicleClass
+from app.goods import service as goods
 from app.inspections import service as inspections
+from app.stock import service as stock
+from app.trace import service as trace
+from app.trace.models import TraceCode, TraceCodeStatus
 from app.users import service as users
 from app.users.models import Role, User
 
@@ -76,6 +80,15 @@ DECLARATIONS: list[tuple[str, str, list[tuple[int, int, str | None]]]] = [
 ]
 
 
+# The traced declaration: codes issued and affixed while customs reviews it, then released.
+TRACED_COP_NO = "DEMO-TRACE-0001"
+TRACED_RECEIPTS: list[tuple[int, int, str | None]] = [(120, 2, "新增申报成功"), (399, 4, None), (800, 8, None)]
+PRODUCTS = [
+    ("04006381333931", "婴儿配方奶粉 800g", "Infant formula 800 g", "Milupa", "800g/罐", "DE", "1901101000", "122"),
+    ("09506000134352", "维生素软糖 60粒", "Vitamin gummies, 60", "Swisse", "60粒/瓶", "AU", "2106909090", "142"),
+]
+
+
 def seed(session: Session, *, settings: Settings, password: str, actor: Actor) -> list[tuple[str, Role, bool]]:
     """Seed everything; returns (username, role, created now) for each demo login."""
     by_key = _enterprises(session, actor)
@@ -83,7 +96,63 @@ def seed(session: Session, *, settings: Settings, password: str, actor: Actor) -
     _inspection_site(session)
     _declarations(session, warehouse=by_key["warehouse"])
     _gate(session, owner=by_key["warehouse"], actor=actor)
+    _products(session)
+    _traced_declaration(session, warehouse=by_key["warehouse"], actor=actor)
     return logins
+
+
+def _products(session: Session) -> None:
+    operator = users.find_user_by_username(session, "warehouse")
+    for gtin, name_zh, name_en, brand, specification, country, hs_code, unit in PRODUCTS:
+        if operator is None or goods.find_product_by_gtin(session, gtin) is not None:
+            continue
+        goods.register_product(
+            session,
+            registrar=operator,
+            gtin=gtin,
+            name_zh=name_zh,
+            name_en=name_en,
+            brand=brand,
+            specification=specification,
+            origin_country=country,
+            hs_code=hs_code,
+            unit=unit,
+        )
+
+
+def _traced_declaration(session: Session, *, warehouse: Enterprise, actor: Actor) -> None:
+    declarant = users.find_user_by_username(session, "declarant")
+    operator = users.find_user_by_username(session, "warehouse")
+    gateway = users.find_user_by_username(session, "gateway")
+    if declarant is None or operator is None or gateway is None or _declared(session, declarant, TRACED_COP_NO):
+        return
+    stock.scan_in(
+        session,
+        operator=operator,
+        seal_no="DEMO-SEAL-0001",
+        seal_intact=True,
+        items=[{"gtin": gtin, "quantity": Decimal(100)} for gtin, *_ in PRODUCTS],
+    )
+    declaration = declarations.submit(session, declarant=declarant, **_payload(TRACED_COP_NO, warehouse))
+    issued = trace.issue_trace_codes(session, operator=operator, declaration_id=declaration.id, gnum=1, quantity=2)
+    trace.change_status(session, user=operator, actor=actor, status=TraceCodeStatus.AFFIXED, batch_id=issued.batch.id)
+    customs.ingest(
+        session,
+        [_receipt(declaration, code, minutes, info) for code, minutes, info in TRACED_RECEIPTS],
+        gateway=gateway,
+        format=ReceiptFormat.JSON,
+    )
+
+
+def trace_paths(session: Session) -> list[str]:
+    """Resolver paths of the demo's live trace codes, for a person to open."""
+    codes = session.scalars(
+        select(TraceCode)
+        .join(Declaration, Declaration.id == TraceCode.declaration_id)
+        .where(Declaration.cop_no == TRACED_COP_NO, TraceCode.status == TraceCodeStatus.ACTIVE)
+        .order_by(TraceCode.id)
+    )
+    return [f"/01/{code.gtin}/21/{code.serial}" for code in codes]
 
 
 def _enterprises(session: Session, actor: Actor) -> dict[str, Enterprise]:

@@ -8,10 +8,13 @@ from app.declarations.models import Declaration, DeclarationEvent, DeclarationLi
 from app.devices.models import Device
 from app.enterprises.models import Enterprise, EnterpriseKindLink
 from app.gates.models import Gate, GatePass, GatePassage, GatePassDeclaration, Lane, Vehicle
+from app.goods.models import Product
 from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
 from app.notices.models import Delivery, Notice, NoticePurge, StreamTicket
 from app.risk.models import RiskWarning
+from app.stock.models import StockLevel, StockMovement
+from app.trace.models import TraceCode, TraceCodeBatch, TraceScan
 from app.users.models import User
 
 __all__ = [
@@ -37,10 +40,16 @@ __all__ = [
     "Lane",
     "Notice",
     "NoticePurge",
+    "Product",
     "Receipt",
     "RefreshToken",
     "RiskWarning",
+    "StockLevel",
+    "StockMovement",
     "StreamTicket",
+    "TraceCode",
+    "TraceCodeBatch",
+    "TraceScan",
     "User",
     "Vehicle",
 ]

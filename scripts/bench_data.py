@@ -6,6 +6,9 @@ Run by scripts/bench.py --prepare after migrate and seed-demo:
     .venv/bin/python scripts/bench_data.py declarations --count 100000
     # declarations plus documents of 100 receipts each, one JSON document per line
     .venv/bin/python scripts/bench_data.py receipts --declarations 25000 --out "$BENCH_WORKDIR/bodies.jsonl"
+    # 10,000,000 active trace codes on the demo's released declaration, one of them with the serial
+    # BENCH_SERIAL, so the consumer lookup has a fixed path: /api/v1/trace/codes/BENCH2345678ABCD
+    .venv/bin/python scripts/bench_data.py trace-codes --count 10000000
 
 Rows go in with bulk INSERTs, not through the API: the point is the size of the data set, not
 how fast it can be typed in.
@@ -25,13 +28,16 @@ from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import create_app
+from app import create_app, demo
 from app.common import clock
 from app.declarations.models import Declaration, DeclarationLine, DeclarationStatus
 from app.enterprises.models import Enterprise, EnterpriseKind, EnterpriseKindLink
+from app.trace import service as trace
+from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus
 from app.users.models import User
 
 BATCH = 5000
+BENCH_SERIAL = "BENCH2345678ABCD"
 # A realistic mix for list views: most lists end released.
 STATUS_MIX = (
     [DeclarationStatus.RELEASED] * 7
@@ -150,6 +156,8 @@ def main() -> None:
     receipts.add_argument("--per-document", type=int, default=100)
     receipts.add_argument("--username", default="declarant")
     receipts.add_argument("--out", type=Path, required=True)
+    codes = commands.add_parser("trace-codes", help="active trace codes for the consumer lookup benchmark")
+    codes.add_argument("--count", type=int, default=10_000)
     args = parser.parse_args()
 
     app = create_app()
@@ -164,7 +172,50 @@ def main() -> None:
         session.close()
 
 
+def add_trace_codes(session, *, count: int) -> int:
+    """`count` active codes (BENCH_SERIAL first) on the demo's traced declaration, which is released."""
+    declaration = session.scalar(select(Declaration).where(Declaration.cop_no == demo.TRACED_COP_NO))
+    if declaration is None:
+        raise SystemExit("no traced demo declaration: run flask seed-demo first")
+    line = declaration.lines[0]
+    batch = TraceCodeBatch(
+        declaration_id=declaration.id,
+        gnum=line.gnum,
+        gtin=line.gtin,
+        quantity=count,
+        warehouse_enterprise_id=declaration.warehouse_enterprise_id,
+        issued_by_id=declaration.submitted_by_id,
+    )
+    session.add(batch)
+    session.flush()
+    now = clock.utcnow()
+    for offset in range(0, count, BATCH):
+        serials = [trace.new_serial() for _ in range(min(BATCH, count - offset))]
+        if offset == 0:
+            serials[0] = BENCH_SERIAL
+        session.execute(
+            insert(TraceCode),
+            [
+                {
+                    "serial": serial,
+                    "gtin": line.gtin,
+                    "status": TraceCodeStatus.ACTIVE,
+                    "batch_id": batch.id,
+                    "declaration_id": declaration.id,
+                    "warehouse_enterprise_id": declaration.warehouse_enterprise_id,
+                    "status_changed_at": now,
+                }
+                for serial in serials
+            ],
+        )
+        session.commit()
+    return count
+
+
 def load(session, args: argparse.Namespace) -> str:
+    if args.command == "trace-codes":
+        added = add_trace_codes(session, count=args.count)
+        return f"{added} trace codes added; look up /api/v1/trace/codes/{BENCH_SERIAL}"
     if args.command == "declarations":
         made = add_declarations(session, username=args.username, count=args.count, status=None)
         return f"{len(made)} declarations added"

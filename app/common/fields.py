@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import ValidationError, fields
+from stdnum import ean
 
 
 class TrimmedString(fields.String):
@@ -10,3 +11,24 @@ class TrimmedString(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+def normalize_gtin(raw: str) -> str:
+    """A GTIN-8/12/13/14 as GTIN-14 (the GS1 Digital Link form); ValueError says what is wrong."""
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) not in (8, 12, 13, 14):
+        raise ValueError("A GTIN has 8, 12, 13 or 14 digits.")
+    if not ean.is_valid(raw):
+        raise ValueError("The GTIN check digit is wrong; re-scan the barcode.")
+    # UPC-A (12) and EAN-8 scan short; padding gives every product one key.
+    return raw.zfill(14)
+
+
+class Gtin(fields.String):
+    """A GTIN-8/12/13/14 with a valid check digit, kept as GTIN-14."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        try:
+            return normalize_gtin(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as error:
+            raise ValidationError(str(error)) from None

@@ -3,9 +3,8 @@
 from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from stdnum import ean
 
-from app.common.fields import TrimmedString
+from app.common.fields import Gtin, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import BizStep, DeclarationKind, DeclarationStatus, Disposition, ReleaseSource
 
@@ -17,18 +16,6 @@ INVT_NO = r"^\d{8}[IE]\d{9}$"
 # Mainland ID card: 17 digits and a check character (digit or X).
 ID_CARD = validate.Regexp(r"^\d{17}[\dX]$", error="An 18-character ID card number.")
 MONEY = {"as_string": True, "places": 2}
-
-
-class Gtin(fields.String):
-    """A GTIN-8/12/13/14 with a valid check digit, kept as GTIN-14 (the GS1 Digital Link form)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        raw = super()._deserialize(value, attr, data, **kwargs).strip()
-        if not raw.isdigit() or len(raw) not in (8, 12, 13, 14):
-            raise ValidationError("A GTIN has 8, 12, 13 or 14 digits.")
-        if not ean.is_valid(raw):
-            raise ValidationError("The GTIN check digit is wrong; re-scan the barcode.")
-        return raw.zfill(14)
 
 
 def _positive(places: int, **kwargs) -> fields.Decimal:

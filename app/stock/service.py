@@ -1,0 +1,159 @@
+"""Scanning goods into a bonded warehouse and taking them out when their declaration is released."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.common import clock
+from app.common.pagination import Page, paginate, where_given
+from app.declarations import service as declarations
+from app.declarations.models import Declaration, DeclarationLine
+from app.errors import Conflict, InvalidInput
+from app.goods.models import Product
+from app.stock.models import MovementKind, StockLevel, StockMovement
+from app.users.models import Role, User
+
+
+class InsufficientStock(Conflict):
+    code, title = "insufficient_stock", "Not enough stock"
+
+
+class SealBroken(InvalidInput):
+    code, title = "seal_broken", "Seal not intact"
+
+
+def scan_in(
+    session: Session, *, operator: User, seal_no: str, seal_intact: bool, items: Sequence[dict[str, Any]]
+) -> list[StockMovement]:
+    """Book goods into the operator's warehouse after checking the seal of their container or vehicle."""
+    if not seal_intact:
+        # A broken seal means the goods may not be what was shipped: customs inspects before they enter stock.
+        raise SealBroken(
+            f"Seal {seal_no} is not intact; hold the goods and report to customs before scanning them in.",
+            errors={"json": {"seal_intact": ["The seal must be intact."]}},
+        )
+    if operator.enterprise_id is None:
+        raise InvalidInput("Only an operator of a bonded warehouse can scan goods in.")
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for item in items:
+        totals[item["gtin"]] += item["quantity"]
+    registered = set(session.scalars(select(Product.gtin).where(Product.gtin.in_(totals))))
+    unknown = sorted(set(totals) - registered)
+    if unknown:
+        raise InvalidInput(
+            f"GTIN {', '.join(unknown)} is not a registered product; register it first.",
+            errors={"json": {"items": [f"Unregistered GTIN {gtin}." for gtin in unknown]}},
+        )
+    now = clock.utcnow()
+    movements = []
+    for gtin, quantity in sorted(totals.items()):
+        _add(session, operator.enterprise_id, gtin, quantity)
+        movement = StockMovement(
+            warehouse_enterprise_id=operator.enterprise_id,
+            gtin=gtin,
+            kind=MovementKind.SCAN_IN,
+            quantity=quantity,
+            seal_no=seal_no,
+            recorded_by_id=operator.id,
+            occurred_at=now,
+        )
+        session.add(movement)
+        movements.append(movement)
+    session.flush()
+    return movements
+
+
+def _add(session: Session, warehouse_id: int, gtin: str, quantity: Decimal) -> None:
+    # One atomic upsert: two scan-ins of a new product cannot both insert its row.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(StockLevel).values(
+        warehouse_enterprise_id=warehouse_id, gtin=gtin, quantity=quantity, updated_at=clock.utcnow()
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["warehouse_enterprise_id", "gtin"],
+            set_={"quantity": StockLevel.quantity + statement.excluded.quantity, "updated_at": clock.utcnow()},
+        )
+    )
+
+
+def list_levels(
+    session: Session, *, viewer: User, gtin: str | None = None, cursor: int | None, limit: int
+) -> Page[StockLevel]:
+    """Stock levels: an operator sees their warehouse's, officers and admins every warehouse's."""
+    statement = where_given(select(StockLevel), (StockLevel.gtin, gtin))
+    if viewer.role not in (Role.CUSTOMS_OFFICER, Role.ADMIN):
+        statement = statement.where(StockLevel.warehouse_enterprise_id == viewer.enterprise_id)
+    return paginate(session, statement, key=StockLevel.id, cursor=cursor, limit=limit)
+
+
+def _needs(session: Session, declaration: Declaration) -> dict[str, Decimal]:
+    needs: dict[str, Decimal] = defaultdict(Decimal)
+    for gtin, qty in session.execute(
+        select(DeclarationLine.gtin, DeclarationLine.qty).where(DeclarationLine.declaration_id == declaration.id)
+    ):
+        needs[gtin] += qty
+    return needs
+
+
+@declarations.release_requested.connect
+def _refuse_release_without_stock(declaration: Declaration, *, session: Session, **_: Any) -> None:
+    """An officer's in-app release must not take the warehouse's booked stock of a product below zero."""
+    needs = _needs(session, declaration)
+    held = dict(
+        session.execute(
+            select(StockLevel.gtin, StockLevel.quantity).where(
+                StockLevel.warehouse_enterprise_id == declaration.warehouse_enterprise_id,
+                StockLevel.gtin.in_(needs),
+            )
+        ).all()
+    )
+    # Products the warehouse keeps no stock of here are not checked: stock is booked per product.
+    short = sorted(gtin for gtin, quantity in held.items() if quantity < needs[gtin])
+    if short:
+        gtin = short[0]
+        raise InsufficientStock(
+            f"Warehouse {declaration.area_name} holds {held[gtin]:f} of GTIN {gtin}; releasing this declaration "
+            f"needs {needs[gtin]:f}. Scan the goods in first."
+        )
+
+
+@declarations.declaration_released.connect
+def _deduct_on_release(declaration: Declaration, *, session: Session, **_: Any) -> None:
+    """Take the declaration's goods out of its warehouse's booked stock, never below zero.
+
+    Customs' 800 receipt releases whatever the stock says; a shortage is recorded on the movement
+    for the warehouse to reconcile instead of refusing customs' decision.
+    """
+    now = clock.utcnow()
+    for gtin, qty in sorted(_needs(session, declaration).items()):
+        level = session.scalar(
+            select(StockLevel)
+            .where(StockLevel.warehouse_enterprise_id == declaration.warehouse_enterprise_id, StockLevel.gtin == gtin)
+            .with_for_update()
+        )
+        if level is None:
+            continue
+        taken = min(level.quantity, qty)
+        if taken:
+            session.execute(
+                update(StockLevel).where(StockLevel.id == level.id).values(quantity=StockLevel.quantity - taken)
+            )
+        session.add(
+            StockMovement(
+                warehouse_enterprise_id=declaration.warehouse_enterprise_id,
+                gtin=gtin,
+                kind=MovementKind.RELEASE_OUT,
+                quantity=-taken,
+                shortfall=qty - taken,
+                declaration_id=declaration.id,
+                occurred_at=now,
+            )
+        )

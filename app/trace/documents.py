@@ -1,0 +1,103 @@
+"""What a lookup looks like on the wire: the verdict document and the RFC 9264 linkset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.goods.models import Product
+from app.trace.service import Lookup
+
+GS1_VOC = "https://ref.gs1.org/voc/"
+# Link types this resolver can answer with, as the GS1 Web vocabulary names them.
+LINK_TYPES = ("gs1:defaultLink", "gs1:pip", "gs1:traceability", "gs1:epcis", "gs1:verificationService")
+
+
+def item_links(base: str, serial: str) -> dict[str, str]:
+    """Where an item's link types point: the public verdict and chain, and the EPCIS export (staff sign-in)."""
+    return {
+        "traceability": f"{base}/api/v1/trace/codes/{serial}",
+        "epcis": f"{base}/api/v1/trace-codes/{serial}/epcis",
+    }
+
+
+def product_document(product: Product | None, lang: str) -> dict[str, Any] | None:
+    if product is None:
+        return None
+    return {
+        "gtin": product.gtin,
+        "name": (product.name_en or product.name_zh) if lang == "en" else product.name_zh,
+        "name_zh": product.name_zh,
+        "name_en": product.name_en,
+        "brand": product.brand,
+        "specification": product.specification,
+        "origin_country": product.origin_country,
+    }
+
+
+def verdict_document(lookup: Lookup, lang: str) -> dict[str, Any]:
+    """The consumer's view of a code: no buyer, no officer, no personal data of any kind."""
+    declaration = lookup.declaration
+    return {
+        "verdict": lookup.verdict.value,
+        "gtin": lookup.code.gtin,
+        "serial": lookup.code.serial,
+        "lot": lookup.code.lot,
+        "status": lookup.code.status.value,
+        "product": product_document(lookup.product, lang),
+        "trader": declaration.ebc_name,
+        "warehouse": declaration.area_name,
+        "declaration": {"number": declaration.invt_no, "status": declaration.status.value},
+        "chain": [
+            {
+                "step": step.status.value,
+                "biz_step": step.biz_step,
+                "disposition": step.disposition,
+                "at": step.at,
+                "title": step.title_en if lang == "en" else step.title_zh,
+            }
+            for step in lookup.chain
+        ],
+        "scans": {"count": lookup.scans.count, "first_at": lookup.scans.first_at},
+    }
+
+
+def _link(href: str, title: str, media_type: str, **extra: Any) -> dict[str, Any]:
+    return {"href": href, "title": title, "type": media_type, **extra}
+
+
+def linkset(*, base: str, gtin: str, serial: str | None, lot: str | None, product: Product | None) -> dict[str, Any]:
+    """Links for the product (the GTIN) and, for a trace code, for the item: each level up to the primary key."""
+    product_uri = f"{base}/01/{gtin}"
+    name = product.name_zh if product else f"GTIN {gtin}"
+    entries: list[dict[str, Any]] = [
+        {
+            "anchor": product_uri,
+            "itemDescription": name,
+            f"{GS1_VOC}defaultLink": [_link(product_uri, f"{name} 商品信息", "text/html")],
+            f"{GS1_VOC}pip": [
+                _link(product_uri, f"{name} 商品信息", "text/html", hreflang=["zh"]),
+                _link(f"{product_uri}?lang=en", "Product information", "text/html", hreflang=["en"]),
+            ],
+        }
+    ]
+    if serial is not None:
+        item_uri = f"{base}/01/{gtin}{f'/10/{lot}' if lot else ''}/21/{serial}"
+        entries.append(
+            {
+                "anchor": item_uri,
+                "itemDescription": f"{name}, 溯源码 {serial}",
+                f"{GS1_VOC}defaultLink": [_link(item_uri, "溯源查询 Trace check", "text/html")],
+                f"{GS1_VOC}traceability": [
+                    _link(item_links(base, serial)["traceability"], "Customs chain and verdict", "application/json")
+                ],
+                f"{GS1_VOC}epcis": [
+                    _link(item_links(base, serial)["epcis"], "EPCIS 2.0 events (staff sign-in)", "application/ld+json")
+                ],
+                f"{GS1_VOC}verificationService": [
+                    _link(
+                        f"{base}/api/v1/trace/verify", "Check the product barcode against this code", "application/json"
+                    )
+                ],
+            }
+        )
+    return {"linkset": entries}

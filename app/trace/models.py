@@ -1,0 +1,76 @@
+"""Trace codes, the batches they are issued in, and the lookups consumers make."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.common import clock
+from app.db import Base, BigIntPK, enum_type
+
+
+class TraceCodeStatus(enum.StrEnum):
+    ISSUED = "issued"
+    AFFIXED = "affixed"
+    # Affixed and its declaration released: only now does a lookup say genuine.
+    ACTIVE = "active"
+    SOLD = "sold"
+    RECALLED = "recalled"
+    VOID = "void"
+
+
+class TraceCodeBatch(Base):
+    """One issuing request: codes for one goods line of a declaration, printed together."""
+
+    __tablename__ = "trace_code_batches"
+    __table_args__ = (Index("ix_trace_code_batches_declaration_id_gnum", "declaration_id", "gnum"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"))
+    gnum: Mapped[int]
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str | None] = mapped_column(String(20))
+    quantity: Mapped[int]
+    # Voided codes give their place on the line back, so a damaged label can be replaced.
+    voided: Mapped[int] = mapped_column(default=0)
+    warehouse_enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+
+
+class TraceCode(Base):
+    __tablename__ = "trace_codes"
+    __table_args__ = (
+        Index("ix_trace_codes_batch_id_id", "batch_id", "id"),
+        # Release activates a declaration's affixed codes in one UPDATE.
+        Index("ix_trace_codes_declaration_id_status", "declaration_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(16), unique=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[TraceCodeStatus] = mapped_column(enum_type(TraceCodeStatus), default=TraceCodeStatus.ISSUED)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("trace_code_batches.id"))
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"))
+    warehouse_enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    status_changed_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+
+
+class TraceScan(Base):
+    """One counted lookup of a code; link previews and crawlers are not recorded."""
+
+    __tablename__ = "trace_scans"
+    __table_args__ = (Index("ix_trace_scans_trace_code_id_scanned_at", "trace_code_id", "scanned_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    trace_code_id: Mapped[int] = mapped_column(ForeignKey("trace_codes.id"))
+    scanned_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    # The client's /24 (IPv4) or /48 (IPv6) network: enough to tell places apart, not a person (PIPL).
+    network: Mapped[str | None] = mapped_column(String(49))
+    client_class: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(60))
+    verdict: Mapped[str] = mapped_column(String(20))

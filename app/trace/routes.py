@@ -1,0 +1,231 @@
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+from flask import Response, current_app, request, stream_with_context
+from flask.views import MethodView
+
+from app import db
+from app.api import Blueprint
+from app.auth.guards import current_actor, current_user, require_role
+from app.config import current_settings
+from app.ratelimit import limiter, trace_limit, trace_unknown_limit
+from app.trace import epcis, labels, resolver, service
+from app.trace.schemas import (
+    BatchCodeQuery,
+    BatchRead,
+    IssuedRead,
+    IssueQuery,
+    SheetQuery,
+    StatusChange,
+    StatusChangeRead,
+    TraceCodeIssue,
+    TraceCodePage,
+    TraceCodeRead,
+    VerdictRead,
+    VerifyCreate,
+)
+from app.users.models import Role
+
+blp = Blueprint("trace", __name__, url_prefix="/api/v1", description="Trace codes (溯源码) and their QR labels.")
+
+STAFF = (Role.WAREHOUSE_OPERATOR, Role.CUSTOMS_OFFICER, Role.ADMIN)
+CSV_MEDIA_TYPE = "text/csv"
+EPCIS_MEDIA_TYPE = "application/ld+json"
+IMAGE = {"schema": {"type": "string", "format": "binary"}}
+SVG = {"schema": {"type": "string"}}
+
+
+def _csv(rows: Iterable[tuple[str, str, str | None]], *, filename: str) -> Response:
+    """Codes as CSV (serial, gtin, lot, url) streamed row by row, for label printers."""
+    host = current_settings().trace_host
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["serial", "gtin", "lot", "url"])
+        for serial, gtin, lot in rows:
+            writer.writerow([serial, gtin, lot or "", service.code_url(host, gtin, serial, lot)])
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(stream_with_context(generate()), mimetype=CSV_MEDIA_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _wants_csv(query_format: str | None) -> bool:
+    if query_format is not None:
+        return query_format == "csv"
+    return request.accept_mimetypes.best_match(["application/json", CSV_MEDIA_TYPE]) == CSV_MEDIA_TYPE
+
+
+@blp.route("/trace-codes")
+class TraceCodes(MethodView):
+    @require_role(Role.WAREHOUSE_OPERATOR)
+    @blp.arguments(IssueQuery, location="query")
+    @blp.arguments(TraceCodeIssue)
+    @blp.response(201, IssuedRead, content_type="application/json")
+    @blp.doc(responses={"201": {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}}})
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, query, payload):
+        """Issue trace codes for a goods line of a declaration your warehouse holds (CSV with Accept: text/csv)."""
+        with db.transaction() as session:
+            issued = service.issue_trace_codes(session, operator=current_user(), **payload)
+        batch = issued.batch
+        if _wants_csv(query["format"]):
+            response = _csv(
+                ((serial, batch.gtin, batch.lot) for serial in issued.serials), filename=f"trace-codes-{batch.id}.csv"
+            )
+            response.status_code = 201
+            return response
+        return {"batch": batch, "codes": issued.codes}
+
+
+@blp.route("/trace-codes/status")
+class TraceCodeStatusChanges(MethodView):
+    @require_role(*STAFF)
+    @blp.arguments(StatusChange)
+    @blp.response(200, StatusChangeRead)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, payload):
+        """Mark codes affixed, sold or void (warehouse), or recalled (customs, admin); audited."""
+        with db.transaction() as session:
+            changed = service.change_status(session, user=current_user(), actor=current_actor(), **payload)
+        return {"status": payload["status"], "changed": changed}
+
+
+@blp.route("/trace-codes/<string:serial>")
+class TraceCodeBySerial(MethodView):
+    @require_role(*STAFF)
+    @blp.response(200, TraceCodeRead)
+    def get(self, serial):
+        """Read one trace code."""
+        with db.transaction() as session:
+            return service.get_code_for(session, serial, viewer=current_user())
+
+
+@blp.route("/trace-codes/<string:serial>/qr.png")
+class TraceCodePng(MethodView):
+    @require_role(*STAFF)
+    @blp.doc(responses={"200": {"description": "The label", "content": {"image/png": IMAGE}}})
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, serial):
+        """The code's QR label as PNG, the serial printed under it."""
+        with db.transaction() as session:
+            code = service.get_code_for(session, serial, viewer=current_user())
+        url = service.code_url(current_settings().trace_host, code.gtin, code.serial, code.lot)
+        return Response(labels.png(url, code.serial), mimetype="image/png")
+
+
+@blp.route("/trace-codes/<string:serial>/qr.svg")
+class TraceCodeSvg(MethodView):
+    @require_role(*STAFF)
+    @blp.doc(responses={"200": {"description": "The label", "content": {"image/svg+xml": SVG}}})
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, serial):
+        """The code's QR label as SVG, the serial printed under it."""
+        with db.transaction() as session:
+            code = service.get_code_for(session, serial, viewer=current_user())
+        url = service.code_url(current_settings().trace_host, code.gtin, code.serial, code.lot)
+        return Response(labels.svg(url, code.serial), mimetype="image/svg+xml")
+
+
+@blp.route("/trace-codes/<string:serial>/epcis")
+class TraceCodeEpcis(MethodView):
+    @require_role(*STAFF)
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "An EPCIS 2.0 EPCISDocument of ObjectEvents",
+                "content": {EPCIS_MEDIA_TYPE: {"schema": {"type": "object"}}},
+            }
+        }
+    )
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, serial):
+        """The code's chain as an EPCIS 2.0 document: commissioning, then each clearance step (CBV terms)."""
+        with db.transaction() as session:
+            history = service.history_for(session, serial, viewer=current_user())
+        response = current_app.json.response(epcis.document(history, host=current_settings().trace_host))
+        response.mimetype = EPCIS_MEDIA_TYPE
+        return response
+
+
+@blp.route("/trace-code-batches/<int:batch_id>")
+class BatchById(MethodView):
+    @require_role(*STAFF)
+    @blp.response(200, BatchRead)
+    def get(self, batch_id):
+        """Read a batch of issued codes."""
+        with db.transaction() as session:
+            return service.get_batch_for(session, batch_id, viewer=current_user())
+
+
+@blp.route("/trace-code-batches/<int:batch_id>/codes")
+class BatchCodes(MethodView):
+    @require_role(*STAFF)
+    @blp.arguments(BatchCodeQuery, location="query")
+    @blp.response(200, TraceCodePage)
+    def get(self, query, batch_id):
+        """A batch's codes with their status, newest first."""
+        with db.transaction() as session:
+            return service.list_batch_codes(session, batch_id, viewer=current_user(), **query)
+
+
+@blp.route("/trace-code-batches/<int:batch_id>/codes.csv")
+class BatchCodesCsv(MethodView):
+    @require_role(*STAFF)
+    @blp.doc(responses={"200": {"description": "serial,gtin,lot,url", "content": {CSV_MEDIA_TYPE: SVG}}})
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, batch_id):
+        """Every code of a batch as CSV for a label printer, streamed in issuing order."""
+        with db.transaction() as session:
+            batch = service.get_batch_for(session, batch_id, viewer=current_user())
+        codes = ((code.serial, code.gtin, code.lot) for code in service.iter_batch_codes(db.session(), batch))
+        return _csv(codes, filename=f"trace-codes-{batch.id}.csv")
+
+
+@blp.route("/trace-code-batches/<int:batch_id>/labels.svg")
+class BatchLabelSheet(MethodView):
+    @require_role(*STAFF)
+    @blp.arguments(SheetQuery, location="query")
+    @blp.doc(responses={"200": {"description": "A sheet of labels", "content": {"image/svg+xml": SVG}}})
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, query, batch_id):
+        """One sheet of a batch's QR labels (page by page, in issuing order), the serial under each."""
+        with db.transaction() as session:
+            codes = service.sheet_codes(session, batch_id, viewer=current_user(), **query)
+        host = current_settings().trace_host
+        sheet = labels.svg_sheet(
+            (service.code_url(host, code.gtin, code.serial, code.lot), code.serial) for code in codes
+        )
+        return Response(sheet, mimetype="image/svg+xml")
+
+
+@blp.route("/trace/verify")
+class Verify(MethodView):
+    @limiter.limit(trace_limit)
+    @limiter.limit(trace_unknown_limit, deduct_when=lambda response: response.status_code == 404)
+    @blp.arguments(VerifyCreate)
+    @blp.response(200, VerdictRead)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def post(self, payload):
+        """Public: check a scanned trace code, and the product barcode beside it (dual-code check)."""
+        return resolver.verify(payload["code"], barcode=payload["barcode"])
+
+
+@blp.route("/trace/codes/<string:serial>")
+class PublicCode(MethodView):
+    @limiter.limit(trace_limit)
+    @limiter.limit(trace_unknown_limit, deduct_when=lambda response: response.status_code == 404)
+    @blp.response(200, VerdictRead)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def get(self, serial):
+        """Public: a code's verdict and customs chain (the gs1:traceability link of the resolver)."""
+        return resolver.verify(serial, barcode=None)

@@ -1,0 +1,64 @@
+"""Counted lookups written off the request path: a queue per process, drained in batches by one thread.
+
+A consumer's answer never waits for the scan's INSERT (nor, on SQLite, for the write lock). A scan still
+in the queue when the process dies is lost; the counts are a fraud signal, not a ledger.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.trace import service
+
+log = logging.getLogger(__name__)
+
+
+class ScanRecorder:
+    def __init__(self, factory: sessionmaker[Session], *, batch: int = 500) -> None:
+        self._factory = factory
+        self._batch = batch
+        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def record(self, scan: dict[str, Any]) -> None:
+        """Queue one scan; the writer thread starts with the first (after gunicorn forked the worker)."""
+        self._queue.put(scan)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="trace-scan-recorder", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+
+    def flush(self) -> None:
+        """Write whatever is queued now (at exit, and for tests)."""
+        while rows := self._take(block=False):
+            self._write(rows)
+
+    def _run(self) -> None:
+        while True:
+            self._write(self._take(block=True))
+
+    def _take(self, *, block: bool) -> list[dict[str, Any]]:
+        rows = []
+        try:
+            rows.append(self._queue.get(block=block))
+            while len(rows) < self._batch:
+                rows.append(self._queue.get_nowait())
+        except queue.Empty:
+            pass
+        return rows
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            with self._factory() as session, session.begin():
+                service.record_scans(session, rows)
+        except Exception:
+            # A lost batch of scan records must not kill the writer: later scans still count.
+            log.exception("could not record %d trace-code scans", len(rows))

@@ -1,0 +1,146 @@
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.common.fields import Gtin, TrimmedString
+from app.common.pagination import PageQuery, page_schema
+from app.config import current_settings
+from app.trace.models import TraceCodeStatus
+from app.trace.service import SERIAL, code_url
+
+# GS1 AI 10 allows more, but upper-case letters and digits keep the QR code in alphanumeric mode.
+LOT = validate.Regexp(r"^[0-9A-Z]{1,20}$", error="Up to 20 upper-case letters and digits.")
+MAX_BATCH = 100_000
+
+
+def _url(code) -> str:
+    return code_url(current_settings().trace_host, code.gtin, code.serial, code.lot)
+
+
+class TraceCodeIssue(Schema):
+    declaration_id = fields.Integer(required=True)
+    gnum = fields.Integer(required=True, validate=validate.Range(min=1), metadata={"description": "Goods line."})
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_BATCH))
+    lot = fields.String(load_default=None, validate=LOT, metadata={"description": "Batch/lot printed as /10/."})
+
+
+class BatchRead(Schema):
+    id = fields.Integer()
+    declaration_id = fields.Integer()
+    gnum = fields.Integer()
+    gtin = fields.String()
+    lot = fields.String(allow_none=True)
+    quantity = fields.Integer()
+    voided = fields.Integer()
+    issued_at = fields.DateTime()
+
+
+class IssuedCodeRead(Schema):
+    serial = fields.String()
+    gtin = fields.String()
+    lot = fields.String(allow_none=True)
+    url = fields.Function(_url, metadata={"type": "string", "description": "The GS1 Digital Link the QR code holds."})
+
+
+class TraceCodeRead(IssuedCodeRead):
+    status = fields.Enum(TraceCodeStatus, by_value=True)
+    batch_id = fields.Integer()
+    declaration_id = fields.Integer()
+    status_changed_at = fields.DateTime()
+
+
+BatchCodeQuery = PageQuery
+TraceCodePage = page_schema(TraceCodeRead, "TraceCodePage")
+
+
+class IssuedRead(Schema):
+    batch = fields.Nested(BatchRead)
+    codes = fields.List(fields.Nested(IssuedCodeRead))
+
+
+class IssueQuery(Schema):
+    format = fields.String(
+        load_default=None,
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "csv streams the codes for a label printer (as does Accept: text/csv)."},
+    )
+
+
+class StatusChange(Schema):
+    status = fields.Enum(TraceCodeStatus, by_value=True, required=True)
+    serials = fields.List(
+        fields.String(validate=validate.Regexp(f"^{SERIAL.pattern}$", error="Not a trace-code serial.")),
+        validate=validate.Length(min=1, max=1000),
+        load_default=None,
+        metadata={"description": "Codes to change, all or none."},
+    )
+    batch_id = fields.Integer(
+        load_default=None, metadata={"description": "Or a whole batch: every code of it that may make the step."}
+    )
+    reason = TrimmedString(load_default=None, validate=validate.Length(max=200))
+
+    @validates_schema
+    def one_target(self, data, **kwargs):
+        if (data.get("serials") is None) == (data.get("batch_id") is None):
+            raise ValidationError("Give either serials or batch_id.", field_name="serials")
+
+
+class StatusChangeRead(Schema):
+    status = fields.Enum(TraceCodeStatus, by_value=True)
+    changed = fields.Integer()
+
+
+class SheetQuery(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_sheet = fields.Integer(load_default=40, validate=validate.Range(min=1, max=100))
+
+
+class VerifyCreate(Schema):
+    code = TrimmedString(
+        required=True,
+        validate=validate.Length(min=14, max=200),
+        metadata={"description": "The trace code's URL as scanned, or its serial."},
+    )
+    barcode = Gtin(load_default=None, metadata={"description": "The product's own barcode, scanned beside it."})
+
+
+class ProductBrief(Schema):
+    gtin = fields.String()
+    name = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String(allow_none=True)
+    brand = fields.String()
+    specification = fields.String(allow_none=True)
+    origin_country = fields.String()
+
+
+class ChainStepRead(Schema):
+    step = fields.String(metadata={"description": "The declaration status reached."})
+    biz_step = fields.String(metadata={"description": "CBV 2.0 bizStep."})
+    disposition = fields.String(metadata={"description": "CBV 2.0 disposition."})
+    at = fields.DateTime()
+    title = fields.String()
+
+
+class DeclarationBrief(Schema):
+    number = fields.String(allow_none=True, metadata={"description": "The customs inventory list number."})
+    status = fields.String()
+
+
+class ScansRead(Schema):
+    count = fields.Integer()
+    first_at = fields.DateTime(allow_none=True)
+
+
+class VerdictRead(Schema):
+    verdict = fields.String(
+        metadata={"enum": ["genuine", "not_released", "gtin_mismatch", "suspicious", "recalled", "void"]}
+    )
+    gtin = fields.String()
+    serial = fields.String()
+    lot = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "The code's lifecycle status."})
+    product = fields.Nested(ProductBrief, allow_none=True)
+    trader = fields.String()
+    warehouse = fields.String()
+    declaration = fields.Nested(DeclarationBrief)
+    chain = fields.List(fields.Nested(ChainStepRead))
+    scans = fields.Nested(ScansRead)

@@ -1,0 +1,561 @@
+"""Issuing trace codes, their lifecycle, and what a lookup of one tells a consumer."""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import itertools
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.common import clock
+from app.common.pagination import Page, paginate
+from app.declarations import service as declarations
+from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine, DeclarationStatus
+from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.goods import service as goods
+from app.goods.models import Product
+from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus, TraceScan
+from app.users.models import Role, User
+
+S = TraceCodeStatus
+D = DeclarationStatus
+
+# Upper-case letters and digits without the look-alikes 0/O, 1/I/L: a serial typed from a
+# label cannot be misread, and upper case keeps the QR code in alphanumeric mode (version 3).
+SERIAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+SERIAL_LENGTH = 16  # 31**16 ≈ 2**79: guessing one is far below the EU's 1 in 10,000 bound.
+SERIAL = re.compile(f"[{SERIAL_ALPHABET}]{{14,16}}")
+INSERT_BATCH = 5000
+COLLISION_RETRIES = 3
+
+RELEASED = (D.RELEASED, D.CLOSED)
+# Goods on these declarations will not leave the warehouse under them: no labels.
+NOT_ISSUABLE = (D.REJECTED, D.CANCELLED, D.SHIPPED_BACK, D.SEND_FAILED)
+
+# Which statuses each manual transition starts from, and who may make it. ACTIVE is set by release only.
+TRANSITIONS: dict[TraceCodeStatus, frozenset[TraceCodeStatus]] = {
+    S.AFFIXED: frozenset({S.ISSUED}),
+    S.SOLD: frozenset({S.ACTIVE}),
+    S.VOID: frozenset({S.ISSUED, S.AFFIXED, S.ACTIVE}),
+    S.RECALLED: frozenset({S.AFFIXED, S.ACTIVE, S.SOLD}),
+}
+TRANSITION_ROLES: dict[TraceCodeStatus, frozenset[Role]] = {
+    S.AFFIXED: frozenset({Role.WAREHOUSE_OPERATOR}),
+    S.SOLD: frozenset({Role.WAREHOUSE_OPERATOR}),
+    S.VOID: frozenset({Role.WAREHOUSE_OPERATOR, Role.ADMIN}),
+    S.RECALLED: frozenset({Role.CUSTOMS_OFFICER, Role.ADMIN}),
+}
+
+
+class QuantityExceeded(Conflict):
+    code, title = "trace_quantity_exceeded", "More codes than the goods line holds"
+
+
+class InvalidCodeTransition(Conflict):
+    code, title = "invalid_code_transition", "Not allowed in the code's status"
+
+
+class Verdict(enum.StrEnum):
+    GENUINE = "genuine"
+    NOT_RELEASED = "not_released"
+    GTIN_MISMATCH = "gtin_mismatch"
+    SUSPICIOUS = "suspicious"
+    RECALLED = "recalled"
+    VOID = "void"
+    UNKNOWN = "unknown"
+
+
+_SERIAL_SPACE = len(SERIAL_ALPHABET) ** SERIAL_LENGTH
+
+
+def new_serial() -> str:
+    """A uniformly random serial: one CSPRNG draw over the whole space, written in base 31 (3x faster than a
+    choice per character, which matters at a million codes a batch)."""
+    number = secrets.randbelow(_SERIAL_SPACE)
+    characters = []
+    for _ in range(SERIAL_LENGTH):
+        number, digit = divmod(number, len(SERIAL_ALPHABET))
+        characters.append(SERIAL_ALPHABET[digit])
+    return "".join(characters)
+
+
+def code_url(host: str, gtin: str, serial: str, lot: str | None = None) -> str:
+    """The GS1 Digital Link printed in the QR code, all upper case so the symbol stays small."""
+    lot_part = f"/10/{lot}" if lot else ""
+    return f"HTTPS://{host.upper()}/01/{gtin}{lot_part}/21/{serial}"
+
+
+# Issuing
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    serial: str
+    gtin: str
+    lot: str | None
+
+
+@dataclass(frozen=True)
+class IssuedBatch:
+    batch: TraceCodeBatch
+    serials: list[str]
+
+    @property
+    def codes(self) -> list[IssuedCode]:
+        return [IssuedCode(serial=serial, gtin=self.batch.gtin, lot=self.batch.lot) for serial in self.serials]
+
+
+def issue_trace_codes(
+    session: Session, *, operator: User, declaration_id: int, gnum: int, quantity: int, lot: str | None = None
+) -> IssuedBatch:
+    """Issue `quantity` codes for one goods line of a declaration your warehouse holds."""
+    declaration = declarations.get_declaration_for(session, declaration_id, viewer=operator)
+    if operator.role is not Role.WAREHOUSE_OPERATOR or declaration.warehouse_enterprise_id != operator.enterprise_id:
+        raise NotFound(f"Declaration {declaration_id} is not held by your warehouse.")
+    if declaration.status in NOT_ISSUABLE:
+        raise declarations.InvalidTransition(
+            f"Declaration {declaration_id} is {declaration.status.value}; its goods get no trace codes."
+        )
+    # The line's row lock serialises concurrent batches for it, so two cannot both pass the count.
+    line = session.scalar(
+        select(DeclarationLine)
+        .where(DeclarationLine.declaration_id == declaration.id, DeclarationLine.gnum == gnum)
+        .with_for_update()
+    )
+    if line is None:
+        raise InvalidInput(
+            f"Declaration {declaration_id} has no goods line {gnum}.", errors={"json": {"gnum": ["No such line."]}}
+        )
+    if goods.find_product_by_gtin(session, line.gtin) is None:
+        raise InvalidInput(
+            f"Line {gnum} names GTIN {line.gtin}, which is not registered; register the product first.",
+            errors={"json": {"gnum": ["The line's GTIN is not a registered product."]}},
+        )
+    allowed = int(line.qty)
+    used = session.scalar(
+        select(func.coalesce(func.sum(TraceCodeBatch.quantity - TraceCodeBatch.voided), 0)).where(
+            TraceCodeBatch.declaration_id == declaration.id, TraceCodeBatch.gnum == gnum
+        )
+    )
+    if used + quantity > allowed:
+        raise QuantityExceeded(
+            f"Line {gnum} declares {allowed} units and {used} codes are issued; {quantity} more would pass it.",
+            errors={"json": {"quantity": [f"At most {allowed - used}."]}},
+        )
+    batch = TraceCodeBatch(
+        declaration_id=declaration.id,
+        gnum=gnum,
+        gtin=line.gtin,
+        lot=lot,
+        quantity=quantity,
+        warehouse_enterprise_id=declaration.warehouse_enterprise_id,
+        issued_by_id=operator.id,
+    )
+    session.add(batch)
+    session.flush()
+    serials: list[str] = []
+    remaining = quantity
+    while remaining:
+        size = min(remaining, INSERT_BATCH)
+        serials.extend(_insert_codes(session, batch, size))
+        remaining -= size
+    return IssuedBatch(batch=batch, serials=serials)
+
+
+def _insert_codes(session: Session, batch: TraceCodeBatch, size: int) -> list[str]:
+    now = clock.utcnow()
+    for _attempt in range(COLLISION_RETRIES):
+        serials = [new_serial() for _ in range(size)]
+        if len(set(serials)) < size:
+            continue
+        rows = [
+            {
+                "serial": serial,
+                "gtin": batch.gtin,
+                "lot": batch.lot,
+                "status": S.ISSUED,
+                "batch_id": batch.id,
+                "declaration_id": batch.declaration_id,
+                "warehouse_enterprise_id": batch.warehouse_enterprise_id,
+                "status_changed_at": now,
+            }
+            for serial in serials
+        ]
+        try:
+            # Multi-row INSERTs, not ORM objects: millions of codes are planned.
+            with session.begin_nested():
+                session.execute(insert(TraceCode), rows)
+        except IntegrityError:
+            # A serial already exists (about 1 in 10**18 per batch): draw the whole chunk again.
+            continue
+        return serials
+    raise Conflict("Could not draw unused serials; try again.")
+
+
+def get_batch_for(session: Session, batch_id: int, *, viewer: User) -> TraceCodeBatch:
+    batch = session.get(TraceCodeBatch, batch_id)
+    if batch is None or not _may_see(viewer, batch.warehouse_enterprise_id):
+        raise NotFound(f"Trace code batch {batch_id} does not exist.")
+    return batch
+
+
+def list_batch_codes(
+    session: Session, batch_id: int, *, viewer: User, cursor: int | None, limit: int
+) -> Page[TraceCode]:
+    """A batch's codes, newest first."""
+    batch = get_batch_for(session, batch_id, viewer=viewer)
+    return paginate(
+        session, select(TraceCode).where(TraceCode.batch_id == batch.id), key=TraceCode.id, cursor=cursor, limit=limit
+    )
+
+
+def iter_batch_codes(session: Session, batch: TraceCodeBatch, *, chunk: int = 5000) -> Iterator[TraceCode]:
+    """Every code of a batch in issuing order, read in chunks so a million never sit in memory."""
+    last = 0
+    while True:
+        codes = list(
+            session.scalars(
+                select(TraceCode)
+                .where(TraceCode.batch_id == batch.id, TraceCode.id > last)
+                .order_by(TraceCode.id)
+                .limit(chunk)
+            )
+        )
+        yield from codes
+        if len(codes) < chunk:
+            return
+        last = codes[-1].id
+
+
+def sheet_codes(session: Session, batch_id: int, *, viewer: User, page: int, per_sheet: int) -> list[TraceCode]:
+    """One printed sheet's worth of a batch's codes, in issuing order."""
+    batch = get_batch_for(session, batch_id, viewer=viewer)
+    return list(
+        session.scalars(
+            select(TraceCode)
+            .where(TraceCode.batch_id == batch.id)
+            .order_by(TraceCode.id)
+            .offset((page - 1) * per_sheet)
+            .limit(per_sheet)
+        )
+    )
+
+
+def get_code_for(session: Session, serial: str, *, viewer: User) -> TraceCode:
+    code = find_code(session, serial)
+    if code is None or not _may_see(viewer, code.warehouse_enterprise_id):
+        raise NotFound(f"Trace code {serial} does not exist.")
+    return code
+
+
+def find_code(session: Session, serial: str) -> TraceCode | None:
+    return session.scalar(select(TraceCode).where(TraceCode.serial == serial))
+
+
+def _may_see(viewer: User, warehouse_enterprise_id: int) -> bool:
+    if viewer.role in (Role.ADMIN, Role.CUSTOMS_OFFICER):
+        return True
+    return viewer.role is Role.WAREHOUSE_OPERATOR and viewer.enterprise_id == warehouse_enterprise_id
+
+
+# Lifecycle
+
+
+def change_status(
+    session: Session,
+    *,
+    user: User,
+    actor: Actor,
+    status: TraceCodeStatus,
+    serials: Sequence[str] | None = None,
+    batch_id: int | None = None,
+    reason: str | None = None,
+) -> int:
+    """Move codes to `status`: listed serials all or none; a whole batch, every code that may make the step."""
+    if status not in TRANSITIONS:
+        raise InvalidInput(
+            f"Codes become {status.value} by themselves, not by request.",
+            errors={"json": {"status": ["Not a status you can set."]}},
+        )
+    if user.role not in TRANSITION_ROLES[status]:
+        raise PermissionDenied(f"Your role may not mark codes {status.value}.")
+    sources = TRANSITIONS[status]
+    statement = select(
+        TraceCode.id, TraceCode.serial, TraceCode.status, TraceCode.batch_id, TraceCode.warehouse_enterprise_id
+    )
+    if batch_id is not None:
+        batch = get_batch_for(session, batch_id, viewer=user)
+        rows = session.execute(
+            statement.where(TraceCode.batch_id == batch.id, TraceCode.status.in_(sources)).with_for_update()
+        ).all()
+    else:
+        wanted = sorted(set(serials or ()))
+        rows = session.execute(statement.where(TraceCode.serial.in_(wanted)).with_for_update()).all()
+        found = {row.serial for row in rows if _may_see(user, row.warehouse_enterprise_id)}
+        missing = [serial for serial in wanted if serial not in found]
+        if missing:
+            raise NotFound(f"No trace code {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}.")
+        stuck = [row for row in rows if row.status not in sources]
+        if stuck:
+            raise InvalidCodeTransition(
+                f"Code {stuck[0].serial} is {stuck[0].status.value}; only "
+                f"{'/'.join(sorted(s.value for s in sources))} codes can become {status.value}."
+            )
+    ids = [row.id for row in rows]
+    if not ids:
+        return 0
+    now = clock.utcnow()
+    for chunk in _chunks(ids):
+        session.execute(update(TraceCode).where(TraceCode.id.in_(chunk)).values(status=status, status_changed_at=now))
+    if status is S.VOID:
+        for batch_key, group in itertools.groupby(sorted(row.batch_id for row in rows)):
+            session.execute(
+                update(TraceCodeBatch)
+                .where(TraceCodeBatch.id == batch_key)
+                .values(voided=TraceCodeBatch.voided + len(list(group)))
+            )
+    if status is S.AFFIXED:
+        # A code affixed to goods already released is live at once.
+        released = select(Declaration.id).where(Declaration.status.in_(RELEASED))
+        for chunk in _chunks(ids):
+            session.execute(
+                update(TraceCode)
+                .where(TraceCode.id.in_(chunk), TraceCode.declaration_id.in_(released))
+                .values(status=S.ACTIVE)
+            )
+    audit.record(
+        session,
+        action=f"trace_codes.{status.value}",
+        actor=actor,
+        details={
+            "count": len(ids),
+            "batch_id": batch_id,
+            "serials": [row.serial for row in rows[:100]],
+            "reason": reason,
+        },
+    )
+    return len(ids)
+
+
+def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
+    # Bound each IN list: SQLite caps bound parameters, and huge lists plan badly everywhere.
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+@declarations.declaration_released.connect
+def _activate_on_release(declaration: Declaration, *, session: Session, **_: Any) -> None:
+    """Release makes the declaration's affixed codes live (those affixed later go live when affixed)."""
+    changed = session.execute(
+        update(TraceCode)
+        .where(TraceCode.declaration_id == declaration.id, TraceCode.status == S.AFFIXED)
+        .values(status=S.ACTIVE, status_changed_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        audit.record(
+            session,
+            action="trace_codes.active",
+            actor=Actor(user=None, client_addr=None),
+            details={"count": changed, "declaration_id": declaration.id},
+        )
+
+
+# Lookups
+
+
+# Consumer-facing names of the clearance steps; event titles are staff wording and Chinese only.
+STEP_LABELS: dict[DeclarationStatus, tuple[str, str]] = {
+    D.SUBMITTED: ("跨境电商清单已申报", "Inventory list declared"),
+    D.ACCEPTED: ("海关已接收申报", "Accepted by customs"),
+    D.MANUAL_REVIEW: ("海关人工审核", "Customs manual review"),
+    D.AUDITED: ("海关审结", "Customs audit concluded"),
+    D.INSPECTION: ("海关查验", "Customs inspection"),
+    D.DETAINED: ("海关扣留", "Detained by customs"),
+    D.RELEASED: ("海关放行", "Released by customs"),
+    D.CLOSED: ("结关", "Clearance closed"),
+}
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    status: DeclarationStatus
+    biz_step: str
+    disposition: str
+    at: datetime
+    title_zh: str
+    title_en: str
+
+
+@dataclass(frozen=True)
+class Scans:
+    count: int
+    first_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ScanClient:
+    """Who looked, as far as a lookup is counted: the /24 network, a client class, an optional region."""
+
+    network: str | None
+    client_class: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    verdict: Verdict
+    code: TraceCode
+    product: Product | None
+    declaration: Declaration
+    chain: list[ChainStep]
+    scans: Scans
+    # The row of the scan this lookup counts, for record_scans; None for machine views.
+    scan: dict[str, Any] | None
+
+
+def truncate_address(address: str | None) -> str | None:
+    """A client address cut to its /24 (IPv4) or /48 (IPv6) network."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def look_up(
+    session: Session,
+    serial: str,
+    *,
+    gtin: str | None,
+    barcode: str | None,
+    client: ScanClient | None,
+    scan_limit: int,
+    network_limit: int,
+    network_window: timedelta,
+) -> Lookup | None:
+    """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
+
+    A lookup by `client` counts as a scan (included in `scans`, stored by `record_scans`); pass None for
+    machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait.
+    """
+    code = find_code(session, serial)
+    # A serial printed under another GTIN is not this code: a forged label.
+    if code is None or (gtin is not None and code.gtin != gtin):
+        return None
+    declaration = declarations.get_declaration(session, code.declaration_id)
+    now = clock.utcnow()
+    previous = session.execute(
+        select(func.count(), func.min(TraceScan.scanned_at)).where(TraceScan.trace_code_id == code.id)
+    ).one()
+    count, first_at = previous[0], previous[1]
+    networks: set[str | None] = set()
+    if client is not None:
+        networks = set(
+            session.scalars(
+                select(TraceScan.network)
+                .where(TraceScan.trace_code_id == code.id, TraceScan.scanned_at >= now - network_window)
+                .distinct()
+            )
+        )
+        networks.add(client.network)
+        count, first_at = count + 1, first_at or now
+    suspicious = count > scan_limit or len(networks - {None}) > network_limit
+    verdict = _verdict(code, declaration, barcode=barcode, suspicious=suspicious)
+    scan = None
+    if client is not None:
+        scan = {
+            "trace_code_id": code.id,
+            "scanned_at": now,
+            "network": client.network,
+            "client_class": client.client_class,
+            "region": client.region,
+            "verdict": verdict.value,
+        }
+    return Lookup(
+        verdict=verdict,
+        code=code,
+        product=goods.find_product_by_gtin(session, code.gtin),
+        declaration=declaration,
+        chain=_chain(session, declaration),
+        scans=Scans(count=count, first_at=first_at),
+        scan=scan,
+    )
+
+
+def record_scans(session: Session, scans: list[dict[str, Any]]) -> None:
+    """Store counted lookups (the `scan` of each Lookup), after their answers went out."""
+    session.execute(insert(TraceScan), scans)
+
+
+def _verdict(code: TraceCode, declaration: Declaration, *, barcode: str | None, suspicious: bool) -> Verdict:
+    if code.status is S.VOID:
+        return Verdict.VOID
+    if code.status is S.RECALLED:
+        return Verdict.RECALLED
+    if barcode is not None and barcode != code.gtin:
+        return Verdict.GTIN_MISMATCH
+    if code.status not in (S.ACTIVE, S.SOLD) or declaration.status not in RELEASED:
+        return Verdict.NOT_RELEASED
+    if suspicious:
+        return Verdict.SUSPICIOUS
+    return Verdict.GENUINE
+
+
+@dataclass(frozen=True)
+class CodeHistory:
+    """What the EPCIS export of a code tells: the code, its batch and its declaration's clearance steps."""
+
+    code: TraceCode
+    batch: TraceCodeBatch
+    declaration: Declaration
+    chain: list[ChainStep]
+
+
+def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
+    """A code's commissioning and customs chain, for staff."""
+    code = get_code_for(session, serial, viewer=viewer)
+    declaration = declarations.get_declaration(session, code.declaration_id)
+    return CodeHistory(
+        code=code,
+        batch=get_batch_for(session, code.batch_id, viewer=viewer),
+        declaration=declaration,
+        chain=_chain(session, declaration),
+    )
+
+
+def _chain(session: Session, declaration: Declaration) -> list[ChainStep]:
+    events: Select[Any] = (
+        select(DeclarationEvent)
+        .where(DeclarationEvent.declaration_id == declaration.id, DeclarationEvent.status_changed.is_(True))
+        .order_by(DeclarationEvent.occurred_at, DeclarationEvent.id)
+        .limit(100)
+    )
+    steps = []
+    for event in session.scalars(events):
+        if event.status not in STEP_LABELS:
+            continue
+        zh, en = STEP_LABELS[event.status]
+        steps.append(
+            ChainStep(
+                status=event.status,
+                biz_step=event.biz_step.value,
+                disposition=event.disposition.value,
+                at=event.occurred_at,
+                title_zh=zh,
+                title_en=en,
+            )
+        )
+    return steps

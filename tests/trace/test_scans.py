@@ -1,0 +1,61 @@
+import time
+
+import pytest
+from alembic import command
+from sqlalchemy import func, select
+
+from app import create_app, db
+from app.auth import service as auth
+from app.cli import alembic_config
+from app.trace.models import TraceScan
+from tests.conftest import make_settings
+from tests.databases import configured_url, scratch_database
+from tests.trace.helpers import GTIN, issue, make_setup, release, set_status
+
+
+@pytest.fixture
+def background_app(tmp_path):
+    """An app that records scans in the background, on a database of its own (the thread commits)."""
+    with scratch_database(configured_url(), tmp_path) as url:
+        command.upgrade(alembic_config(url), "head")
+        app = create_app(make_settings(url, upload_dir=tmp_path / "uploads", trace_scans_in_background=True))
+        try:
+            yield app
+        finally:
+            app.extensions["engine"].dispose()
+
+
+def headers_for(app, session, user):
+    pair = auth.open_session(
+        session, user, client_addr="127.0.0.1", user_agent="pytest", settings=app.extensions["settings"]
+    )
+    return {"Authorization": f"Bearer {pair.access_token}"}
+
+
+def test_scans_are_written_by_the_background_recorder(background_app):
+    client = background_app.test_client()
+    with background_app.app_context(), db.transaction() as session:
+        setup = make_setup(session)
+        operator, officer = (
+            headers_for(background_app, session, setup.operator),
+            headers_for(background_app, session, setup.officer),
+        )
+        declaration_id = setup.declaration.id
+    serial = issue(client, operator, declaration_id, 1).json["codes"][0]["serial"]
+    set_status(client, operator, "affixed", serials=[serial])
+    release(client, officer, declaration_id)
+
+    verdicts = [
+        client.get(f"/01/{GTIN}/21/{serial}", headers={"Accept": "application/json"}).json["verdict"] for _ in range(3)
+    ]
+
+    assert verdicts == ["genuine"] * 3
+    deadline = time.monotonic() + 10
+    with background_app.app_context():
+        while True:
+            with db.transaction() as session:
+                stored = session.scalar(select(func.count()).select_from(TraceScan))
+            if stored == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert stored == 3
