@@ -17,6 +17,11 @@ class NoticeRead(Schema):
     link = fields.String(allow_none=True, metadata={"description": "API path of what the notice is about."})
     declaration_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
+    sent_at = fields.DateTime(
+        attribute="first_sent_at",
+        allow_none=True,
+        metadata={"description": "When a push provider first accepted a push of it."},
+    )
     acknowledged_at = fields.DateTime(allow_none=True, metadata={"description": "When an app acknowledged it."})
     read_at = fields.DateTime(allow_none=True)
 

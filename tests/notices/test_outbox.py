@@ -141,7 +141,9 @@ def test_a_rolled_back_notice_leaves_no_push_behind(session, declarant):
     assert deliveries(session) == []
 
 
-def test_the_dispatcher_sends_a_minimal_push_and_records_it(session, declarant, dispatcher, provider):
+def test_the_dispatcher_sends_a_minimal_push_and_records_it(
+    client, session, declarant, dispatcher, provider, auth_headers
+):
     device = make_device(session, user=declarant)
     declaration = make_declaration(session, declarant=declarant)
     notice = notify(session, declarant, declaration=declaration)
@@ -158,8 +160,8 @@ def test_the_dispatcher_sends_a_minimal_push_and_records_it(session, declarant, 
     (delivery,) = deliveries(session, notice)
     assert delivery.state is DeliveryState.SENT
     assert delivery.provider_message_id == "msg-1"
-    session.refresh(notice)
-    assert notice.first_sent_at is not None
+    (listed,) = client.get("/api/v1/notices", headers=auth_headers(declarant)).json["items"]
+    assert listed["sent_at"] is not None
     assert dispatcher.turn().claimed == 0
 
 
