@@ -14,8 +14,8 @@ from app.goods.models import Product
 from app.users.models import Role, User
 from tests.factories import make_declaration, make_user
 
-# shared/reference sits beside the repository (the work tree here, the clone in CI).
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gs1"
+# Published GS1 schema and examples, kept with the tests (tests/reference/README.md).
+REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "gs1"
 GTIN = "04006381333931"
 OTHER_GTIN = "09506000134352"
 

@@ -7,8 +7,6 @@ from app.users.models import Role
 from tests.factories import make_user
 from tests.trace.helpers import GTIN, REFERENCE, issue, make_setup, release, set_status
 
-pytestmark = pytest.mark.skipif(not REFERENCE.exists(), reason="shared/reference is not beside the repository")
-
 
 @pytest.fixture(scope="module")
 def validator():

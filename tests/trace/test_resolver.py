@@ -224,7 +224,6 @@ def test_linkset_by_link_type_and_every_link_has_href_and_title(client, live_cod
         assert all(link["href"] and link["title"] for link in links)
 
 
-@pytest.mark.skipif(not REFERENCE.exists(), reason="shared/reference is not beside the repository")
 def test_the_linkset_has_the_shape_of_the_gs1_model(client, live_code):
     model = json.loads((REFERENCE / "resolver-model-linkset.json").read_text())
     ours = client.get(live_code["path"] + "?linkType=linkset").json
