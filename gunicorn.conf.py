@@ -25,3 +25,15 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 # gunicorn 27's control socket sits at one per-user path, so a second instance on the same
 # host (a benchmark, a test, another service) would take it over; nothing here uses it.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Move what start-up loaded (the app, its modules) out of the collector's sight.
+
+    A full collection then walks only what requests allocate: with the app's ~170k start-up
+    objects in view it paused the worker for 90-240 ms, and every open stream and request with it.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()

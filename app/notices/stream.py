@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import threading
 import time
 import uuid
@@ -227,7 +228,8 @@ def notice_events(
                 data = json.dumps(_schema.dump(notice), ensure_ascii=False)
                 yield f"id: {notice.id}\nevent: notice\ndata: {data}\n\n"
             last_seq = feed.next_after_seq
-            if feed.has_more or subscription.wait(heartbeat_seconds):
+            # Jittered, so streams opened together (after a restart) do not all check in at once.
+            if feed.has_more or subscription.wait(heartbeat_seconds * random.uniform(0.5, 1.0)):
                 continue
             with reading(sessions) as session:
                 try:

@@ -1,0 +1,68 @@
+"""The notice benchmarks still run end to end, tiny, on the suite's database server (figures are not asserted
+against targets: only that every report is complete and its numbers are sane)."""
+
+import json
+import subprocess
+import sys
+import uuid
+
+from sqlalchemy import make_url
+
+from tests.databases import configured_url, is_postgres
+from tests.live import ROOT
+
+
+def run_bench(script: str, *args: str) -> dict:
+    """Run a benchmark script, on a scratch PostgreSQL database of its own when the suite runs on PostgreSQL."""
+    url = configured_url()
+    if is_postgres(url):
+        scratch = make_url(url).set(database=f"bench_smoke_{uuid.uuid4().hex[:12]}")
+        args = (*args, "--database-url", scratch.render_as_string(hide_password=False))
+    done = subprocess.run(
+        [sys.executable, f"scripts/{script}", *args, "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def test_stream_bench_times_every_decision_with_one_and_with_many_streams_open():
+    report = run_bench("bench_stream.py", "--streams", "4", "--decisions", "6", "--rate", "20")
+
+    for phase in ("baseline", "loaded"):
+        figures = report[phase]
+        assert figures["lost"] == 0 and figures["not_applied"] == 0
+        assert figures["count"] == (5 if phase == "baseline" else 6)  # one baseline decision warms up
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"] < 5000
+        assert 0 < figures["receipt_post"]["p50_ms"] <= figures["receipt_post"]["max_ms"]
+    assert report["ratios"]["p99"] > 0
+    assert report["streams"]["open"] == report["streams"]["still_connected"] == 4
+    memory = report["memory"]
+    assert memory["worker_rss_kib_with_streams"] > 0 and memory["worker_rss_kib_before_streams"] > 0
+    assert isinstance(memory["kib_per_stream"], float)
+    assert set(report["target"]) == {"loaded_p99_ms_at_most", "met"}
+
+
+def test_stream_bench_holds_streams_that_hear_heartbeats():
+    report = run_bench("bench_stream.py", "--streams", "4", "--hold-only", "--hold", "2.5", "--heartbeat-seconds", "1")
+
+    streams = report["streams"]
+    assert streams["open"] == streams["still_connected"] == 4
+    assert streams["heartbeats_min"] >= 1 and streams["without_heartbeat"] == 0
+    assert "loaded" not in report and report["settings"]["mode"] == "hold-only"
+    assert report["memory"]["worker_rss_kib_with_streams"] > 0
+
+
+def test_dispatch_bench_sends_every_queued_push_and_measures_the_adapters_alone():
+    report = run_bench("bench_dispatch.py", "--devices", "8", "--users", "4", "--pushes", "200", "--concurrency", "4")
+
+    assert report["queued"] == 200
+    dispatcher = report["dispatcher"]
+    assert dispatcher["by_state"] == {"sent": 200}
+    assert dispatcher["pushes_per_s"] > 0 and dispatcher["elapsed_s"] > 0
+    assert 0 < dispatcher["created_to_sent"]["p50_ms"] <= dispatcher["created_to_sent"]["p99_ms"]
+    assert report["baseline_adapters_only"]["sent"] == 200
+    assert report["dispatcher_share_of_baseline"] > 0
