@@ -64,9 +64,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "scripts"
@@ -865,14 +866,14 @@ def run(args: argparse.Namespace, children: Children, workdir: Path) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _raise_on_signal)
+def run_cleanly(
+    run: Callable[[argparse.Namespace, Children, Path], dict[str, Any]], args: argparse.Namespace, *, prefix: str
+) -> dict[str, Any] | int:
+    """The report of `run`, or the exit status when it failed; its child processes and work folder end with it."""
     children = Children()
-    workdir = Path(tempfile.mkdtemp(prefix="smartpark-bench-"))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        report = run(args, children, workdir)
+        return run(args, children, workdir)
     except BenchError as exc:
         log(f"FAILED: {exc}")
         return 1
@@ -883,6 +884,15 @@ def main(argv: list[str] | None = None) -> int:
         with signals_ignored():
             children.stop_all()
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_on_signal)
+    report = run_cleanly(run, args, prefix="smartpark-bench-")
+    if isinstance(report, int):
+        return report
 
     if args.json:
         print(json.dumps(report, indent=2))

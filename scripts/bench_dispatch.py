@@ -38,11 +38,9 @@ import json
 import math
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -347,20 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, bench._raise_on_signal)
-    children = bench.Children()
-    workdir = Path(tempfile.mkdtemp(prefix="smartpark-bench-dispatch-"))
-    try:
-        report = run(args, children, workdir)
-    except BenchError as exc:
-        log(f"FAILED: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        with bench.signals_ignored():
-            children.stop_all()
-            shutil.rmtree(workdir, ignore_errors=True)
+    report = bench.run_cleanly(run, args, prefix="smartpark-bench-dispatch-")
+    if isinstance(report, int):
+        return report
     if not args.json:
         print(summary(report))
     print(json.dumps(report, indent=2))

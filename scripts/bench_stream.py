@@ -44,7 +44,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -544,20 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     if limit < args.streams + FD_HEADROOM:
         log(f"open-file limit {limit} is too low for {args.streams} streams (raise ulimit -n)")
         return 1
-    children = bench.Children()
-    workdir = Path(tempfile.mkdtemp(prefix="smartpark-bench-stream-"))
-    try:
-        report = run(args, children, workdir)
-    except BenchError as exc:
-        log(f"FAILED: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        with bench.signals_ignored():
-            children.stop_all()
-            shutil.rmtree(workdir, ignore_errors=True)
+    report = bench.run_cleanly(run, args, prefix="smartpark-bench-stream-")
+    if isinstance(report, int):
+        return report
     if not args.json:
         print(summary(report))
     print(json.dumps(report, indent=2))

@@ -116,7 +116,8 @@ def submit_declaration(server: LiveServer, token: str, cop_no: str) -> dict[str,
     return body
 
 
-def declaration_body(cop_no: str) -> dict[str, Any]:
+def declaration_body(cop_no: str, *, area_code: str = DEMO_WAREHOUSE_CODE, quantity: int = 1) -> dict[str, Any]:
+    """A valid 1210 inventory list with one line of `quantity` vitamin gummies at ¥89."""
     return {
         "cop_no": cop_no,
         "order_no": f"ORDER-{cop_no}",
@@ -125,7 +126,7 @@ def declaration_body(cop_no: str) -> dict[str, Any]:
         "ebp_name": "渝购全球",
         "ebc_code": "500224A004",
         "ebc_name": "海外优选",
-        "area_code": DEMO_WAREHOUSE_CODE,
+        "area_code": area_code,
         "customs_code": "8012",
         "port_code": "8012",
         "buyer_id_number": "11010119900307451X",
@@ -142,10 +143,10 @@ def declaration_body(cop_no: str) -> dict[str, Any]:
                 "hs_code": "2106909090",
                 "gtin": "4006381333931",
                 "country": "502",
-                "qty": "1",
+                "qty": str(quantity),
                 "unit": "142",
                 "price": "89.00",
-                "total_price": "89.00",
+                "total_price": f"{89 * quantity}.00",
             }
         ],
     }

@@ -10,6 +10,7 @@ from app.enterprises.models import EnterpriseKind
 from app.notices.models import Notice
 from app.users.models import Role
 from tests.factories import make_enterprise, make_slot, make_user
+from tests.live import declaration_body
 
 CEB = "http://www.chinaport.gov.cn/ceb"
 TIMES = {120: "20261111090000000", 500: "20261111091500000", 800: "20261111103000000"}
@@ -29,38 +30,7 @@ def park(session, auth_headers):
 
 
 def submit(client, headers, warehouse):
-    body = {
-        "cop_no": "FLOW-0001",
-        "order_no": "ORDER-FLOW-0001",
-        "logistics_no": "YTFLOW0001",
-        "ebp_code": "500224A005",
-        "ebp_name": "渝购全球",
-        "ebc_code": "500224A004",
-        "ebc_name": "海外优选",
-        "area_code": warehouse.customs_reg_code,
-        "customs_code": "8012",
-        "port_code": "8012",
-        "buyer_id_number": "11010119900307451X",
-        "buyer_name": "王小明",
-        "buyer_telephone": "13800138000",
-        "consignee_address": "重庆市渝北区金开大道1号",
-        "gross_weight": "1.5",
-        "net_weight": "1.2",
-        "lines": [
-            {
-                "gnum": 1,
-                "item_no": "SKU-1",
-                "item_name": "维生素软糖",
-                "hs_code": "2106909090",
-                "gtin": "4006381333931",
-                "country": "502",
-                "qty": "3",
-                "unit": "142",
-                "price": "89.00",
-                "total_price": "267.00",
-            }
-        ],
-    }
+    body = declaration_body("FLOW-0001", area_code=warehouse.customs_reg_code, quantity=3)
     response = client.post("/api/v1/declarations", json=body, headers=headers)
     assert response.status_code == 201, response.json
     return response.json

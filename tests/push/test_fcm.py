@@ -100,7 +100,7 @@ def test_the_access_token_is_renewed_shortly_before_it_expires(adapter, fcm_stan
 
 def test_a_rejected_access_token_is_replaced_once_and_the_push_goes_out(adapter, fcm_standin):
     adapter.send(android(), message())
-    fcm_standin.revoke_tokens()
+    fcm_standin.tokens.revoke_all()
 
     outcome = adapter.send(android(), message())
 
@@ -110,7 +110,7 @@ def test_a_rejected_access_token_is_replaced_once_and_the_push_goes_out(adapter,
 
 
 def test_a_second_401_with_a_fresh_token_is_a_failure(adapter, fcm_standin):
-    fcm_standin.token_ttl = 0  # every token it hands out is already expired (reset() restores it)
+    fcm_standin.tokens.ttl = 0  # every token it hands out is already expired (reset() restores it)
 
     outcome = adapter.send(android(), message())
 

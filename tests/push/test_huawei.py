@@ -88,7 +88,7 @@ def test_the_access_token_is_renewed_when_its_hour_is_nearly_up(adapter, huawei_
 
 def test_an_expired_access_token_80200003_is_replaced_once_and_the_push_goes_out(adapter, huawei_standin):
     adapter.send(android(), message())
-    huawei_standin.revoke_tokens()
+    huawei_standin.tokens.revoke_all()
 
     outcome = adapter.send(android(), message())
 

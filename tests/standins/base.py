@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
+import secrets
 import shutil
 import socket
 import tempfile
@@ -105,6 +106,35 @@ class Script:
         with self._lock:
             self._scripted.clear()
             self._seen.clear()
+
+
+class AccessTokens:
+    """The OAuth access tokens a stand-in's token endpoint handed out, each until it expires."""
+
+    def __init__(self, ttl: int) -> None:
+        self.ttl = self._default_ttl = ttl
+        self._expiry: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, prefix: str) -> Reply:
+        """A new token, answered in the shape both Google's and Huawei's endpoints use."""
+        token = prefix + secrets.token_urlsafe(24)
+        with self._lock:
+            self._expiry[token] = time.monotonic() + self.ttl
+        return Reply(200, {"access_token": token, "expires_in": self.ttl, "token_type": "Bearer"})
+
+    def valid(self, token: str | None) -> bool:
+        with self._lock:
+            expires_at = self._expiry.get(token or "")
+        return expires_at is not None and time.monotonic() < expires_at
+
+    def revoke_all(self) -> None:
+        """Forget every token, so the next send is refused (as after a key rotation)."""
+        with self._lock:
+            self._expiry.clear()
+
+    def reset(self) -> None:
+        self.ttl = self._default_ttl
 
 
 class StandIn:

@@ -6,15 +6,13 @@ import itertools
 import json
 import re
 import secrets
-import threading
-import time
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs
 
 import jwt
 
-from tests.standins.base import Behaviour, HttpStandIn, Reply, Request, Workdir, bearer, parse_json_object
+from tests.standins.base import AccessTokens, Behaviour, HttpStandIn, Reply, Request, Workdir, bearer, parse_json_object
 from tests.standins.keys import rsa_key
 
 SEND_PATH = re.compile(r"^/v1/projects/(?P<project>[^/]+)/messages:send$")
@@ -60,36 +58,22 @@ class FcmStandIn(HttpStandIn):
         super().__init__(**options)
         self.project_id = project_id
         self.client_email = client_email
-        self.token_ttl = self._default_token_ttl = token_ttl
+        self.tokens = AccessTokens(token_ttl)
         # Which of FCM's dead-token answers a DEAD token gets.
         self.dead_answer = "UNREGISTERED"
         self.service_account_file: Path | None = None
         self._workdir = Workdir(directory)
         self._public_key: Any = None
-        self._issued: dict[str, float] = {}
-        self._issued_lock = threading.Lock()
-        self._token_requests = 0
         self._ids = itertools.count(1)
 
     @property
     def token_uri(self) -> str:
         return self.url + TOKEN_PATH
 
-    @property
-    def token_requests(self) -> int:
-        """How many access tokens were handed out (the adapter should ask rarely)."""
-        with self._issued_lock:
-            return self._token_requests
-
-    def revoke_tokens(self) -> None:
-        """Forget every issued access token, so the next send gets a 401 (as after a key rotation)."""
-        with self._issued_lock:
-            self._issued.clear()
-
     def reset(self) -> None:
         super().reset()
         self.dead_answer = "UNREGISTERED"
-        self.token_ttl = self._default_token_ttl
+        self.tokens.reset()
 
     def start(self) -> Self:
         private_key, self._public_key = rsa_key()
@@ -126,7 +110,7 @@ class FcmStandIn(HttpStandIn):
         match = SEND_PATH.match(request.path)
         if request.method != "POST" or match is None or match["project"] != self.project_id:
             return self._record(request, None, fcm_error(404, "NOT_FOUND", "Requested entity was not found."))
-        if not self._valid_access_token(bearer(request.headers)):
+        if not self.tokens.valid(bearer(request.headers)):
             return self._record(
                 request,
                 None,
@@ -193,11 +177,6 @@ class FcmStandIn(HttpStandIn):
             return "message.apns.headers", "apns-collapse-id must be at most 64 bytes."
         return None
 
-    def _valid_access_token(self, token: str | None) -> bool:
-        with self._issued_lock:
-            expires_at = self._issued.get(token or "")
-        return expires_at is not None and time.monotonic() < expires_at
-
     def _issue_token(self, request: Request) -> Reply:
         form = {key: values[0] for key, values in parse_qs(request.raw.decode()).items()}
         if form.get("grant_type") != JWT_BEARER:
@@ -217,8 +196,4 @@ class FcmStandIn(HttpStandIn):
             return Reply(400, {"error": "invalid_scope", "error_description": "Missing the firebase.messaging scope"})
         if claims["exp"] - claims["iat"] > 3600:
             return Reply(400, {"error": "invalid_grant", "error_description": "JWT lifetime is over an hour"})
-        access_token = "ya29.standin-" + secrets.token_urlsafe(24)
-        with self._issued_lock:
-            self._issued[access_token] = time.monotonic() + self.token_ttl
-            self._token_requests += 1
-        return Reply(200, {"access_token": access_token, "expires_in": self.token_ttl, "token_type": "Bearer"})
+        return self.tokens.issue("ya29.standin-")

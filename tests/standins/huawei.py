@@ -6,12 +6,10 @@ import itertools
 import json
 import re
 import secrets
-import threading
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.standins.base import Behaviour, HttpStandIn, Reply, Request, bearer, parse_json_object
+from tests.standins.base import AccessTokens, Behaviour, HttpStandIn, Reply, Request, bearer, parse_json_object
 
 SEND_PATH = re.compile(r"^/v1/(?P<app>[^/]+)/messages:send$")
 TOKEN_PATH = "/oauth2/v3/token"
@@ -47,32 +45,19 @@ class HuaweiStandIn(HttpStandIn):
         super().__init__(**options)
         self.app_id = app_id
         self.client_secret = secrets.token_hex(16)
-        self.token_ttl = self._default_token_ttl = token_ttl
+        self.tokens = AccessTokens(token_ttl)
         # A dead token answered as "all tokens invalid" (80300007) or as partial success (80100000).
         self.dead_answer = "80300007"
-        self._issued: dict[str, float] = {}
-        self._issued_lock = threading.Lock()
-        self._token_requests = 0
         self._ids = itertools.count(1)
 
     @property
     def oauth_url(self) -> str:
         return self.url + TOKEN_PATH
 
-    @property
-    def token_requests(self) -> int:
-        with self._issued_lock:
-            return self._token_requests
-
-    def revoke_tokens(self) -> None:
-        """Forget every issued access token, so the next send is answered 80200003 (token expired)."""
-        with self._issued_lock:
-            self._issued.clear()
-
     def reset(self) -> None:
         super().reset()
         self.dead_answer = "80300007"
-        self.token_ttl = self._default_token_ttl
+        self.tokens.reset()
 
     def env(self) -> dict[str, str]:
         return {
@@ -92,7 +77,7 @@ class HuaweiStandIn(HttpStandIn):
         access_token = bearer(request.headers)
         if access_token is None:
             return self._record(request, None, answer(401, "80200001", "Oauth authentication error"))
-        if not self._valid_access_token(access_token):
+        if not self.tokens.valid(access_token):
             return self._record(request, None, answer(401, "80200003", "Oauth Token expired."))
         if len(request.raw) > MAX_MESSAGE_BYTES:
             reply = answer(400, "80300008", "The message body size exceeds the default value")
@@ -153,19 +138,10 @@ class HuaweiStandIn(HttpStandIn):
             return "android.notification.importance must be LOW, NORMAL or HIGH"
         return None
 
-    def _valid_access_token(self, token: str) -> bool:
-        with self._issued_lock:
-            expires_at = self._issued.get(token)
-        return expires_at is not None and time.monotonic() < expires_at
-
     def _issue_token(self, request: Request) -> Reply:
         form = {key: values[0] for key, values in parse_qs(request.raw.decode()).items()}
         if form.get("grant_type") != "client_credentials":
             return Reply(400, {"error": 1102, "sub_error": 20001, "error_description": "unsupported grant_type"})
         if form.get("client_id") != self.app_id or form.get("client_secret") != self.client_secret:
             return Reply(401, {"error": 1101, "sub_error": 20003, "error_description": "invalid client"})
-        access_token = "CgB6e3x9" + secrets.token_urlsafe(24)
-        with self._issued_lock:
-            self._issued[access_token] = time.monotonic() + self.token_ttl
-            self._token_requests += 1
-        return Reply(200, {"access_token": access_token, "expires_in": self.token_ttl, "token_type": "Bearer"})
+        return self.tokens.issue("CgB6e3x9")
