@@ -39,7 +39,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
-    hub = NoticeHub(sessions, redis_url=settings.redis_url, poll_seconds=settings.stream_poll_seconds)
+    hub = NoticeHub(
+        sessions,
+        redis_url=settings.redis_url,
+        poll_seconds=settings.stream_poll_seconds,
+        sign_in_check_seconds=settings.stream_heartbeat_seconds,
+    )
     # Sessions carry the hub so a commit that created notices rings the streams waiting for them.
     sessions.configure(info={"notice_hub": hub})
     app.extensions["sessionmaker"] = sessions

@@ -25,9 +25,9 @@ import redis
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth.service import signed_in_user
+from app.auth.errors import AccountDisabled, SessionRevoked
+from app.auth.models import AuthSession
 from app.db import reading
-from app.errors import Unauthorized
 from app.notices import service
 from app.notices.models import Notice
 from app.notices.schemas import NoticeRead
@@ -37,15 +37,19 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "smart-park:notices"
 STREAM_BATCH = 100
+SIGN_IN_CHECK_CHUNK = 1000
 _schema = NoticeRead()
 REDIS_RETRY_SECONDS = (0.5, 1, 2, 5)
 
 
 class Subscription:
-    """One open stream's doorbell."""
+    """One open stream's doorbell, and whether the sign-in it was opened with has ended."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int, auth_session_id: uuid.UUID) -> None:
         self.user_id = user_id
+        self.auth_session_id = auth_session_id
+        # Set by the hub's sign-in check: the problem code the stream ends with.
+        self.ended_because: str | None = None
         self._bell = threading.Event()
 
     def ring(self) -> None:
@@ -61,10 +65,18 @@ class Subscription:
 class NoticeHub:
     """Per worker process: which users have streams open here, and how they learn of new notices."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, redis_url: str | None, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        redis_url: str | None,
+        poll_seconds: float,
+        sign_in_check_seconds: float,
+    ) -> None:
         self._sessions = sessions
         self._redis_url = redis_url
         self._poll_seconds = poll_seconds
+        self._sign_in_check_seconds = sign_in_check_seconds
         self._subscriptions: dict[int, set[Subscription]] = defaultdict(set)
         self._lock = threading.Lock()
         self._started_in: int | None = None
@@ -81,9 +93,9 @@ class NoticeHub:
             return sum(len(subscriptions) for subscriptions in self._subscriptions.values())
 
     @contextmanager
-    def subscribe(self, user_id: int) -> Iterator[Subscription]:
+    def subscribe(self, user_id: int, auth_session_id: uuid.UUID) -> Iterator[Subscription]:
         self._start()
-        subscription = Subscription(user_id)
+        subscription = Subscription(user_id, auth_session_id)
         with self._lock:
             self._subscriptions[user_id].add(subscription)
         try:
@@ -128,6 +140,7 @@ class NoticeHub:
         if self._redis_url is not None:
             threading.Thread(target=self._listen, name="notice-hub-redis", daemon=True).start()
         threading.Thread(target=self._poll, name="notice-hub-poller", daemon=True).start()
+        threading.Thread(target=self._check_sign_ins, name="notice-hub-sign-ins", daemon=True).start()
 
     def _listen(self) -> None:
         failures = 0
@@ -181,6 +194,45 @@ class NoticeHub:
                 watermark = max(seq for _, seq in fresh)
                 self._ring(user_id for user_id, _ in fresh)
 
+    def _check_sign_ins(self) -> None:
+        """End the streams whose sign-in ended (logout, user or enterprise disabled): one query for them all.
+
+        Per stream this would be thousands of queries a minute in a worker holding thousands of streams.
+        """
+        while True:
+            time.sleep(self._sign_in_check_seconds)
+            with self._lock:
+                open_streams = [s for subscriptions in self._subscriptions.values() for s in subscriptions]
+            try:
+                ended = self._ended_sign_ins({subscription.auth_session_id for subscription in open_streams})
+            except Exception:
+                log.exception("Checking the sign-ins of open streams failed; trying again")
+                continue
+            for subscription in open_streams:
+                if subscription.auth_session_id in ended:
+                    subscription.ended_because = ended[subscription.auth_session_id]
+                    subscription.ring()
+
+    def _ended_sign_ins(self, auth_session_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+        ended: dict[uuid.UUID, str] = {}
+        ids = sorted(auth_session_ids)
+        with reading(self._sessions) as session:
+            for start in range(0, len(ids), SIGN_IN_CHECK_CHUNK):
+                chunk = ids[start : start + SIGN_IN_CHECK_CHUNK]
+                found = session.execute(
+                    select(AuthSession.id, AuthSession.revoked_at, User)
+                    .join(User, User.id == AuthSession.user_id)
+                    .where(AuthSession.id.in_(chunk))
+                ).all()
+                for auth_session_id in set(chunk) - {row.id for row in found}:
+                    ended[auth_session_id] = SessionRevoked.code
+                for auth_session_id, revoked_at, user in found:
+                    if revoked_at is not None:
+                        ended[auth_session_id] = SessionRevoked.code
+                    elif not user.may_sign_in:
+                        ended[auth_session_id] = AccountDisabled.code
+        return ended
+
 
 @event.listens_for(Session, "after_flush")
 def _remember_new_notices(session: Session, _context: Any) -> None:
@@ -218,25 +270,22 @@ def notice_events(
     bell and is read on the next turn: it can arrive twice at most (the client drops it by
     seq), never not at all. No database session is held while waiting.
     """
-    with hub.subscribe(recipient.id) as subscription:
+    with hub.subscribe(recipient.id, auth_session_id) as subscription:
         yield f"retry: {retry_ms}\n: connected\n\n"
         last_seq = after_seq
         while True:
+            if subscription.ended_because is not None:
+                # Logged out or disabled elsewhere: say so once, then end; the app signs in again.
+                yield f"event: signed_out\ndata: {json.dumps({'code': subscription.ended_because})}\n\n"
+                return
             with reading(sessions) as session:
                 feed = service.catch_up(session, recipient=recipient, after_seq=last_seq, limit=STREAM_BATCH)
             for notice in feed.items:
                 data = json.dumps(_schema.dump(notice), ensure_ascii=False)
                 yield f"id: {notice.id}\nevent: notice\ndata: {data}\n\n"
             last_seq = feed.next_after_seq
-            # Jittered, so streams opened together (after a restart) do not all check in at once.
+            # Jittered, so streams opened together (after a restart) do not all write at once.
             if feed.has_more or subscription.wait(heartbeat_seconds * random.uniform(0.5, 1.0)):
                 continue
-            with reading(sessions) as session:
-                try:
-                    signed_in_user(session, session_id=auth_session_id)
-                except Unauthorized as error:
-                    # Logged out or disabled elsewhere: say so once, then end; the app signs in again.
-                    yield f"event: signed_out\ndata: {json.dumps({'code': error.code})}\n\n"
-                    return
             # Also how a vanished client is noticed: writing to its socket fails.
             yield ": heartbeat\n\n"

@@ -175,16 +175,28 @@ def test_an_idle_stream_sends_heartbeats(stream_app):
     assert blocks[1:] == [": heartbeat\n\n", ": heartbeat\n\n"]
 
 
-def test_the_stream_ends_when_its_sign_in_ends(stream_app):
+@pytest.mark.parametrize(
+    ("end_it", "code"),
+    [
+        (
+            lambda session, user: auth.revoke_user_sessions(session, user, reason=auth.RevokeReason.LOGOUT),
+            "session_revoked",
+        ),
+        (lambda session, user: setattr(user, "is_active", False), "account_disabled"),
+        (lambda session, user: setattr(user.enterprise, "is_active", False), "account_disabled"),
+    ],
+    ids=["logout", "user-disabled", "enterprise-disabled"],
+)
+def test_the_stream_ends_when_its_sign_in_ends(stream_app, end_it, code):
     user, token = commit_user(stream_app)
     stream = open_stream(stream_app, token=token)
     stream.next_block()
     with stream_app.extensions["sessionmaker"].begin() as session:
-        auth.revoke_user_sessions(session, session.get(User, user.id), reason=auth.RevokeReason.LOGOUT)
+        end_it(session, session.get(User, user.id))
 
     blocks = list(stream._chunks)
 
-    assert blocks[-1].decode() == 'event: signed_out\ndata: {"code": "session_revoked"}\n\n'
+    assert blocks[-1].decode() == f'event: signed_out\ndata: {{"code": "{code}"}}\n\n'
 
 
 def test_a_ticket_opens_one_stream_once(stream_app):
