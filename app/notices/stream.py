@@ -203,6 +203,8 @@ class NoticeHub:
             time.sleep(self._sign_in_check_seconds)
             with self._lock:
                 open_streams = [s for subscriptions in self._subscriptions.values() for s in subscriptions]
+            if not open_streams:
+                continue
             try:
                 ended = self._ended_sign_ins({subscription.auth_session_id for subscription in open_streams})
             except Exception:
