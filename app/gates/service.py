@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, false, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, and_, false, select, true
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import service as audit
 from app.audit.service import Actor
@@ -522,9 +523,7 @@ def arrive(
 
     A second read of a vehicle already at the gate on the same pass answers with that passage.
     """
-    gate = session.get(Gate, gate_id)
-    if gate is None:
-        raise _invalid("gate_id", f"Gate {gate_id} does not exist.")
+    gate, open_lanes = _gate_with_open_lanes(session, gate_id, direction)
     vehicle = _identify(session, plate=plate, ic_no=ic_no)
     gate_pass = None
     if vehicle is not None:
@@ -532,14 +531,16 @@ def arrive(
         gate_pass = session.scalar(
             select(GatePass)
             .where(GatePass.vehicle_id == vehicle.id, GatePass.status.in_(LIVE_PASS))
-            .with_for_update()
+            .options(joinedload(GatePass.enterprise, innerjoin=True))
+            .with_for_update(of=GatePass)
             .execution_options(populate_existing=True)
         )
     if gate_pass is not None:
+        # A query of its own after the lock: it must see a passage the lock holder just committed.
         existing = _open_passage(session, gate_pass.id)
         if existing is not None:
             return Arrival(existing, created=False)
-    lane = _assign_lane(session, gate, direction, vehicle, gate_pass)
+    lane = _assign_lane(gate, direction, open_lanes, vehicle, gate_pass)
     passage = GatePassage(
         gate=gate,
         lane=lane,
@@ -594,18 +595,24 @@ def _lane_preference(vehicle: Vehicle | None, gate_pass: GatePass | None) -> lis
     return preferred
 
 
+def _gate_with_open_lanes(session: Session, gate_id: int, direction: Direction) -> tuple[Gate, list[Lane]]:
+    """The gate and its open lanes in `direction`, by code, in one query."""
+    rows = session.execute(
+        select(Gate, Lane)
+        .outerjoin(Lane, and_(Lane.gate_id == Gate.id, Lane.direction == direction, Lane.state == LaneState.OPEN))
+        .where(Gate.id == gate_id)
+        .order_by(Lane.code)
+    ).all()
+    if not rows:
+        raise _invalid("gate_id", f"Gate {gate_id} does not exist.")
+    return rows[0][0], [lane for _, lane in rows if lane is not None]
+
+
 def _assign_lane(
-    session: Session, gate: Gate, direction: Direction, vehicle: Vehicle | None, gate_pass: GatePass | None
+    gate: Gate, direction: Direction, open_lanes: list[Lane], vehicle: Vehicle | None, gate_pass: GatePass | None
 ) -> Lane:
-    lanes = list(
-        session.scalars(
-            select(Lane)
-            .where(Lane.gate_id == gate.id, Lane.direction == direction, Lane.state == LaneState.OPEN)
-            .order_by(Lane.code)
-        )
-    )
     for lane_type in _lane_preference(vehicle, gate_pass):
-        for lane in lanes:
+        for lane in open_lanes:
             if lane.lane_type is lane_type:
                 return lane
     raise NoLaneOpen(
@@ -614,22 +621,35 @@ def _assign_lane(
 
 
 def _lock_passage(session: Session, passage_id: int) -> GatePassage:
+    # Everything the decision reads comes with the two locking queries; no lazy load follows.
     passage = session.scalar(
         select(GatePassage)
         .where(GatePassage.id == passage_id)
-        .with_for_update()
+        .options(
+            joinedload(GatePassage.gate, innerjoin=True),
+            joinedload(GatePassage.lane, innerjoin=True),
+            joinedload(GatePassage.vehicle),
+        )
+        .with_for_update(of=GatePassage)
         .execution_options(populate_existing=True)
     )
     if passage is None:
         raise NotFound(f"Gate passage {passage_id} does not exist.")
     if passage.pass_id is not None:
         # The pass changes with the decision; its lock also waits out an arrival reading it.
-        session.scalar(
-            select(GatePass)
-            .where(GatePass.id == passage.pass_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+        gate_pass = (
+            session.scalars(
+                select(GatePass)
+                .where(GatePass.id == passage.pass_id)
+                .options(joinedload(GatePass.declarations))
+                .with_for_update(of=GatePass)
+                .execution_options(populate_existing=True)
+            )
+            .unique()
+            .one()
         )
+        # The passage was loaded without it (an outer join cannot be locked); attach it as loaded.
+        set_committed_value(passage, "gate_pass", gate_pass)
     return passage
 
 
@@ -667,8 +687,9 @@ def _decide_on_weight(
         gate_pass.status = P.HELD
     if mismatches:
         _warn(session, passage, mismatches)
-    _tell_declarant(session, passage, NoticeKind.GATE_REFERRED, reasons)
     _on_timelines(session, passage, step="gate_referred", title=f"车辆 {passage.plate_read} 在卡口被转人工")
+    # Last: writing a notice holds the notice-sequence lock until commit.
+    _tell_declarant(session, passage, NoticeKind.GATE_REFERRED, reasons)
     return passage
 
 
@@ -753,7 +774,6 @@ def _let_through(
     else:
         gate_pass.status = P.PASSED
         gate_pass.passed_at = at
-    _tell_declarant(session, passage, NoticeKind.GATE_PASSED, [])
     gate_no = "（第一道卡口）" if gate_pass.status is P.PASSED_GATE_1 else ""
     _on_timelines(
         session,
@@ -762,6 +782,7 @@ def _let_through(
         title=f"车辆 {gate_pass.plate} 通过卡口 {passage.gate.code}{gate_no}",
         actor=decider,
     )
+    _tell_declarant(session, passage, NoticeKind.GATE_PASSED, [])
 
 
 def _on_timelines(session: Session, passage: GatePassage, *, step: str, title: str, actor: User | None = None) -> None:
