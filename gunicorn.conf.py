@@ -1,5 +1,6 @@
 """Production gunicorn settings; the benchmark harness runs the service with exactly these."""
 
+import gc
 import os
 
 # Loopback unless told otherwise: a reverse proxy or load balancer faces the network.
@@ -25,3 +26,13 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 # gunicorn 27's control socket sits at one per-user path, so a second instance on the same
 # host (a benchmark, a test, another service) would take it over; nothing here uses it.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Move everything built at start-up (app, modules, mappers) out of the collector's sight.
+
+    Those ~200,000 objects live as long as the worker; without this every full collection walks
+    them all, stalling the worker for about 100 ms (every open request of a gevent worker with it),
+    which is most of the gate decision's p99. With them frozen a full collection takes a few ms.
+    """
+    gc.freeze()
