@@ -63,6 +63,7 @@ PUSH_LABELS = {
     NoticeKind.DECLARATION_DETAINED: Message("扣留通知", "Detention notice"),
     NoticeKind.GATE_PASSED: Message("车辆已过卡", "Vehicle passed the gate"),
     NoticeKind.GATE_REFERRED: Message("卡口待处理", "Vehicle held at the gate"),
+    NoticeKind.GATE_HELD: Message("核放单挂起", "Gate pass on hold"),
 }
 REMINDER_PREFIX = Message("【提醒】", "Reminder: ")
 SMS_TEXT = Message(
