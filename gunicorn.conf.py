@@ -1,5 +1,6 @@
 """Production gunicorn settings; the benchmark harness runs the service with exactly these."""
 
+import gc
 import os
 
 # Loopback unless told otherwise: a reverse proxy or load balancer faces the network.
@@ -33,7 +34,5 @@ def post_worker_init(worker):
     A full collection then walks only what requests allocate: with the app's ~170k start-up
     objects in view it paused the worker for 90-240 ms, and every open stream and request with it.
     """
-    import gc
-
     gc.collect()
     gc.freeze()

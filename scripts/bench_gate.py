@@ -10,12 +10,17 @@ Steps, in a fresh temp dir removed at the end:
    (default 1,000,000), each on a passed gate pass of one of 20,000 vehicles, spread over a year;
    then one approved pass per measured decision, each for its own vehicle, covering the demo's
    released list DEMO-0004 (so every decision also writes its timeline event and notice). ANALYZE.
-3. ``gunicorn -c gunicorn.conf.py wsgi:app``; log in as the demo gate operator.
+3. ``gunicorn -c gunicorn.conf.py wsgi:app`` (``--worker-class`` sets GUNICORN_WORKER_CLASS; the
+   config's default is gevent); log in as the demo gate operator.
 4. Open loop: decision *i* is due at ``start + i / rate``; a pool of client threads (keep-alive
    connections) sends ``POST /api/v1/gate/arrivals`` then ``POST /gate/passages/{id}/weight``.
    Latency counts from the due time, so a slow server cannot hide queueing (no coordinated
    omission). The first ``--warmup`` seconds are discarded.
-5. Print p50/p95/p99/max of the decision and of each request, the achieved rate, and errors.
+5. The same schedule, requests and bodies against ``scripts/bench_baseline.py`` (bare Flask)
+   under the same gunicorn config, as ``scripts/bench.py`` does: on a shared machine the
+   app/baseline ratio travels better than milliseconds.
+6. Print p50/p95/p99/max of the decision and of each request, the achieved rate, errors, the
+   load average around each phase and the app/baseline ratios.
 
 Run from the repository root with the venv's Python::
 
@@ -37,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,6 +55,9 @@ sys.path.insert(0, str(SCRIPTS))
 import bench  # noqa: E402  (the HTTP harness: child processes, gunicorn, login)
 
 PAST_VEHICLES = 20_000
+WEIGHT_BODY = '{"weighbridge_kg": "10080"}'
+# About the size of a passage answer, so the baseline sends as many bytes back.
+PASSAGE_BYTES = 700
 
 
 def ensure_database(url: str) -> None:
@@ -171,12 +180,11 @@ def fresh_plates(url: str, count: int) -> list[str]:
 
 
 class Client:
-    """One keep-alive connection per client thread."""
-
-    local = threading.local()
+    """One keep-alive connection per client thread, to one server."""
 
     def __init__(self, port: int, token: str) -> None:
         self.port = port
+        self.local = threading.local()
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def post(self, path: str, body: str) -> tuple[int, dict, float]:
@@ -184,11 +192,39 @@ class Client:
         if connection is None:
             connection = self.local.connection = http.client.HTTPConnection(bench.HOST, self.port, timeout=10)
         started = time.perf_counter()
-        connection.request("POST", path, body=body, headers=self.headers)
-        response = connection.getresponse()
-        payload = response.read()
+        try:
+            connection.request("POST", path, body=body, headers=self.headers)
+            response = connection.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException):
+            self.local.connection = None
+            raise
         elapsed = time.perf_counter() - started
         return response.status, json.loads(payload) if payload else {}, elapsed
+
+
+# One decision: (arrival seconds, weight seconds, error or None).
+Step = Callable[[Client, str], tuple[float, float, str | None]]
+
+
+def gate_decision(client: Client, body: str) -> tuple[float, float, str | None]:
+    """The real thing: arrival, then the weighbridge reading that must clear the vehicle."""
+    status, arrival, arrival_s = client.post("/api/v1/gate/arrivals", body)
+    if status != 201:
+        return arrival_s, 0.0, f"arrival HTTP {status}: {arrival.get('code')}"
+    status, passage, weight_s = client.post(f"/api/v1/gate/passages/{arrival['id']}/weight", WEIGHT_BODY)
+    if status != 200 or passage.get("status") != "auto_cleared":
+        return arrival_s, weight_s, f"weight HTTP {status}: {passage.get('status') or passage.get('code')}"
+    return arrival_s, weight_s, None
+
+
+def baseline_decision(client: Client, body: str) -> tuple[float, float, str | None]:
+    """The same two requests, bytes and connections against the bare Flask app (scripts/bench_baseline.py)."""
+    status, _, arrival_s = client.post("/api/v1/gate/arrivals", body)
+    if status != 200:
+        return arrival_s, 0.0, f"baseline HTTP {status}"
+    status, _, weight_s = client.post("/api/v1/gate/passages/1/weight", WEIGHT_BODY)
+    return arrival_s, weight_s, None if status == 200 else f"baseline HTTP {status}"
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -202,7 +238,12 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": at(1.0)}
 
 
-def drive(client: Client, bodies: list[str], *, rate: float, warmup: float, threads: int) -> dict:
+def load_average() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def drive(client: Client, step: Step, bodies: list[str], *, rate: float, warmup: float, threads: int) -> dict:
+    """Open loop: decision i is due at start + i/rate whatever the server did with the others."""
     start = time.perf_counter() + 0.5
     results: list[tuple[float, float, float, float, str | None]] = []
     lock = threading.Lock()
@@ -212,24 +253,16 @@ def drive(client: Client, bodies: list[str], *, rate: float, warmup: float, thre
         delay = due - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        error = None
-        arrival_s = weight_s = 0.0
         try:
-            status, arrival, arrival_s = client.post("/api/v1/gate/arrivals", bodies[index])
-            if status != 201:
-                error = f"arrival HTTP {status}: {arrival.get('code')}"
-            else:
-                status, passage, weight_s = client.post(
-                    f"/api/v1/gate/passages/{arrival['id']}/weight", '{"weighbridge_kg": "10080"}'
-                )
-                if status != 200 or passage.get("status") != "auto_cleared":
-                    error = f"weight HTTP {status}: {passage.get('status') or passage.get('code')}"
+            arrival_s, weight_s, error = step(client, bodies[index])
         except (OSError, http.client.HTTPException, ValueError) as exc:
+            arrival_s = weight_s = 0.0
             error = f"{type(exc).__name__}: {exc}"
-            client.local.connection = None
+        # From the due time, not the send time: a late send is the server's queue showing.
         with lock:
             results.append((due - start, time.perf_counter() - due, arrival_s, weight_s, error))
 
+    load_before = load_average()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(decide, range(len(bodies))))
     measured = [result for result in results if result[0] >= warmup]
@@ -240,10 +273,19 @@ def drive(client: Client, bodies: list[str], *, rate: float, warmup: float, thre
         "errors": len(errors),
         "first_errors": errors[:5],
         "achieved_rate": round(len(measured) / span, 2) if span else None,
+        "load_average": {"before": load_before, "after": load_average()},
         "decision": percentiles([result[1] for result in measured if not result[4]]),
         "arrival": percentiles([result[2] for result in measured if not result[4]]),
         "weight": percentiles([result[3] for result in measured if not result[4]]),
     }
+
+
+def ratios(app: dict, base: dict) -> dict[str, float | None]:
+    def div(key: str) -> float | None:
+        a, b = app["decision"][key], base["decision"][key]
+        return round(a / b, 2) if a is not None and b else None
+
+    return {"p50": div("p50_ms"), "p99": div("p99_ms")}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -253,11 +295,105 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds discarded first (default 5)")
     parser.add_argument("--past", type=int, default=1_000_000, help="past passages in the database")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY)")
-    parser.add_argument("--gunicorn-threads", type=int, default=8)
+    parser.add_argument("--gunicorn-threads", type=int, default=8, help="threads per gthread worker")
+    parser.add_argument(
+        "--worker-class",
+        choices=("gevent", "gthread"),
+        help="GUNICORN_WORKER_CLASS for app and baseline (default: gunicorn.conf.py's, gevent)",
+    )
     parser.add_argument("--client-threads", type=int, default=32)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare-Flask baseline run")
     parser.add_argument("--max-p99-ms", type=float, help="exit 3 when the decision p99 is above this")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, children: bench.Children, workdir: Path) -> dict:
+    env = bench.build_env(argparse.Namespace(workers=args.workers, gunicorn_threads=args.gunicorn_threads), workdir)
+    if args.worker_class:
+        env["GUNICORN_WORKER_CLASS"] = args.worker_class
+    # A rerun on the same database keeps the demo users seeded by the first run.
+    env["DEMO_PASSWORD"] = os.environ.get("DEMO_PASSWORD", "bench-gate-local-only")
+    url = env["DATABASE_URL"]
+    if bench.db_kind(url) != "postgresql":
+        raise bench.BenchError("set DATABASE_URL to a PostgreSQL database (the target is stated for it)")
+    app_port, base_port = bench.free_ports(2)
+    settings = bench.effective_gunicorn_settings(bench.DEFAULT_GUNICORN_CONFIG, dict(env, PORT=str(app_port)))
+    ensure_database(url)
+    bench.run_flask_cli(env, "db", "upgrade")
+    bench.run_flask_cli(env, "seed-demo")
+    count = int((args.duration + args.warmup) * args.rate)
+    load_history(url, past=args.past, fresh=count)
+    bodies = fresh_plates(url, count)
+    report: dict = {
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "past_passages": args.past,
+        "workers": settings["workers"],
+        "worker_class": settings["worker_class"],
+        "gunicorn_threads": settings["threads"] if settings["worker_class"] == "gthread" else None,
+        "client_threads": args.client_threads,
+        "cpus": os.cpu_count(),
+    }
+    server = bench.start_server(
+        children, "app", bench.APP_TARGET, app_port, env, bench.DEFAULT_GUNICORN_CONFIG, workdir
+    )
+    try:
+        token = bench.login(server, "gate", env["DEMO_PASSWORD"], args.duration + args.warmup + 30)
+        bench.log(f"app: {count} decisions at {args.rate}/s ({args.warmup:g}s warm-up discarded)")
+        client = Client(app_port, token)
+        report["app"] = drive(
+            client, gate_decision, bodies, rate=args.rate, warmup=args.warmup, threads=args.client_threads
+        )
+    finally:
+        children.stop(server.proc)
+    if args.no_baseline:
+        return report
+    # The baseline answers with as many bytes as a passage, under the same gunicorn config.
+    pythonpath = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
+    base_env = dict(env, PYTHONPATH=pythonpath, BENCH_BASELINE_BYTES=str(PASSAGE_BYTES))
+    server = bench.start_server(
+        children, "baseline", bench.BASELINE_TARGET, base_port, base_env, bench.DEFAULT_GUNICORN_CONFIG, workdir
+    )
+    try:
+        bench.log(f"baseline: {count} decisions at {args.rate}/s")
+        report["baseline"] = drive(
+            Client(base_port, token),
+            baseline_decision,
+            bodies,
+            rate=args.rate,
+            warmup=args.warmup,
+            threads=args.client_threads,
+        )
+    finally:
+        children.stop(server.proc)
+    report["ratios"] = ratios(report["app"], report["baseline"])
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [
+        f"{report['worker_class']} x{report['workers']}"
+        + (f" ({report['gunicorn_threads']} threads)" if report["gunicorn_threads"] else "")
+        + f", {report['past_passages']:,} past passages, {report['rate']:g} decisions/s for {report['duration_s']:g}s"
+        + f" after {report['warmup_s']:g}s warm-up, {report['cpus']} CPUs"
+    ]
+    for phase in ("app", "baseline"):
+        if phase not in report:
+            continue
+        result = report[phase]
+        load = result["load_average"]
+        lines.append(
+            f"{phase}: {result['decisions']} decisions at {result['achieved_rate']}/s, {result['errors']} errors; "
+            f"load average {load['before']} -> {load['after']}"
+        )
+        for name in ("decision", "arrival", "weight"):
+            lines.append(f"  {name:>8}: " + "  ".join(f"{key} {value}" for key, value in result[name].items()))
+        lines.extend(f"  error: {error}" for error in result["first_errors"])
+    if "ratios" in report:
+        lines.append(f"app/baseline decision: p50 x{report['ratios']['p50']}  p99 x{report['ratios']['p99']}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,50 +401,16 @@ def main(argv: list[str] | None = None) -> int:
     children = bench.Children()
     with tempfile.TemporaryDirectory(prefix="bench-gate-") as workdir:
         try:
-            env = bench.build_env(
-                argparse.Namespace(workers=args.workers, gunicorn_threads=args.gunicorn_threads), Path(workdir)
-            )
-            # A rerun on the same database keeps the demo users seeded by the first run.
-            env["DEMO_PASSWORD"] = os.environ.get("DEMO_PASSWORD", "bench-gate-local-only")
-            url = env["DATABASE_URL"]
-            if bench.db_kind(url) != "postgresql":
-                raise bench.BenchError("set DATABASE_URL to a PostgreSQL database (the target is stated for it)")
-            ensure_database(url)
-            bench.run_flask_cli(env, "db", "upgrade")
-            bench.run_flask_cli(env, "seed-demo")
-            count = int((args.duration + args.warmup) * args.rate)
-            load_history(url, past=args.past, fresh=count)
-            bodies = fresh_plates(url, count)
-            (port,) = bench.free_ports(1)
-            server = bench.start_server(
-                children, "app", bench.APP_TARGET, port, env, bench.DEFAULT_GUNICORN_CONFIG, Path(workdir)
-            )
-            token = bench.login(server, "gate", env["DEMO_PASSWORD"], args.duration + args.warmup + 30)
-            bench.log(f"driving {count} decisions at {args.rate}/s ({args.warmup:.0f}s warm-up discarded)")
-            report = {
-                "rate": args.rate,
-                "past_passages": args.past,
-                "workers": args.workers,
-                "gunicorn_threads": args.gunicorn_threads,
-                **drive(Client(port, token), bodies, rate=args.rate, warmup=args.warmup, threads=args.client_threads),
-            }
+            report = run(args, children, Path(workdir))
         except bench.BenchError as exc:
             bench.log(f"error: {exc}")
             return 1
         finally:
             children.stop_all()
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(f"{report['decisions']} decisions at {report['achieved_rate']}/s, {report['errors']} errors")
-        for name in ("decision", "arrival", "weight"):
-            figures = report[name]
-            print(f"{name:>9}: " + "  ".join(f"{key} {value}" for key, value in figures.items()))
-        for error in report["first_errors"]:
-            print(f"  error: {error}")
-    if report["errors"]:
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if report["app"]["errors"] or report.get("baseline", {}).get("errors"):
         return 1
-    if args.max_p99_ms is not None and (report["decision"]["p99_ms"] or 0) > args.max_p99_ms:
+    if args.max_p99_ms is not None and (report["app"]["decision"]["p99_ms"] or 0) > args.max_p99_ms:
         return 3
     return 0
 

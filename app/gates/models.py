@@ -71,6 +71,11 @@ class PassStatus(enum.StrEnum):
     VOIDED = "voided"
 
 
+class HoldSource(enum.StrEnum):
+    GATE = "gate"  # a mismatch at the gate or a vehicle sent to inspection; the gate may still clear it
+    CUSTOMS = "customs"  # SAS224 or an officer's instruction; only customs lifts it
+
+
 class PassageStatus(enum.StrEnum):
     LANE_ASSIGNED = "lane_assigned"
     AUTO_CLEARED = "auto_cleared"
@@ -90,6 +95,8 @@ class ReferralReason(enum.StrEnum):
     CONTAINER_MISMATCH = "container_mismatch"
     CONTAINER_NOT_READ = "container_not_read"
     WEIGHT_OUT_OF_TOLERANCE = "weight_out_of_tolerance"
+    ESEAL_MISMATCH = "eseal_mismatch"
+    ESEAL_NOT_READ = "eseal_not_read"
     WRONG_DIRECTION = "wrong_direction"
     OPEN_RISK_WARNING = "open_risk_warning"
 
@@ -192,6 +199,8 @@ class GatePass(Base):
     # Snapshots at declaration time: the slip declares them (vehicle_no, vehicle_wt, container_no).
     plate: Mapped[str] = mapped_column(String(10))
     container_no: Mapped[str | None] = mapped_column(String(11))
+    # The electronic seal (电子关锁) on the container or box, when the goods travel sealed.
+    eseal_no: Mapped[str | None] = mapped_column(String(32))
     vehicle_kg: Mapped[Decimal] = mapped_column(WEIGHT)
     goods_gross_kg: Mapped[Decimal] = mapped_column(WEIGHT)
     goods_net_kg: Mapped[Decimal] = mapped_column(WEIGHT)
@@ -203,6 +212,13 @@ class GatePass(Base):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     passed_at: Mapped[datetime | None]
     voided_at: Mapped[datetime | None]
+    # While HELD: who holds it, why, and the status a release returns it to (approved, or passed
+    # gate 1 on a dual-gate lane).
+    hold_source: Mapped[HoldSource | None] = mapped_column(enum_type(HoldSource))
+    hold_reason: Mapped[str | None] = mapped_column(String(500))
+    held_from: Mapped[PassStatus | None] = mapped_column(enum_type(PassStatus))
+    held_at: Mapped[datetime | None]
+    held_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow, onupdate=clock.utcnow)
 
     vehicle: Mapped[Vehicle] = relationship()
@@ -252,6 +268,7 @@ class GatePassage(Base):
     plate_read: Mapped[str] = mapped_column(String(10))
     ic_no_read: Mapped[str | None] = mapped_column(String(32))
     container_no_read: Mapped[str | None] = mapped_column(String(11))
+    eseal_no_read: Mapped[str | None] = mapped_column(String(32))
     weighbridge_kg: Mapped[Decimal | None] = mapped_column(WEIGHT)
     expected_kg: Mapped[Decimal | None] = mapped_column(WEIGHT)
     wt_error_kg: Mapped[Decimal | None] = mapped_column(WEIGHT)
@@ -288,5 +305,7 @@ class GatePassage(Base):
             wanted.append("hold_lifted")
         if gate_pass is not None and gate_pass.container_no and not self.container_no_read:
             wanted.append("container_no")
+        if gate_pass is not None and gate_pass.eseal_no and not self.eseal_no_read:
+            wanted.append("eseal_no")
         wanted.append("weight" if self.status is PassageStatus.LANE_ASSIGNED else "decision")
         return wanted

@@ -18,6 +18,7 @@ from app.gates.schemas import (
     GatePassQuery,
     GatePassRead,
     GateRead,
+    HoldCreate,
     LaneCreate,
     LaneRead,
     LaneSwitch,
@@ -177,6 +178,18 @@ class GatePassApprove(MethodView):
         """Approve a gate pass, or lift a gate hold (SAS221); its declarations must allow it."""
         with db.transaction() as session:
             return service.approve_pass(session, pass_id, approver=current_user(), actor=current_actor())
+
+
+@blp.route("/gate-passes/<int:pass_id>/hold")
+class GatePassHold(MethodView):
+    @require_role(*APPROVERS)
+    @blp.arguments(HoldCreate)
+    @blp.response(200, GatePassRead)
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, payload, pass_id):
+        """Hold a gate pass for customs (SAS224): no vehicle passes on it until approve releases it."""
+        with db.transaction() as session:
+            return service.hold_pass(session, pass_id, officer=current_user(), actor=current_actor(), **payload)
 
 
 @blp.route("/gate/arrivals")

@@ -14,6 +14,7 @@ from app.gates.models import (
     DecisionAction,
     DecisionReason,
     Direction,
+    HoldSource,
     LaneState,
     LaneType,
     PassageStatus,
@@ -177,6 +178,7 @@ class GatePassRead(Schema):
     vehicle_id = fields.Integer()
     plate = fields.String()
     container_no = fields.String(allow_none=True)
+    eseal_no = fields.String(allow_none=True)
     vehicle_kg = fields.Decimal(**KG)
     goods_gross_kg = fields.Decimal(**KG)
     goods_net_kg = fields.Decimal(**KG)
@@ -187,6 +189,14 @@ class GatePassRead(Schema):
     approved_at = fields.DateTime(allow_none=True)
     passed_at = fields.DateTime(allow_none=True)
     voided_at = fields.DateTime(allow_none=True)
+    hold_source = fields.Enum(
+        HoldSource,
+        by_value=True,
+        allow_none=True,
+        metadata={"description": "While held: gate (the operator may clear it) or customs (only customs releases it)."},
+    )
+    hold_reason = fields.String(allow_none=True)
+    held_at = fields.DateTime(allow_none=True)
 
 
 class GatePassCreate(Schema):
@@ -205,6 +215,11 @@ class GatePassCreate(Schema):
     goods_net_kg = _kg(required=True)
     container_no = ContainerNo(
         load_default=None, metadata={"description": "Defaults to the vehicle's registered container."}
+    )
+    eseal_no = UpperCode(
+        load_default=None,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "Electronic seal number, when the goods travel sealed; the gate checks it."},
     )
     etps_preent_no = TrimmedString(load_default=None, validate=validate.Length(max=64))
 
@@ -230,6 +245,7 @@ class PassageRead(Schema):
     plate_read = fields.String()
     ic_no_read = fields.String(allow_none=True)
     container_no_read = fields.String(allow_none=True)
+    eseal_no_read = fields.String(allow_none=True)
     weighbridge_kg = fields.Decimal(allow_none=True, **KG)
     expected_kg = fields.Decimal(allow_none=True, **KG)
     wt_error_kg = fields.Decimal(allow_none=True, **KG, metadata={"description": "Weighbridge minus declared."})
@@ -253,6 +269,17 @@ class ArrivalCreate(Schema):
         load_default=None,
         validate=validate.Length(min=1, max=11),
         metadata={"description": "As read; a misread is compared, not rejected."},
+    )
+    eseal_no = UpperCode(
+        load_default=None, validate=validate.Length(min=1, max=32), metadata={"description": "E-seal number as read."}
+    )
+
+
+class HoldCreate(Schema):
+    reason = TrimmedString(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "Why customs holds the pass (the SAS224 instruction or the officer's words)."},
     )
 
 

@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, false, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, and_, false, select, true
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import service as audit
 from app.audit.service import Actor
@@ -36,6 +37,7 @@ from app.gates.models import (
     Gate,
     GatePass,
     GatePassage,
+    HoldSource,
     Lane,
     LaneState,
     LaneType,
@@ -66,6 +68,7 @@ MISMATCHES = {
     R.PLATE_MISMATCH: Severity.HIGH,
     R.CONTAINER_MISMATCH: Severity.HIGH,
     R.WEIGHT_OUT_OF_TOLERANCE: Severity.MEDIUM,
+    R.ESEAL_MISMATCH: Severity.HIGH,
 }
 REASON_LABELS = {
     R.NO_VALID_PASS: Message("无有效核放单", "no valid gate pass"),
@@ -75,6 +78,8 @@ REASON_LABELS = {
     R.CONTAINER_MISMATCH: Message("集装箱号不符", "container number does not match"),
     R.CONTAINER_NOT_READ: Message("未识别集装箱号", "container number not read"),
     R.WEIGHT_OUT_OF_TOLERANCE: Message("地磅重量超出允许误差", "weighbridge weight outside tolerance"),
+    R.ESEAL_MISMATCH: Message("电子关锁号不符", "e-seal number does not match"),
+    R.ESEAL_NOT_READ: Message("未读取电子关锁", "e-seal not read"),
     R.WRONG_DIRECTION: Message("进出方向与核放单不符", "direction differs from the gate pass"),
     R.OPEN_RISK_WARNING: Message("车辆有未处置的风险预警", "vehicle has an unresolved risk warning"),
 }
@@ -314,6 +319,7 @@ def declare_pass(
     goods_net_kg: Decimal,
     declaration_ids: Sequence[int] = (),
     container_no: str | None = None,
+    eseal_no: str | None = None,
     etps_preent_no: str | None = None,
 ) -> GatePass:
     """A declarant declares a gate pass binding a registered vehicle to goods (SAS121, dcl_type 1)."""
@@ -348,6 +354,7 @@ def declare_pass(
         vehicle=vehicle,
         plate=vehicle.plate,
         container_no=container_no if container_no is not None else vehicle.container_no,
+        eseal_no=eseal_no,
         vehicle_kg=vehicle.tare_kg,
         goods_gross_kg=goods_gross_kg,
         goods_net_kg=goods_net_kg,
@@ -484,12 +491,86 @@ def approve_pass(session: Session, pass_id: int, *, approver: User, actor: Actor
         raise InvalidTransition(
             f"Gate pass {gate_pass.passport_no} covers declarations that do not allow it to pass: {numbers}."
         )
-    previous = gate_pass.status
-    gate_pass.status = P.APPROVED
+    previous, hold = gate_pass.status, gate_pass.hold_source
+    details: dict[str, Any] = {"from": previous.value}
+    if previous is P.HELD:
+        details.update(hold_source=hold.value if hold else None, hold_reason=gate_pass.hold_reason)
+        _lift_hold(gate_pass)
+    else:
+        gate_pass.status = P.APPROVED
     gate_pass.approved_at = clock.utcnow()
     gate_pass.approved_by_id = approver.id
-    audit.record(session, action="gate.pass_approved", actor=actor, target=gate_pass, details={"from": previous.value})
+    if hold is HoldSource.CUSTOMS:
+        for declaration in gate_pass.declarations:
+            declarations.record_event(
+                session,
+                declaration,
+                step="gate_pass_released",
+                title=f"核放单 {gate_pass.passport_no} 已解除海关挂起",
+                status_changed=False,
+                actor=approver,
+                details={"pass_id": gate_pass.id, "passport_no": gate_pass.passport_no},
+            )
+    audit.record(session, action="gate.pass_approved", actor=actor, target=gate_pass, details=details)
     return gate_pass
+
+
+def hold_pass(session: Session, pass_id: int, *, officer: User, actor: Actor, reason: str) -> GatePass:
+    """Customs holds a pass (SAS224, or an officer's instruction): no vehicle passes on it until customs releases it."""
+    gate_pass = get_pass_for(session, pass_id, viewer=officer, lock=True)
+    if gate_pass.hold_source is HoldSource.CUSTOMS and gate_pass.hold_reason == reason:
+        return gate_pass  # a retried request or a repeated receipt
+    if gate_pass.status not in (*CAN_PASS, P.HELD):
+        raise InvalidTransition(
+            f"Gate pass {gate_pass.passport_no} is {gate_pass.status.value}; "
+            "only an approved pass, or one already held at the gate, can be held by customs."
+        )
+    _hold(gate_pass, source=HoldSource.CUSTOMS, reason=reason, by=officer, at=clock.utcnow())
+    for declaration in gate_pass.declarations:
+        declarations.record_event(
+            session,
+            declaration,
+            step="gate_pass_held",
+            title=f"核放单 {gate_pass.passport_no} 被海关挂起：{reason}",
+            status_changed=False,
+            actor=officer,
+            details={"pass_id": gate_pass.id, "passport_no": gate_pass.passport_no, "reason": reason},
+        )
+    audit.record(session, action="gate.pass_held", actor=actor, target=gate_pass, details={"reason": reason})
+    notices.notify_enterprise(
+        session,
+        enterprise_id=gate_pass.enterprise_id,
+        roles=[Role.DECLARANT],
+        kind=NoticeKind.GATE_HELD,
+        title=Message(f"核放单被海关挂起 {gate_pass.plate}", f"Gate pass held by customs: {gate_pass.plate}"),
+        body=Message(
+            f"核放单 {gate_pass.passport_no}（{gate_pass.plate}）被海关挂起：{reason}。",
+            f"Customs put gate pass {gate_pass.passport_no} ({gate_pass.plate}) on hold: {reason}.",
+        ),
+        source_key=f"gate_pass/{gate_pass.id}/held/{gate_pass.held_at:%Y%m%d%H%M%S%f}",
+        declaration_id=gate_pass.declarations[0].id if len(gate_pass.declarations) == 1 else None,
+        link=f"/api/v1/gate-passes/{gate_pass.id}",
+    )
+    return gate_pass
+
+
+def _hold(gate_pass: GatePass, *, source: HoldSource, reason: str, by: User | None, at: datetime) -> None:
+    if gate_pass.status is not P.HELD:
+        gate_pass.held_from = gate_pass.status
+        gate_pass.status = P.HELD
+    elif gate_pass.hold_source is HoldSource.CUSTOMS and source is HoldSource.GATE:
+        return  # the gate cannot turn a customs hold into one it may clear itself
+    gate_pass.hold_source = source
+    gate_pass.hold_reason = reason[:500]
+    gate_pass.held_at = at
+    gate_pass.held_by_id = by.id if by is not None else None
+
+
+def _lift_hold(gate_pass: GatePass) -> None:
+    # A pass held between the two barriers of a dual-gate lane goes back to "passed gate 1".
+    gate_pass.status = gate_pass.held_from or P.APPROVED
+    gate_pass.hold_source = gate_pass.hold_reason = gate_pass.held_from = None
+    gate_pass.held_at = gate_pass.held_by_id = None
 
 
 def _allows_passage(gate_pass: GatePass, declaration: Declaration) -> bool:
@@ -517,14 +598,13 @@ def arrive(
     operator: User,
     ic_no: str | None = None,
     container_no: str | None = None,
+    eseal_no: str | None = None,
 ) -> Arrival:
     """A vehicle is read at a gate: find its pass, assign a lane, and say what is still needed.
 
     A second read of a vehicle already at the gate on the same pass answers with that passage.
     """
-    gate = session.get(Gate, gate_id)
-    if gate is None:
-        raise _invalid("gate_id", f"Gate {gate_id} does not exist.")
+    gate, open_lanes = _gate_with_open_lanes(session, gate_id, direction)
     vehicle = _identify(session, plate=plate, ic_no=ic_no)
     gate_pass = None
     if vehicle is not None:
@@ -532,14 +612,16 @@ def arrive(
         gate_pass = session.scalar(
             select(GatePass)
             .where(GatePass.vehicle_id == vehicle.id, GatePass.status.in_(LIVE_PASS))
-            .with_for_update()
+            .options(joinedload(GatePass.enterprise, innerjoin=True))
+            .with_for_update(of=GatePass)
             .execution_options(populate_existing=True)
         )
     if gate_pass is not None:
+        # A query of its own after the lock: it must see a passage the lock holder just committed.
         existing = _open_passage(session, gate_pass.id)
         if existing is not None:
             return Arrival(existing, created=False)
-    lane = _assign_lane(session, gate, direction, vehicle, gate_pass)
+    lane = _assign_lane(gate, direction, open_lanes, vehicle, gate_pass)
     passage = GatePassage(
         gate=gate,
         lane=lane,
@@ -550,6 +632,7 @@ def arrive(
         plate_read=plate,
         ic_no_read=ic_no,
         container_no_read=container_no,
+        eseal_no_read=eseal_no,
         reasons=[],
         arrived_by_id=operator.id,
         arrived_at=clock.utcnow(),
@@ -594,18 +677,24 @@ def _lane_preference(vehicle: Vehicle | None, gate_pass: GatePass | None) -> lis
     return preferred
 
 
+def _gate_with_open_lanes(session: Session, gate_id: int, direction: Direction) -> tuple[Gate, list[Lane]]:
+    """The gate and its open lanes in `direction`, by code, in one query."""
+    rows = session.execute(
+        select(Gate, Lane)
+        .outerjoin(Lane, and_(Lane.gate_id == Gate.id, Lane.direction == direction, Lane.state == LaneState.OPEN))
+        .where(Gate.id == gate_id)
+        .order_by(Lane.code)
+    ).all()
+    if not rows:
+        raise _invalid("gate_id", f"Gate {gate_id} does not exist.")
+    return rows[0][0], [lane for _, lane in rows if lane is not None]
+
+
 def _assign_lane(
-    session: Session, gate: Gate, direction: Direction, vehicle: Vehicle | None, gate_pass: GatePass | None
+    gate: Gate, direction: Direction, open_lanes: list[Lane], vehicle: Vehicle | None, gate_pass: GatePass | None
 ) -> Lane:
-    lanes = list(
-        session.scalars(
-            select(Lane)
-            .where(Lane.gate_id == gate.id, Lane.direction == direction, Lane.state == LaneState.OPEN)
-            .order_by(Lane.code)
-        )
-    )
     for lane_type in _lane_preference(vehicle, gate_pass):
-        for lane in lanes:
+        for lane in open_lanes:
             if lane.lane_type is lane_type:
                 return lane
     raise NoLaneOpen(
@@ -614,22 +703,35 @@ def _assign_lane(
 
 
 def _lock_passage(session: Session, passage_id: int) -> GatePassage:
+    # Everything the decision reads comes with the two locking queries; no lazy load follows.
     passage = session.scalar(
         select(GatePassage)
         .where(GatePassage.id == passage_id)
-        .with_for_update()
+        .options(
+            joinedload(GatePassage.gate, innerjoin=True),
+            joinedload(GatePassage.lane, innerjoin=True),
+            joinedload(GatePassage.vehicle),
+        )
+        .with_for_update(of=GatePassage)
         .execution_options(populate_existing=True)
     )
     if passage is None:
         raise NotFound(f"Gate passage {passage_id} does not exist.")
     if passage.pass_id is not None:
         # The pass changes with the decision; its lock also waits out an arrival reading it.
-        session.scalar(
-            select(GatePass)
-            .where(GatePass.id == passage.pass_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+        gate_pass = (
+            session.scalars(
+                select(GatePass)
+                .where(GatePass.id == passage.pass_id)
+                .options(joinedload(GatePass.declarations))
+                .with_for_update(of=GatePass)
+                .execution_options(populate_existing=True)
+            )
+            .unique()
+            .one()
         )
+        # The passage was loaded without it (an outer join cannot be locked); attach it as loaded.
+        set_committed_value(passage, "gate_pass", gate_pass)
     return passage
 
 
@@ -663,12 +765,13 @@ def _decide_on_weight(
     passage.status = PassageStatus.REFERRED
     passage.decided_at = None
     mismatches = [reason for reason in reasons if reason in MISMATCHES]
-    if gate_pass is not None and mismatches and gate_pass.status in CAN_PASS:
-        gate_pass.status = P.HELD
+    if gate_pass is not None and mismatches and gate_pass.status in (*CAN_PASS, P.HELD):
+        _hold(gate_pass, source=HoldSource.GATE, reason=", ".join(mismatches), by=None, at=now)
     if mismatches:
         _warn(session, passage, mismatches)
-    _tell_declarant(session, passage, NoticeKind.GATE_REFERRED, reasons)
     _on_timelines(session, passage, step="gate_referred", title=f"车辆 {passage.plate_read} 在卡口被转人工")
+    # Last: writing a notice holds the notice-sequence lock until commit.
+    _tell_declarant(session, passage, NoticeKind.GATE_REFERRED, reasons)
     return passage
 
 
@@ -690,6 +793,10 @@ def _referral_reasons(session: Session, passage: GatePassage, tolerance_percent:
         reasons.append(R.CONTAINER_NOT_READ)
     elif (passage.container_no_read or None) != gate_pass.container_no:
         reasons.append(R.CONTAINER_MISMATCH)
+    if gate_pass.eseal_no and not passage.eseal_no_read:
+        reasons.append(R.ESEAL_NOT_READ)
+    elif gate_pass.eseal_no and passage.eseal_no_read != gate_pass.eseal_no:
+        reasons.append(R.ESEAL_MISMATCH)
     assert passage.wt_error_kg is not None
     if abs(passage.wt_error_kg) > gate_pass.total_kg * tolerance_percent / 100:
         reasons.append(R.WEIGHT_OUT_OF_TOLERANCE)
@@ -709,6 +816,7 @@ def _warn(session: Session, passage: GatePassage, mismatches: list[ReferralReaso
             "reasons": [reason.value for reason in mismatches],
             "plate_read": passage.plate_read,
             "container_no_read": passage.container_no_read,
+            "eseal_no_read": passage.eseal_no_read,
             "weighbridge_kg": str(passage.weighbridge_kg),
             "expected_kg": str(passage.expected_kg) if passage.expected_kg is not None else None,
         },
@@ -748,12 +856,13 @@ def _let_through(
     passage.decided_at = at
     gate_pass = passage.gate_pass
     assert gate_pass is not None
+    if gate_pass.status is P.HELD:
+        _lift_hold(gate_pass)  # the operator cleared what the gate had held
     if passage.lane.dual_gate and gate_pass.status is not P.PASSED_GATE_1:
         gate_pass.status = P.PASSED_GATE_1
     else:
         gate_pass.status = P.PASSED
         gate_pass.passed_at = at
-    _tell_declarant(session, passage, NoticeKind.GATE_PASSED, [])
     gate_no = "（第一道卡口）" if gate_pass.status is P.PASSED_GATE_1 else ""
     _on_timelines(
         session,
@@ -762,6 +871,7 @@ def _let_through(
         title=f"车辆 {gate_pass.plate} 通过卡口 {passage.gate.code}{gate_no}",
         actor=decider,
     )
+    _tell_declarant(session, passage, NoticeKind.GATE_PASSED, [])
 
 
 def _on_timelines(session: Session, passage: GatePassage, *, step: str, title: str, actor: User | None = None) -> None:
@@ -851,6 +961,11 @@ def decide(
     passage.decided_by_id = decider.id
     details: dict[str, Any] = {"action": action.value, "reason_code": reason_code.value, "note": note}
     if action == DecisionAction.CLEAR:
+        if gate_pass is not None and gate_pass.hold_source is HoldSource.CUSTOMS:
+            raise InvalidTransition(
+                f"Gate pass {gate_pass.passport_no} is held by customs ({gate_pass.hold_reason}); "
+                "customs must release it before the vehicle is cleared."
+            )
         if gate_pass is None or gate_pass.status not in (*CAN_PASS, P.HELD):
             raise InvalidTransition(
                 "Only a vehicle on an approved (or gate-held) pass can be cleared; turn it back instead."
@@ -878,8 +993,14 @@ def _send_to_inspection(
     gate_pass = passage.gate_pass
     tasks = []
     if gate_pass is not None:
-        if gate_pass.status in CAN_PASS:
-            gate_pass.status = P.HELD
+        if gate_pass.status in (*CAN_PASS, P.HELD):
+            _hold(
+                gate_pass,
+                source=HoldSource.GATE,
+                reason=f"inspection: {reason_code.value}",
+                by=decider,
+                at=clock.utcnow(),
+            )
         for declaration in gate_pass.declarations:
             if declaration.status in inspections.INSPECTABLE:
                 tasks.append(

@@ -23,6 +23,7 @@ class NoticeKind(enum.StrEnum):
     DECLARATION_DETAINED = "declaration.detained"
     GATE_PASSED = "gate.passed"
     GATE_REFERRED = "gate.referred"
+    GATE_HELD = "gate.held"
 
 
 class NoticePriority(enum.StrEnum):

@@ -63,6 +63,7 @@ PUSH_LABELS = {
     NoticeKind.DECLARATION_DETAINED: Message("扣留通知", "Detention notice"),
     NoticeKind.GATE_PASSED: Message("车辆已过卡", "Vehicle passed the gate"),
     NoticeKind.GATE_REFERRED: Message("卡口待处理", "Vehicle held at the gate"),
+    NoticeKind.GATE_HELD: Message("核放单挂起", "Gate pass on hold"),
 }
 REMINDER_PREFIX = Message("【提醒】", "Reminder: ")
 SMS_TEXT = Message(
@@ -98,10 +99,13 @@ def queue_pushes(session: Session, notices: Sequence[Notice], *, purpose: Delive
     """One delivery per active device of each notice's recipient; returns how many."""
     if not notices:
         return 0
-    session.flush()
     devices_by_user: dict[int, list[Device]] = {}
-    for device in active_devices(session, *{notice.recipient_id for notice in notices}):
-        devices_by_user.setdefault(device.user_id, []).append(device)
+    # Look up first: the flush that inserts the notices takes the notice-sequence lock, held to
+    # commit (notices.service), and every other writer of notices waits while it is held.
+    with session.no_autoflush:
+        for device in active_devices(session, *{notice.recipient_id for notice in notices}):
+            devices_by_user.setdefault(device.user_id, []).append(device)
+    session.flush()
     rows = [
         {"notice_seq": notice.id, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": purpose}
         for notice in notices

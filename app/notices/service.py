@@ -75,6 +75,9 @@ def notify_enterprise(
     """
     if link is None and declaration_id:
         link = f"/api/v1/declarations/{declaration_id}"
+    recipients = _recipients(session, enterprise_id, frozenset(roles))
+    # The caller's pending rows go out now, before the notice-sequence lock is taken (below).
+    session.flush()
     notices = [
         Notice(
             recipient_id=user_id,
@@ -86,7 +89,7 @@ def notify_enterprise(
             link=link,
             declaration_id=declaration_id,
         )
-        for user_id, language in _recipients(session, enterprise_id, frozenset(roles))
+        for user_id, language in recipients
     ]
     session.add_all(notices)
     outbox.queue_pushes(session, notices, purpose=DeliveryPurpose.NOTICE)

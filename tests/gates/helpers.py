@@ -26,5 +26,5 @@ def notice_kinds(session, user):
     return [
         notice.kind
         for notice in session.scalars(select(Notice).where(Notice.recipient_id == user.id).order_by(Notice.id))
-        if notice.kind in (NoticeKind.GATE_PASSED, NoticeKind.GATE_REFERRED)
+        if notice.kind in (NoticeKind.GATE_PASSED, NoticeKind.GATE_REFERRED, NoticeKind.GATE_HELD)
     ]
