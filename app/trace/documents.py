@@ -44,9 +44,9 @@ def verdict_document(lookup: Lookup, lang: str) -> dict[str, Any]:
         "lot": lookup.code.lot,
         "status": lookup.code.status.value,
         "product": product_document(lookup.product, lang),
-        "trader": declaration.ebc_name,
-        "warehouse": declaration.area_name,
-        "declaration": {"number": declaration.invt_no, "status": declaration.status.value},
+        "trader": declaration.trader,
+        "warehouse": declaration.warehouse,
+        "declaration": {"number": declaration.number, "status": declaration.status.value},
         "chain": [
             {
                 "step": step.status.value,

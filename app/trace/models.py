@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import clock
@@ -58,6 +58,20 @@ class TraceCode(Base):
     declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"))
     warehouse_enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     status_changed_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    # Running totals kept by the scan writer, so a lookup reads one row however often the code was scanned.
+    scan_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_scanned_at: Mapped[datetime | None]
+
+
+class TraceSighting(Base):
+    """Where a code was last seen from: one row per /24 network or region, for the clone rules' window."""
+
+    __tablename__ = "trace_code_sightings"
+
+    trace_code_id: Mapped[int] = mapped_column(ForeignKey("trace_codes.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "network" or "region"
+    value: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_seen_at: Mapped[datetime]
 
 
 class TraceScan(Base):
@@ -74,3 +88,5 @@ class TraceScan(Base):
     client_class: Mapped[str] = mapped_column(String(16))
     region: Mapped[str | None] = mapped_column(String(60))
     verdict: Mapped[str] = mapped_column(String(20))
+    # A consumer lookup of a code whose goods customs had not released: a label already in the wild.
+    before_release: Mapped[bool] = mapped_column(default=False, server_default=false())

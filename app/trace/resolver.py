@@ -21,7 +21,7 @@ from flask.views import MethodView
 from app import db
 from app.api import Blueprint
 from app.common.fields import normalize_gtin
-from app.config import current_settings
+from app.config import Settings, current_settings
 from app.errors import DomainError, InvalidInput, NotFound
 from app.goods import service as goods
 from app.ratelimit import limiter, trace_limit, trace_unknown_limit
@@ -121,34 +121,35 @@ def _scan_client() -> service.ScanClient | None:
     )
 
 
+def clone_rules(settings: Settings) -> service.CloneRules:
+    return service.CloneRules(
+        lookups=settings.trace_scan_limit,
+        networks=settings.trace_network_limit,
+        regions=settings.trace_region_limit,
+        window=settings.trace_network_window,
+    )
+
+
 def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool) -> service.Lookup | None:
     settings = current_settings()
     client = _scan_client() if count else None
+    rules = clone_rules(settings)
     with db.transaction() as session:
-        lookup = service.look_up(
-            session,
-            serial,
-            gtin=gtin,
-            barcode=barcode,
-            client=client,
-            scan_limit=settings.trace_scan_limit,
-            network_limit=settings.trace_network_limit,
-            network_window=settings.trace_network_window,
-        )
+        lookup = service.look_up(session, serial, gtin=gtin, barcode=barcode, client=client, rules=rules)
     if lookup is not None and lookup.scan is not None:
         if settings.trace_scans_in_background:
-            _recorder().record(lookup.scan)
+            _recorder(rules).record(lookup.scan)
         else:
             with db.transaction() as session:
-                service.record_scans(session, [lookup.scan])
+                service.record_scans(session, [lookup.scan], rules=rules)
     return lookup
 
 
-def _recorder() -> ScanRecorder:
+def _recorder(rules: service.CloneRules) -> ScanRecorder:
     recorder = current_app.extensions.get("trace_scan_recorder")
     if recorder is None:
         recorder = current_app.extensions.setdefault(
-            "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"])
+            "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"], rules=rules)
         )
     return recorder
 

@@ -1,5 +1,8 @@
 """Counted lookups written off the request path: a queue per process, drained in batches by one thread.
 
+The same transaction keeps each code's totals and raises the clone alarms (risk warnings), so neither
+costs the consumer's request anything.
+
 A consumer's answer never waits for the scan's INSERT (nor, on SQLite, for the write lock). A scan still
 in the queue when the process dies is lost; the counts are a fraud signal, not a ledger.
 """
@@ -20,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class ScanRecorder:
-    def __init__(self, factory: sessionmaker[Session], *, batch: int = 500) -> None:
+    def __init__(self, factory: sessionmaker[Session], *, rules: service.CloneRules, batch: int = 500) -> None:
         self._factory = factory
+        self._rules = rules
         self._batch = batch
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -58,7 +62,7 @@ class ScanRecorder:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         try:
             with self._factory() as session, session.begin():
-                service.record_scans(session, rows)
+                service.record_scans(session, rows, rules=self._rules)
         except Exception:
             # A lost batch of scan records must not kill the writer: later scans still count.
             log.exception("could not record %d trace-code scans", len(rows))

@@ -7,12 +7,14 @@ import ipaddress
 import itertools
 import re
 import secrets
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +27,9 @@ from app.declarations.models import Declaration, DeclarationEvent, DeclarationLi
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.goods import service as goods
 from app.goods.models import Product
-from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus, TraceScan
+from app.risk import service as risk
+from app.risk.models import Severity, WarningSource
+from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus, TraceScan, TraceSighting
 from app.users.models import Role, User
 
 S = TraceCodeStatus
@@ -414,11 +418,34 @@ class ScanClient:
 
 
 @dataclass(frozen=True)
+class CloneRules:
+    """When a code counts as copied: looked up more than `lookups` times in all, or from more than `networks`
+    networks or `regions` regions within `window`."""
+
+    lookups: int
+    networks: int
+    regions: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """A code's declaration as a consumer sees it: no buyer, no officer."""
+
+    id: int
+    number: str | None
+    status: DeclarationStatus
+    trader: str
+    warehouse: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class Lookup:
     verdict: Verdict
     code: TraceCode
     product: Product | None
-    declaration: Declaration
+    declaration: Clearance
     chain: list[ChainStep]
     scans: Scans
     # The row of the scan this lookup counts, for record_scans; None for machine views.
@@ -442,38 +469,54 @@ def look_up(
     gtin: str | None,
     barcode: str | None,
     client: ScanClient | None,
-    scan_limit: int,
-    network_limit: int,
-    network_window: timedelta,
+    rules: CloneRules,
 ) -> Lookup | None:
     """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
 
     A lookup by `client` counts as a scan (included in `scans`, stored by `record_scans`); pass None for
     machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait.
     """
-    code = find_code(session, serial)
-    # A serial printed under another GTIN is not this code: a forged label.
-    if code is None or (gtin is not None and code.gtin != gtin):
-        return None
-    declaration = declarations.get_declaration(session, code.declaration_id)
-    now = clock.utcnow()
-    previous = session.execute(
-        select(func.count(), func.min(TraceScan.scanned_at)).where(TraceScan.trace_code_id == code.id)
-    ).one()
-    count, first_at = previous[0], previous[1]
-    networks: set[str | None] = set()
-    if client is not None:
-        networks = set(
-            session.scalars(
-                select(TraceScan.network)
-                .where(TraceScan.trace_code_id == code.id, TraceScan.scanned_at >= now - network_window)
-                .distinct()
-            )
+    # One statement for the code, its product and its declaration: a lookup is the park's hottest path.
+    row = session.execute(
+        select(
+            TraceCode,
+            Product,
+            Declaration.status,
+            Declaration.invt_no,
+            Declaration.ebc_name,
+            Declaration.area_name,
+            Declaration.updated_at,
         )
-        networks.add(client.network)
+        .join(Declaration, Declaration.id == TraceCode.declaration_id)
+        .outerjoin(Product, Product.gtin == TraceCode.gtin)
+        .where(TraceCode.serial == serial)
+    ).one_or_none()
+    # A serial printed under another GTIN is not this code: a forged label.
+    if row is None or (gtin is not None and row[0].gtin != gtin):
+        return None
+    code, product = row[0], row[1]
+    clearance = Clearance(
+        id=code.declaration_id, status=row[2], number=row[3], trader=row[4], warehouse=row[5], updated_at=row[6]
+    )
+    now = clock.utcnow()
+    count, first_at = code.scan_count, code.first_scanned_at
+    places: dict[str, set[str]] = {"network": set(), "region": set()}
+    if client is not None:
+        for kind, value in session.execute(
+            select(TraceSighting.kind, TraceSighting.value).where(
+                TraceSighting.trace_code_id == code.id, TraceSighting.last_seen_at >= now - rules.window
+            )
+        ):
+            places[kind].add(value)
+        places["network"].add(client.network or "")
+        places["region"].add(client.region or "")
         count, first_at = count + 1, first_at or now
-    suspicious = count > scan_limit or len(networks - {None}) > network_limit
-    verdict = _verdict(code, declaration, barcode=barcode, suspicious=suspicious)
+    suspicious = (
+        count > rules.lookups
+        or len(places["network"] - {""}) > rules.networks
+        or len(places["region"] - {""}) > rules.regions
+    )
+    verdict = _verdict(code, clearance, barcode=barcode, suspicious=suspicious)
     scan = None
     if client is not None:
         scan = {
@@ -483,31 +526,151 @@ def look_up(
             "client_class": client.client_class,
             "region": client.region,
             "verdict": verdict.value,
+            "before_release": _before_release(code, clearance),
         }
     return Lookup(
         verdict=verdict,
         code=code,
-        product=goods.find_product_by_gtin(session, code.gtin),
-        declaration=declaration,
-        chain=_chain(session, declaration),
+        product=product,
+        declaration=clearance,
+        chain=_chain(session, clearance.id),
         scans=Scans(count=count, first_at=first_at),
         scan=scan,
     )
 
 
-def record_scans(session: Session, scans: list[dict[str, Any]]) -> None:
-    """Store counted lookups (the `scan` of each Lookup), after their answers went out."""
+def _before_release(code: TraceCode, clearance: Clearance) -> bool:
+    # Void and recalled codes say so whatever customs did; their lookups are no sign of leaked labels.
+    if code.status in (S.VOID, S.RECALLED):
+        return False
+    return code.status in (S.ISSUED, S.AFFIXED) or clearance.status not in RELEASED
+
+
+def record_scans(session: Session, scans: list[dict[str, Any]], *, rules: CloneRules) -> None:
+    """Store counted lookups (the `scan` of each Lookup) after their answers went out.
+
+    Each code's totals and sightings move on with them, and a code whose lookups were flagged (a clone rule,
+    or a lookup before release) raises a risk warning for customs officers, repeats counting on it.
+    """
     session.execute(insert(TraceScan), scans)
+    by_code: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for scan in scans:
+        by_code[scan["trace_code_id"]].append(scan)
+    codes = TraceCode.__table__
+    session.execute(
+        update(codes)
+        .where(codes.c.id == bindparam("code_id"))
+        .values(
+            scan_count=codes.c.scan_count + bindparam("added"),
+            first_scanned_at=func.coalesce(codes.c.first_scanned_at, bindparam("first")),
+        ),
+        # In id order, so two writers (two workers) lock codes in the same order and cannot deadlock.
+        [
+            {"code_id": code_id, "added": len(group), "first": min(scan["scanned_at"] for scan in group)}
+            for code_id, group in sorted(by_code.items())
+        ],
+    )
+    _record_sightings(session, scans)
+    for code_id, group in sorted(by_code.items()):
+        flagged = [scan for scan in group if scan["verdict"] == Verdict.SUSPICIOUS or scan["before_release"]]
+        if flagged:
+            _raise_clone_alarm(session, code_id, flagged=flagged, rules=rules)
 
 
-def _verdict(code: TraceCode, declaration: Declaration, *, barcode: str | None, suspicious: bool) -> Verdict:
+def _record_sightings(session: Session, scans: list[dict[str, Any]]) -> None:
+    latest: dict[tuple[int, str, str], datetime] = {}
+    for scan in scans:
+        for kind in ("network", "region"):
+            if scan[kind]:
+                key = (scan["trace_code_id"], kind, scan[kind])
+                latest[key] = max(latest.get(key, scan["scanned_at"]), scan["scanned_at"])
+    if not latest:
+        return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = (postgresql if postgres else sqlite).insert(TraceSighting)
+    # Workers write concurrently: a late batch must not move a sighting back in time.
+    newest = (func.greatest if postgres else func.max)(TraceSighting.last_seen_at, statement.excluded.last_seen_at)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["trace_code_id", "kind", "value"], set_={"last_seen_at": newest}
+        ),
+        [
+            {"trace_code_id": code_id, "kind": kind, "value": value, "last_seen_at": at}
+            for (code_id, kind, value), at in sorted(latest.items())
+        ],
+    )
+
+
+# Why a code was flagged, as the officers' queue says it.
+CLONE_RULES = {
+    "lookups": "查询次数超过上限",
+    "networks": "查询网络过多",
+    "regions": "查询地区过多",
+    "before_release": "放行前被查询",
+}
+
+
+def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str, Any]], rules: CloneRules) -> None:
+    code = session.execute(
+        select(TraceCode.serial, TraceCode.scan_count, TraceCode.declaration_id, TraceCode.warehouse_enterprise_id)
+        .where(TraceCode.id == code_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    seen = dict(
+        session.execute(
+            select(TraceSighting.kind, func.count())
+            .where(TraceSighting.trace_code_id == code_id, TraceSighting.last_seen_at >= clock.utcnow() - rules.window)
+            .group_by(TraceSighting.kind)
+        ).all()
+    )
+    early = sum(1 for scan in flagged if scan["before_release"])
+    broken = [
+        rule
+        for rule, holds in (
+            ("lookups", code.scan_count > rules.lookups),
+            ("networks", seen.get("network", 0) > rules.networks),
+            ("regions", seen.get("region", 0) > rules.regions),
+            ("before_release", early > 0),
+        )
+        if holds
+    ]
+    if not broken:
+        return  # the lookup saw the window's edge differently; nothing to name now
+    # Many places at once or a label out before release point at copies; a busy code alone may be a family's.
+    severity = Severity.MEDIUM if broken == ["lookups"] else Severity.HIGH
+    risk.raise_warning(
+        session,
+        source=WarningSource.TRACE,
+        subject_key=f"trace:{code.serial}",
+        severity=severity,
+        title=f"溯源码 {code.serial} 异常：{'、'.join(CLONE_RULES[rule] for rule in broken)}",
+        details={
+            "serial": code.serial,
+            "rules": broken,
+            "lookups": code.scan_count,
+            "lookup_limit": rules.lookups,
+            "networks_in_window": seen.get("network", 0),
+            "network_limit": rules.networks,
+            "regions_in_window": seen.get("region", 0),
+            "region_limit": rules.regions,
+            "window_hours": rules.window.total_seconds() / 3600,
+            "flagged_lookups": len(flagged),
+            "lookups_before_release": early,
+        },
+        declaration_id=code.declaration_id,
+        enterprise_id=code.warehouse_enterprise_id,
+        count=len(flagged),
+    )
+
+
+def _verdict(code: TraceCode, clearance: Clearance, *, barcode: str | None, suspicious: bool) -> Verdict:
     if code.status is S.VOID:
         return Verdict.VOID
     if code.status is S.RECALLED:
         return Verdict.RECALLED
     if barcode is not None and barcode != code.gtin:
         return Verdict.GTIN_MISMATCH
-    if code.status not in (S.ACTIVE, S.SOLD) or declaration.status not in RELEASED:
+    if code.status not in (S.ACTIVE, S.SOLD) or clearance.status not in RELEASED:
         return Verdict.NOT_RELEASED
     if suspicious:
         return Verdict.SUSPICIOUS
@@ -532,30 +695,30 @@ def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
         code=code,
         batch=get_batch_for(session, code.batch_id, viewer=viewer),
         declaration=declaration,
-        chain=_chain(session, declaration),
+        chain=_chain(session, declaration.id),
     )
 
 
-def _chain(session: Session, declaration: Declaration) -> list[ChainStep]:
-    events: Select[Any] = (
-        select(DeclarationEvent)
-        .where(DeclarationEvent.declaration_id == declaration.id, DeclarationEvent.status_changed.is_(True))
+def _chain(session: Session, declaration_id: int) -> list[ChainStep]:
+    events = (
+        select(
+            DeclarationEvent.status,
+            DeclarationEvent.biz_step,
+            DeclarationEvent.disposition,
+            DeclarationEvent.occurred_at,
+        )
+        .where(DeclarationEvent.declaration_id == declaration_id, DeclarationEvent.status_changed.is_(True))
         .order_by(DeclarationEvent.occurred_at, DeclarationEvent.id)
         .limit(100)
     )
     steps = []
-    for event in session.scalars(events):
-        if event.status not in STEP_LABELS:
+    for status, biz_step, disposition, at in session.execute(events):
+        if status not in STEP_LABELS:
             continue
-        zh, en = STEP_LABELS[event.status]
+        zh, en = STEP_LABELS[status]
         steps.append(
             ChainStep(
-                status=event.status,
-                biz_step=event.biz_step.value,
-                disposition=event.disposition.value,
-                at=event.occurred_at,
-                title_zh=zh,
-                title_en=en,
+                status=status, biz_step=biz_step.value, disposition=disposition.value, at=at, title_zh=zh, title_en=en
             )
         )
     return steps
