@@ -49,7 +49,7 @@ def verdict_document(lookup: Lookup, lang: str) -> dict[str, Any]:
         "declaration": {"number": declaration.number, "status": declaration.status.value},
         "chain": [
             {
-                "step": step.status.value,
+                "step": step.step,
                 "biz_step": step.biz_step,
                 "disposition": step.disposition,
                 "at": step.at,

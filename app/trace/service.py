@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -29,7 +29,15 @@ from app.goods import service as goods
 from app.goods.models import Product
 from app.risk import service as risk
 from app.risk.models import Severity, WarningSource
-from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus, TraceScan, TraceSighting
+from app.trace.models import (
+    CapturedEvent,
+    CapturedEventItem,
+    TraceCode,
+    TraceCodeBatch,
+    TraceCodeStatus,
+    TraceScan,
+    TraceSighting,
+)
 from app.users.models import Role, User
 
 S = TraceCodeStatus
@@ -392,11 +400,28 @@ STEP_LABELS: dict[DeclarationStatus, tuple[str, str]] = {
 }
 
 
+# Consumer-facing names of partners' CBV business steps; others show as a generic supply-chain event.
+PARTNER_LABELS: dict[str, tuple[str, str]] = {
+    "commissioning": ("生产赋码", "Commissioned by the maker"),
+    "packing": ("装箱", "Packed"),
+    "shipping": ("境外发货", "Shipped abroad"),
+    "departing": ("离港", "Departed"),
+    "transporting": ("运输途中", "In transport"),
+    "arriving": ("到港", "Arrived"),
+    "receiving": ("收货", "Received"),
+    "inspecting": ("检验", "Inspected"),
+    "storing": ("入库", "Stored"),
+    "loading": ("装载", "Loaded"),
+    "unloading": ("卸载", "Unloaded"),
+}
+
+
 @dataclass(frozen=True)
 class ChainStep:
-    status: DeclarationStatus
-    biz_step: str
-    disposition: str
+    # The declaration status reached, or "partner" for an event captured from a partner over EPCIS.
+    step: str
+    biz_step: str | None
+    disposition: str | None
     at: datetime
     title_zh: str
     title_en: str
@@ -533,7 +558,7 @@ def look_up(
         code=code,
         product=product,
         declaration=clearance,
-        chain=_chain(session, clearance.id),
+        chain=_chain(session, code),
         scans=Scans(count=count, first_at=first_at),
         scan=scan,
     )
@@ -679,27 +704,40 @@ def _verdict(code: TraceCode, clearance: Clearance, *, barcode: str | None, susp
 
 @dataclass(frozen=True)
 class CodeHistory:
-    """What the EPCIS export of a code tells: the code, its batch and its declaration's clearance steps."""
+    """What the EPCIS export of a code tells: the code, its batch, its declaration's clearance steps, and the
+    events partners captured about it (as they sent them)."""
 
     code: TraceCode
     batch: TraceCodeBatch
     declaration: Declaration
     chain: list[ChainStep]
+    captured: list[tuple[datetime, dict[str, Any]]]
 
 
 def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
-    """A code's commissioning and customs chain, for staff."""
+    """A code's commissioning and customs chain, and partners' events about it, for staff."""
     code = get_code_for(session, serial, viewer=viewer)
     declaration = declarations.get_declaration(session, code.declaration_id)
+    captured = session.execute(
+        select(CapturedEvent.event_time, CapturedEvent.event)
+        .where(CapturedEvent.id.in_(captured_event_ids(code)))
+        .order_by(CapturedEvent.event_time, CapturedEvent.id)
+    )
     return CodeHistory(
         code=code,
         batch=get_batch_for(session, code.batch_id, viewer=viewer),
         declaration=declaration,
-        chain=_chain(session, declaration.id),
+        chain=_clearance_steps(session, declaration.id),
+        captured=[(at, event) for at, event in captured],
     )
 
 
-def _chain(session: Session, declaration_id: int) -> list[ChainStep]:
+def _chain(session: Session, code: TraceCode) -> list[ChainStep]:
+    """The declaration's clearance steps and the partners' captured events naming the code, in time order."""
+    return sorted(_clearance_steps(session, code.declaration_id) + _partner_steps(session, code), key=lambda s: s.at)
+
+
+def _clearance_steps(session: Session, declaration_id: int) -> list[ChainStep]:
     events = (
         select(
             DeclarationEvent.status,
@@ -718,7 +756,37 @@ def _chain(session: Session, declaration_id: int) -> list[ChainStep]:
         zh, en = STEP_LABELS[status]
         steps.append(
             ChainStep(
-                status=status, biz_step=biz_step.value, disposition=disposition.value, at=at, title_zh=zh, title_en=en
+                step=status.value,
+                biz_step=biz_step.value,
+                disposition=disposition.value,
+                at=at,
+                title_zh=zh,
+                title_en=en,
             )
         )
     return steps
+
+
+def _partner_steps(session: Session, code: TraceCode) -> list[ChainStep]:
+    steps = []
+    captured = session.execute(
+        select(CapturedEvent.biz_step, CapturedEvent.disposition, CapturedEvent.event_time)
+        .where(CapturedEvent.id.in_(captured_event_ids(code)))
+        .order_by(CapturedEvent.event_time, CapturedEvent.id)
+        .limit(100)
+    )
+    for biz_step, disposition, at in captured:
+        zh, en = PARTNER_LABELS.get(biz_step or "", ("供应链事件", "Supply-chain event"))
+        steps.append(
+            ChainStep(step="partner", biz_step=biz_step, disposition=disposition, at=at, title_zh=zh, title_en=en)
+        )
+    return steps
+
+
+def captured_event_ids(code: TraceCode) -> Select[tuple[int]]:
+    """Captured events naming the code: its serial, or its lot for class-level (quantity) events."""
+    item = CapturedEventItem
+    matches = (item.serial == code.serial) & (item.gtin == code.gtin)
+    if code.lot:
+        matches |= item.serial.is_(None) & (item.gtin == code.gtin) & (item.lot == code.lot)
+    return select(item.event_pk).where(matches)

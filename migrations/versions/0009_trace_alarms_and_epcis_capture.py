@@ -1,4 +1,5 @@
-"""Trace-code clone alarms: running scan totals per code, sightings per network and region, pre-release lookups.
+"""Trace-code clone alarms (running scan totals per code, sightings per network and region, pre-release lookups)
+and EPCIS 2.0 capture (partners' events and the trade items they name).
 
 Revision ID: 0009
 Revises: 0008
@@ -53,7 +54,44 @@ def upgrade() -> None:
         )
 
 
+    op.create_table('epcis_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('event_id', sa.String(length=300), nullable=False),
+    sa.Column('event_type', sa.String(length=40), nullable=False),
+    sa.Column('event_time', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('biz_step', sa.String(length=200), nullable=True),
+    sa.Column('disposition', sa.String(length=200), nullable=True),
+    sa.Column('event', sa.JSON(), nullable=False),
+    sa.Column('captured_by_id', sa.Integer(), nullable=False),
+    sa.Column('captured_at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['captured_by_id'], ['users.id'], name=op.f('fk_epcis_events_captured_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_epcis_events')),
+    sa.UniqueConstraint('event_id', name=op.f('uq_epcis_events_event_id'))
+    )
+    op.create_table('epcis_event_items',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('event_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('gtin', sa.String(length=14), nullable=False),
+    sa.Column('serial', sa.String(length=20), nullable=True),
+    sa.Column('lot', sa.String(length=20), nullable=True),
+    sa.ForeignKeyConstraint(['event_pk'], ['epcis_events.id'], name=op.f('fk_epcis_event_items_event_pk_epcis_events'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_epcis_event_items'))
+    )
+    with op.batch_alter_table('epcis_event_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_epcis_event_items_event_pk'), ['event_pk'], unique=False)
+        batch_op.create_index('ix_epcis_event_items_gtin_lot', ['gtin', 'lot'], unique=False)
+        batch_op.create_index('ix_epcis_event_items_serial_gtin', ['serial', 'gtin'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('epcis_event_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_epcis_event_items_serial_gtin')
+        batch_op.drop_index('ix_epcis_event_items_gtin_lot')
+        batch_op.drop_index(batch_op.f('ix_epcis_event_items_event_pk'))
+
+    op.drop_table('epcis_event_items')
+    op.drop_table('epcis_events')
+
     with op.batch_alter_table("trace_scans", schema=None) as batch_op:
         batch_op.drop_column("before_release")
 
