@@ -10,7 +10,6 @@ import re
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import biip
@@ -24,7 +23,7 @@ from app.common.fields import normalize_gtin
 from app.config import Settings, current_settings
 from app.errors import DomainError, InvalidInput, NotFound
 from app.goods import service as goods
-from app.ratelimit import limiter, trace_limit, trace_unknown_limit
+from app.ratelimit import public_lookup
 from app.trace import documents, service
 from app.trace.scans import ScanRecorder
 
@@ -165,8 +164,8 @@ def _barcode(raw: str | None) -> str | None:
         ) from None
 
 
-def verify(code: str, *, barcode: str | None) -> dict[str, Any]:
-    """The verdict document for a scanned code (its URL or serial) and an optional product barcode."""
+def verify(code: str, *, barcode: str | None) -> Response:
+    """The verdict document for a scanned code (its URL or serial) and an optional product barcode, as JSON."""
     if "/01/" in code:
         target = parse(code.split("/01/", 1)[1].split("?", 1)[0])
         serial, gtin = target.serial, target.gtin
@@ -177,7 +176,7 @@ def verify(code: str, *, barcode: str | None) -> dict[str, Any]:
     lookup = _look_up(serial, gtin=gtin, barcode=barcode, count=True)
     if lookup is None:
         raise UnknownTraceCode(f"No trace code {serial} was issued in this park; the label may be forged.")
-    return documents.verdict_document(lookup, _lang())
+    return current_app.json.response(documents.verdict_document(lookup, _lang(), as_json=True))
 
 
 def _link_header(target: Target) -> str:
@@ -270,7 +269,7 @@ def resolve(rest: str) -> Response:
         return _page(lookup, lang=lang, status=200 if lookup else 404)
     if lookup is None:
         raise UnknownTraceCode(f"No trace code {target.serial} was issued in this park; the label may be forged.")
-    return current_app.json.response(documents.verdict_document(lookup, lang))
+    return current_app.json.response(documents.verdict_document(lookup, lang, as_json=True))
 
 
 @blp.app_template_filter("shanghai")
@@ -299,8 +298,7 @@ def _resolver_headers(response: Response) -> Response:
 
 @blp.route("/01/<path:rest>")
 class DigitalLink(MethodView):
-    @limiter.limit(trace_limit)
-    @limiter.limit(trace_unknown_limit, deduct_when=lambda response: response.status_code == 404)
+    @public_lookup
     @blp.doc(
         summary="Resolve a trace code or product (GS1 Digital Link)",
         responses={

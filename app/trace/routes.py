@@ -9,7 +9,7 @@ from app import db
 from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
 from app.config import current_settings
-from app.ratelimit import limiter, trace_limit, trace_unknown_limit
+from app.ratelimit import public_lookup
 from app.trace import epcis, labels, resolver, service
 from app.trace.schemas import (
     BatchCodeQuery,
@@ -211,8 +211,7 @@ class BatchLabelSheet(MethodView):
 
 @blp.route("/trace/verify")
 class Verify(MethodView):
-    @limiter.limit(trace_limit)
-    @limiter.limit(trace_unknown_limit, deduct_when=lambda response: response.status_code == 404)
+    @public_lookup
     @blp.arguments(VerifyCreate)
     @blp.response(200, VerdictRead)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -224,8 +223,7 @@ class Verify(MethodView):
 
 @blp.route("/trace/codes/<string:serial>")
 class PublicCode(MethodView):
-    @limiter.limit(trace_limit)
-    @limiter.limit(trace_unknown_limit, deduct_when=lambda response: response.status_code == 404)
+    @public_lookup
     @blp.response(200, VerdictRead)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")

@@ -13,6 +13,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,10 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class ScanRecorder:
-    def __init__(self, factory: sessionmaker[Session], *, rules: service.CloneRules, batch: int = 500) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], *, rules: service.CloneRules, batch: int = 500, linger: float = 0.2
+    ) -> None:
         self._factory = factory
         self._rules = rules
         self._batch = batch
+        self._linger = linger
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -47,13 +51,18 @@ class ScanRecorder:
 
     def _run(self) -> None:
         while True:
-            self._write(self._take(block=True))
+            first = self._queue.get()
+            # Let the scans of the next moments join this one: one commit (an fsync on SQLite) and one alarm per
+            # code for many lookups, instead of one each; counts lag by this much at most.
+            if self._queue.qsize() < self._batch:
+                time.sleep(self._linger)
+            self._write([first, *self._take(block=False, limit=self._batch - 1)])
 
-    def _take(self, *, block: bool) -> list[dict[str, Any]]:
-        rows = []
+    def _take(self, *, block: bool, limit: int | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
         try:
             rows.append(self._queue.get(block=block))
-            while len(rows) < self._batch:
+            while len(rows) < (limit or self._batch):
                 rows.append(self._queue.get_nowait())
         except queue.Empty:
             pass

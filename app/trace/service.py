@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import itertools
 import re
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -466,10 +467,36 @@ class Clearance:
 
 
 @dataclass(frozen=True)
+class CodeFacts:
+    """What a lookup reads of a trace code."""
+
+    id: int
+    serial: str
+    gtin: str
+    lot: str | None
+    status: TraceCodeStatus
+    declaration_id: int
+    scan_count: int
+    first_scanned_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """What a consumer is told of a product."""
+
+    gtin: str
+    name_zh: str
+    name_en: str | None
+    brand: str
+    specification: str | None
+    origin_country: str
+
+
+@dataclass(frozen=True)
 class Lookup:
     verdict: Verdict
-    code: TraceCode
-    product: Product | None
+    code: CodeFacts
+    product: ProductFacts | None
     declaration: Clearance
     chain: list[ChainStep]
     scans: Scans
@@ -487,6 +514,66 @@ def truncate_address(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def _seen(kind: str) -> tuple[Any, Any]:
+    """How many networks (or regions) saw the code within the window, and whether the asking one is among them."""
+    in_window = (
+        (TraceSighting.trace_code_id == TraceCode.__table__.c.id)
+        & (TraceSighting.kind == kind)
+        & (TraceSighting.last_seen_at >= bindparam("since"))
+    )
+    return (
+        select(func.count()).where(in_window).scalar_subquery(),
+        exists().where(in_window, TraceSighting.value == bindparam(kind)),
+    )
+
+
+@functools.cache
+def _lookup_statement() -> Select[Any]:
+    """The whole lookup in one statement, built once (its compiled form is cached too): the code, its product, its
+    declaration's public fields, markers that say whether cached chain steps still hold, and the sightings.
+
+    Table columns, not ORM entities: loading entities cost more than the query itself on this path.
+    """
+    code, product, declaration = TraceCode.__table__.c, Product.__table__.c, Declaration.__table__.c
+    item = CapturedEventItem.__table__.c
+    return (
+        select(
+            *(getattr(code, name) for name in CodeFacts.__dataclass_fields__),
+            *(getattr(product, name) for name in ProductFacts.__dataclass_fields__),
+            declaration.status,
+            declaration.invt_no,
+            declaration.ebc_name,
+            declaration.area_name,
+            declaration.updated_at,
+            # Timelines only grow: the latest event's id tells whether the cached steps are still all of them.
+            select(func.max(DeclarationEvent.id))
+            .where(DeclarationEvent.declaration_id == code.declaration_id)
+            .scalar_subquery(),
+            select(func.max(item.event_pk)).where(item.serial == code.serial, item.gtin == code.gtin).scalar_subquery(),
+            select(func.max(item.event_pk))
+            .where(item.serial.is_(None), item.gtin == code.gtin, item.lot == code.lot)
+            .scalar_subquery(),
+            *_seen("network"),
+            *_seen("region"),
+        )
+        .select_from(TraceCode.__table__)
+        .join(Declaration.__table__, declaration.id == code.declaration_id)
+        .outerjoin(Product.__table__, product.gtin == code.gtin)
+        .where(code.serial == bindparam("serial"))
+    )
+
+
+# Clearance steps per (declaration, latest timeline event): exact, as timelines are append-only, so a release
+# shows at once. Per process and bounded; emptied when full rather than tracking recency.
+_STEPS: dict[tuple[int, int | None], list[ChainStep]] = {}
+STEPS_CACHE_SIZE = 10_000
+
+
+def clear_caches() -> None:
+    """Forget cached chain steps (tests roll back, so ids come round again; production never needs this)."""
+    _STEPS.clear()
+
+
 def look_up(
     session: Session,
     serial: str,
@@ -501,46 +588,38 @@ def look_up(
     A lookup by `client` counts as a scan (included in `scans`, stored by `record_scans`); pass None for
     machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait.
     """
-    # One statement for the code, its product and its declaration: a lookup is the park's hottest path.
-    row = session.execute(
-        select(
-            TraceCode,
-            Product,
-            Declaration.status,
-            Declaration.invt_no,
-            Declaration.ebc_name,
-            Declaration.area_name,
-            Declaration.updated_at,
-        )
-        .join(Declaration, Declaration.id == TraceCode.declaration_id)
-        .outerjoin(Product, Product.gtin == TraceCode.gtin)
-        .where(TraceCode.serial == serial)
-    ).one_or_none()
-    # A serial printed under another GTIN is not this code: a forged label.
-    if row is None or (gtin is not None and row[0].gtin != gtin):
-        return None
-    code, product = row[0], row[1]
-    clearance = Clearance(
-        id=code.declaration_id, status=row[2], number=row[3], trader=row[4], warehouse=row[5], updated_at=row[6]
-    )
     now = clock.utcnow()
-    count, first_at = code.scan_count, code.first_scanned_at
-    places: dict[str, set[str]] = {"network": set(), "region": set()}
-    if client is not None:
-        for kind, value in session.execute(
-            select(TraceSighting.kind, TraceSighting.value).where(
-                TraceSighting.trace_code_id == code.id, TraceSighting.last_seen_at >= now - rules.window
-            )
-        ):
-            places[kind].add(value)
-        places["network"].add(client.network or "")
-        places["region"].add(client.region or "")
-        count, first_at = count + 1, first_at or now
-    suspicious = (
-        count > rules.lookups
-        or len(places["network"] - {""}) > rules.networks
-        or len(places["region"] - {""}) > rules.regions
+    row = session.execute(
+        _lookup_statement(),
+        {
+            "serial": serial,
+            "since": now - rules.window,
+            "network": client.network if client else None,
+            "region": client.region if client else None,
+        },
+    ).one_or_none()
+    if row is None:
+        return None
+    code_end = len(CodeFacts.__dataclass_fields__)
+    product_end = code_end + len(ProductFacts.__dataclass_fields__)
+    code = CodeFacts(*row[:code_end])
+    # A serial printed under another GTIN is not this code: a forged label.
+    if gtin is not None and code.gtin != gtin:
+        return None
+    product = ProductFacts(*row[code_end:product_end]) if row[code_end] is not None else None
+    status, number, trader, warehouse, updated_at, last_step, by_serial, by_lot = row[product_end : product_end + 8]
+    networks, known_network, regions, known_region = row[product_end + 8 :]
+    clearance = Clearance(
+        id=code.declaration_id, status=status, number=number, trader=trader, warehouse=warehouse, updated_at=updated_at
     )
+    count, first_at = code.scan_count, code.first_scanned_at
+    if client is not None:
+        count, first_at = count + 1, first_at or now
+        networks += 1 if client.network and not known_network else 0
+        regions += 1 if client.region and not known_region else 0
+        suspicious = count > rules.lookups or networks > rules.networks or regions > rules.regions
+    else:
+        suspicious = count > rules.lookups
     verdict = _verdict(code, clearance, barcode=barcode, suspicious=suspicious)
     scan = None
     if client is not None:
@@ -553,18 +632,26 @@ def look_up(
             "verdict": verdict.value,
             "before_release": _before_release(code, clearance),
         }
+    steps = _STEPS.get((code.declaration_id, last_step))
+    if steps is None:
+        if len(_STEPS) >= STEPS_CACHE_SIZE:
+            _STEPS.clear()
+        steps = _STEPS[(code.declaration_id, last_step)] = _clearance_steps(session, code.declaration_id)
+    chain = steps
+    if by_serial is not None or by_lot is not None:
+        chain = sorted(steps + _partner_steps(session, code), key=lambda step: step.at)
     return Lookup(
         verdict=verdict,
         code=code,
         product=product,
         declaration=clearance,
-        chain=_chain(session, code),
+        chain=chain,
         scans=Scans(count=count, first_at=first_at),
         scan=scan,
     )
 
 
-def _before_release(code: TraceCode, clearance: Clearance) -> bool:
+def _before_release(code: CodeFacts, clearance: Clearance) -> bool:
     # Void and recalled codes say so whatever customs did; their lookups are no sign of leaked labels.
     if code.status in (S.VOID, S.RECALLED):
         return False
@@ -688,7 +775,7 @@ def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str
     )
 
 
-def _verdict(code: TraceCode, clearance: Clearance, *, barcode: str | None, suspicious: bool) -> Verdict:
+def _verdict(code: CodeFacts, clearance: Clearance, *, barcode: str | None, suspicious: bool) -> Verdict:
     if code.status is S.VOID:
         return Verdict.VOID
     if code.status is S.RECALLED:
@@ -732,11 +819,6 @@ def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
     )
 
 
-def _chain(session: Session, code: TraceCode) -> list[ChainStep]:
-    """The declaration's clearance steps and the partners' captured events naming the code, in time order."""
-    return sorted(_clearance_steps(session, code.declaration_id) + _partner_steps(session, code), key=lambda s: s.at)
-
-
 def _clearance_steps(session: Session, declaration_id: int) -> list[ChainStep]:
     events = (
         select(
@@ -767,7 +849,7 @@ def _clearance_steps(session: Session, declaration_id: int) -> list[ChainStep]:
     return steps
 
 
-def _partner_steps(session: Session, code: TraceCode) -> list[ChainStep]:
+def _partner_steps(session: Session, code: CodeFacts | TraceCode) -> list[ChainStep]:
     steps = []
     captured = session.execute(
         select(CapturedEvent.biz_step, CapturedEvent.disposition, CapturedEvent.event_time)
@@ -783,7 +865,7 @@ def _partner_steps(session: Session, code: TraceCode) -> list[ChainStep]:
     return steps
 
 
-def captured_event_ids(code: TraceCode) -> Select[tuple[int]]:
+def captured_event_ids(code: CodeFacts | TraceCode) -> Select[tuple[int]]:
     """Captured events naming the code: its serial, or its lot for class-level (quantity) events."""
     item = CapturedEventItem
     matches = (item.serial == code.serial) & (item.gtin == code.gtin)
