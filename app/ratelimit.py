@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse
@@ -57,7 +57,15 @@ def public_lookup(view: Callable[..., Any]) -> Callable[..., Any]:
             _spend_unknown(client)
         return response
 
+    limited.public_lookup = True  # type: ignore[attr-defined]
     return limited
+
+
+@limiter.request_filter
+def _limited_by_public_lookup() -> bool:
+    """flask-limiter has nothing to add to a public lookup, which counts itself; skip its per-request work."""
+    view_class = getattr(current_app.view_functions.get(request.endpoint or ""), "view_class", None)
+    return getattr(getattr(view_class, request.method.lower(), None), "public_lookup", False)
 
 
 def _spend_unknown(client: str) -> None:

@@ -6,6 +6,7 @@ as JSON for the app, an RFC 9264 linkset for machines, and 307 redirects for a r
 
 from __future__ import annotations
 
+import functools
 import re
 from contextlib import suppress
 from dataclasses import dataclass
@@ -67,9 +68,15 @@ class Target:
 
 def parse(rest: str) -> Target:
     """The GTIN, lot and serial of a Digital Link path after /01/; a bad one is a 400."""
+    return _parse(current_settings().trace_host, rest)
+
+
+# A request parses its path twice (the answer, the Link header), and a code is looked up again and again.
+@functools.lru_cache(maxsize=4096)
+def _parse(host: str, rest: str) -> Target:
     path = "/01/" + rest.rstrip("/")
     try:
-        uri = GS1DigitalLinkURI.parse(f"https://{current_settings().trace_host}{path}")
+        uri = GS1DigitalLinkURI.parse(f"https://{host}{path}")
     except (biip.BiipException, ValueError) as error:
         raise BadDigitalLink(f"{path} is not a GS1 Digital Link URI: {error}") from None
     elements = {element.ai.ai: element for element in uri.element_strings}

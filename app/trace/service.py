@@ -504,6 +504,7 @@ class Lookup:
     scan: dict[str, Any] | None
 
 
+@functools.lru_cache(maxsize=65536)
 def truncate_address(address: str | None) -> str | None:
     """A client address cut to its /24 (IPv4) or /48 (IPv6) network."""
     try:
