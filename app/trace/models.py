@@ -59,9 +59,18 @@ class TraceCode(Base):
     declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"))
     warehouse_enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     status_changed_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
-    # Running totals kept by the scan writer, so a lookup reads one row however often the code was scanned.
-    scan_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    first_scanned_at: Mapped[datetime | None]
+
+
+class TraceCodeScanTotal(Base):
+    """A code's running lookup total, kept by the scan writer so a lookup reads one row however often the code
+    was scanned. Apart from trace_codes: the busiest rows are rewritten every batch, and that churn stays out of
+    the big table and its three indexes (and off the row locks that status changes take)."""
+
+    __tablename__ = "trace_code_scan_totals"
+
+    trace_code_id: Mapped[int] = mapped_column(ForeignKey("trace_codes.id"), primary_key=True)
+    scan_count: Mapped[int]
+    first_scanned_at: Mapped[datetime]
 
 
 class TraceSighting(Base):

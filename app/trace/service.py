@@ -23,6 +23,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
 from app.common.pagination import Page, paginate
+from app.db import Base
 from app.declarations import service as declarations
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine, DeclarationStatus
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -35,6 +36,7 @@ from app.trace.models import (
     CapturedEventItem,
     TraceCode,
     TraceCodeBatch,
+    TraceCodeScanTotal,
     TraceCodeStatus,
     TraceScan,
     TraceSighting,
@@ -536,10 +538,12 @@ def _lookup_statement() -> Select[Any]:
     Table columns, not ORM entities: loading entities cost more than the query itself on this path.
     """
     code, product, declaration = TraceCode.__table__.c, Product.__table__.c, Declaration.__table__.c
-    item = CapturedEventItem.__table__.c
+    item, totals = CapturedEventItem.__table__.c, TraceCodeScanTotal.__table__.c
     return (
         select(
-            *(getattr(code, name) for name in CodeFacts.__dataclass_fields__),
+            *(getattr(code, name) for name in CodeFacts.__dataclass_fields__ if name in code),
+            func.coalesce(totals.scan_count, 0),
+            totals.first_scanned_at,
             *(getattr(product, name) for name in ProductFacts.__dataclass_fields__),
             declaration.status,
             declaration.invt_no,
@@ -560,6 +564,7 @@ def _lookup_statement() -> Select[Any]:
         .select_from(TraceCode.__table__)
         .join(Declaration.__table__, declaration.id == code.declaration_id)
         .outerjoin(Product.__table__, product.gtin == code.gtin)
+        .outerjoin(TraceCodeScanTotal.__table__, totals.trace_code_id == code.id)
         .where(code.serial == bindparam("serial"))
     )
 
@@ -669,17 +674,24 @@ def record_scans(session: Session, scans: list[dict[str, Any]], *, rules: CloneR
     by_code: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for scan in scans:
         by_code[scan["trace_code_id"]].append(scan)
-    codes = TraceCode.__table__
+    statement, postgres = _upsert(session, TraceCodeScanTotal)
     session.execute(
-        update(codes)
-        .where(codes.c.id == bindparam("code_id"))
-        .values(
-            scan_count=codes.c.scan_count + bindparam("added"),
-            first_scanned_at=func.coalesce(codes.c.first_scanned_at, bindparam("first")),
+        statement.on_conflict_do_update(
+            index_elements=["trace_code_id"],
+            set_={
+                "scan_count": TraceCodeScanTotal.scan_count + statement.excluded.scan_count,
+                "first_scanned_at": (func.least if postgres else func.min)(
+                    TraceCodeScanTotal.first_scanned_at, statement.excluded.first_scanned_at
+                ),
+            },
         ),
         # In id order, so two writers (two workers) lock codes in the same order and cannot deadlock.
         [
-            {"code_id": code_id, "added": len(group), "first": min(scan["scanned_at"] for scan in group)}
+            {
+                "trace_code_id": code_id,
+                "scan_count": len(group),
+                "first_scanned_at": min(scan["scanned_at"] for scan in group),
+            }
             for code_id, group in sorted(by_code.items())
         ],
     )
@@ -688,6 +700,12 @@ def record_scans(session: Session, scans: list[dict[str, Any]], *, rules: CloneR
         flagged = [scan for scan in group if scan["verdict"] == Verdict.SUSPICIOUS or scan["before_release"]]
         if flagged:
             _raise_clone_alarm(session, code_id, flagged=flagged, rules=rules)
+
+
+def _upsert(session: Session, model: type[Base]) -> tuple[Any, bool]:
+    """An INSERT that can take ON CONFLICT DO UPDATE, and whether it is PostgreSQL's (else SQLite's)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return (postgresql if postgres else sqlite).insert(model), postgres
 
 
 def _record_sightings(session: Session, scans: list[dict[str, Any]]) -> None:
@@ -699,8 +717,7 @@ def _record_sightings(session: Session, scans: list[dict[str, Any]]) -> None:
                 latest[key] = max(latest.get(key, scan["scanned_at"]), scan["scanned_at"])
     if not latest:
         return
-    postgres = session.get_bind().dialect.name == "postgresql"
-    statement = (postgresql if postgres else sqlite).insert(TraceSighting)
+    statement, postgres = _upsert(session, TraceSighting)
     # Workers write concurrently: a late batch must not move a sighting back in time.
     newest = (func.greatest if postgres else func.max)(TraceSighting.last_seen_at, statement.excluded.last_seen_at)
     session.execute(
@@ -725,9 +742,11 @@ CLONE_RULES = {
 
 def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str, Any]], rules: CloneRules) -> None:
     code = session.execute(
-        select(TraceCode.serial, TraceCode.scan_count, TraceCode.declaration_id, TraceCode.warehouse_enterprise_id)
+        select(
+            TraceCode.serial, TraceCodeScanTotal.scan_count, TraceCode.declaration_id, TraceCode.warehouse_enterprise_id
+        )
+        .join(TraceCodeScanTotal, TraceCodeScanTotal.trace_code_id == TraceCode.id)
         .where(TraceCode.id == code_id)
-        .execution_options(populate_existing=True)
     ).one()
     seen = dict(
         session.execute(
