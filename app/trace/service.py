@@ -465,7 +465,6 @@ class Clearance:
     status: DeclarationStatus
     trader: str
     warehouse: str
-    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -542,6 +541,7 @@ def _lookup_statement() -> Select[Any]:
     return (
         select(
             *(getattr(code, name) for name in CodeFacts.__dataclass_fields__ if name in code),
+            # CodeFacts' last two fields, from the writer's totals (none until the first lookup is written).
             func.coalesce(totals.scan_count, 0),
             totals.first_scanned_at,
             *(getattr(product, name) for name in ProductFacts.__dataclass_fields__),
@@ -549,7 +549,6 @@ def _lookup_statement() -> Select[Any]:
             declaration.invt_no,
             declaration.ebc_name,
             declaration.area_name,
-            declaration.updated_at,
             # Timelines only grow: the latest event's id tells whether the cached steps are still all of them.
             select(func.max(DeclarationEvent.id))
             .where(DeclarationEvent.declaration_id == code.declaration_id)
@@ -613,11 +612,9 @@ def look_up(
     if gtin is not None and code.gtin != gtin:
         return None
     product = ProductFacts(*row[code_end:product_end]) if row[code_end] is not None else None
-    status, number, trader, warehouse, updated_at, last_step, by_serial, by_lot = row[product_end : product_end + 8]
-    networks, known_network, regions, known_region = row[product_end + 8 :]
-    clearance = Clearance(
-        id=code.declaration_id, status=status, number=number, trader=trader, warehouse=warehouse, updated_at=updated_at
-    )
+    status, number, trader, warehouse, last_step, by_serial, by_lot = row[product_end : product_end + 7]
+    networks, known_network, regions, known_region = row[product_end + 7 :]
+    clearance = Clearance(id=code.declaration_id, status=status, number=number, trader=trader, warehouse=warehouse)
     count, first_at = code.scan_count, code.first_scanned_at
     if client is not None:
         count, first_at = count + 1, first_at or now
