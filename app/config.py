@@ -106,9 +106,10 @@ class Settings:
     trace_rate_limit: str = "100 per minute"
     # A second, tighter budget spent only by lookups of unknown codes, so enumerating serials is slow.
     trace_unknown_rate_limit: str = "10 per minute"
-    # A code looked up more often than this, or from more /24 networks within the window, is suspicious.
+    # A code looked up more often than this, or from more /24 networks or regions within the window, is suspicious.
     trace_scan_limit: int = 50
     trace_network_limit: int = 5
+    trace_region_limit: int = 3
     trace_network_window: timedelta = timedelta(hours=24)
     product_import_max_bytes: int = 16 * 1024 * 1024
     # Scans are written by a background thread so lookups never wait for an INSERT; tests write them inline.
@@ -152,6 +153,7 @@ class Settings:
             trace_unknown_rate_limit=env.get("TRACE_UNKNOWN_RATE_LIMIT", cls.trace_unknown_rate_limit),
             trace_scan_limit=_int(env, "TRACE_SCAN_LIMIT", cls.trace_scan_limit),
             trace_network_limit=_int(env, "TRACE_NETWORK_LIMIT", cls.trace_network_limit),
+            trace_region_limit=_int(env, "TRACE_REGION_LIMIT", cls.trace_region_limit),
             trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
             product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
             trace_scans_in_background=env.get("TRACE_SCANS_IN_BACKGROUND", "1") != "0",

@@ -152,6 +152,9 @@ def render_http_exception(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     messages = data.get("messages")
     headers = dict(data.get("headers") or {})
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:  # a rate limit's 429 (werkzeug's TooManyRequests)
+        headers["Retry-After"] = str(retry_after)
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
     if messages is not None:

@@ -189,24 +189,34 @@ def add_trace_codes(session, *, count: int) -> int:
     session.add(batch)
     session.flush()
     now = clock.utcnow()
-    for offset in range(0, count, BATCH):
+    columns = {
+        "gtin": line.gtin,
+        "status": TraceCodeStatus.ACTIVE.value,
+        "batch_id": batch.id,
+        "declaration_id": declaration.id,
+        "warehouse_enterprise_id": declaration.warehouse_enterprise_id,
+        "status_changed_at": now,
+    }
+    session.execute(insert(TraceCode), [{"serial": BENCH_SERIAL, **columns, "status": TraceCodeStatus.ACTIVE}])
+    if session.get_bind().dialect.name == "postgresql":
+        # Ten million rows through the driver take many minutes; generated in the server they take a few.
+        # md5 of the row number, mapped onto letters and digits of the serial alphabet: unique, never sequential.
+        session.execute(
+            text(
+                "INSERT INTO trace_codes (serial, gtin, status, batch_id, declaration_id, warehouse_enterprise_id,"
+                " status_changed_at) SELECT translate(upper(substr(md5(g::text), 1, 16)), '0123456789ABCDEF',"
+                " '23456789ABCDEFGH'), :gtin, :status, :batch_id, :declaration_id, :warehouse_enterprise_id,"
+                " :status_changed_at FROM generate_series(2, :count) AS g"
+            ),
+            {**columns, "count": count},
+        )
+        session.commit()
+        return count
+    for offset in range(1, count, BATCH):
         serials = [trace.new_serial() for _ in range(min(BATCH, count - offset))]
-        if offset == 0:
-            serials[0] = BENCH_SERIAL
         session.execute(
             insert(TraceCode),
-            [
-                {
-                    "serial": serial,
-                    "gtin": line.gtin,
-                    "status": TraceCodeStatus.ACTIVE,
-                    "batch_id": batch.id,
-                    "declaration_id": declaration.id,
-                    "warehouse_enterprise_id": declaration.warehouse_enterprise_id,
-                    "status_changed_at": now,
-                }
-                for serial in serials
-            ],
+            [{"serial": serial, **columns, "status": TraceCodeStatus.ACTIVE} for serial in serials],
         )
         session.commit()
     return count

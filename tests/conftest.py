@@ -15,6 +15,7 @@ from app import create_app
 from app.auth import service as auth
 from app.cli import alembic_config
 from app.config import Settings
+from app.trace import service as trace
 from app.users.models import User
 from tests.databases import configured_url, is_postgres, scratch_database
 
@@ -82,6 +83,8 @@ def db_connection(app: Flask) -> Iterator[Connection]:
         finally:
             factory.configure(bind=engine, join_transaction_mode="conditional_savepoint")
             outer.rollback()
+            # The rollback hands ids out again, so the lookup's cached chain steps would describe the wrong rows.
+            trace.clear_caches()
 
 
 @pytest.fixture

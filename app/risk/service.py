@@ -88,11 +88,13 @@ def raise_warning(
     gate_passage_id: int | None = None,
     occurred_at: datetime | None = None,
     actor: Actor = SYSTEM_ACTOR,
+    count: int = 1,
 ) -> RiskWarning:
     """Raise a warning about `subject_key`, or count a repeat on the unresolved one about it.
 
     A repeat raises the severity if it is higher, keeps the latest details and links, and is
-    audited like the first raising.
+    audited like the first raising. `count` is how many occurrences this call reports at once
+    (a writer that batches them).
     """
     now = occurred_at or clock.utcnow()
     fields = {
@@ -104,7 +106,7 @@ def raise_warning(
     while True:
         warning = find_open_warning(session, subject_key, lock=True)
         if warning is not None:
-            warning.occurrences += 1
+            warning.occurrences += count
             warning.last_raised_at = max(warning.last_raised_at, now)
             if SEVERITY_RANK[severity] > SEVERITY_RANK[warning.severity]:
                 warning.severity = severity
@@ -126,6 +128,7 @@ def raise_warning(
                     details=details or {},
                     first_raised_at=now,
                     last_raised_at=now,
+                    occurrences=count,
                     **fields,
                 )
                 session.add(warning)

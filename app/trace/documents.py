@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.goods.models import Product
-from app.trace.service import Lookup
+from app.trace.service import Lookup, ProductFacts
 
 GS1_VOC = "https://ref.gs1.org/voc/"
 # Link types this resolver can answer with, as the GS1 Web vocabulary names them.
@@ -20,7 +21,7 @@ def item_links(base: str, serial: str) -> dict[str, str]:
     }
 
 
-def product_document(product: Product | None, lang: str) -> dict[str, Any] | None:
+def product_document(product: Product | ProductFacts | None, lang: str) -> dict[str, Any] | None:
     if product is None:
         return None
     return {
@@ -34,9 +35,16 @@ def product_document(product: Product | None, lang: str) -> dict[str, Any] | Non
     }
 
 
-def verdict_document(lookup: Lookup, lang: str) -> dict[str, Any]:
-    """The consumer's view of a code: no buyer, no officer, no personal data of any kind."""
+def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dict[str, Any]:
+    """The consumer's view of a code: no buyer, no officer, no personal data of any kind.
+
+    `as_json` writes times as ISO 8601 text, as the API's schemas do (the page formats datetimes itself).
+    """
     declaration = lookup.declaration
+
+    def when(moment: datetime | None) -> datetime | str | None:
+        return moment.isoformat() if as_json and moment is not None else moment
+
     return {
         "verdict": lookup.verdict.value,
         "gtin": lookup.code.gtin,
@@ -44,20 +52,20 @@ def verdict_document(lookup: Lookup, lang: str) -> dict[str, Any]:
         "lot": lookup.code.lot,
         "status": lookup.code.status.value,
         "product": product_document(lookup.product, lang),
-        "trader": declaration.ebc_name,
-        "warehouse": declaration.area_name,
-        "declaration": {"number": declaration.invt_no, "status": declaration.status.value},
+        "trader": declaration.trader,
+        "warehouse": declaration.warehouse,
+        "declaration": {"number": declaration.number, "status": declaration.status.value},
         "chain": [
             {
-                "step": step.status.value,
+                "step": step.step,
                 "biz_step": step.biz_step,
                 "disposition": step.disposition,
-                "at": step.at,
+                "at": when(step.at),
                 "title": step.title_en if lang == "en" else step.title_zh,
             }
             for step in lookup.chain
         ],
-        "scans": {"count": lookup.scans.count, "first_at": lookup.scans.first_at},
+        "scans": {"count": lookup.scans.count, "first_at": when(lookup.scans.first_at)},
     }
 
 

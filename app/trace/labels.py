@@ -9,18 +9,30 @@ from xml.sax.saxutils import escape
 
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
-from qrcode.image.pil import PilImage
 from qrcode.image.svg import SvgPathImage
 
 QUIET_ZONE = 4  # modules; ISO/IEC 18004 asks for four
 MODULE_PX = 8
 TEXT_PX = 22
+# Module values (1 dark, 0 light) to grey levels.
+DARK_TO_BLACK = bytes.maketrans(b"\x00\x01", b"\xff\x00")
 SHEET_COLUMNS = 5
 
 
+# Trying all eight masks for the lowest ISO/IEC 18004 penalty took 70% of a label's time. Our codes differ only in
+# the serial: over 200 random ones, mask 4 had the lowest mean penalty (909; the others 950-1026) and was the
+# best choice for 40% of them. Any mask decodes alike; the penalty only steers away from confusing patterns.
+MASK_PATTERN = 4
+
+
 def _qr(url: str) -> qrcode.QRCode:
-    # Level M survives a scuffed corner; the upper-case URL stays in alphanumeric mode, version 3.
-    symbol = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=QUIET_ZONE, box_size=MODULE_PX)
+    # Level M survives a scuffed corner; the upper-case URL stays in alphanumeric mode.
+    symbol = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        border=QUIET_ZONE,
+        box_size=MODULE_PX,
+        mask_pattern=MASK_PATTERN,
+    )
     symbol.add_data(url)
     symbol.make(fit=True)
     return symbol
@@ -33,14 +45,19 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def png(url: str, serial: str) -> bytes:
     """One label as PNG: the QR code and, under it, the serial."""
-    symbol = _qr(url).make_image(image_factory=PilImage).get_image().convert("L")
+    # One grey pixel per module, scaled up in C: drawing each module as a rectangle cost a third of the time.
+    matrix = _qr(url).get_matrix()
+    side = len(matrix)
+    pixels = b"".join(bytes(row) for row in matrix).translate(DARK_TO_BLACK)
+    symbol = Image.frombytes("L", (side, side), pixels).resize((side * MODULE_PX, side * MODULE_PX), Image.NEAREST)
     width, height = symbol.size
     label = Image.new("L", (width, height + TEXT_PX + MODULE_PX), 255)
     label.paste(symbol, (0, 0))
     draw = ImageDraw.Draw(label)
     draw.text((width / 2, height), serial, fill=0, font=_font(), anchor="mt")
     out = io.BytesIO()
-    label.save(out, format="PNG", optimize=False)
+    # Fast zlib: two grey levels and long runs compress well at level 1 too, at a third of the time.
+    label.save(out, format="PNG", compress_level=1)
     return out.getvalue()
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import clock
@@ -60,6 +61,29 @@ class TraceCode(Base):
     status_changed_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
 
 
+class TraceCodeScanTotal(Base):
+    """A code's running lookup total, kept by the scan writer so a lookup reads one row however often the code
+    was scanned. Apart from trace_codes: the busiest rows are rewritten every batch, and that churn stays out of
+    the big table and its three indexes (and off the row locks that status changes take)."""
+
+    __tablename__ = "trace_code_scan_totals"
+
+    trace_code_id: Mapped[int] = mapped_column(ForeignKey("trace_codes.id"), primary_key=True)
+    scan_count: Mapped[int]
+    first_scanned_at: Mapped[datetime]
+
+
+class TraceSighting(Base):
+    """Where a code was last seen from: one row per /24 network or region, for the clone rules' window."""
+
+    __tablename__ = "trace_code_sightings"
+
+    trace_code_id: Mapped[int] = mapped_column(ForeignKey("trace_codes.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "network" or "region"
+    value: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_seen_at: Mapped[datetime]
+
+
 class TraceScan(Base):
     """One counted lookup of a code; link previews and crawlers are not recorded."""
 
@@ -74,3 +98,39 @@ class TraceScan(Base):
     client_class: Mapped[str] = mapped_column(String(16))
     region: Mapped[str | None] = mapped_column(String(60))
     verdict: Mapped[str] = mapped_column(String(20))
+    # A consumer lookup of a code whose goods customs had not released: a label already in the wild.
+    before_release: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class CapturedEvent(Base):
+    """An EPCIS 2.0 event a partner sent in (the overseas shipper's shipping event, ...), kept as sent."""
+
+    __tablename__ = "epcis_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # Capture is idempotent by the event's own ID: the same event sent again is recognised, not stored twice.
+    event_id: Mapped[str] = mapped_column(String(300), unique=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    event_time: Mapped[datetime]
+    biz_step: Mapped[str | None] = mapped_column(String(200))
+    disposition: Mapped[str | None] = mapped_column(String(200))
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    captured_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    captured_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+
+
+class CapturedEventItem(Base):
+    """A trade item a captured event names: one serialised item (GTIN + serial) or a lot (GTIN + lot)."""
+
+    __tablename__ = "epcis_event_items"
+    __table_args__ = (
+        # A code's chain finds its events by serial, or by its lot for class-level (quantity) events.
+        Index("ix_epcis_event_items_serial_gtin", "serial", "gtin"),
+        Index("ix_epcis_event_items_gtin_lot", "gtin", "lot"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("epcis_events.id", ondelete="CASCADE"), index=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    serial: Mapped[str | None] = mapped_column(String(20))
+    lot: Mapped[str | None] = mapped_column(String(20))

@@ -6,11 +6,11 @@ as JSON for the app, an RFC 9264 linkset for machines, and 307 redirects for a r
 
 from __future__ import annotations
 
+import functools
 import re
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import biip
@@ -21,10 +21,10 @@ from flask.views import MethodView
 from app import db
 from app.api import Blueprint
 from app.common.fields import normalize_gtin
-from app.config import current_settings
+from app.config import Settings, current_settings
 from app.errors import DomainError, InvalidInput, NotFound
 from app.goods import service as goods
-from app.ratelimit import limiter, trace_limit, trace_unknown_limit
+from app.ratelimit import public_lookup
 from app.trace import documents, service
 from app.trace.scans import ScanRecorder
 
@@ -68,9 +68,15 @@ class Target:
 
 def parse(rest: str) -> Target:
     """The GTIN, lot and serial of a Digital Link path after /01/; a bad one is a 400."""
+    return _parse(current_settings().trace_host, rest)
+
+
+# A request parses its path twice (the answer, the Link header), and a code is looked up again and again.
+@functools.lru_cache(maxsize=4096)
+def _parse(host: str, rest: str) -> Target:
     path = "/01/" + rest.rstrip("/")
     try:
-        uri = GS1DigitalLinkURI.parse(f"https://{current_settings().trace_host}{path}")
+        uri = GS1DigitalLinkURI.parse(f"https://{host}{path}")
     except (biip.BiipException, ValueError) as error:
         raise BadDigitalLink(f"{path} is not a GS1 Digital Link URI: {error}") from None
     elements = {element.ai.ai: element for element in uri.element_strings}
@@ -121,34 +127,35 @@ def _scan_client() -> service.ScanClient | None:
     )
 
 
+def clone_rules(settings: Settings) -> service.CloneRules:
+    return service.CloneRules(
+        lookups=settings.trace_scan_limit,
+        networks=settings.trace_network_limit,
+        regions=settings.trace_region_limit,
+        window=settings.trace_network_window,
+    )
+
+
 def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool) -> service.Lookup | None:
     settings = current_settings()
     client = _scan_client() if count else None
+    rules = clone_rules(settings)
     with db.transaction() as session:
-        lookup = service.look_up(
-            session,
-            serial,
-            gtin=gtin,
-            barcode=barcode,
-            client=client,
-            scan_limit=settings.trace_scan_limit,
-            network_limit=settings.trace_network_limit,
-            network_window=settings.trace_network_window,
-        )
+        lookup = service.look_up(session, serial, gtin=gtin, barcode=barcode, client=client, rules=rules)
     if lookup is not None and lookup.scan is not None:
         if settings.trace_scans_in_background:
-            _recorder().record(lookup.scan)
+            _recorder(rules).record(lookup.scan)
         else:
             with db.transaction() as session:
-                service.record_scans(session, [lookup.scan])
+                service.record_scans(session, [lookup.scan], rules=rules)
     return lookup
 
 
-def _recorder() -> ScanRecorder:
+def _recorder(rules: service.CloneRules) -> ScanRecorder:
     recorder = current_app.extensions.get("trace_scan_recorder")
     if recorder is None:
         recorder = current_app.extensions.setdefault(
-            "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"])
+            "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"], rules=rules)
         )
     return recorder
 
@@ -164,8 +171,8 @@ def _barcode(raw: str | None) -> str | None:
         ) from None
 
 
-def verify(code: str, *, barcode: str | None) -> dict[str, Any]:
-    """The verdict document for a scanned code (its URL or serial) and an optional product barcode."""
+def verify(code: str, *, barcode: str | None) -> Response:
+    """The verdict document for a scanned code (its URL or serial) and an optional product barcode, as JSON."""
     if "/01/" in code:
         target = parse(code.split("/01/", 1)[1].split("?", 1)[0])
         serial, gtin = target.serial, target.gtin
@@ -176,7 +183,7 @@ def verify(code: str, *, barcode: str | None) -> dict[str, Any]:
     lookup = _look_up(serial, gtin=gtin, barcode=barcode, count=True)
     if lookup is None:
         raise UnknownTraceCode(f"No trace code {serial} was issued in this park; the label may be forged.")
-    return documents.verdict_document(lookup, _lang())
+    return current_app.json.response(documents.verdict_document(lookup, _lang(), as_json=True))
 
 
 def _link_header(target: Target) -> str:
@@ -269,7 +276,7 @@ def resolve(rest: str) -> Response:
         return _page(lookup, lang=lang, status=200 if lookup else 404)
     if lookup is None:
         raise UnknownTraceCode(f"No trace code {target.serial} was issued in this park; the label may be forged.")
-    return current_app.json.response(documents.verdict_document(lookup, lang))
+    return current_app.json.response(documents.verdict_document(lookup, lang, as_json=True))
 
 
 @blp.app_template_filter("shanghai")
@@ -298,8 +305,7 @@ def _resolver_headers(response: Response) -> Response:
 
 @blp.route("/01/<path:rest>")
 class DigitalLink(MethodView):
-    @limiter.limit(trace_limit)
-    @limiter.limit(trace_unknown_limit, deduct_when=lambda response: response.status_code == 404)
+    @public_lookup
     @blp.doc(
         summary="Resolve a trace code or product (GS1 Digital Link)",
         responses={

@@ -9,11 +9,13 @@ from app import db
 from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
 from app.config import current_settings
-from app.ratelimit import limiter, trace_limit, trace_unknown_limit
+from app.ratelimit import public_lookup
 from app.trace import epcis, labels, resolver, service
 from app.trace.schemas import (
     BatchCodeQuery,
     BatchRead,
+    CaptureHeaders,
+    CaptureRead,
     IssuedRead,
     IssueQuery,
     SheetQuery,
@@ -24,6 +26,7 @@ from app.trace.schemas import (
     TraceCodeRead,
     VerdictRead,
     VerifyCreate,
+    load_epcis_document,
 )
 from app.users.models import Role
 
@@ -208,8 +211,7 @@ class BatchLabelSheet(MethodView):
 
 @blp.route("/trace/verify")
 class Verify(MethodView):
-    @limiter.limit(trace_limit)
-    @limiter.limit(trace_unknown_limit, deduct_when=lambda response: response.status_code == 404)
+    @public_lookup
     @blp.arguments(VerifyCreate)
     @blp.response(200, VerdictRead)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -221,11 +223,46 @@ class Verify(MethodView):
 
 @blp.route("/trace/codes/<string:serial>")
 class PublicCode(MethodView):
-    @limiter.limit(trace_limit)
-    @limiter.limit(trace_unknown_limit, deduct_when=lambda response: response.status_code == 404)
+    @public_lookup
     @blp.response(200, VerdictRead)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def get(self, serial):
         """Public: a code's verdict and customs chain (the gs1:traceability link of the resolver)."""
         return resolver.verify(serial, barcode=None)
+
+
+_EPCIS_BODY = {
+    "required": True,
+    "description": f"An EPCIS 2.0 EPCISDocument, up to {epcis.MAX_EVENTS} events, each with an eventID.",
+    "content": {
+        media_type: {"schema": {"type": "object"}} for media_type in ("application/ld+json", "application/json")
+    },
+}
+
+
+@blp.route("/epcis/capture")
+class EpcisCapture(MethodView):
+    @require_role(Role.CUSTOMS_OFFICER, Role.ADMIN, Role.WAREHOUSE_OPERATOR)
+    @blp.arguments(CaptureHeaders, location="headers")
+    @blp.doc(requestBody=_EPCIS_BODY)
+    @blp.response(201, CaptureRead)
+    @blp.alt_response(200, schema=CaptureRead, description="Nothing new: every event was captured before")
+    @blp.alt_response(415, response="UNSUPPORTED_MEDIA_TYPE")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    def post(self, headers):
+        """Capture partners' EPCIS 2.0 events (officers, admins; a warehouse for its own codes), once each by eventID.
+
+        The events then join the chain of every trace code they name (epcList, childEPCs, input/output lists as SGTIN
+        URNs or Digital Link URIs; quantity lists by lot).
+        """
+        document = load_epcis_document(request.get_data(cache=False), request.mimetype)
+        with db.transaction() as session:
+            report = epcis.capture(
+                session,
+                document,
+                user=current_user(),
+                actor=current_actor(),
+                proceed=headers["error_behaviour"] == "proceed",
+            )
+        return report, 201 if report.captured else 200

@@ -1,5 +1,8 @@
 """Counted lookups written off the request path: a queue per process, drained in batches by one thread.
 
+The same transaction keeps each code's totals and raises the clone alarms (risk warnings), so neither
+costs the consumer's request anything.
+
 A consumer's answer never waits for the scan's INSERT (nor, on SQLite, for the write lock). A scan still
 in the queue when the process dies is lost; the counts are a fraud signal, not a ledger.
 """
@@ -10,6 +13,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,9 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class ScanRecorder:
-    def __init__(self, factory: sessionmaker[Session], *, batch: int = 500) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], *, rules: service.CloneRules, batch: int = 500, linger: float = 0.2
+    ) -> None:
         self._factory = factory
+        self._rules = rules
         self._batch = batch
+        self._linger = linger
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -43,13 +51,18 @@ class ScanRecorder:
 
     def _run(self) -> None:
         while True:
-            self._write(self._take(block=True))
+            first = self._queue.get()
+            # Let the scans of the next moments join this one: one commit (an fsync on SQLite) and one alarm per
+            # code for many lookups, instead of one each; counts lag by this much at most.
+            if self._queue.qsize() < self._batch:
+                time.sleep(self._linger)
+            self._write([first, *self._take(block=False, limit=self._batch - 1)])
 
-    def _take(self, *, block: bool) -> list[dict[str, Any]]:
-        rows = []
+    def _take(self, *, block: bool, limit: int | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
         try:
             rows.append(self._queue.get(block=block))
-            while len(rows) < self._batch:
+            while len(rows) < (limit or self._batch):
                 rows.append(self._queue.get_nowait())
         except queue.Empty:
             pass
@@ -58,7 +71,7 @@ class ScanRecorder:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         try:
             with self._factory() as session, session.begin():
-                service.record_scans(session, rows)
+                service.record_scans(session, rows, rules=self._rules)
         except Exception:
             # A lost batch of scan records must not kill the writer: later scans still count.
             log.exception("could not record %d trace-code scans", len(rows))

@@ -1,8 +1,13 @@
+import json
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.common.fields import Gtin, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.config import current_settings
+from app.errors import DomainError, InvalidInput
+from app.trace.epcis import Outcome
 from app.trace.models import TraceCodeStatus
 from app.trace.service import SERIAL, code_url
 
@@ -113,9 +118,11 @@ class ProductBrief(Schema):
 
 
 class ChainStepRead(Schema):
-    step = fields.String(metadata={"description": "The declaration status reached."})
-    biz_step = fields.String(metadata={"description": "CBV 2.0 bizStep."})
-    disposition = fields.String(metadata={"description": "CBV 2.0 disposition."})
+    step = fields.String(
+        metadata={"description": "The declaration status reached, or `partner` for an event a partner sent (EPCIS)."}
+    )
+    biz_step = fields.String(allow_none=True, metadata={"description": "CBV 2.0 bizStep."})
+    disposition = fields.String(allow_none=True, metadata={"description": "CBV 2.0 disposition."})
     at = fields.DateTime()
     title = fields.String()
 
@@ -144,3 +151,48 @@ class VerdictRead(Schema):
     declaration = fields.Nested(DeclarationBrief)
     chain = fields.List(fields.Nested(ChainStepRead))
     scans = fields.Nested(ScansRead)
+
+
+EPCIS_MEDIA_TYPES = ("application/json", "application/ld+json")
+
+
+class UnsupportedEpcisFormat(DomainError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+def load_epcis_document(body: bytes, mimetype: str) -> Any:
+    """The JSON(-LD) body of a capture request; the EPCIS schema is checked by the service, event by event."""
+    if mimetype not in EPCIS_MEDIA_TYPES:
+        raise UnsupportedEpcisFormat(
+            "Send an EPCIS 2.0 document as application/ld+json or application/json.",
+            errors={"body": ["Unsupported media type."]},
+        )
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("The body is not valid JSON.", errors={"json": ["Invalid JSON body."]}) from None
+
+
+class CaptureHeaders(Schema):
+    error_behaviour = fields.String(
+        data_key="GS1-Capture-Error-Behaviour",
+        load_default="rollback",
+        validate=validate.OneOf(["rollback", "proceed"]),
+        metadata={"description": "rollback (default): one bad event rejects all; proceed: store the good ones."},
+    )
+
+
+class EventOutcomeRead(Schema):
+    index = fields.Integer(metadata={"description": "Position in eventList."})
+    event_id = fields.String(allow_none=True)
+    outcome = fields.Enum(Outcome, by_value=True)
+    errors = fields.List(fields.String())
+
+
+class CaptureRead(Schema):
+    captured = fields.Integer(metadata={"description": "Events stored now."})
+    duplicate = fields.Integer(metadata={"description": "Events already stored under their eventID; unchanged."})
+    rejected = fields.Integer(
+        metadata={"description": "Bad events skipped (with GS1-Capture-Error-Behaviour: proceed)."}
+    )
+    events = fields.List(fields.Nested(EventOutcomeRead))

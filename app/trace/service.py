@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import itertools
 import re
 import secrets
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,12 +23,24 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
 from app.common.pagination import Page, paginate
+from app.db import Base
 from app.declarations import service as declarations
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine, DeclarationStatus
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.goods import service as goods
 from app.goods.models import Product
-from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus, TraceScan
+from app.risk import service as risk
+from app.risk.models import Severity, WarningSource
+from app.trace.models import (
+    CapturedEvent,
+    CapturedEventItem,
+    TraceCode,
+    TraceCodeBatch,
+    TraceCodeScanTotal,
+    TraceCodeStatus,
+    TraceScan,
+    TraceSighting,
+)
 from app.users.models import Role, User
 
 S = TraceCodeStatus
@@ -388,11 +403,28 @@ STEP_LABELS: dict[DeclarationStatus, tuple[str, str]] = {
 }
 
 
+# Consumer-facing names of partners' CBV business steps; others show as a generic supply-chain event.
+PARTNER_LABELS: dict[str, tuple[str, str]] = {
+    "commissioning": ("生产赋码", "Commissioned by the maker"),
+    "packing": ("装箱", "Packed"),
+    "shipping": ("境外发货", "Shipped abroad"),
+    "departing": ("离港", "Departed"),
+    "transporting": ("运输途中", "In transport"),
+    "arriving": ("到港", "Arrived"),
+    "receiving": ("收货", "Received"),
+    "inspecting": ("检验", "Inspected"),
+    "storing": ("入库", "Stored"),
+    "loading": ("装载", "Loaded"),
+    "unloading": ("卸载", "Unloaded"),
+}
+
+
 @dataclass(frozen=True)
 class ChainStep:
-    status: DeclarationStatus
-    biz_step: str
-    disposition: str
+    # The declaration status reached, or "partner" for an event captured from a partner over EPCIS.
+    step: str
+    biz_step: str | None
+    disposition: str | None
     at: datetime
     title_zh: str
     title_en: str
@@ -414,17 +446,66 @@ class ScanClient:
 
 
 @dataclass(frozen=True)
+class CloneRules:
+    """When a code counts as copied: looked up more than `lookups` times in all, or from more than `networks`
+    networks or `regions` regions within `window`."""
+
+    lookups: int
+    networks: int
+    regions: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """A code's declaration as a consumer sees it: no buyer, no officer."""
+
+    id: int
+    number: str | None
+    status: DeclarationStatus
+    trader: str
+    warehouse: str
+
+
+@dataclass(frozen=True)
+class CodeFacts:
+    """What a lookup reads of a trace code."""
+
+    id: int
+    serial: str
+    gtin: str
+    lot: str | None
+    status: TraceCodeStatus
+    declaration_id: int
+    scan_count: int
+    first_scanned_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """What a consumer is told of a product."""
+
+    gtin: str
+    name_zh: str
+    name_en: str | None
+    brand: str
+    specification: str | None
+    origin_country: str
+
+
+@dataclass(frozen=True)
 class Lookup:
     verdict: Verdict
-    code: TraceCode
-    product: Product | None
-    declaration: Declaration
+    code: CodeFacts
+    product: ProductFacts | None
+    declaration: Clearance
     chain: list[ChainStep]
     scans: Scans
     # The row of the scan this lookup counts, for record_scans; None for machine views.
     scan: dict[str, Any] | None
 
 
+@functools.lru_cache(maxsize=65536)
 def truncate_address(address: str | None) -> str | None:
     """A client address cut to its /24 (IPv4) or /48 (IPv6) network."""
     try:
@@ -435,6 +516,69 @@ def truncate_address(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def _seen(kind: str) -> tuple[Any, Any]:
+    """How many networks (or regions) saw the code within the window, and whether the asking one is among them."""
+    in_window = (
+        (TraceSighting.trace_code_id == TraceCode.__table__.c.id)
+        & (TraceSighting.kind == kind)
+        & (TraceSighting.last_seen_at >= bindparam("since"))
+    )
+    return (
+        select(func.count()).where(in_window).scalar_subquery(),
+        exists().where(in_window, TraceSighting.value == bindparam(kind)),
+    )
+
+
+@functools.cache
+def _lookup_statement() -> Select[Any]:
+    """The whole lookup in one statement, built once (its compiled form is cached too): the code, its product, its
+    declaration's public fields, markers that say whether cached chain steps still hold, and the sightings.
+
+    Table columns, not ORM entities: loading entities cost more than the query itself on this path.
+    """
+    code, product, declaration = TraceCode.__table__.c, Product.__table__.c, Declaration.__table__.c
+    item, totals = CapturedEventItem.__table__.c, TraceCodeScanTotal.__table__.c
+    return (
+        select(
+            *(getattr(code, name) for name in CodeFacts.__dataclass_fields__ if name in code),
+            # CodeFacts' last two fields, from the writer's totals (none until the first lookup is written).
+            func.coalesce(totals.scan_count, 0),
+            totals.first_scanned_at,
+            *(getattr(product, name) for name in ProductFacts.__dataclass_fields__),
+            declaration.status,
+            declaration.invt_no,
+            declaration.ebc_name,
+            declaration.area_name,
+            # Timelines only grow: the latest event's id tells whether the cached steps are still all of them.
+            select(func.max(DeclarationEvent.id))
+            .where(DeclarationEvent.declaration_id == code.declaration_id)
+            .scalar_subquery(),
+            select(func.max(item.event_pk)).where(item.serial == code.serial, item.gtin == code.gtin).scalar_subquery(),
+            select(func.max(item.event_pk))
+            .where(item.serial.is_(None), item.gtin == code.gtin, item.lot == code.lot)
+            .scalar_subquery(),
+            *_seen("network"),
+            *_seen("region"),
+        )
+        .select_from(TraceCode.__table__)
+        .join(Declaration.__table__, declaration.id == code.declaration_id)
+        .outerjoin(Product.__table__, product.gtin == code.gtin)
+        .outerjoin(TraceCodeScanTotal.__table__, totals.trace_code_id == code.id)
+        .where(code.serial == bindparam("serial"))
+    )
+
+
+# Clearance steps per (declaration, latest timeline event): exact, as timelines are append-only, so a release
+# shows at once. Per process and bounded; emptied when full rather than tracking recency.
+_STEPS: dict[tuple[int, int | None], list[ChainStep]] = {}
+STEPS_CACHE_SIZE = 10_000
+
+
+def clear_caches() -> None:
+    """Forget cached chain steps (tests roll back, so ids come round again; production never needs this)."""
+    _STEPS.clear()
+
+
 def look_up(
     session: Session,
     serial: str,
@@ -442,38 +586,44 @@ def look_up(
     gtin: str | None,
     barcode: str | None,
     client: ScanClient | None,
-    scan_limit: int,
-    network_limit: int,
-    network_window: timedelta,
+    rules: CloneRules,
 ) -> Lookup | None:
     """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
 
     A lookup by `client` counts as a scan (included in `scans`, stored by `record_scans`); pass None for
     machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait.
     """
-    code = find_code(session, serial)
-    # A serial printed under another GTIN is not this code: a forged label.
-    if code is None or (gtin is not None and code.gtin != gtin):
-        return None
-    declaration = declarations.get_declaration(session, code.declaration_id)
     now = clock.utcnow()
-    previous = session.execute(
-        select(func.count(), func.min(TraceScan.scanned_at)).where(TraceScan.trace_code_id == code.id)
-    ).one()
-    count, first_at = previous[0], previous[1]
-    networks: set[str | None] = set()
+    row = session.execute(
+        _lookup_statement(),
+        {
+            "serial": serial,
+            "since": now - rules.window,
+            "network": client.network if client else None,
+            "region": client.region if client else None,
+        },
+    ).one_or_none()
+    if row is None:
+        return None
+    code_end = len(CodeFacts.__dataclass_fields__)
+    product_end = code_end + len(ProductFacts.__dataclass_fields__)
+    code = CodeFacts(*row[:code_end])
+    # A serial printed under another GTIN is not this code: a forged label.
+    if gtin is not None and code.gtin != gtin:
+        return None
+    product = ProductFacts(*row[code_end:product_end]) if row[code_end] is not None else None
+    status, number, trader, warehouse, last_step, by_serial, by_lot = row[product_end : product_end + 7]
+    networks, known_network, regions, known_region = row[product_end + 7 :]
+    clearance = Clearance(id=code.declaration_id, status=status, number=number, trader=trader, warehouse=warehouse)
+    count, first_at = code.scan_count, code.first_scanned_at
     if client is not None:
-        networks = set(
-            session.scalars(
-                select(TraceScan.network)
-                .where(TraceScan.trace_code_id == code.id, TraceScan.scanned_at >= now - network_window)
-                .distinct()
-            )
-        )
-        networks.add(client.network)
         count, first_at = count + 1, first_at or now
-    suspicious = count > scan_limit or len(networks - {None}) > network_limit
-    verdict = _verdict(code, declaration, barcode=barcode, suspicious=suspicious)
+        networks += 1 if client.network and not known_network else 0
+        regions += 1 if client.region and not known_region else 0
+        suspicious = count > rules.lookups or networks > rules.networks or regions > rules.regions
+    else:
+        suspicious = count > rules.lookups
+    verdict = _verdict(code, clearance, barcode=barcode, suspicious=suspicious)
     scan = None
     if client is not None:
         scan = {
@@ -483,31 +633,173 @@ def look_up(
             "client_class": client.client_class,
             "region": client.region,
             "verdict": verdict.value,
+            "before_release": _before_release(code, clearance),
         }
+    steps = _STEPS.get((code.declaration_id, last_step))
+    if steps is None:
+        if len(_STEPS) >= STEPS_CACHE_SIZE:
+            _STEPS.clear()
+        steps = _STEPS[(code.declaration_id, last_step)] = _clearance_steps(session, code.declaration_id)
+    chain = steps
+    if by_serial is not None or by_lot is not None:
+        chain = sorted(steps + _partner_steps(session, code), key=lambda step: step.at)
     return Lookup(
         verdict=verdict,
         code=code,
-        product=goods.find_product_by_gtin(session, code.gtin),
-        declaration=declaration,
-        chain=_chain(session, declaration),
+        product=product,
+        declaration=clearance,
+        chain=chain,
         scans=Scans(count=count, first_at=first_at),
         scan=scan,
     )
 
 
-def record_scans(session: Session, scans: list[dict[str, Any]]) -> None:
-    """Store counted lookups (the `scan` of each Lookup), after their answers went out."""
+def _before_release(code: CodeFacts, clearance: Clearance) -> bool:
+    # Void and recalled codes say so whatever customs did; their lookups are no sign of leaked labels.
+    if code.status in (S.VOID, S.RECALLED):
+        return False
+    return code.status in (S.ISSUED, S.AFFIXED) or clearance.status not in RELEASED
+
+
+def record_scans(session: Session, scans: list[dict[str, Any]], *, rules: CloneRules) -> None:
+    """Store counted lookups (the `scan` of each Lookup) after their answers went out.
+
+    Each code's totals and sightings move on with them, and a code whose lookups were flagged (a clone rule,
+    or a lookup before release) raises a risk warning for customs officers, repeats counting on it.
+    """
     session.execute(insert(TraceScan), scans)
+    by_code: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for scan in scans:
+        by_code[scan["trace_code_id"]].append(scan)
+    statement, postgres = _upsert(session, TraceCodeScanTotal)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["trace_code_id"],
+            set_={
+                "scan_count": TraceCodeScanTotal.scan_count + statement.excluded.scan_count,
+                "first_scanned_at": (func.least if postgres else func.min)(
+                    TraceCodeScanTotal.first_scanned_at, statement.excluded.first_scanned_at
+                ),
+            },
+        ),
+        # In id order, so two writers (two workers) lock codes in the same order and cannot deadlock.
+        [
+            {
+                "trace_code_id": code_id,
+                "scan_count": len(group),
+                "first_scanned_at": min(scan["scanned_at"] for scan in group),
+            }
+            for code_id, group in sorted(by_code.items())
+        ],
+    )
+    _record_sightings(session, scans)
+    for code_id, group in sorted(by_code.items()):
+        flagged = [scan for scan in group if scan["verdict"] == Verdict.SUSPICIOUS or scan["before_release"]]
+        if flagged:
+            _raise_clone_alarm(session, code_id, flagged=flagged, rules=rules)
 
 
-def _verdict(code: TraceCode, declaration: Declaration, *, barcode: str | None, suspicious: bool) -> Verdict:
+def _upsert(session: Session, model: type[Base]) -> tuple[Any, bool]:
+    """An INSERT that can take ON CONFLICT DO UPDATE, and whether it is PostgreSQL's (else SQLite's)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return (postgresql if postgres else sqlite).insert(model), postgres
+
+
+def _record_sightings(session: Session, scans: list[dict[str, Any]]) -> None:
+    latest: dict[tuple[int, str, str], datetime] = {}
+    for scan in scans:
+        for kind in ("network", "region"):
+            if scan[kind]:
+                key = (scan["trace_code_id"], kind, scan[kind])
+                latest[key] = max(latest.get(key, scan["scanned_at"]), scan["scanned_at"])
+    if not latest:
+        return
+    statement, postgres = _upsert(session, TraceSighting)
+    # Workers write concurrently: a late batch must not move a sighting back in time.
+    newest = (func.greatest if postgres else func.max)(TraceSighting.last_seen_at, statement.excluded.last_seen_at)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["trace_code_id", "kind", "value"], set_={"last_seen_at": newest}
+        ),
+        [
+            {"trace_code_id": code_id, "kind": kind, "value": value, "last_seen_at": at}
+            for (code_id, kind, value), at in sorted(latest.items())
+        ],
+    )
+
+
+# Why a code was flagged, as the officers' queue says it.
+CLONE_RULES = {
+    "lookups": "查询次数超过上限",
+    "networks": "查询网络过多",
+    "regions": "查询地区过多",
+    "before_release": "放行前被查询",
+}
+
+
+def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str, Any]], rules: CloneRules) -> None:
+    code = session.execute(
+        select(
+            TraceCode.serial, TraceCodeScanTotal.scan_count, TraceCode.declaration_id, TraceCode.warehouse_enterprise_id
+        )
+        .join(TraceCodeScanTotal, TraceCodeScanTotal.trace_code_id == TraceCode.id)
+        .where(TraceCode.id == code_id)
+    ).one()
+    seen = dict(
+        session.execute(
+            select(TraceSighting.kind, func.count())
+            .where(TraceSighting.trace_code_id == code_id, TraceSighting.last_seen_at >= clock.utcnow() - rules.window)
+            .group_by(TraceSighting.kind)
+        ).all()
+    )
+    early = sum(1 for scan in flagged if scan["before_release"])
+    broken = [
+        rule
+        for rule, holds in (
+            ("lookups", code.scan_count > rules.lookups),
+            ("networks", seen.get("network", 0) > rules.networks),
+            ("regions", seen.get("region", 0) > rules.regions),
+            ("before_release", early > 0),
+        )
+        if holds
+    ]
+    if not broken:
+        return  # the lookup saw the window's edge differently; nothing to name now
+    # Many places at once or a label out before release point at copies; a busy code alone may be a family's.
+    severity = Severity.MEDIUM if broken == ["lookups"] else Severity.HIGH
+    risk.raise_warning(
+        session,
+        source=WarningSource.TRACE,
+        subject_key=f"trace:{code.serial}",
+        severity=severity,
+        title=f"溯源码 {code.serial} 异常：{'、'.join(CLONE_RULES[rule] for rule in broken)}",
+        details={
+            "serial": code.serial,
+            "rules": broken,
+            "lookups": code.scan_count,
+            "lookup_limit": rules.lookups,
+            "networks_in_window": seen.get("network", 0),
+            "network_limit": rules.networks,
+            "regions_in_window": seen.get("region", 0),
+            "region_limit": rules.regions,
+            "window_hours": rules.window.total_seconds() / 3600,
+            "flagged_lookups": len(flagged),
+            "lookups_before_release": early,
+        },
+        declaration_id=code.declaration_id,
+        enterprise_id=code.warehouse_enterprise_id,
+        count=len(flagged),
+    )
+
+
+def _verdict(code: CodeFacts, clearance: Clearance, *, barcode: str | None, suspicious: bool) -> Verdict:
     if code.status is S.VOID:
         return Verdict.VOID
     if code.status is S.RECALLED:
         return Verdict.RECALLED
     if barcode is not None and barcode != code.gtin:
         return Verdict.GTIN_MISMATCH
-    if code.status not in (S.ACTIVE, S.SOLD) or declaration.status not in RELEASED:
+    if code.status not in (S.ACTIVE, S.SOLD) or clearance.status not in RELEASED:
         return Verdict.NOT_RELEASED
     if suspicious:
         return Verdict.SUSPICIOUS
@@ -516,46 +808,84 @@ def _verdict(code: TraceCode, declaration: Declaration, *, barcode: str | None, 
 
 @dataclass(frozen=True)
 class CodeHistory:
-    """What the EPCIS export of a code tells: the code, its batch and its declaration's clearance steps."""
+    """What the EPCIS export of a code tells: the code, its batch, its declaration's clearance steps, and the
+    events partners captured about it (as they sent them)."""
 
     code: TraceCode
     batch: TraceCodeBatch
     declaration: Declaration
     chain: list[ChainStep]
+    captured: list[tuple[datetime, dict[str, Any]]]
 
 
 def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
-    """A code's commissioning and customs chain, for staff."""
+    """A code's commissioning and customs chain, and partners' events about it, for staff."""
     code = get_code_for(session, serial, viewer=viewer)
     declaration = declarations.get_declaration(session, code.declaration_id)
+    captured = session.execute(
+        select(CapturedEvent.event_time, CapturedEvent.event)
+        .where(CapturedEvent.id.in_(captured_event_ids(code)))
+        .order_by(CapturedEvent.event_time, CapturedEvent.id)
+    )
     return CodeHistory(
         code=code,
         batch=get_batch_for(session, code.batch_id, viewer=viewer),
         declaration=declaration,
-        chain=_chain(session, declaration),
+        chain=_clearance_steps(session, declaration.id),
+        captured=[(at, event) for at, event in captured],
     )
 
 
-def _chain(session: Session, declaration: Declaration) -> list[ChainStep]:
-    events: Select[Any] = (
-        select(DeclarationEvent)
-        .where(DeclarationEvent.declaration_id == declaration.id, DeclarationEvent.status_changed.is_(True))
+def _clearance_steps(session: Session, declaration_id: int) -> list[ChainStep]:
+    events = (
+        select(
+            DeclarationEvent.status,
+            DeclarationEvent.biz_step,
+            DeclarationEvent.disposition,
+            DeclarationEvent.occurred_at,
+        )
+        .where(DeclarationEvent.declaration_id == declaration_id, DeclarationEvent.status_changed.is_(True))
         .order_by(DeclarationEvent.occurred_at, DeclarationEvent.id)
         .limit(100)
     )
     steps = []
-    for event in session.scalars(events):
-        if event.status not in STEP_LABELS:
+    for status, biz_step, disposition, at in session.execute(events):
+        if status not in STEP_LABELS:
             continue
-        zh, en = STEP_LABELS[event.status]
+        zh, en = STEP_LABELS[status]
         steps.append(
             ChainStep(
-                status=event.status,
-                biz_step=event.biz_step.value,
-                disposition=event.disposition.value,
-                at=event.occurred_at,
+                step=status.value,
+                biz_step=biz_step.value,
+                disposition=disposition.value,
+                at=at,
                 title_zh=zh,
                 title_en=en,
             )
         )
     return steps
+
+
+def _partner_steps(session: Session, code: CodeFacts | TraceCode) -> list[ChainStep]:
+    steps = []
+    captured = session.execute(
+        select(CapturedEvent.biz_step, CapturedEvent.disposition, CapturedEvent.event_time)
+        .where(CapturedEvent.id.in_(captured_event_ids(code)))
+        .order_by(CapturedEvent.event_time, CapturedEvent.id)
+        .limit(100)
+    )
+    for biz_step, disposition, at in captured:
+        zh, en = PARTNER_LABELS.get(biz_step or "", ("供应链事件", "Supply-chain event"))
+        steps.append(
+            ChainStep(step="partner", biz_step=biz_step, disposition=disposition, at=at, title_zh=zh, title_en=en)
+        )
+    return steps
+
+
+def captured_event_ids(code: CodeFacts | TraceCode) -> Select[tuple[int]]:
+    """Captured events naming the code: its serial, or its lot for class-level (quantity) events."""
+    item = CapturedEventItem
+    matches = (item.serial == code.serial) & (item.gtin == code.gtin)
+    if code.lot:
+        matches |= item.serial.is_(None) & (item.gtin == code.gtin) & (item.lot == code.lot)
+    return select(item.event_pk).where(matches)

@@ -226,6 +226,25 @@ def test_the_png_label_decodes_to_the_code_url(client, session, auth_headers):
     assert [(result.format, result.text) for result in found] == [(zxingcpp.BarcodeFormat.QRCode, code["url"])]
 
 
+def test_labels_with_the_fixed_mask_decode_for_any_serial(client, session, auth_headers):
+    # The mask is fixed for speed; this checks it reads back across a whole batch, not only one lucky serial.
+    setup = make_setup(session, qty=40)
+    headers = auth_headers(setup.operator)
+    codes = issue(client, headers, setup.declaration.id, 40).json["codes"]
+
+    decoded = [
+        [
+            result.text
+            for result in zxingcpp.read_barcodes(
+                Image.open(io.BytesIO(client.get(f"/api/v1/trace-codes/{code['serial']}/qr.png", headers=headers).data))
+            )
+        ]
+        for code in codes
+    ]
+
+    assert decoded == [[code["url"]] for code in codes]
+
+
 def test_the_svg_label_carries_the_serial_for_people(client, session, auth_headers):
     setup = make_setup(session)
     headers = auth_headers(setup.operator)

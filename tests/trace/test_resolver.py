@@ -1,5 +1,6 @@
 import json
 from dataclasses import replace
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -350,3 +351,12 @@ def test_unknown_serials_spend_a_tighter_budget(client, app, monkeypatch, live_c
 
     assert unknown == [404, 404, 429]
     assert known.status_code == 200
+
+
+def test_the_resolver_json_and_the_api_agree_with_iso_times(client, live_code):
+    resolved = client.get(live_code["path"], headers=JSON).json
+    api = client.get(f"/api/v1/trace/codes/{live_code['serial']}").json
+
+    assert resolved["chain"] == api["chain"]
+    assert datetime.fromisoformat(resolved["chain"][-1]["at"]).tzinfo is not None
+    assert datetime.fromisoformat(api["scans"]["first_at"]) == datetime.fromisoformat(resolved["scans"]["first_at"])

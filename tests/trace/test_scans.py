@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from app import create_app, db
 from app.auth import service as auth
 from app.cli import alembic_config
+from app.risk.models import RiskWarning
 from app.trace.models import TraceScan
 from tests.conftest import make_settings
 from tests.databases import configured_url, scratch_database
@@ -18,7 +19,9 @@ def background_app(tmp_path):
     """An app that records scans in the background, on a database of its own (the thread commits)."""
     with scratch_database(configured_url(), tmp_path) as url:
         command.upgrade(alembic_config(url), "head")
-        app = create_app(make_settings(url, upload_dir=tmp_path / "uploads", trace_scans_in_background=True))
+        app = create_app(
+            make_settings(url, upload_dir=tmp_path / "uploads", trace_scans_in_background=True, trace_scan_limit=1)
+        )
         try:
             yield app
         finally:
@@ -45,17 +48,25 @@ def test_scans_are_written_by_the_background_recorder(background_app):
     set_status(client, operator, "affixed", serials=[serial])
     release(client, officer, declaration_id)
 
-    verdicts = [
-        client.get(f"/01/{GTIN}/21/{serial}", headers={"Accept": "application/json"}).json["verdict"] for _ in range(3)
-    ]
+    def written(scans: int, occurrences: int) -> bool:
+        """Wait for the writer to store `scans` scans and count `occurrences` on the code's warning."""
+        deadline = time.monotonic() + 10
+        with background_app.app_context():
+            while time.monotonic() < deadline:
+                with db.transaction() as session:
+                    stored = session.scalar(select(func.count()).select_from(TraceScan))
+                    counted = session.scalar(
+                        select(RiskWarning.occurrences).where(RiskWarning.subject_key == f"trace:{serial}")
+                    )
+                if (stored, counted or 0) == (scans, occurrences):
+                    return True
+                time.sleep(0.05)
+        return False
 
-    assert verdicts == ["genuine"] * 3
-    deadline = time.monotonic() + 10
-    with background_app.app_context():
-        while True:
-            with db.transaction() as session:
-                stored = session.scalar(select(func.count()).select_from(TraceScan))
-            if stored == 3 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-    assert stored == 3
+    verdicts = []
+    for scans, occurrences in ((1, 0), (2, 1), (3, 2)):
+        verdicts.append(client.get(f"/01/{GTIN}/21/{serial}", headers={"Accept": "application/json"}).json["verdict"])
+        assert written(scans, occurrences)
+
+    # The limit is one lookup: the writer's totals make the next ones suspicious, and it raises the alarm.
+    assert verdicts == ["genuine", "suspicious", "suspicious"]
