@@ -36,3 +36,15 @@ def post_worker_init(worker):
     """
     gc.collect()
     gc.freeze()
+
+
+def post_request(worker, req, environ, resp):
+    """Under gevent, let the other connections' requests run before this connection's next one.
+
+    A keep-alive client whose next request is already waiting would otherwise be served again
+    without the worker ever yielding, and the other connections (streams included) starve.
+    """
+    if worker_class == "gevent":
+        import gevent
+
+        gevent.sleep(0)
