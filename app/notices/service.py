@@ -143,8 +143,13 @@ def ensure_cursor_kept(session: Session, *, after_seq: int) -> None:
 
 
 def catch_up(session: Session, *, recipient: User, after_seq: int, limit: int) -> Feed:
-    """The recipient's notices after `after_seq`, oldest first."""
+    """The recipient's notices after `after_seq`, oldest first; 410 for a cursor from before a purge."""
     ensure_cursor_kept(session, after_seq=after_seq)
+    return notices_after(session, recipient=recipient, after_seq=after_seq, limit=limit)
+
+
+def notices_after(session: Session, *, recipient: User, after_seq: int, limit: int) -> Feed:
+    """The next page of the recipient's notices after a cursor already known to be kept."""
     rows = list(
         session.scalars(
             select(Notice)

@@ -281,7 +281,9 @@ def notice_events(
                 yield f"event: signed_out\ndata: {json.dumps({'code': subscription.ended_because})}\n\n"
                 return
             with reading(sessions) as session:
-                feed = service.catch_up(session, recipient=recipient, after_seq=last_seq, limit=STREAM_BATCH)
+                # The route checked the starting cursor; a purge while the stream is open removes only
+                # notices past retention, far behind what the stream has already sent.
+                feed = service.notices_after(session, recipient=recipient, after_seq=last_seq, limit=STREAM_BATCH)
             for notice in feed.items:
                 data = json.dumps(_schema.dump(notice), ensure_ascii=False)
                 yield f"id: {notice.id}\nevent: notice\ndata: {data}\n\n"

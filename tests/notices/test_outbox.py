@@ -69,6 +69,19 @@ def dispatcher(app, provider, sms):
     return Dispatcher(app.extensions["sessionmaker"], adapters={PushProvider.APNS: provider}, sms=sms, concurrency=4)
 
 
+def device_on(session, user, provider, token, platform=Platform.ANDROID):
+    """A device on a provider other than APNs (no APNs environment or bundle id)."""
+    return make_device(
+        session,
+        user=user,
+        platform=platform,
+        provider=provider,
+        token=token,
+        apns_environment=None,
+        bundle_id=None,
+    )
+
+
 def notify(session, user, kind=NoticeKind.DECLARATION_RELEASED, declaration=None):
     declaration = declaration or make_declaration(session, declarant=user)
     (notice,) = [
@@ -98,15 +111,7 @@ def deliveries(session, notice=None):
 
 def test_a_notice_queues_one_push_per_active_device_in_its_transaction(session, declarant):
     phone = make_device(session, user=declarant)
-    tablet = make_device(
-        session,
-        user=declarant,
-        platform=Platform.ANDROID,
-        provider=PushProvider.JPUSH,
-        token="jpush-0001",
-        apns_environment=None,
-        bundle_id=None,
-    )
+    tablet = device_on(session, declarant, PushProvider.JPUSH, "jpush-0001")
     make_device(session, user=declarant, removed_at=clock.utcnow())
     make_device(session, user=declarant, invalidated_at=clock.utcnow())
     make_device(session, user=declarant, push_permission=False)
@@ -246,15 +251,7 @@ def test_a_notice_the_app_already_has_is_not_pushed(session, declarant, dispatch
 
 
 def test_a_provider_without_credentials_fails_the_delivery_with_a_reason(session, declarant, app, sms):
-    make_device(
-        session,
-        user=declarant,
-        platform=Platform.ANDROID,
-        provider=PushProvider.FCM,
-        token="fcm-token-0001",
-        apns_environment=None,
-        bundle_id=None,
-    )
+    device_on(session, declarant, PushProvider.FCM, "fcm-token-0001")
     notice = notify(session, declarant)
 
     Dispatcher(app.extensions["sessionmaker"], adapters={}, sms=sms).turn()
@@ -441,24 +438,8 @@ def test_flask_notices_dispatch_sends_through_every_configured_provider(
     app, session, declarant, push_env, push_standins, monkeypatch
 ):
     iphone = make_device(session, user=declarant)
-    android = make_device(
-        session,
-        user=declarant,
-        platform=Platform.ANDROID,
-        provider=PushProvider.FCM,
-        token="fcm-registration-token-0001",
-        apns_environment=None,
-        bundle_id=None,
-    )
-    huawei = make_device(
-        session,
-        user=declarant,
-        platform=Platform.HARMONY,
-        provider=PushProvider.HUAWEI,
-        token="huawei-push-token-0001",
-        apns_environment=None,
-        bundle_id=None,
-    )
+    android = device_on(session, declarant, PushProvider.FCM, "fcm-registration-token-0001")
+    huawei = device_on(session, declarant, PushProvider.HUAWEI, "huawei-push-token-0001", platform=Platform.HARMONY)
     notice = notify(session, declarant)
     for name, value in push_env.items():
         monkeypatch.setenv(name, value)

@@ -11,6 +11,11 @@ from app.push.adapters import PushMessage, PushTarget
 BUNDLE_ID = "cn.example.park"
 
 
+def sends(standin: Any) -> list[Any]:
+    """The pushes a stand-in received (its token endpoint's requests left out)."""
+    return [entry for entry in standin.received if entry.request.path.endswith("messages:send")]
+
+
 def message(**overrides: Any) -> PushMessage:
     fields: dict[str, Any] = {
         "notice_id": str(uuid.uuid4()),

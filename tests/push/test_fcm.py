@@ -5,13 +5,8 @@ import jwt
 import pytest
 
 from app.push.adapters import Failed, FcmAdapter, InvalidToken, Retry, Sent
-from tests.push.helpers import FakeClock, android, message
+from tests.push.helpers import android, message, sends
 from tests.standins import Behaviour
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture
@@ -19,10 +14,6 @@ def adapter(push_settings, fcm_standin, clock):
     adapter = FcmAdapter(push_settings.fcm, timeout=5, clock=clock)
     yield adapter
     adapter.close()
-
-
-def sends(standin):
-    return [entry for entry in standin.received if entry.request.path.endswith("messages:send")]
 
 
 def token_requests(standin):
