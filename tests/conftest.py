@@ -77,6 +77,10 @@ def db_connection(app: Flask) -> Iterator[Connection]:
     factory = app.extensions["sessionmaker"]
     with engine.connect() as connection:
         outer = connection.begin()
+        if connection.dialect.name == "postgresql":
+            # The outer transaction never commits, so notices would never get their seq, which PostgreSQL assigns
+            # at COMMIT (migration 0011): number them at once instead. racing_app tests commit for real.
+            connection.exec_driver_sql("SET CONSTRAINTS ALL IMMEDIATE")
         factory.configure(bind=connection, join_transaction_mode="create_savepoint")
         try:
             yield connection

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, FetchedValue, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import clock
@@ -37,7 +38,7 @@ class Notice(Base):
     __table_args__ = (
         # The same source event (one customs receipt, one booking) notifies a person once.
         UniqueConstraint("recipient_id", "source_key"),
-        Index("ix_notices_recipient_id_id", "recipient_id", "id"),
+        Index("ix_notices_recipient_id_seq", "recipient_id", "seq"),
         # The dispatcher's reminder sweep looks only at urgent notices nobody has acknowledged yet.
         Index(
             "ix_notices_unacknowledged_urgent",
@@ -48,9 +49,16 @@ class Notice(Base):
         # SQLite would otherwise reuse the highest id after a purge, and a reused seq is a lost notice.
         {"sqlite_autoincrement": True},
     )
+    # seq is written by the database after the INSERT (below): read it back when asked, not from the INSERT.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}
 
-    # `seq` on the wire: what a client catches up by ("everything after the last seq I saw").
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # What a client catches up by ("everything after the last seq I saw"), so seq order must be commit order: a
+    # number handed out at INSERT could commit after a client had caught up past it, and that notice would never
+    # be seen. The database numbers each notice as its transaction commits (migration 0011): on PostgreSQL a
+    # deferred trigger under a lock held only inside COMMIT, never across a round trip to the application; on
+    # SQLite, whose writers take turns, a trigger copies the id. NULL only until the commit.
+    seq: Mapped[int | None] = mapped_column(BigInteger, index=True, unique=True, server_default=FetchedValue())
     notice_id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[NoticeKind] = mapped_column(enum_type(NoticeKind))
@@ -116,7 +124,7 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    notice_seq: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    notice_pk: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     channel: Mapped[DeliveryChannel] = mapped_column(enum_type(DeliveryChannel))
     purpose: Mapped[DeliveryPurpose] = mapped_column(enum_type(DeliveryPurpose))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)

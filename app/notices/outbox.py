@@ -77,7 +77,7 @@ class Job:
     """A claimed delivery with what sending it needs, read before the claim commits."""
 
     delivery_id: int
-    notice_seq: int
+    notice_pk: int
     channel: DeliveryChannel
     purpose: DeliveryPurpose
     attempts: int
@@ -100,14 +100,11 @@ def queue_pushes(session: Session, notices: Sequence[Notice], *, purpose: Delive
     if not notices:
         return 0
     devices_by_user: dict[int, list[Device]] = {}
-    # Look up first: the flush that inserts the notices takes the notice-sequence lock, held to
-    # commit (notices.service), and every other writer of notices waits while it is held.
-    with session.no_autoflush:
-        for device in active_devices(session, *{notice.recipient_id for notice in notices}):
-            devices_by_user.setdefault(device.user_id, []).append(device)
-    session.flush()
+    for device in active_devices(session, *{notice.recipient_id for notice in notices}):
+        devices_by_user.setdefault(device.user_id, []).append(device)
+    session.flush()  # the notices' ids
     rows = [
-        {"notice_seq": notice.id, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": purpose}
+        {"notice_pk": notice.id, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": purpose}
         for notice in notices
         for device in devices_by_user.get(notice.recipient_id, ())
     ]
@@ -115,12 +112,12 @@ def queue_pushes(session: Session, notices: Sequence[Notice], *, purpose: Delive
     return len(rows)
 
 
-def queue_clears(session: Session, *, user: User, notice_seqs: Iterable[int], read_on: str | None) -> int:
+def queue_clears(session: Session, *, user: User, notice_pks: Iterable[int], read_on: str | None) -> int:
     """Tell the user's other phones to drop notices read on `read_on` (an app's device id) from their trays."""
     others = [device for device in active_devices(session, user.id) if device.device_id != read_on]
     rows = [
-        {"notice_seq": seq, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": DeliveryPurpose.CLEAR}
-        for seq in notice_seqs
+        {"notice_pk": pk, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": DeliveryPurpose.CLEAR}
+        for pk in notice_pks
         for device in others
     ]
     _insert(session, rows)
@@ -154,8 +151,8 @@ def take_reminder_steps(session: Session, *, now: datetime) -> int:
             _insert(
                 session,
                 [
-                    {"notice_seq": seq, "channel": DeliveryChannel.SMS, "purpose": DeliveryPurpose.REMINDER}
-                    for seq in taken
+                    {"notice_pk": pk, "channel": DeliveryChannel.SMS, "purpose": DeliveryPurpose.REMINDER}
+                    for pk in taken
                 ],
             )
         else:
@@ -191,7 +188,7 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
     rows = session.execute(
         # The number customs gave it, or until then the enterprise's own.
         select(Delivery, Notice, User, Device, func.coalesce(Declaration.invt_no, Declaration.cop_no))
-        .join(Notice, Notice.id == Delivery.notice_seq)
+        .join(Notice, Notice.id == Delivery.notice_pk)
         .join(User, User.id == Notice.recipient_id)
         .outerjoin(Device, Device.id == Delivery.device_id)
         .outerjoin(Declaration, Declaration.id == Notice.declaration_id)
@@ -237,7 +234,7 @@ def record_results(session: Session, results: Sequence[Result], *, now: datetime
             update(Notice)
             .where(
                 Notice.id.in_(
-                    {result.job.notice_seq for result in sent if result.job.purpose is not DeliveryPurpose.CLEAR}
+                    {result.job.notice_pk for result in sent if result.job.purpose is not DeliveryPurpose.CLEAR}
                 ),
                 Notice.first_sent_at.is_(None),
             )
@@ -307,7 +304,7 @@ def _job(delivery: Delivery, notice: Notice, user: User, device: Device | None, 
         )
     return Job(
         delivery_id=delivery.id,
-        notice_seq=notice.id,
+        notice_pk=notice.id,
         channel=delivery.channel,
         purpose=delivery.purpose,
         attempts=delivery.attempts,

@@ -7,7 +7,7 @@ MAX_FEED = 200
 
 class NoticeRead(Schema):
     seq = fields.Integer(
-        attribute="id", metadata={"description": "Increasing; catch up with after_seq=<last seq seen>."}
+        metadata={"description": "Increasing in commit order; catch up with after_seq=<last seq seen>."}
     )
     id = fields.UUID(attribute="notice_id", metadata={"description": "Stable public id (also in pushes)."})
     kind = fields.Enum(NoticeKind, by_value=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.service import signed_in_user
@@ -37,8 +37,6 @@ from app.users.models import Language, Role, User
 
 # Kinds that ask someone to act at once; their notices are pushed again until acknowledged.
 HIGH_PRIORITY = frozenset({NoticeKind.INSPECTION_ISSUED, NoticeKind.INSPECTION_SCHEDULED})
-# Any constant works; it only has to be the same in every process writing notices.
-_SEQ_LOCK_KEY = 0x4E07_1CE5
 
 
 class CursorExpired(DomainError):
@@ -76,8 +74,6 @@ def notify_enterprise(
     if link is None and declaration_id:
         link = f"/api/v1/declarations/{declaration_id}"
     recipients = _recipients(session, enterprise_id, frozenset(roles))
-    # The caller's pending rows go out now, before the notice-sequence lock is taken (below).
-    session.flush()
     notices = [
         Notice(
             recipient_id=user_id,
@@ -112,26 +108,6 @@ def _recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) ->
     return cache[key]
 
 
-@event.listens_for(Session, "before_flush")
-def _number_notices_in_commit_order(session: Session, _context: Any, _instances: Any) -> None:
-    """Hold a lock from the first notice INSERT to commit, so seq order is commit order.
-
-    A sequence hands out numbers at INSERT, not at COMMIT: a slow transaction could commit seq
-    100 after a client had already caught up to 101, and the app would never see 100. SQLite
-    serialises writers already (BEGIN IMMEDIATE); PostgreSQL needs the advisory lock.
-    """
-    if not any(isinstance(instance, Notice) for instance in session.new):
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return
-    transaction = session.get_transaction()
-    if session.info.get("notice_seq_locked") is transaction:
-        return
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEQ_LOCK_KEY})
-    session.info["notice_seq_locked"] = transaction
-
-
 def ensure_cursor_kept(session: Session, *, after_seq: int) -> None:
     """Refuse a cursor from before a retention purge: what it missed is gone, the app must reload."""
     purged_through = session.scalar(select(func.max(NoticePurge.purged_through_seq)))
@@ -153,20 +129,20 @@ def notices_after(session: Session, *, recipient: User, after_seq: int, limit: i
     rows = list(
         session.scalars(
             select(Notice)
-            .where(Notice.recipient_id == recipient.id, Notice.id > after_seq)
-            .order_by(Notice.id)
+            .where(Notice.recipient_id == recipient.id, Notice.seq > after_seq)
+            .order_by(Notice.seq)
             .limit(limit + 1)
         )
     )
     items = rows[:limit]
-    return Feed(items=items, next_after_seq=items[-1].id if items else after_seq, has_more=len(rows) > limit)
+    return Feed(items=items, next_after_seq=items[-1].seq if items else after_seq, has_more=len(rows) > limit)
 
 
 def acknowledge(session: Session, *, recipient: User, up_to_seq: int) -> int:
     """The app has everything up to `up_to_seq`; returns how many notices that newly covers."""
     return session.execute(
         update(Notice)
-        .where(Notice.recipient_id == recipient.id, Notice.id <= up_to_seq, Notice.acknowledged_at.is_(None))
+        .where(Notice.recipient_id == recipient.id, Notice.seq <= up_to_seq, Notice.acknowledged_at.is_(None))
         .values(acknowledged_at=clock.utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -186,17 +162,17 @@ def mark_read(
             .execution_options(synchronize_session=False)
         )
     )
-    outbox.queue_clears(session, user=recipient, notice_seqs=newly_read, read_on=device_id)
+    outbox.queue_clears(session, user=recipient, notice_pks=newly_read, read_on=device_id)
     return len(newly_read)
 
 
 def purge(session: Session, *, created_before: datetime) -> NoticePurge | None:
     """Delete notices past retention and remember how far, so older cursors get 410."""
-    through = session.scalar(select(func.max(Notice.id)).where(Notice.created_at < created_before))
+    through = session.scalar(select(func.max(Notice.seq)).where(Notice.created_at < created_before))
     if through is None:
         return None
     deleted = session.execute(
-        Notice.__table__.delete().where(Notice.id <= through).execution_options(synchronize_session=False)
+        Notice.__table__.delete().where(Notice.seq <= through).execution_options(synchronize_session=False)
     ).rowcount
     record = NoticePurge(purged_through_seq=through, purged_count=deleted)
     session.add(record)
@@ -258,7 +234,7 @@ def delivery_figures(session: Session, *, since: datetime, until: datetime) -> d
     deliveries = dict(
         session.execute(
             select(Delivery.state, func.count())
-            .join(Notice, Notice.id == Delivery.notice_seq)
+            .join(Notice, Notice.id == Delivery.notice_pk)
             .where(*in_range)
             .group_by(Delivery.state)
         ).all()

@@ -179,12 +179,12 @@ class NoticeHub:
             try:
                 with reading(self._sessions) as session:
                     if watermark is None:
-                        watermark = session.scalar(select(func.coalesce(func.max(Notice.id), 0)))
+                        watermark = session.scalar(select(func.coalesce(func.max(Notice.seq), 0)))
                         self._ring()
                         continue
                     fresh = session.execute(
-                        select(Notice.recipient_id, func.max(Notice.id))
-                        .where(Notice.id > watermark)
+                        select(Notice.recipient_id, func.max(Notice.seq))
+                        .where(Notice.seq > watermark)
                         .group_by(Notice.recipient_id)
                     ).all()
             except Exception:
@@ -286,7 +286,7 @@ def notice_events(
                 feed = service.notices_after(session, recipient=recipient, after_seq=last_seq, limit=STREAM_BATCH)
             for notice in feed.items:
                 data = json.dumps(_schema.dump(notice), ensure_ascii=False)
-                yield f"id: {notice.id}\nevent: notice\ndata: {data}\n\n"
+                yield f"id: {notice.seq}\nevent: notice\ndata: {data}\n\n"
             last_seq = feed.next_after_seq
             # Jittered, so streams opened together (after a restart) do not all write at once.
             if feed.has_more or subscription.wait(heartbeat_seconds * random.uniform(0.5, 1.0)):

@@ -105,7 +105,7 @@ def notify(session, user, kind=NoticeKind.DECLARATION_RELEASED, declaration=None
 def deliveries(session, notice=None):
     statement = select(Delivery).order_by(Delivery.id).execution_options(populate_existing=True)
     if notice is not None:
-        statement = statement.where(Delivery.notice_seq == notice.id)
+        statement = statement.where(Delivery.notice_pk == notice.id)
     return list(session.scalars(statement))
 
 

@@ -1,6 +1,4 @@
 import hashlib
-import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -73,7 +71,7 @@ def test_catch_up_returns_everything_after_the_cursor_in_order(client, session, 
     idle = client.get(NOTICES, query_string={"after_seq": second["next_after_seq"]}, headers=headers).json
 
     seqs = [item["seq"] for item in first["items"] + second["items"]]
-    assert seqs == [notice.id for notice in made]
+    assert seqs == [notice.seq for notice in made]
     assert (first["has_more"], second["has_more"]) == (True, False)
     assert idle == {"items": [], "next_after_seq": second["next_after_seq"], "has_more": False}
     assert first["items"][0]["id"] == str(made[0].notice_id)
@@ -99,8 +97,8 @@ def test_ack_covers_everything_up_to_a_seq(client, session, declarant, auth_head
     made = [notify(session, declarant)[0] for _ in range(3)]
     headers = auth_headers(declarant)
 
-    acked = client.post(f"{NOTICES}/ack", json={"up_to_seq": made[1].id}, headers=headers)
-    again = client.post(f"{NOTICES}/ack", json={"up_to_seq": made[1].id}, headers=headers)
+    acked = client.post(f"{NOTICES}/ack", json={"up_to_seq": made[1].seq}, headers=headers)
+    again = client.post(f"{NOTICES}/ack", json={"up_to_seq": made[1].seq}, headers=headers)
 
     assert (acked.json, again.json) == ({"updated": 2}, {"updated": 0})
     items = client.get(NOTICES, headers=headers).json["items"]
@@ -110,7 +108,7 @@ def test_ack_covers_everything_up_to_a_seq(client, session, declarant, auth_head
 def test_ack_cannot_touch_other_peoples_notices(client, session, declarant, auth_headers):
     theirs = notify(session, declarant)[0]
 
-    response = client.post(f"{NOTICES}/ack", json={"up_to_seq": theirs.id}, headers=auth_headers(make_user(session)))
+    response = client.post(f"{NOTICES}/ack", json={"up_to_seq": theirs.seq}, headers=auth_headers(make_user(session)))
 
     assert response.json == {"updated": 0}
 
@@ -123,13 +121,14 @@ def test_read_marks_single_notices(client, session, declarant, auth_headers):
 
     assert response.json == {"updated": 1}
     items = {item["seq"]: item for item in client.get(NOTICES, headers=headers).json["items"]}
-    assert items[second.id]["read_at"] and items[second.id]["acknowledged_at"]
-    assert items[first.id]["read_at"] is None
+    assert items[second.seq]["read_at"] and items[second.seq]["acknowledged_at"]
+    assert items[first.seq]["read_at"] is None
 
 
 def test_a_cursor_older_than_retention_is_told_to_reload(app, client, session, declarant, auth_headers, monkeypatch):
     headers = auth_headers(declarant)
     old = [notify(session, declarant)[0] for _ in range(2)]
+    oldest_seq = old[0].seq
     later = old[-1].created_at + timedelta(days=91)
     monkeypatch.setattr(clock, "utcnow", lambda: later)
     kept = notify(session, declarant)[0]
@@ -139,11 +138,11 @@ def test_a_cursor_older_than_retention_is_told_to_reload(app, client, session, d
     result = app.test_cli_runner().invoke(args=["notices", "purge", "--days", "90"])
 
     assert result.exit_code == 0, result.output
-    expired = client.get(NOTICES, query_string={"after_seq": old[0].id}, headers=headers)
+    expired = client.get(NOTICES, query_string={"after_seq": oldest_seq}, headers=headers)
     assert expired.status_code == 410
     assert expired.json["code"] == "cursor_expired"
     fresh = client.get(NOTICES, query_string={"after_seq": 0}, headers=headers).json
-    assert [item["seq"] for item in fresh["items"]] == [kept.id]
+    assert [item["seq"] for item in fresh["items"]] == [kept.seq]
 
 
 def test_a_user_switches_notices_to_english(client, session, declarant, auth_headers):
@@ -155,32 +154,30 @@ def test_a_user_switches_notices_to_english(client, session, declarant, auth_hea
 
 
 @pytest.mark.postgres_only
-def test_a_later_writer_waits_so_seq_order_is_commit_order(racing_app):
+def test_seq_order_is_commit_order_so_a_caught_up_cursor_misses_nothing(racing_app):
     factory = racing_app.extensions["sessionmaker"]
     with factory() as setup, setup.begin():
         user_id = make_user(setup, role=Role.DECLARANT).id
-    first, second = factory(), factory()
-    first.begin()
-    early = notify(first, first.get(User, user_id))[0].id
-    later = {}
+    slow, quick = factory(), factory()
+    slow.begin()
+    written_first = notify(slow, slow.get(User, user_id))[0].notice_id
+    with quick.begin():
+        written_second = notify(quick, quick.get(User, user_id))[0].notice_id
 
-    def write_second():
-        with second.begin():
-            later["seq"] = notify(second, second.get(User, user_id))[0].id
+    with factory() as reader:
+        caught_up = service.notices_after(reader, recipient=reader.get(User, user_id), after_seq=0, limit=10)
+    slow.commit()
+    with factory() as reader:
+        later = service.notices_after(
+            reader, recipient=reader.get(User, user_id), after_seq=caught_up.next_after_seq, limit=10
+        )
+    slow.close()
+    quick.close()
 
-    writer = threading.Thread(target=write_second)
-    writer.start()
-    time.sleep(0.5)
-    blocked = writer.is_alive()
-    first.commit()
-    writer.join(timeout=10)
-    first.close()
-    second.close()
-
-    # Without the lock the second transaction would commit first, and a client catching up in
-    # between would move its cursor past the first notice's seq for good.
-    assert blocked, "the second writer committed while the first could still commit a lower seq"
-    assert later["seq"] > early
+    # Numbered at INSERT, the slow transaction's notice would sit below the cursor the reader had already
+    # moved past it, and the app would never see it.
+    assert [notice.notice_id for notice in caught_up.items] == [written_second]
+    assert [notice.notice_id for notice in later.items] == [written_first]
 
 
 def test_admins_see_how_fast_notices_reached_people(client, session, declarant, auth_headers):

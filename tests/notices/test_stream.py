@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app import create_app
 from app.auth import service as auth
 from app.common import clock
 from app.notices import service
-from app.notices.models import NoticeKind, StreamTicket
+from app.notices.models import Notice, NoticeKind, StreamTicket
 from app.notices.service import Message
 from app.users.models import Role, User
 from tests.conftest import scratch_app
@@ -68,6 +68,7 @@ def commit_user(app: Flask, **overrides) -> tuple[User, str]:
 
 
 def commit_notice(app: Flask, user: User) -> int:
+    """A committed notice's seq, which the database assigns as the transaction commits."""
     with app.extensions["sessionmaker"].begin() as session:
         (notice,) = service.notify_enterprise(
             session,
@@ -78,8 +79,8 @@ def commit_notice(app: Flask, user: User) -> int:
             body=Message("正文", "body"),
             source_key=f"test/{uuid.uuid4()}",
         )
-        session.flush()
-        return notice.id
+    with app.extensions["sessionmaker"]() as session:
+        return session.scalar(select(Notice.seq).where(Notice.id == notice.id))
 
 
 def open_stream(app: Flask, *, token: str | None = None, **kwargs) -> Stream:
