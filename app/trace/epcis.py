@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
 import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -28,6 +27,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
 from app.errors import InvalidInput
+from app.trace.event_hash import event_hash
 from app.trace.models import CapturedEvent, CapturedEventItem, TraceCode
 from app.trace.service import CodeHistory
 from app.users.models import Role, User
@@ -100,31 +100,8 @@ def _event(
         "bizTransactionList": [transaction],
         "sourceList": [source],
     }
-    return {"eventID": _event_id(event, at), **event}
-
-
-def _event_id(event: dict[str, Any], at: datetime) -> str:
-    """A content hash in the CBV event-ID form: the same step exported twice gets the same ID.
-
-    The pre-hash string follows the CBV 2.0 algorithm's layout (fields in its order, times in UTC, CBV terms
-    as URIs) for the fields we emit; it is not checked against the reference implementation's vectors.
-    """
-    pre_hash = "".join(
-        [
-            "eventType=ObjectEvent",
-            f"eventTime={at.astimezone(UTC).isoformat(timespec='milliseconds').replace('+00:00', 'Z')}",
-            f"eventTimeZoneOffset={event['eventTimeZoneOffset']}",
-            "epcList" + "".join(f"epc={epc}" for epc in sorted(event["epcList"])),
-            f"action={event['action']}",
-            f"bizStep={CBV}BizStep-{event['bizStep']}",
-            f"disposition={CBV}Disp-{event['disposition']}",
-            f"bizLocationid={event['bizLocation']['id']}",
-            "bizTransactionList"
-            + "".join(f"bizTransaction={t['bizTransaction']}type={t['type']}" for t in event["bizTransactionList"]),
-            "sourceList" + "".join(f"source={s['source']}type={CBV}SDT-{s['type']}" for s in event["sourceList"]),
-        ]
-    )
-    return f"ni:///sha-256;{hashlib.sha256(pre_hash.encode()).hexdigest()}?ver=CBV2.0"
+    # The CBV 2.0 event hash: the same step exported again, or hashed by a partner, gets the same ID.
+    return {"eventID": event_hash(event), **event}
 
 
 # Capture
@@ -227,7 +204,7 @@ def _message(error: Any) -> str:
 
 
 def capture(session: Session, document: Any, *, user: User, actor: Actor, proceed: bool) -> CaptureReport:
-    """Store a partner's EPCIS 2.0 document, each event once by its eventID.
+    """Store a partner's EPCIS 2.0 document, each event once by its eventID (its CBV event hash if it has none).
 
     All or nothing by default: one bad event rejects the document (422, every problem named). With `proceed`
     (the standard's `GS1-Capture-Error-Behaviour: proceed`) the good events are stored and the bad ones reported.
@@ -256,9 +233,6 @@ def capture(session: Session, document: Any, *, user: User, actor: Actor, procee
     for index, event in enumerate(events):
         if index in problems:
             continue
-        if not event.get("eventID"):
-            problems[index].append("eventID: required here, so that sending the event again stores it once.")
-            continue
         try:
             times[index] = datetime.fromisoformat(event["eventTime"])
         except ValueError:
@@ -280,6 +254,10 @@ def capture(session: Session, document: Any, *, user: User, actor: Actor, procee
         if index in problems:
             report.events.append(EventOutcome(index, event.get("eventID"), Outcome.REJECTED, problems[index]))
             continue
+        if not event.get("eventID"):
+            # EPCIS makes eventID optional; CBV 2.0's event hash is the ID the receiver may give such an event, and
+            # the same event sent again hashes the same, so it is still stored once. Partners' own IDs stay as sent.
+            event = {"eventID": event_hash(event, context=document.get("@context")), **event}
         stored = _store(session, event, items[index], at=times[index], user=user)
         report.events.append(EventOutcome(index, event["eventID"], Outcome.CAPTURED if stored else Outcome.DUPLICATE))
     if report.captured:

@@ -103,12 +103,13 @@ class TraceScan(Base):
 
 
 class CapturedEvent(Base):
-    """An EPCIS 2.0 event a partner sent in (the overseas shipper's shipping event, ...), kept as sent."""
+    """An EPCIS 2.0 event a partner sent in (the overseas shipper's shipping event, ...), kept as sent; one sent
+    without an eventID is given its CBV 2.0 event hash as one."""
 
     __tablename__ = "epcis_events"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    # Capture is idempotent by the event's own ID: the same event sent again is recognised, not stored twice.
+    # Capture is idempotent by the event's ID (its own, or its CBV event hash): the same event sent again is recognised.
     event_id: Mapped[str] = mapped_column(String(300), unique=True)
     event_type: Mapped[str] = mapped_column(String(40))
     event_time: Mapped[datetime]

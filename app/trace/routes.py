@@ -234,7 +234,8 @@ class PublicCode(MethodView):
 
 _EPCIS_BODY = {
     "required": True,
-    "description": f"An EPCIS 2.0 EPCISDocument, up to {epcis.MAX_EVENTS} events, each with an eventID.",
+    "description": f"An EPCIS 2.0 EPCISDocument, up to {epcis.MAX_EVENTS} events; an event without an eventID is "
+    "stored under its CBV 2.0 event hash.",
     "content": {
         media_type: {"schema": {"type": "object"}} for media_type in ("application/ld+json", "application/json")
     },

@@ -6,6 +6,7 @@ import pytest
 from jsonschema import Draft7Validator, FormatChecker
 
 from app.trace import epcis
+from app.trace.event_hash import event_hash
 from app.users.models import Role
 from tests.factories import make_user
 from tests.trace.helpers import GTIN, REFERENCE, issue, make_setup, release, set_status
@@ -149,7 +150,7 @@ def test_one_bad_event_rejects_the_whole_document_by_default(client, session, au
 def test_with_proceed_the_good_events_are_stored_and_the_bad_reported(client, session, auth_headers):
     officer = auth_headers(make_user(session, role=Role.CUSTOMS_OFFICER))
     document = example()
-    del document["epcisBody"]["eventList"][1]["eventID"]
+    del document["epcisBody"]["eventList"][1]["action"]
 
     response = capture(client, officer, document, **{"GS1-Capture-Error-Behaviour": "proceed"})
 
@@ -157,7 +158,44 @@ def test_with_proceed_the_good_events_are_stored_and_the_bad_reported(client, se
     assert (response.json["captured"], response.json["rejected"]) == (1, 1)
     rejected = response.json["events"][1]
     assert (rejected["index"], rejected["outcome"]) == (1, "rejected")
-    assert "eventID" in rejected["errors"][0]
+    assert "action" in " ".join(rejected["errors"])
+
+
+def test_an_event_without_an_event_id_is_stored_under_its_cbv_event_hash(client, session, auth_headers):
+    officer = auth_headers(make_user(session, role=Role.CUSTOMS_OFFICER))
+    document = example()
+    event = document["epcisBody"]["eventList"][0]
+    del event["eventID"]
+
+    response = capture(client, officer, document)
+
+    assert response.status_code == 201, response.json
+    assert response.json["events"][0]["event_id"] == event_hash(event, context=document["@context"])
+
+
+def test_the_same_event_sent_twice_without_an_event_id_is_captured_once(client, session, auth_headers):
+    officer = auth_headers(make_user(session, role=Role.CUSTOMS_OFFICER))
+    document = example()
+    for event in document["epcisBody"]["eventList"]:
+        del event["eventID"]
+
+    first = capture(client, officer, document)
+    again = capture(client, officer, document)
+
+    ids = [event["event_id"] for event in first.json["events"]]
+    assert (first.json["captured"], first.json["duplicate"]) == (2, 0)
+    assert (again.status_code, again.json["captured"], again.json["duplicate"]) == (200, 0, 2)
+    assert [event["event_id"] for event in again.json["events"]] == ids
+
+
+def test_a_partners_own_event_id_is_kept(client, session, auth_headers):
+    officer = auth_headers(make_user(session, role=Role.CUSTOMS_OFFICER))
+    document = example()
+
+    response = capture(client, officer, document)
+
+    sent = [event["eventID"] for event in document["epcisBody"]["eventList"]]
+    assert [event["event_id"] for event in response.json["events"]] == sent
 
 
 def test_an_unknown_error_behaviour_is_a_422(client, session, auth_headers):
