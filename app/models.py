@@ -2,6 +2,7 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, RefreshToken
+from app.bonded_lists.models import BondedList, BondedListLine
 from app.customs.models import Receipt
 from app.db import Base
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
@@ -21,6 +22,8 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "BondedList",
+    "BondedListLine",
     "Declaration",
     "DeclarationEvent",
     "DeclarationLine",

@@ -6,7 +6,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from stdnum import iso6346
 
-from app.common.fields import TrimmedString
+from app.common.fields import CUSTOMS_CODE, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import DeclarationStatus
 from app.gates.models import (
@@ -23,7 +23,6 @@ from app.gates.models import (
     VehicleClass,
 )
 
-FOUR_DIGITS = validate.Regexp(r"^\d{4}$", error="A 4-digit customs office code.")
 CODE = validate.Regexp(r"^[A-Z0-9-]{1,20}$", error="1-20 letters, digits or '-'.")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 # Mainland plates: province, issuing-office letter (no I or O), then five characters, or six on
@@ -123,7 +122,7 @@ class GateRead(Schema):
 class GateCreate(Schema):
     code = UpperCode(required=True, validate=CODE)
     name = TrimmedString(required=True, validate=validate.Length(min=2, max=100))
-    customs_code = fields.String(required=True, validate=FOUR_DIGITS)
+    customs_code = fields.String(required=True, validate=CUSTOMS_CODE)
 
 
 GatePage = page_schema(GateRead, "GatePage")
@@ -204,7 +203,7 @@ class GatePassCreate(Schema):
     passport_type = fields.Enum(PassportType, by_value=True, required=True)
     bind_type = fields.Enum(BindType, by_value=True, required=True)
     direction = fields.Enum(Direction, by_value=True, required=True)
-    customs_code = fields.String(required=True, validate=FOUR_DIGITS)
+    customs_code = fields.String(required=True, validate=CUSTOMS_CODE)
     declaration_ids = fields.List(
         fields.Integer(),
         load_default=list,
