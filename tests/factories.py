@@ -277,16 +277,20 @@ def make_gate_pass(
     declarant: User | None = None,
     vehicle: Vehicle | None = None,
     declarations: list[Declaration] | None = None,
+    bonded_lists: list[BondedList] | None = None,
     status: PassStatus = PassStatus.APPROVED,
     goods_gross_kg: Decimal = Decimal("2000.0"),
     **overrides: Any,
 ) -> GatePass:
-    """An approved second-line pass taking released goods out of the zone, stored directly."""
+    """An approved second-line pass taking released goods out of the zone, stored directly; it covers a
+    new released declaration unless given declarations or bonded lists."""
     serial = next(_sequence)
     declarant = declarant or make_user(session, role=Role.DECLARANT)
     vehicle = vehicle or make_vehicle(session)
     if declarations is None:
-        declarations = [make_declaration(session, declarant=declarant, status=DeclarationStatus.RELEASED)]
+        declarations = (
+            [] if bonded_lists else [make_declaration(session, declarant=declarant, status=DeclarationStatus.RELEASED)]
+        )
     fields: dict[str, Any] = {
         "passport_no": f"Z8012E260101{serial:012d}",
         "passport_type": PassportType.SECOND_LINE,
@@ -303,7 +307,7 @@ def make_gate_pass(
         "declared_by_id": declarant.id,
     }
     fields.update(overrides)
-    gate_pass = GatePass(vehicle=vehicle, declarations=declarations, **fields)
+    gate_pass = GatePass(vehicle=vehicle, declarations=declarations, bonded_lists=bonded_lists or [], **fields)
     session.add(gate_pass)
     session.flush()
     return gate_pass

@@ -6,6 +6,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from stdnum import iso6346
 
+from app.bonded_lists.models import DeductionMark, EntryStatus, InvtStatus
 from app.common.fields import CUSTOMS_CODE, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import DeclarationStatus
@@ -166,6 +167,14 @@ class CoveredDeclaration(Schema):
     status = fields.Enum(DeclarationStatus, by_value=True)
 
 
+class CoveredBondedList(Schema):
+    id = fields.Integer()
+    bond_invt_no = fields.String()
+    invt_stucd = fields.Enum(InvtStatus, by_value=True)
+    entry_stucd = fields.Enum(EntryStatus, by_value=True, allow_none=True)
+    deduction_mark = fields.Enum(DeductionMark, by_value=True)
+
+
 class GatePassRead(Schema):
     id = fields.Integer()
     passport_no = fields.String(metadata={"description": "Z + customs office(4) + I/E + YYMMDD + serial(12)."})
@@ -184,6 +193,7 @@ class GatePassRead(Schema):
     total_kg = fields.Decimal(**KG)
     enterprise_id = fields.Integer()
     declarations = fields.List(fields.Nested(CoveredDeclaration))
+    bonded_lists = fields.List(fields.Nested(CoveredBondedList), metadata={"description": "SAS121 rlt_type 1."})
     declared_at = fields.DateTime()
     approved_at = fields.DateTime(allow_none=True)
     passed_at = fields.DateTime(allow_none=True)
@@ -209,6 +219,12 @@ class GatePassCreate(Schema):
         load_default=list,
         validate=validate.Length(max=100),
         metadata={"description": "Inventory lists covered; none for checkpoint-registered goods or empty vehicles."},
+    )
+    bonded_list_ids = fields.List(
+        fields.Integer(),
+        load_default=list,
+        validate=validate.Length(max=100),
+        metadata={"description": "Bonded lists covered instead, for general cargo (SAS121 rlt_type 1)."},
     )
     goods_gross_kg = _kg(required=True)
     goods_net_kg = _kg(required=True)

@@ -1,4 +1,5 @@
-"""Bonded verification lists (核注清单, INV101) with their goods lines.
+"""Bonded verification lists (核注清单, INV101) with their goods lines, and the gate passes covering them
+(SAS121 rlt_type 1).
 
 Revision ID: 0011
 Revises: 0010
@@ -93,8 +94,34 @@ def upgrade() -> None:
         sa.UniqueConstraint("bonded_list_id", "gnum", name=op.f("uq_bonded_list_lines_bonded_list_id_gnum")),
     )
 
+    op.create_table(
+        "gate_pass_bonded_lists",
+        sa.Column("pass_id", BIGINT, nullable=False),
+        sa.Column("bonded_list_id", BIGINT, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bonded_list_id"],
+            ["bonded_lists.id"],
+            name=op.f("fk_gate_pass_bonded_lists_bonded_list_id_bonded_lists"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["pass_id"],
+            ["gate_passes.id"],
+            name=op.f("fk_gate_pass_bonded_lists_pass_id_gate_passes"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("pass_id", "bonded_list_id", name=op.f("pk_gate_pass_bonded_lists")),
+    )
+    with op.batch_alter_table("gate_pass_bonded_lists", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_gate_pass_bonded_lists_bonded_list_id"), ["bonded_list_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("gate_pass_bonded_lists", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_gate_pass_bonded_lists_bonded_list_id"))
+
+    op.drop_table("gate_pass_bonded_lists")
     op.drop_table("bonded_list_lines")
     with op.batch_alter_table("bonded_lists", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bonded_lists_putrec_no"))
