@@ -341,7 +341,9 @@ def make_bonded_list(
     declarant = declarant or make_user(session, role=Role.DECLARANT)
     if entry_stucd is None and dclcus_flag:
         entry_stucd = EntryStatus.NOT_RELEASED
-    flag = "0" if impexp_markcd is ImpExp.EXPORT else "1"
+    # Across the second line the customs declaration mirrors the list: goods leaving the zone enter China
+    # (an import entry, 9th digit 1), goods entering it leave China (an export entry, 0).
+    flag = "1" if impexp_markcd is ImpExp.EXPORT else "0"
     fields: dict[str, Any] = {
         "bond_invt_no": f"QD801226{impexp_markcd.value}{serial:09d}",
         "putrec_no": "T8012W000076",

@@ -23,10 +23,6 @@ class ImpExp(enum.StrEnum):
     EXPORT = "E"
 
 
-# The 9th digit of a customs declaration number (entry_no): 1 import, 0 export.
-ENTRY_FLAG = {ImpExp.IMPORT: "1", ImpExp.EXPORT: "0"}
-
-
 class InvtStatus(enum.StrEnum):
     """INV101/INV201 invt_stucd: 1 declared, 0 approved, 2 rejected, 3 deleted."""
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.bonded_lists.models import ENTRY_FLAG, ApprovalResult, DeductionMark, EntryStatus, ImpExp, InvtStatus
+from app.bonded_lists.models import ApprovalResult, DeductionMark, EntryStatus, ImpExp, InvtStatus
 from app.common.fields import CUSTOMS_CODE, HS_CODE, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 
@@ -17,8 +17,11 @@ PUTREC_NO = validate.Regexp(
     error="An account book number: letter + office(4) + letter + serial(6), e.g. T3111W000076.",
 )
 SUPV_MODE = validate.Regexp(r"^\d{4}$", error="A 4-digit supervision mode code, e.g. 5034.")
+# The 9th digit says import (1) or export (0). Across the second line it mirrors the list's I/E (goods
+# leaving the zone are imported into China), so it is not compared with impexp_markcd.
 ENTRY_NO = validate.Regexp(
-    r"^\d{18}$", error="An 18-digit customs declaration number: office(4) + year(4) + 1/0 (import/export) + serial(9)."
+    r"^\d{8}[01]\d{9}$",
+    error="An 18-digit customs declaration number: office(4) + year(4) + 1/0 (import/export) + serial(9).",
 )
 UNIT = validate.Regexp(r"^\d{3}$", error="A 3-digit customs unit code.")
 
@@ -98,9 +101,6 @@ class BondedListCreate(Schema):
         entry_no = data.get("entry_no")
         if entry_no and data.get("dclcus_flag") is False:
             errors["entry_no"] = ["Only a list that needs a customs declaration (dclcus_flag) names one."]
-        elif entry_no and flag and entry_no[8] != ENTRY_FLAG[flag]:
-            way = "an import" if flag is ImpExp.IMPORT else "an export"
-            errors["entry_no"] = [f"The 9th digit of {way} declaration number is {ENTRY_FLAG[flag]}."]
         if errors:
             raise ValidationError(errors)
 

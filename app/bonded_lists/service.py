@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, selectinload
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.bonded_lists.models import (
-    ENTRY_FLAG,
     ApprovalResult,
     BondedList,
     BondedListLine,
@@ -244,8 +243,6 @@ def release_entry(
     entry_no = entry_no or bonded_list.entry_no
     if entry_no is None:
         raise _invalid("entry_no", f"Bonded list {number} names no customs declaration yet; give the released one.")
-    if entry_no[8] != ENTRY_FLAG[bonded_list.impexp_markcd]:
-        raise _invalid("entry_no", f"Declaration {entry_no} is not an {bonded_list.impexp_markcd.name.lower()} entry.")
     bonded_list.entry_no = entry_no
     bonded_list.entry_stucd = EntryStatus.RELEASED
     bonded_list.entry_released_at = clock.utcnow()
