@@ -111,6 +111,7 @@ def docs_asset(filename: str) -> Any:
 def register_blueprints(app: Flask, api: Api) -> None:
     from app.audit.routes import blp as audit_blp
     from app.auth.routes import blp as auth_blp
+    from app.bonded_lists.routes import blp as bonded_lists_blp
     from app.customs.routes import blp as customs_blp
     from app.declarations.routes import blp as declarations_blp
     from app.devices.routes import blp as devices_blp
@@ -139,6 +140,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         audit_blp,
         declarations_blp,
         customs_blp,
+        bonded_lists_blp,
         inspections_blp,
         notices_blp,
         devices_blp,

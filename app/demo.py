@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
+from app.bonded_lists import service as bonded_lists
+from app.bonded_lists.models import ApprovalResult, ImpExp
 from app.common import clock
 from app.config import Settings
 from app.customs import service as customs
@@ -60,6 +62,11 @@ USERS = [
 
 SITE_CODE = "XY-CY01"
 GATE_CODE = "XY-KK01"
+# General cargo (DOMAIN.md §0 C): laptops leaving across the second line on a bonded list, whose
+# customs declaration (an import one: the goods enter China) customs has released.
+BONDED_LIST_NO = "QD801226E000000001"
+BONDED_LIST_ENTRY_NO = "801220261000000001"
+BONDED_LIST_PLATE = "渝A8C002"
 
 # (plate, IC card, class, tare kg, container); owned by the warehouse enterprise's logistics arm.
 VEHICLES = [
@@ -96,6 +103,7 @@ def seed(session: Session, *, settings: Settings, password: str, actor: Actor) -
     _inspection_site(session)
     _declarations(session, warehouse=by_key["warehouse"])
     _gate(session, owner=by_key["warehouse"], actor=actor)
+    _bonded_list(session, actor=actor)
     _products(session)
     _traced_declaration(session, warehouse=by_key["warehouse"], actor=actor)
     return logins
@@ -358,3 +366,55 @@ def _gate(session: Session, *, owner: Enterprise, actor: Actor) -> None:
         goods_gross_kg=Decimal("420"),
         goods_net_kg=Decimal("400"),
     )
+
+
+def _bonded_list(session: Session, *, actor: Actor) -> None:
+    """An approved bonded list with its entry released, and an approved gate pass covering it."""
+    declarant = users.find_user_by_username(session, "declarant")
+    gateway = users.find_user_by_username(session, "gateway")
+    officer = users.find_user_by_username(session, "officer")
+    vehicle = gates.find_vehicle_by_plate(session, BONDED_LIST_PLATE)
+    if declarant is None or gateway is None or officer is None or vehicle is None:
+        return
+    if bonded_lists.find_bonded_list_by_number(session, BONDED_LIST_NO) is not None:
+        return
+    bonded_list = bonded_lists.declare(
+        session,
+        declarant=declarant,
+        actor=actor,
+        bond_invt_no=BONDED_LIST_NO,
+        putrec_no="T8012W000001",
+        customs_code="8012",
+        impexp_markcd=ImpExp.EXPORT,
+        supv_mode="5034",
+        dclcus_flag=True,
+        entry_no=BONDED_LIST_ENTRY_NO,
+        lines=[
+            {
+                "gnum": 1,
+                "gds_mtno": "NB-14-I5",
+                "hs_code": "8471300000",
+                "name": "笔记本电脑 14英寸",
+                "qty": Decimal("400"),
+                "unit": "001",
+                "gross_wt": Decimal("1240"),
+                "net_wt": Decimal("1120"),
+            }
+        ],
+    )
+    bonded_lists.record_approval(session, bonded_list.id, result=ApprovalResult.APPROVED, approver=gateway, actor=actor)
+    bonded_lists.release_entry(session, bonded_list.id, officer=gateway, actor=actor)
+    gate_pass = gates.declare_pass(
+        session,
+        declarant=declarant,
+        actor=actor,
+        plate=BONDED_LIST_PLATE,
+        passport_type=PassportType.SECOND_LINE,
+        bind_type=BindType.ONE_LIST_ONE_VEHICLE,
+        direction=Direction.OUT,
+        customs_code="8012",
+        goods_gross_kg=Decimal("1240"),
+        goods_net_kg=Decimal("1120"),
+        bonded_list_ids=[bonded_list.id],
+    )
+    gates.approve_pass(session, gate_pass.id, approver=officer, actor=actor)

@@ -2,12 +2,13 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, RefreshToken
+from app.bonded_lists.models import BondedList, BondedListLine
 from app.customs.models import Receipt
 from app.db import Base
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
 from app.devices.models import Device
 from app.enterprises.models import Enterprise, EnterpriseKindLink
-from app.gates.models import Gate, GatePass, GatePassage, GatePassDeclaration, Lane, Vehicle
+from app.gates.models import Gate, GatePass, GatePassage, GatePassBondedList, GatePassDeclaration, Lane, Vehicle
 from app.goods.models import Product
 from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
@@ -21,6 +22,8 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "BondedList",
+    "BondedListLine",
     "Declaration",
     "DeclarationEvent",
     "DeclarationLine",
@@ -30,6 +33,7 @@ __all__ = [
     "EnterpriseKindLink",
     "Gate",
     "GatePass",
+    "GatePassBondedList",
     "GatePassDeclaration",
     "GatePassage",
     "IdempotentRequest",

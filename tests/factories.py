@@ -277,16 +277,20 @@ def make_gate_pass(
     declarant: User | None = None,
     vehicle: Vehicle | None = None,
     declarations: list[Declaration] | None = None,
+    bonded_lists: list[BondedList] | None = None,
     status: PassStatus = PassStatus.APPROVED,
     goods_gross_kg: Decimal = Decimal("2000.0"),
     **overrides: Any,
 ) -> GatePass:
-    """An approved second-line pass taking released goods out of the zone, stored directly."""
+    """An approved second-line pass taking released goods out of the zone, stored directly; it covers a
+    new released declaration unless given declarations or bonded lists."""
     serial = next(_sequence)
     declarant = declarant or make_user(session, role=Role.DECLARANT)
     vehicle = vehicle or make_vehicle(session)
     if declarations is None:
-        declarations = [make_declaration(session, declarant=declarant, status=DeclarationStatus.RELEASED)]
+        declarations = (
+            [] if bonded_lists else [make_declaration(session, declarant=declarant, status=DeclarationStatus.RELEASED)]
+        )
     fields: dict[str, Any] = {
         "passport_no": f"Z8012E260101{serial:012d}",
         "passport_type": PassportType.SECOND_LINE,
@@ -303,7 +307,71 @@ def make_gate_pass(
         "declared_by_id": declarant.id,
     }
     fields.update(overrides)
-    gate_pass = GatePass(vehicle=vehicle, declarations=declarations, **fields)
+    gate_pass = GatePass(vehicle=vehicle, declarations=declarations, bonded_lists=bonded_lists or [], **fields)
     session.add(gate_pass)
     session.flush()
     return gate_pass
+
+
+# Bonded lists (appended; its imports sit here so this section never touches the file's head).
+
+from app.bonded_lists.models import (  # noqa: E402
+    BondedList,
+    BondedListLine,
+    DeductionMark,
+    EntryStatus,
+    ImpExp,
+    InvtStatus,
+)
+
+
+def make_bonded_list(
+    session: Session,
+    *,
+    declarant: User | None = None,
+    invt_stucd: InvtStatus = InvtStatus.DECLARED,
+    dclcus_flag: bool = True,
+    entry_stucd: EntryStatus | None = None,
+    impexp_markcd: ImpExp = ImpExp.EXPORT,
+    **overrides: Any,
+) -> BondedList:
+    """A bonded list declared by `declarant` (a new one by default), stored directly; it needs a customs
+    declaration, not yet released, unless told otherwise."""
+    serial = next(_sequence)
+    declarant = declarant or make_user(session, role=Role.DECLARANT)
+    if entry_stucd is None and dclcus_flag:
+        entry_stucd = EntryStatus.NOT_RELEASED
+    # Across the second line the customs declaration mirrors the list: goods leaving the zone enter China
+    # (an import entry, 9th digit 1), goods entering it leave China (an export entry, 0).
+    flag = "1" if impexp_markcd is ImpExp.EXPORT else "0"
+    fields: dict[str, Any] = {
+        "bond_invt_no": f"QD801226{impexp_markcd.value}{serial:09d}",
+        "putrec_no": "T8012W000076",
+        "customs_code": "8012",
+        "impexp_markcd": impexp_markcd,
+        "supv_mode": "5034",
+        "dclcus_flag": dclcus_flag,
+        "entry_no": f"80122026{flag}{serial:09d}" if dclcus_flag else None,
+        "invt_stucd": invt_stucd,
+        "entry_stucd": entry_stucd,
+        "deduction_mark": DeductionMark.NOT_DEDUCTED,
+        "declaring_enterprise_id": declarant.enterprise_id,
+        "declared_by_id": declarant.id,
+    }
+    fields.update(overrides)
+    bonded_list = BondedList(**fields)
+    bonded_list.lines = [
+        BondedListLine(
+            gnum=1,
+            gds_mtno="MT-0001",
+            hs_code="8471300000",
+            name="笔记本电脑",
+            qty=Decimal("100"),
+            unit="001",
+            gross_wt=Decimal("300"),
+            net_wt=Decimal("250"),
+        )
+    ]
+    session.add(bonded_list)
+    session.flush()
+    return bonded_list

@@ -2,8 +2,12 @@
 
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 from stdnum import ean
+
+# The 8-digit tariff code plus 2 supervision digits, as declarations and bonded lists carry it.
+HS_CODE = validate.Regexp(r"^\d{10}$", error="A 10-digit HS code (8-digit tariff code and 2 supervision digits).")
+CUSTOMS_CODE = validate.Regexp(r"^\d{4}$", error="A 4-digit customs office code.")
 
 
 class TrimmedString(fields.String):

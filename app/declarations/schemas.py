@@ -4,13 +4,12 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.common.fields import Gtin, TrimmedString
+from app.common.fields import HS_CODE, Gtin, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import BizStep, DeclarationKind, DeclarationStatus, Disposition, ReleaseSource
 
 CUSTOMS_REG_CODE = validate.Regexp(r"^[0-9A-Z]{10}$", error="A 10-character customs registration code.")
 FOUR_DIGITS = validate.Regexp(r"^\d{4}$", error="Four digits.")
-HS_CODE = validate.Regexp(r"^\d{10}$", error="A 10-digit HS code (8-digit tariff code and 2 supervision digits).")
 THREE_DIGITS = validate.Regexp(r"^\d{3}$", error="A 3-digit customs code.")
 INVT_NO = r"^\d{8}[IE]\d{9}$"
 # Mainland ID card: 17 digits and a check character (digit or X).

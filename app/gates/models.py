@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.bonded_lists.models import BondedList
 from app.common import clock
 from app.db import Base, BigIntPK, enum_type
 from app.declarations.models import Declaration
@@ -224,6 +225,8 @@ class GatePass(Base):
     vehicle: Mapped[Vehicle] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
     declarations: Mapped[list[Declaration]] = relationship(secondary="gate_pass_declarations", order_by=Declaration.id)
+    # A pass covers inventory lists or, for general cargo, bonded lists (SAS121 rlt_type 1); never both.
+    bonded_lists: Mapped[list[BondedList]] = relationship(secondary="gate_pass_bonded_lists", order_by=BondedList.id)
 
 
 class GatePassDeclaration(Base):
@@ -233,6 +236,15 @@ class GatePassDeclaration(Base):
 
     pass_id: Mapped[int] = mapped_column(ForeignKey("gate_passes.id", ondelete="CASCADE"), primary_key=True)
     declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), primary_key=True, index=True)
+
+
+class GatePassBondedList(Base):
+    """The bonded lists a pass covers (SAS121 rlt_type 1, rlt_no)."""
+
+    __tablename__ = "gate_pass_bonded_lists"
+
+    pass_id: Mapped[int] = mapped_column(ForeignKey("gate_passes.id", ondelete="CASCADE"), primary_key=True)
+    bonded_list_id: Mapped[int] = mapped_column(ForeignKey("bonded_lists.id"), primary_key=True, index=True)
 
 
 OPEN_PASSAGE = ("lane_assigned", "referred")

@@ -143,7 +143,7 @@ class GatePasses(MethodView):
     @blp.response(201, GatePassRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, payload):
-        """Declare a gate pass (核放单) binding a vehicle to the declarations it carries."""
+        """Declare a gate pass (核放单) binding a vehicle to the declarations or bonded lists it carries."""
         with db.transaction() as session:
             return service.declare_pass(session, declarant=current_user(), actor=current_actor(), **payload)
 
@@ -175,7 +175,7 @@ class GatePassApprove(MethodView):
     @blp.response(200, GatePassRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, pass_id):
-        """Approve a gate pass, or lift a gate hold (SAS221); its declarations must allow it."""
+        """Approve a gate pass, or lift a gate hold (SAS221); the lists it covers must allow it."""
         with db.transaction() as session:
             return service.approve_pass(session, pass_id, approver=current_user(), actor=current_actor())
 

@@ -6,7 +6,8 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from stdnum import iso6346
 
-from app.common.fields import TrimmedString
+from app.bonded_lists.models import DeductionMark, EntryStatus, InvtStatus
+from app.common.fields import CUSTOMS_CODE, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import DeclarationStatus
 from app.gates.models import (
@@ -23,7 +24,6 @@ from app.gates.models import (
     VehicleClass,
 )
 
-FOUR_DIGITS = validate.Regexp(r"^\d{4}$", error="A 4-digit customs office code.")
 CODE = validate.Regexp(r"^[A-Z0-9-]{1,20}$", error="1-20 letters, digits or '-'.")
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 # Mainland plates: province, issuing-office letter (no I or O), then five characters, or six on
@@ -123,7 +123,7 @@ class GateRead(Schema):
 class GateCreate(Schema):
     code = UpperCode(required=True, validate=CODE)
     name = TrimmedString(required=True, validate=validate.Length(min=2, max=100))
-    customs_code = fields.String(required=True, validate=FOUR_DIGITS)
+    customs_code = fields.String(required=True, validate=CUSTOMS_CODE)
 
 
 GatePage = page_schema(GateRead, "GatePage")
@@ -167,6 +167,14 @@ class CoveredDeclaration(Schema):
     status = fields.Enum(DeclarationStatus, by_value=True)
 
 
+class CoveredBondedList(Schema):
+    id = fields.Integer()
+    bond_invt_no = fields.String()
+    invt_stucd = fields.Enum(InvtStatus, by_value=True)
+    entry_stucd = fields.Enum(EntryStatus, by_value=True, allow_none=True)
+    deduction_mark = fields.Enum(DeductionMark, by_value=True)
+
+
 class GatePassRead(Schema):
     id = fields.Integer()
     passport_no = fields.String(metadata={"description": "Z + customs office(4) + I/E + YYMMDD + serial(12)."})
@@ -185,6 +193,7 @@ class GatePassRead(Schema):
     total_kg = fields.Decimal(**KG)
     enterprise_id = fields.Integer()
     declarations = fields.List(fields.Nested(CoveredDeclaration))
+    bonded_lists = fields.List(fields.Nested(CoveredBondedList), metadata={"description": "SAS121 rlt_type 1."})
     declared_at = fields.DateTime()
     approved_at = fields.DateTime(allow_none=True)
     passed_at = fields.DateTime(allow_none=True)
@@ -204,12 +213,18 @@ class GatePassCreate(Schema):
     passport_type = fields.Enum(PassportType, by_value=True, required=True)
     bind_type = fields.Enum(BindType, by_value=True, required=True)
     direction = fields.Enum(Direction, by_value=True, required=True)
-    customs_code = fields.String(required=True, validate=FOUR_DIGITS)
+    customs_code = fields.String(required=True, validate=CUSTOMS_CODE)
     declaration_ids = fields.List(
         fields.Integer(),
         load_default=list,
         validate=validate.Length(max=100),
         metadata={"description": "Inventory lists covered; none for checkpoint-registered goods or empty vehicles."},
+    )
+    bonded_list_ids = fields.List(
+        fields.Integer(),
+        load_default=list,
+        validate=validate.Length(max=100),
+        metadata={"description": "Bonded lists covered instead, for general cargo (SAS121 rlt_type 1)."},
     )
     goods_gross_kg = _kg(required=True)
     goods_net_kg = _kg(required=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +22,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import service as audit
 from app.audit.service import Actor
+from app.bonded_lists import service as bonded_lists
+from app.bonded_lists.models import BondedList, DeductionMark, ImpExp
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations import service as declarations
@@ -37,6 +39,7 @@ from app.gates.models import (
     Gate,
     GatePass,
     GatePassage,
+    GatePassBondedList,
     HoldSource,
     Lane,
     LaneState,
@@ -89,6 +92,8 @@ NO_DECLARATIONS = frozenset({PassportType.EMPTY_VEHICLE, PassportType.NON_DECLAR
 D = DeclarationStatus
 DEAD_DECLARATION = frozenset({D.REJECTED, D.CANCELLED, D.SEND_FAILED, D.SHIPPED_BACK})
 RELEASED = frozenset({D.RELEASED, D.CLOSED})
+# A bonded list's I/E flag is the direction its goods cross the zone's gate.
+LIST_DIRECTION = {ImpExp.IMPORT: Direction.IN, ImpExp.EXPORT: Direction.OUT}
 STAFF = frozenset({Role.ADMIN, Role.CUSTOMS_OFFICER, Role.GATE_OPERATOR})
 # The customs gateway brings SAS221 approvals, so it must find every pass.
 PASS_WIDE = STAFF | {Role.CUSTOMS_GATEWAY}
@@ -318,6 +323,7 @@ def declare_pass(
     goods_gross_kg: Decimal,
     goods_net_kg: Decimal,
     declaration_ids: Sequence[int] = (),
+    bonded_list_ids: Sequence[int] = (),
     container_no: str | None = None,
     eseal_no: str | None = None,
     etps_preent_no: str | None = None,
@@ -328,7 +334,14 @@ def declare_pass(
     vehicle = session.scalar(select(Vehicle).where(Vehicle.plate == plate).with_for_update())
     if vehicle is None:
         raise _invalid("plate", f"No vehicle {plate} is registered; register it first.")
-    covered = _covered_declarations(session, declarant, passport_type, bind_type, declaration_ids)
+    if declaration_ids and bonded_list_ids:
+        raise _invalid("bonded_list_ids", "A pass covers inventory lists or bonded lists, not both.")
+    covered_lists: list[BondedList] = []
+    if bonded_list_ids:
+        covered = []
+        covered_lists = _covered_bonded_lists(session, declarant, passport_type, bind_type, direction, bonded_list_ids)
+    else:
+        covered = _covered_declarations(session, declarant, passport_type, bind_type, declaration_ids)
     if passport_type is PassportType.EMPTY_VEHICLE and (goods_gross_kg or goods_net_kg):
         raise _invalid("goods_gross_kg", "An empty vehicle declares no goods weight.")
     if goods_net_kg > goods_gross_kg:
@@ -363,6 +376,7 @@ def declare_pass(
         declared_by_id=declarant.id,
         declared_at=now,
         declarations=covered,
+        bonded_lists=covered_lists,
     )
     session.add(gate_pass)
     session.flush()
@@ -382,7 +396,11 @@ def declare_pass(
         action="gate.pass_declared",
         actor=actor,
         target=gate_pass,
-        details={"passport_no": gate_pass.passport_no, "declaration_ids": [d.id for d in covered]},
+        details={
+            "passport_no": gate_pass.passport_no,
+            "declaration_ids": [d.id for d in covered],
+            "bonded_list_ids": [b.id for b in covered_lists],
+        },
     )
     return gate_pass
 
@@ -395,12 +413,7 @@ def _covered_declarations(
     declaration_ids: Sequence[int],
 ) -> list[Declaration]:
     ids = list(dict.fromkeys(declaration_ids))
-    if passport_type in NO_DECLARATIONS and ids:
-        raise _invalid("declaration_ids", f"A {passport_type.value} pass covers no declarations.")
-    if passport_type in NEEDS_DECLARATIONS and not ids:
-        raise _invalid("declaration_ids", f"A {passport_type.value} pass must name the declarations it covers.")
-    if bind_type is not BindType.ONE_VEHICLE_MANY_LISTS and len(ids) > 1:
-        raise _invalid("declaration_ids", f"Binding {bind_type.value} covers one declaration.")
+    _check_binding("declaration_ids", "declaration", passport_type, bind_type, ids)
     found = list(
         session.scalars(
             select(Declaration)
@@ -417,6 +430,46 @@ def _covered_declarations(
     return found
 
 
+def _covered_bonded_lists(
+    session: Session,
+    declarant: User,
+    passport_type: PassportType,
+    bind_type: BindType,
+    direction: Direction,
+    bonded_list_ids: Sequence[int],
+) -> list[BondedList]:
+    ids = list(dict.fromkeys(bonded_list_ids))
+    _check_binding("bonded_list_ids", "bonded list", passport_type, bind_type, ids)
+    found = list(
+        session.scalars(
+            select(BondedList).where(BondedList.id.in_(ids), bonded_lists.visible_to(declarant)).order_by(BondedList.id)
+        )
+    )
+    missing = sorted(set(ids) - {bonded_list.id for bonded_list in found})
+    if missing:
+        raise _invalid("bonded_list_ids", f"No bonded lists of yours with ids {missing}.")
+    dead = [b.bond_invt_no for b in found if b.invt_stucd in bonded_lists.DEAD]
+    if dead:
+        raise _invalid("bonded_list_ids", f"Bonded lists {dead} were rejected or deleted.")
+    # Deducted means every vehicle has passed: a pass declared later would carry goods the book no longer holds.
+    done = [b.bond_invt_no for b in found if b.deduction_mark is DeductionMark.DEDUCTED]
+    if done:
+        raise _invalid("bonded_list_ids", f"Bonded lists {done} are deducted; their goods are through the gate.")
+    wrong_way = [b.bond_invt_no for b in found if LIST_DIRECTION[b.impexp_markcd] is not direction]
+    if wrong_way:
+        raise _invalid("bonded_list_ids", f"Bonded lists {wrong_way} move goods the other way (I in, E out).")
+    return found
+
+
+def _check_binding(field: str, noun: str, passport_type: PassportType, bind_type: BindType, ids: list[int]) -> None:
+    if passport_type in NO_DECLARATIONS and ids:
+        raise _invalid(field, f"A {passport_type.value} pass covers no {noun}s.")
+    if passport_type in NEEDS_DECLARATIONS and not ids:
+        raise _invalid(field, f"A {passport_type.value} pass must name the declarations or bonded lists it covers.")
+    if bind_type is not BindType.ONE_VEHICLE_MANY_LISTS and len(ids) > 1:
+        raise _invalid(field, f"Binding {bind_type.value} covers one {noun}.")
+
+
 def _passport_number(customs_code: str, direction: Direction, when: datetime, serial: int) -> str:
     # Z + customs office(4) + I/E + YYMMDD + serial(12): SAS121's passport_no layout.
     flag = "I" if direction is Direction.IN else "E"
@@ -428,7 +481,7 @@ def get_pass_for(session: Session, pass_id: int, *, viewer: User, lock: bool = F
     statement = (
         select(GatePass)
         .where(GatePass.id == pass_id, _passes_visible_to(viewer))
-        .options(selectinload(GatePass.declarations))
+        .options(selectinload(GatePass.declarations), selectinload(GatePass.bonded_lists))
     )
     if lock:
         statement = statement.with_for_update(of=GatePass).execution_options(populate_existing=True)
@@ -450,7 +503,9 @@ def list_passes(
 ) -> Page[GatePass]:
     """Gate passes the viewer may see, newest first."""
     statement = where_given(
-        select(GatePass).where(_passes_visible_to(viewer)).options(selectinload(GatePass.declarations)),
+        select(GatePass)
+        .where(_passes_visible_to(viewer))
+        .options(selectinload(GatePass.declarations), selectinload(GatePass.bonded_lists)),
         (GatePass.status, status),
         (GatePass.plate, plate),
         (GatePass.passport_type, passport_type),
@@ -473,6 +528,9 @@ def void_pass(session: Session, pass_id: int, *, declarant: User, actor: Actor) 
     gate_pass.status = P.VOIDED
     gate_pass.voided_at = clock.utcnow()
     audit.record(session, action="gate.pass_voided", actor=actor, target=gate_pass)
+    if gate_pass.bonded_lists:
+        # The vehicle that will not come may have been the last one a list waited for.
+        _settle_bonded_lists(session, gate_pass, actor=actor, at=gate_pass.voided_at)
     return gate_pass
 
 
@@ -485,11 +543,18 @@ def approve_pass(session: Session, pass_id: int, *, approver: User, actor: Actor
         raise InvalidTransition(
             f"Gate pass {gate_pass.passport_no} is {gate_pass.status.value}; only a declared or held pass is approved."
         )
-    blocking = [d for d in gate_pass.declarations if not _allows_passage(gate_pass, d)]
+    blocking = [
+        f"{d.invt_no or d.cop_no} ({d.status.value})"
+        for d in gate_pass.declarations
+        if not _allows_passage(gate_pass, d)
+    ]
+    # A bonded list must be approved and, when it needs one, its customs declaration released.
+    blocking += [
+        f"{b.bond_invt_no} ({why})" for b in gate_pass.bonded_lists if (why := bonded_lists.passage_blocker(b))
+    ]
     if blocking:
-        numbers = ", ".join(f"{d.invt_no or d.cop_no} ({d.status.value})" for d in blocking)
         raise InvalidTransition(
-            f"Gate pass {gate_pass.passport_no} covers declarations that do not allow it to pass: {numbers}."
+            f"Gate pass {gate_pass.passport_no} covers lists that do not allow it to pass: {', '.join(blocking)}."
         )
     previous, hold = gate_pass.status, gate_pass.hold_source
     details: dict[str, Any] = {"from": previous.value}
@@ -723,7 +788,7 @@ def _lock_passage(session: Session, passage_id: int) -> GatePassage:
             session.scalars(
                 select(GatePass)
                 .where(GatePass.id == passage.pass_id)
-                .options(joinedload(GatePass.declarations))
+                .options(joinedload(GatePass.declarations), joinedload(GatePass.bonded_lists))
                 .with_for_update(of=GatePass)
                 .execution_options(populate_existing=True)
             )
@@ -863,6 +928,8 @@ def _let_through(
     else:
         gate_pass.status = P.PASSED
         gate_pass.passed_at = at
+    if gate_pass.status is P.PASSED and gate_pass.bonded_lists:
+        _settle_bonded_lists(session, gate_pass, actor=Actor(user=decider, client_addr=None), at=at)
     gate_no = "（第一道卡口）" if gate_pass.status is P.PASSED_GATE_1 else ""
     _on_timelines(
         session,
@@ -872,6 +939,25 @@ def _let_through(
         actor=decider,
     )
     _tell_declarant(session, passage, NoticeKind.GATE_PASSED, [])
+
+
+def _settle_bonded_lists(session: Session, gate_pass: GatePass, *, actor: Actor, at: datetime) -> None:
+    """Deduct each bonded list on the pass once a vehicle has passed on it and no live pass covers it (INV211)."""
+    # The list locks come first: two last vehicles passing at once then settle one after the other,
+    # and the second sees the first one's pass as passed.
+    locked = bonded_lists.lock_for_deduction(session, [b.id for b in gate_pass.bonded_lists])
+    statuses: defaultdict[int, set[PassStatus]] = defaultdict(lambda: {gate_pass.status})
+    # Other passes only: under weigh's no_autoflush the database still has this one as it was.
+    for bonded_list_id, status in session.execute(
+        select(GatePassBondedList.bonded_list_id, GatePass.status)
+        .join(GatePass, GatePass.id == GatePassBondedList.pass_id)
+        .where(GatePassBondedList.bonded_list_id.in_([b.id for b in locked]), GatePass.id != gate_pass.id)
+    ):
+        statuses[bonded_list_id].add(status)
+    for bonded_list in locked:
+        seen = statuses[bonded_list.id]
+        if P.PASSED in seen and seen.isdisjoint(LIVE_PASS):
+            bonded_lists.deduct(session, bonded_list, actor=actor, at=at)
 
 
 def _on_timelines(session: Session, passage: GatePassage, *, step: str, title: str, actor: User | None = None) -> None:
