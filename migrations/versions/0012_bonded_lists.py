@@ -1,8 +1,8 @@
 """Bonded verification lists (核注清单, INV101) with their goods lines, and the gate passes covering them
 (SAS121 rlt_type 1).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 18:48:20.287212
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import app.db
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
