@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -580,7 +580,7 @@ def clear_caches() -> None:
 
 
 def look_up(
-    session: Session,
+    connection: Connection,
     serial: str,
     *,
     gtin: str | None,
@@ -591,10 +591,11 @@ def look_up(
     """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
 
     A lookup by `client` counts as a scan (included in `scans`, stored by `record_scans`); pass None for
-    machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait.
+    machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait. One statement
+    gives the answer, so it needs no transaction; the chain steps it may read next are keyed by what it saw.
     """
     now = clock.utcnow()
-    row = session.execute(
+    row = connection.execute(
         _lookup_statement(),
         {
             "serial": serial,
@@ -639,10 +640,10 @@ def look_up(
     if steps is None:
         if len(_STEPS) >= STEPS_CACHE_SIZE:
             _STEPS.clear()
-        steps = _STEPS[(code.declaration_id, last_step)] = _clearance_steps(session, code.declaration_id)
+        steps = _STEPS[(code.declaration_id, last_step)] = _clearance_steps(connection, code.declaration_id)
     chain = steps
     if by_serial is not None or by_lot is not None:
-        chain = sorted(steps + _partner_steps(session, code), key=lambda step: step.at)
+        chain = sorted(steps + _partner_steps(connection, code), key=lambda step: step.at)
     return Lookup(
         verdict=verdict,
         code=code,
@@ -836,7 +837,7 @@ def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
     )
 
 
-def _clearance_steps(session: Session, declaration_id: int) -> list[ChainStep]:
+def _clearance_steps(reader: Session | Connection, declaration_id: int) -> list[ChainStep]:
     events = (
         select(
             DeclarationEvent.status,
@@ -849,7 +850,7 @@ def _clearance_steps(session: Session, declaration_id: int) -> list[ChainStep]:
         .limit(100)
     )
     steps = []
-    for status, biz_step, disposition, at in session.execute(events):
+    for status, biz_step, disposition, at in reader.execute(events):
         if status not in STEP_LABELS:
             continue
         zh, en = STEP_LABELS[status]
@@ -866,9 +867,9 @@ def _clearance_steps(session: Session, declaration_id: int) -> list[ChainStep]:
     return steps
 
 
-def _partner_steps(session: Session, code: CodeFacts | TraceCode) -> list[ChainStep]:
+def _partner_steps(connection: Connection, code: CodeFacts) -> list[ChainStep]:
     steps = []
-    captured = session.execute(
+    captured = connection.execute(
         select(CapturedEvent.biz_step, CapturedEvent.disposition, CapturedEvent.event_time)
         .where(CapturedEvent.id.in_(captured_event_ids(code)))
         .order_by(CapturedEvent.event_time, CapturedEvent.id)
