@@ -1,10 +1,13 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.pool import NullPool
 
+from app import db
 from app.users.models import User
+from tests.databases import configured_url
 from tests.factories import make_user
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -39,3 +42,21 @@ def test_times_do_not_depend_on_the_database_sessions_time_zone(session):
     stored = session.scalar(select(User.last_login_at).where(User.id == user.id))
 
     assert stored == datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.postgres_only
+def test_a_pooled_connection_idle_past_the_ping_threshold_is_replaced_if_the_server_dropped_it(monkeypatch):
+    engine = db.make_engine(configured_url())
+    try:
+        with engine.connect() as connection:
+            backend = connection.scalar(text("SELECT pg_backend_pid()"))
+        with create_engine(configured_url(), poolclass=NullPool).connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+
+        with engine.connect() as connection:
+            answer = connection.scalar(text("SELECT pg_backend_pid()"))
+
+        assert answer != backend
+    finally:
+        engine.dispose()

@@ -66,6 +66,17 @@ def test_an_expired_token_is_refused(client, pair, settings):
     assert response.json["code"] == "token_expired"
 
 
+def test_a_token_that_worked_is_refused_once_it_expires(client, pair, settings, monkeypatch):
+    assert me(client, pair["access_token"]).status_code == 200
+    later = clock.utcnow() + settings.access_token_ttl + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+
+    response = me(client, pair["access_token"])
+
+    assert response.status_code == 401
+    assert response.json["code"] == "token_expired"
+
+
 def test_a_tampered_payload_is_refused(client, pair):
     header, payload, signature = pair["access_token"].split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
