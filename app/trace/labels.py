@@ -25,6 +25,11 @@ SHEET_COLUMNS = 5
 MASK_PATTERN = 4
 
 
+# The smallest version that holds data of a shape (its segments' modes and lengths): every code of a batch has the
+# same shape, and finding the version again for each label took a tenth of its time.
+_VERSIONS: dict[tuple[tuple[int, int], ...], int] = {}
+
+
 def _qr(url: str) -> qrcode.QRCode:
     # Level M survives a scuffed corner; the upper-case URL stays in alphanumeric mode.
     symbol = qrcode.QRCode(
@@ -34,7 +39,12 @@ def _qr(url: str) -> qrcode.QRCode:
         mask_pattern=MASK_PATTERN,
     )
     symbol.add_data(url)
-    symbol.make(fit=True)
+    shape = tuple((segment.mode, len(segment)) for segment in symbol.data_list)
+    if shape not in _VERSIONS:
+        symbol.best_fit()
+        _VERSIONS[shape] = symbol.version
+    symbol.version = _VERSIONS[shape]
+    symbol.make(fit=False)
     return symbol
 
 
