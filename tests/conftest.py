@@ -16,8 +16,9 @@ from app.auth import service as auth
 from app.cli import alembic_config
 from app.config import Settings
 from app.trace import service as trace
-from app.users.models import User
+from app.users.models import Role, User
 from tests.databases import configured_url, is_postgres, scratch_database
+from tests.factories import make_user
 
 # Stand-in push providers (APNs, FCM, JPush, Huawei, SMS) on loopback, for tests/push and the dispatcher tests.
 pytest_plugins = ["tests.standins.fixtures"]
@@ -117,6 +118,32 @@ def auth_headers(session: Session, settings: Settings) -> Callable[[User], dict[
         return {"Authorization": f"Bearer {pair.access_token}"}
 
     return headers_for
+
+
+# One user per role, for the tests that need one; a test module with other needs defines its own.
+@pytest.fixture
+def declarant(session: Session) -> User:
+    return make_user(session, role=Role.DECLARANT)
+
+
+@pytest.fixture
+def officer(session: Session) -> User:
+    return make_user(session, role=Role.CUSTOMS_OFFICER)
+
+
+@pytest.fixture
+def gate_operator(session: Session) -> User:
+    return make_user(session, role=Role.GATE_OPERATOR)
+
+
+@pytest.fixture
+def gateway(session: Session) -> User:
+    return make_user(session, role=Role.CUSTOMS_GATEWAY)
+
+
+@pytest.fixture
+def admin(session: Session) -> User:
+    return make_user(session, role=Role.ADMIN)
 
 
 @contextmanager

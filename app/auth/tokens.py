@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,6 @@ from datetime import datetime
 import jwt
 
 from app.auth.errors import TokenExpired, TokenInvalid
-from app.common import clock
 from app.config import Settings
 
 # Pinned: the verifier never lets the token choose its own algorithm ("alg": "none", RS/HS confusion).
@@ -54,7 +54,7 @@ def encode_access_token(
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     claims, expires_at = _verified(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer, token)
     # The same test PyJWT makes (no leeway), on every use: only the signature check is remembered.
-    if expires_at <= clock.utcnow().timestamp():
+    if expires_at <= time.time():
         raise TokenExpired("The access token has expired; refresh it.")
     return claims
 

@@ -10,26 +10,6 @@ LISTS = "/api/v1/bonded-lists"
 AUDIT = "/api/v1/admin/audit-events"
 
 
-@pytest.fixture
-def declarant(session):
-    return make_user(session, role=Role.DECLARANT)
-
-
-@pytest.fixture
-def officer(session):
-    return make_user(session, role=Role.CUSTOMS_OFFICER)
-
-
-@pytest.fixture
-def gateway(session):
-    return make_user(session, role=Role.CUSTOMS_GATEWAY)
-
-
-@pytest.fixture
-def admin(session):
-    return make_user(session, role=Role.ADMIN)
-
-
 def payload(**overrides):
     body = {
         "putrec_no": "T3111W000076",

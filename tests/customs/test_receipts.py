@@ -17,11 +17,6 @@ def gateway(session, auth_headers):
 
 
 @pytest.fixture
-def declarant(session):
-    return make_user(session, role=Role.DECLARANT)
-
-
-@pytest.fixture
 def declaration(session, declarant):
     return make_declaration(session, declarant=declarant)
 

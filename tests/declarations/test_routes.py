@@ -19,11 +19,6 @@ def warehouse(session):
     return make_enterprise(session, kinds=[EnterpriseKind.ZONE], name="西永综保仓储")
 
 
-@pytest.fixture
-def declarant(session):
-    return make_user(session, role=Role.DECLARANT)
-
-
 def declaration_body(warehouse, **overrides):
     body = {
         "cop_no": "YG20261111-0001",

@@ -17,11 +17,6 @@ _serial = itertools.count(7_000_000)
 
 
 @pytest.fixture
-def admin(session):
-    return make_user(session, role=Role.ADMIN)
-
-
-@pytest.fixture
 def admin_headers(admin, auth_headers):
     return auth_headers(admin)
 

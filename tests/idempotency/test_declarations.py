@@ -21,11 +21,6 @@ def warehouse(session):
     return make_enterprise(session, kinds=[EnterpriseKind.ZONE])
 
 
-@pytest.fixture
-def declarant(session):
-    return make_user(session, role=Role.DECLARANT)
-
-
 def submit(client, headers, body, key):
     return client.post(DECLARATIONS, json=body, headers={**headers, "Idempotency-Key": key})
 

@@ -13,23 +13,8 @@ def warehouse(session):
 
 
 @pytest.fixture
-def declarant(session):
-    return make_user(session, role=Role.DECLARANT)
-
-
-@pytest.fixture
 def operator(session, warehouse):
     return make_user(session, role=Role.WAREHOUSE_OPERATOR, enterprise=warehouse)
-
-
-@pytest.fixture
-def officer(session):
-    return make_user(session, role=Role.CUSTOMS_OFFICER)
-
-
-@pytest.fixture
-def admin(session):
-    return make_user(session, role=Role.ADMIN)
 
 
 @pytest.fixture

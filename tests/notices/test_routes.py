@@ -31,11 +31,6 @@ def notify(session, user, kind=NoticeKind.DECLARATION_ACCEPTED, *, source=None, 
     return made
 
 
-@pytest.fixture
-def declarant(session):
-    return make_user(session, role=Role.DECLARANT)
-
-
 def test_notices_go_to_the_enterprises_active_users_of_the_role(session, declarant):
     colleague = make_user(session, role=Role.DECLARANT, enterprise=declarant.enterprise)
     make_user(session, role=Role.DECLARANT, enterprise=declarant.enterprise, is_active=False)

@@ -12,11 +12,6 @@ AUDIT = "/api/v1/admin/audit-events"
 
 
 @pytest.fixture
-def officer(session):
-    return make_user(session, role=Role.CUSTOMS_OFFICER)
-
-
-@pytest.fixture
 def camera(session):
     return make_user(session, role=Role.VIDEO_ANALYTICS)
 

@@ -8,11 +8,6 @@ USERS = "/api/v1/admin/users"
 
 
 @pytest.fixture
-def admin(session):
-    return make_user(session, role=Role.ADMIN)
-
-
-@pytest.fixture
 def as_admin(admin, auth_headers):
     return auth_headers(admin)
 
