@@ -120,10 +120,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # Writers take the lock up front (IMMEDIATE): a deferred transaction that reads and
         # then writes fails with SQLITE_BUSY_SNAPSHOT when another writer got in between.
         # Readers stay DEFERRED, so in WAL mode they never wait for anyone.
-        options = connection.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
-            return
-        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'IMMEDIATE')}")
+        # None: no transaction at all (statement_read); pysqlite then runs each statement on its own.
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode is not None:
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def session_factory() -> sessionmaker[Session]:
@@ -167,7 +167,9 @@ def statement_read() -> Iterator[Connection]:
     if isinstance(bind, Connection):
         yield bind
         return
-    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    # Not AUTOCOMMIT on SQLite: handing the connection back resets pysqlite to its own implicit transactions.
+    options = {"sqlite_begin": None} if bind.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
+    with bind.connect().execution_options(**options) as connection:
         yield connection
 
 

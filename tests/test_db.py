@@ -60,3 +60,22 @@ def test_a_pooled_connection_idle_past_the_ping_threshold_is_replaced_if_the_ser
         assert answer != backend
     finally:
         engine.dispose()
+
+
+def _transaction_handling(connection) -> object:
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite":
+        return dbapi_connection.isolation_level
+    return dbapi_connection.autocommit
+
+
+def test_a_statement_read_returns_its_connection_to_the_pool_as_it_found_it(racing_app):
+    engine = racing_app.extensions["engine"]
+    with engine.connect() as connection:
+        before = _transaction_handling(connection)
+
+    with racing_app.app_context(), db.statement_read() as connection:
+        assert connection.scalar(text("SELECT 1")) == 1
+
+    with engine.connect() as connection:
+        assert _transaction_handling(connection) == before
