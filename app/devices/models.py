@@ -90,7 +90,7 @@ class Device(Base):
         return self.last_seen_at < now - STALE_AFTER
 
     def is_active(self, now: datetime) -> bool:
-        """Whether a push sent now should go to this device (the SQL twin is in service.active_devices)."""
+        """Whether a push sent now should go to this device (the SQL twin is service.deliverable)."""
         return (
             self.removed_at is None and self.invalidated_at is None and self.push_permission and not self.is_stale(now)
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,22 +138,24 @@ def list_devices(session: Session, *, user: User, cursor: int | None = None, lim
 
 def active_devices(session: Session, *user_ids: int) -> list[Device]:
     """The devices a push to these users should go to now: registered, permitted, valid and not stale."""
-    now = clock.utcnow()
     return list(
         session.scalars(
             select(Device)
             # A user disabled since the notice was written (a reminder minutes later) gets no more pushes.
             .join(User, User.id == Device.user_id)
-            .where(
-                User.is_active.is_(True),
-                Device.user_id.in_(user_ids),
-                Device.removed_at.is_(None),
-                Device.invalidated_at.is_(None),
-                Device.push_permission.is_(True),
-                Device.last_seen_at >= now - STALE_AFTER,
-            )
+            .where(User.is_active.is_(True), Device.user_id.in_(user_ids), *deliverable(clock.utcnow()))
             .order_by(Device.id)
         )
+    )
+
+
+def deliverable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """What makes a device worth a push at `now`, its user aside (the Python twin is Device.is_active)."""
+    return (
+        Device.removed_at.is_(None),
+        Device.invalidated_at.is_(None),
+        Device.push_permission.is_(True),
+        Device.last_seen_at >= now - STALE_AFTER,
     )
 
 

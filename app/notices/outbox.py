@@ -9,7 +9,7 @@ runs out, and the phone gets the same notice id twice (the app drops the duplica
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -95,18 +95,27 @@ class Result:
     outcome: Outcome
 
 
-def queue_pushes(session: Session, notices: Sequence[Notice], *, purpose: DeliveryPurpose) -> int:
-    """One delivery per active device of each notice's recipient; returns how many."""
+def queue_pushes(
+    session: Session,
+    notices: Sequence[Notice],
+    *,
+    purpose: DeliveryPurpose,
+    devices: Mapping[int, Sequence[Device]] | None = None,
+) -> int:
+    """One delivery per active device of each notice's recipient (`devices` by user id, when the caller has them
+    already); returns how many."""
     if not notices:
         return 0
-    devices_by_user: dict[int, list[Device]] = {}
-    for device in active_devices(session, *{notice.recipient_id for notice in notices}):
-        devices_by_user.setdefault(device.user_id, []).append(device)
+    if devices is None:
+        by_user: dict[int, list[Device]] = {}
+        for device in active_devices(session, *{notice.recipient_id for notice in notices}):
+            by_user.setdefault(device.user_id, []).append(device)
+        devices = by_user
     session.flush()  # the notices' ids
     rows = [
         {"notice_pk": notice.id, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": purpose}
         for notice in notices
-        for device in devices_by_user.get(notice.recipient_id, ())
+        for device in devices.get(notice.recipient_id, ())
     ]
     _insert(session, rows)
     return len(rows)

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.service import signed_in_user
 from app.common import clock
 from app.common.figures import percentile
+from app.devices import service as devices
+from app.devices.models import Device
 from app.errors import DomainError, Unauthorized
 from app.notices import outbox
 from app.notices.models import (
@@ -76,35 +78,54 @@ def notify_enterprise(
     recipients = _recipients(session, enterprise_id, frozenset(roles))
     notices = [
         Notice(
-            recipient_id=user_id,
+            recipient_id=recipient.user_id,
             kind=kind,
             priority=NoticePriority.HIGH if kind in HIGH_PRIORITY else NoticePriority.NORMAL,
             source_key=source_key[:120],
-            title=title.in_language(language)[:200],
-            body=body.in_language(language)[:1000],
+            title=title.in_language(recipient.language)[:200],
+            body=body.in_language(recipient.language)[:1000],
             link=link,
             declaration_id=declaration_id,
         )
-        for user_id, language in recipients
+        for recipient in recipients
     ]
     session.add_all(notices)
-    outbox.queue_pushes(session, notices, purpose=DeliveryPurpose.NOTICE)
+    outbox.queue_pushes(
+        session,
+        notices,
+        purpose=DeliveryPurpose.NOTICE,
+        devices={recipient.user_id: recipient.devices for recipient in recipients},
+    )
     return notices
 
 
-def _recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) -> list[tuple[int, Language]]:
-    # A receipt batch notifies the same few enterprises many times; ask the database once per transaction.
-    cache: dict[Any, list[tuple[int, Language]]] = session.info.setdefault("notice_recipients", {})
+@dataclass(frozen=True)
+class Recipient:
+    user_id: int
+    language: Language
+    devices: list[Device]
+
+
+def _recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) -> list[Recipient]:
+    """The enterprise's active users in `roles`, with the devices their pushes go to, in one query.
+
+    A receipt batch notifies the same few enterprises many times; ask the database once per transaction.
+    """
+    cache: dict[Any, list[Recipient]] = session.info.setdefault("notice_recipients", {})
     key = (session.get_transaction(), enterprise_id, roles)
     if key not in cache:
-        cache[key] = [
-            (user_id, language)
-            for user_id, language in session.execute(
-                select(User.id, User.language).where(
-                    User.enterprise_id == enterprise_id, User.role.in_(roles), User.is_active.is_(True)
-                )
-            )
-        ]
+        rows = session.execute(
+            select(User.id, User.language, Device)
+            .outerjoin(Device, and_(Device.user_id == User.id, *devices.deliverable(clock.utcnow())))
+            .where(User.enterprise_id == enterprise_id, User.role.in_(roles), User.is_active.is_(True))
+            .order_by(User.id, Device.id)
+        )
+        recipients: dict[int, Recipient] = {}
+        for user_id, language, device in rows:
+            recipient = recipients.setdefault(user_id, Recipient(user_id, language, []))
+            if device is not None:
+                recipient.devices.append(device)
+        cache[key] = list(recipients.values())
     return cache[key]
 
 
