@@ -49,17 +49,21 @@ def test_no_token_is_a_401_with_a_challenge(client):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_an_expired_token_is_refused(client, pair, settings):
+def reissued(pair, settings, *, now):
+    """The same sign-in's access token, as if it had been issued at `now`."""
     claims = claims_of(pair["access_token"])
-    issued = clock.utcnow() - timedelta(hours=1)
-    expired = tokens.encode_access_token(
+    return tokens.encode_access_token(
         settings,
         user_id=int(claims["sub"]),
         session_id=claims["sid"],
         role=claims["role"],
         enterprise_id=claims["ent"],
-        now=issued,
+        now=now,
     )
+
+
+def test_an_expired_token_is_refused(client, pair, settings):
+    expired = reissued(pair, settings, now=clock.utcnow() - timedelta(hours=1))
 
     response = me(client, expired)
 
@@ -68,15 +72,7 @@ def test_an_expired_token_is_refused(client, pair, settings):
 
 
 def test_a_token_that_worked_is_refused_once_it_expires(client, pair, settings):
-    claims = claims_of(pair["access_token"])
-    nearly_expired = tokens.encode_access_token(
-        settings,
-        user_id=int(claims["sub"]),
-        session_id=claims["sid"],
-        role=claims["role"],
-        enterprise_id=claims["ent"],
-        now=clock.utcnow() - settings.access_token_ttl + timedelta(seconds=2),
-    )
+    nearly_expired = reissued(pair, settings, now=clock.utcnow() - settings.access_token_ttl + timedelta(seconds=2))
     assert me(client, nearly_expired).status_code == 200
     time.sleep(2.1)  # past exp, which the encoder rounds down to a whole second
 
