@@ -81,6 +81,11 @@ class InvalidInput(DomainError):
 
     status, code, title = 422, "validation_failed", "Invalid input"
 
+    @classmethod
+    def of_field(cls, field: str, message: str, *, location: str = "json") -> InvalidInput:
+        """One field's problem, reported under `errors.<location>.<field>` as the schemas report theirs."""
+        return cls(message, errors={location: {field: [message]}})
+
 
 class PermissionDenied(DomainError):
     status, code, title = 403, "forbidden", "Forbidden"

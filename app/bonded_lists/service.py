@@ -44,10 +44,6 @@ class BondInvtNoTaken(Conflict):
     code, title = "bond_invt_no_taken", "Bonded list number already used"
 
 
-def _invalid(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors={"json": {field: [message]}})
-
-
 def visible_to(viewer: User) -> ColumnElement[bool]:
     """The bonded lists a user may see: their enterprise's, or all for customs and admins."""
     if viewer.role in SEES_ALL:
@@ -235,14 +231,18 @@ def release_entry(
     if not bonded_list.dclcus_flag:
         raise InvalidTransition(f"Bonded list {number} needs no customs declaration, so there is none to release.")
     if entry_no is not None and bonded_list.entry_no not in (None, entry_no):
-        raise _invalid("entry_no", f"Bonded list {number} names customs declaration {bonded_list.entry_no}.")
+        raise InvalidInput.of_field(
+            "entry_no", f"Bonded list {number} names customs declaration {bonded_list.entry_no}."
+        )
     if bonded_list.entry_stucd is EntryStatus.RELEASED:
         return bonded_list  # the release arrived twice
     if bonded_list.invt_stucd in DEAD:
         raise InvalidTransition(f"Bonded list {number} is {bonded_list.invt_stucd.value}.")
     entry_no = entry_no or bonded_list.entry_no
     if entry_no is None:
-        raise _invalid("entry_no", f"Bonded list {number} names no customs declaration yet; give the released one.")
+        raise InvalidInput.of_field(
+            "entry_no", f"Bonded list {number} names no customs declaration yet; give the released one."
+        )
     bonded_list.entry_no = entry_no
     bonded_list.entry_stucd = EntryStatus.RELEASED
     bonded_list.entry_released_at = clock.utcnow()

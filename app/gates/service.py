@@ -121,10 +121,6 @@ class NoLaneOpen(Conflict):
     code, title = "no_lane_open", "No open lane fits this vehicle"
 
 
-def _invalid(field: str, message: str, *, location: str = "json") -> InvalidInput:
-    return InvalidInput(message, errors={location: {field: [message]}})
-
-
 # Gates and lanes
 
 
@@ -234,14 +230,14 @@ def register_vehicle(
     """Register a vehicle for an enterprise: a declarant for their own, an admin for any."""
     if registrant.role is Role.ADMIN:
         if enterprise_id is None:
-            raise _invalid("enterprise_id", "Name the enterprise that owns the vehicle.")
+            raise InvalidInput.of_field("enterprise_id", "Name the enterprise that owns the vehicle.")
         if session.get(Enterprise, enterprise_id) is None:
-            raise _invalid("enterprise_id", f"Enterprise {enterprise_id} does not exist.")
+            raise InvalidInput.of_field("enterprise_id", f"Enterprise {enterprise_id} does not exist.")
         owner_id = enterprise_id
     elif registrant.enterprise_id is not None and enterprise_id in (None, registrant.enterprise_id):
         owner_id = registrant.enterprise_id
     else:
-        raise _invalid("enterprise_id", "You may register vehicles of your own enterprise only.")
+        raise InvalidInput.of_field("enterprise_id", "You may register vehicles of your own enterprise only.")
     if session.scalar(select(Vehicle.id).where(Vehicle.plate == plate)) is not None:
         raise PlateTaken(f"Vehicle {plate} is already registered.", errors={"json": {"plate": ["Already registered."]}})
     if ic_no and session.scalar(select(Vehicle.id).where(Vehicle.ic_no == ic_no)) is not None:
@@ -333,9 +329,9 @@ def declare_pass(
         raise InvalidInput("Only a declarant of an enterprise can declare gate passes.")
     vehicle = session.scalar(select(Vehicle).where(Vehicle.plate == plate).with_for_update())
     if vehicle is None:
-        raise _invalid("plate", f"No vehicle {plate} is registered; register it first.")
+        raise InvalidInput.of_field("plate", f"No vehicle {plate} is registered; register it first.")
     if declaration_ids and bonded_list_ids:
-        raise _invalid("bonded_list_ids", "A pass covers inventory lists or bonded lists, not both.")
+        raise InvalidInput.of_field("bonded_list_ids", "A pass covers inventory lists or bonded lists, not both.")
     covered_lists: list[BondedList] = []
     if bonded_list_ids:
         covered = []
@@ -343,9 +339,9 @@ def declare_pass(
     else:
         covered = _covered_declarations(session, declarant, passport_type, bind_type, declaration_ids)
     if passport_type is PassportType.EMPTY_VEHICLE and (goods_gross_kg or goods_net_kg):
-        raise _invalid("goods_gross_kg", "An empty vehicle declares no goods weight.")
+        raise InvalidInput.of_field("goods_gross_kg", "An empty vehicle declares no goods weight.")
     if goods_net_kg > goods_gross_kg:
-        raise _invalid("goods_net_kg", "Net weight cannot exceed gross weight.")
+        raise InvalidInput.of_field("goods_net_kg", "Net weight cannot exceed gross weight.")
     live = session.scalar(
         select(GatePass.passport_no).where(GatePass.vehicle_id == vehicle.id, GatePass.status.in_(LIVE_PASS))
     )
@@ -423,10 +419,10 @@ def _covered_declarations(
     )
     missing = sorted(set(ids) - {declaration.id for declaration in found})
     if missing:
-        raise _invalid("declaration_ids", f"No declarations of yours with ids {missing}.")
+        raise InvalidInput.of_field("declaration_ids", f"No declarations of yours with ids {missing}.")
     dead = [declaration.id for declaration in found if declaration.status in DEAD_DECLARATION]
     if dead:
-        raise _invalid("declaration_ids", f"Declarations {dead} were rejected, cancelled or shipped back.")
+        raise InvalidInput.of_field("declaration_ids", f"Declarations {dead} were rejected, cancelled or shipped back.")
     return found
 
 
@@ -447,27 +443,33 @@ def _covered_bonded_lists(
     )
     missing = sorted(set(ids) - {bonded_list.id for bonded_list in found})
     if missing:
-        raise _invalid("bonded_list_ids", f"No bonded lists of yours with ids {missing}.")
+        raise InvalidInput.of_field("bonded_list_ids", f"No bonded lists of yours with ids {missing}.")
     dead = [b.bond_invt_no for b in found if b.invt_stucd in bonded_lists.DEAD]
     if dead:
-        raise _invalid("bonded_list_ids", f"Bonded lists {dead} were rejected or deleted.")
+        raise InvalidInput.of_field("bonded_list_ids", f"Bonded lists {dead} were rejected or deleted.")
     # Deducted means every vehicle has passed: a pass declared later would carry goods the book no longer holds.
     done = [b.bond_invt_no for b in found if b.deduction_mark is DeductionMark.DEDUCTED]
     if done:
-        raise _invalid("bonded_list_ids", f"Bonded lists {done} are deducted; their goods are through the gate.")
+        raise InvalidInput.of_field(
+            "bonded_list_ids", f"Bonded lists {done} are deducted; their goods are through the gate."
+        )
     wrong_way = [b.bond_invt_no for b in found if LIST_DIRECTION[b.impexp_markcd] is not direction]
     if wrong_way:
-        raise _invalid("bonded_list_ids", f"Bonded lists {wrong_way} move goods the other way (I in, E out).")
+        raise InvalidInput.of_field(
+            "bonded_list_ids", f"Bonded lists {wrong_way} move goods the other way (I in, E out)."
+        )
     return found
 
 
 def _check_binding(field: str, noun: str, passport_type: PassportType, bind_type: BindType, ids: list[int]) -> None:
     if passport_type in NO_DECLARATIONS and ids:
-        raise _invalid(field, f"A {passport_type.value} pass covers no {noun}s.")
+        raise InvalidInput.of_field(field, f"A {passport_type.value} pass covers no {noun}s.")
     if passport_type in NEEDS_DECLARATIONS and not ids:
-        raise _invalid(field, f"A {passport_type.value} pass must name the declarations or bonded lists it covers.")
+        raise InvalidInput.of_field(
+            field, f"A {passport_type.value} pass must name the declarations or bonded lists it covers."
+        )
     if bind_type is not BindType.ONE_VEHICLE_MANY_LISTS and len(ids) > 1:
-        raise _invalid(field, f"Binding {bind_type.value} covers one {noun}.")
+        raise InvalidInput.of_field(field, f"Binding {bind_type.value} covers one {noun}.")
 
 
 def _passport_number(customs_code: str, direction: Direction, when: datetime, serial: int) -> str:
@@ -751,7 +753,7 @@ def _gate_with_open_lanes(session: Session, gate_id: int, direction: Direction) 
         .order_by(Lane.code)
     ).all()
     if not rows:
-        raise _invalid("gate_id", f"Gate {gate_id} does not exist.")
+        raise InvalidInput.of_field("gate_id", f"Gate {gate_id} does not exist.")
     return rows[0][0], [lane for _, lane in rows if lane is not None]
 
 
@@ -1173,7 +1175,9 @@ def gate_figures(session: Session, *, since: datetime, until: datetime, gate_id:
     """Per gate and lane over [since, until): vehicles per hour, median arrival→decision, share auto-cleared,
     top referral reasons."""
     if until - since > MAX_FIGURES_WINDOW:
-        raise _invalid("until", f"The range may span at most {MAX_FIGURES_WINDOW.days} days.", location="query")
+        raise InvalidInput.of_field(
+            "until", f"The range may span at most {MAX_FIGURES_WINDOW.days} days.", location="query"
+        )
     gates = {gate.id: gate for gate in session.scalars(where_given(select(Gate), (Gate.id, gate_id)))}
     lanes = {lane.id: lane for lane in session.scalars(select(Lane).where(Lane.gate_id.in_(gates)))}
     by_gate = {gate_id: _Tally() for gate_id in gates}

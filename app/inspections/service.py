@@ -200,15 +200,15 @@ def open_slots(
 ) -> list[InspectionSlot]:
     """Fill [start, end) with back-to-back slots; times an existing slot covers are skipped, so it is safe to repeat."""
     if not MIN_SLOT_MINUTES <= slot_minutes <= MAX_SLOT_MINUTES:
-        raise _invalid("slot_minutes", f"Between {MIN_SLOT_MINUTES} and {MAX_SLOT_MINUTES} minutes.")
+        raise InvalidInput.of_field("slot_minutes", f"Between {MIN_SLOT_MINUTES} and {MAX_SLOT_MINUTES} minutes.")
     if not 1 <= capacity <= MAX_SLOT_CAPACITY:
-        raise _invalid("capacity", f"Between 1 and {MAX_SLOT_CAPACITY}.")
+        raise InvalidInput.of_field("capacity", f"Between 1 and {MAX_SLOT_CAPACITY}.")
     length = timedelta(minutes=slot_minutes)
     count = (end - start) // length if end > start else 0
     if count < 1:
-        raise _invalid("end", "Leave room for at least one slot after start.")
+        raise InvalidInput.of_field("end", "Leave room for at least one slot after start.")
     if count > MAX_SLOTS_PER_CALL:
-        raise _invalid("end", f"At most {MAX_SLOTS_PER_CALL} slots per call; open a shorter range.")
+        raise InvalidInput.of_field("end", f"At most {MAX_SLOTS_PER_CALL} slots per call; open a shorter range.")
     # Two openings of the same site at once could otherwise interleave overlapping slots.
     session.execute(select(InspectionSite.id).where(InspectionSite.id == site.id).with_for_update())
     existing = list(
@@ -274,17 +274,13 @@ def list_slots(
 
 def _check_window(since: datetime, until: datetime, longest: timedelta) -> None:
     if until <= since:
-        raise _invalid("until", "Must be after since.", location="query")
+        raise InvalidInput.of_field("until", "Must be after since.", location="query")
     if until - since > longest:
-        raise _invalid("until", f"The window may span at most {_describe(longest)}.", location="query")
+        raise InvalidInput.of_field("until", f"The window may span at most {_describe(longest)}.", location="query")
 
 
 def _describe(span: timedelta) -> str:
     return f"{span.days} day{'s' if span.days != 1 else ''}"
-
-
-def _invalid(field: str, message: str, *, location: str = "json") -> InvalidInput:
-    return InvalidInput(message, errors={location: {field: [message]}})
 
 
 # Issuing
@@ -384,7 +380,7 @@ def order_inspection(
         .execution_options(populate_existing=True)
     )
     if declaration is None:
-        raise _invalid("declaration_id", f"Declaration {declaration_id} does not exist.")
+        raise InvalidInput.of_field("declaration_id", f"Declaration {declaration_id} does not exist.")
     existing = find_open_task(session, declaration.id)
     if existing is not None:
         return existing
@@ -510,7 +506,7 @@ def book(session: Session, task_id: int, *, slot_id: int, booker: User) -> Inspe
         return task  # a retried request
     slot = session.get(InspectionSlot, slot_id)
     if slot is None:
-        raise _invalid("slot_id", f"Inspection slot {slot_id} does not exist.")
+        raise InvalidInput.of_field("slot_id", f"Inspection slot {slot_id} does not exist.")
     now = clock.utcnow()
     _check_bookable(task, slot, now)
     if not _take_place(session, slot):
@@ -728,9 +724,9 @@ def record_result(
             f"Inspection task {task.task_no} is {task.status.value}; a result is recorded for an inspection under way."
         )
     if result is InspectionResult.ABNORMAL and disposal is None:
-        raise _invalid("disposal", "An abnormal result needs a disposal.")
+        raise InvalidInput.of_field("disposal", "An abnormal result needs a disposal.")
     if result is InspectionResult.NORMAL and disposal not in (None, Disposal.RELEASE):
-        raise _invalid("disposal", "Goods found normal are released; leave the disposal out.")
+        raise InvalidInput.of_field("disposal", "Goods found normal are released; leave the disposal out.")
     now = clock.utcnow()
     task.result = result
     task.result_notes = notes
