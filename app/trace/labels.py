@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 from collections.abc import Iterable
 from functools import cache
 from xml.sax.saxutils import escape
@@ -12,10 +13,12 @@ from PIL import Image, ImageDraw, ImageFont
 from qrcode.image.svg import SvgPathImage
 
 QUIET_ZONE = 4  # modules; ISO/IEC 18004 asks for four
+# Eight pixels a module: in a one-bit PNG each module of a row is then exactly one byte.
 MODULE_PX = 8
 TEXT_PX = 22
-# Module values (1 dark, 0 light) to grey levels.
-DARK_TO_BLACK = bytes.maketrans(b"\x00\x01", b"\xff\x00")
+# Module values (1 dark, 0 light) to the byte of eight one-bit pixels (0 black, 1 white) that draws them.
+MODULE_TO_BYTE = bytes.maketrans(b"\x00\x01", b"\xff\x00")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SHEET_COLUMNS = 5
 
 
@@ -53,22 +56,58 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=TEXT_PX)
 
 
+@cache
+def _glyph(character: str) -> Image.Image:
+    """One character of the serial line, drawn once: FreeType took an eighth of a label's time to draw a serial."""
+    font = _font()
+    glyph = Image.new("1", (max(1, round(font.getlength(character))), TEXT_PX + MODULE_PX), 1)
+    ImageDraw.Draw(glyph).text((0, 0), character, fill=0, font=font)
+    return glyph
+
+
+def _serial_line(serial: str, width: int) -> bytes:
+    """The one-bit rows under the symbol with the serial centred in them."""
+    glyphs = [_glyph(character) for character in serial]
+    line = Image.new("1", (width, TEXT_PX + MODULE_PX), 1)
+    x = (width - sum(glyph.width for glyph in glyphs)) // 2
+    for glyph in glyphs:
+        line.paste(glyph, (x, 0))
+        x += glyph.width
+    return line.tobytes()
+
+
 def png(url: str, serial: str) -> bytes:
-    """One label as PNG: the QR code and, under it, the serial."""
-    # One grey pixel per module, scaled up in C: drawing each module as a rectangle cost a third of the time.
+    """One label as a one-bit PNG: the QR code and, under it, the serial.
+
+    The scanlines are written straight from the module matrix: drawing the symbol into an image and having
+    Pillow encode it took half of a label's time, for rows that are a module row's bytes eight times over.
+    """
     matrix = _qr(url).get_matrix()
-    side = len(matrix)
-    pixels = b"".join(bytes(row) for row in matrix).translate(DARK_TO_BLACK)
-    symbol = Image.frombytes("L", (side, side), pixels).resize((side * MODULE_PX, side * MODULE_PX), Image.NEAREST)
-    width, height = symbol.size
-    label = Image.new("L", (width, height + TEXT_PX + MODULE_PX), 255)
-    label.paste(symbol, (0, 0))
-    draw = ImageDraw.Draw(label)
-    draw.text((width / 2, height), serial, fill=0, font=_font(), anchor="mt")
-    out = io.BytesIO()
-    # Fast zlib: two grey levels and long runs compress well at level 1 too, at a third of the time.
-    label.save(out, format="PNG", compress_level=1)
-    return out.getvalue()
+    width = len(matrix) * MODULE_PX
+    row_bytes = width // 8
+    rows = []
+    for modules in matrix:
+        # Filter type 0 (none) before each scanline.
+        scanline = b"\x00" + bytes(modules).translate(MODULE_TO_BYTE)
+        rows.append(scanline * MODULE_PX)
+    text = _serial_line(serial, width)
+    rows.extend(b"\x00" + text[start : start + row_bytes] for start in range(0, len(text), row_bytes))
+    height = width + TEXT_PX + MODULE_PX
+    # Bit depth 1, colour type 0 (greyscale), deflate, no interlace.
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    # Level 1: a label is under a kilobyte at any level, and level 6 took a fifth of its time.
+    return b"".join(
+        (
+            PNG_SIGNATURE,
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(b"".join(rows), 1)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 TEXT_UNITS = 4  # room under the symbol for the serial, in modules

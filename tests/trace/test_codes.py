@@ -222,6 +222,8 @@ def test_the_png_label_decodes_to_the_code_url(client, session, auth_headers):
     response = client.get(f"/api/v1/trace-codes/{code['serial']}/qr.png", headers=headers)
 
     assert response.mimetype == "image/png"
+    # verify() checks every chunk's CRC, which a decoder reading the pixels would not notice.
+    Image.open(io.BytesIO(response.data)).verify()
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.data)))
     assert [(result.format, result.text) for result in found] == [(zxingcpp.BarcodeFormat.QRCode, code["url"])]
 
