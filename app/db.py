@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import BigInteger, Connection, DateTime, Engine, Integer, MetaData, create_engine, event, exc
+from sqlalchemy import BigInteger, Connection, DateTime, Engine, Integer, MetaData, Select, create_engine, event, exc
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -171,6 +172,83 @@ def statement_read() -> Iterator[Connection]:
     options = {"sqlite_begin": None} if bind.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
     with bind.connect().execution_options(**options) as connection:
         yield connection
+
+
+class PreparedRead:
+    """A Core SELECT run straight on a pooled DBAPI connection, compiled once per dialect: one row or None.
+
+    On the hottest public read SQLAlchemy's execution layers (a Connection, its autobegin and reset, the lookup of
+    the compiled form, the result proxy) cost three times the query. Values still convert as SQLAlchemy converts
+    them: each parameter and each column goes through its type's own processor. Sessions bound to a connection
+    (the tests' rollback fixture) read inside its transaction, as statement_read does.
+    """
+
+    def __init__(self, build: Callable[[], Select[Any]]) -> None:
+        self._build = build
+        self._prepared: dict[str, _Prepared] = {}
+
+    def first(self, **params: Any) -> tuple[Any, ...] | None:
+        bind = session_factory().kw["bind"]
+        if isinstance(bind, Connection):
+            return self._prepare(bind.dialect).run(bind.connection.driver_connection, params)
+        prepared = self._prepare(bind.dialect)
+        pooled = bind.raw_connection()
+        try:
+            driver = pooled.driver_connection
+            if bind.dialect.name != "postgresql":
+                # Our SQLite connections are in autocommit already (isolation_level None): no BEGIN, no ROLLBACK.
+                return prepared.run(driver, params)
+            # One statement needs no transaction: autocommit spares PostgreSQL a BEGIN and the pool's ROLLBACK.
+            driver.autocommit = True
+            try:
+                return prepared.run(driver, params)
+            finally:
+                driver.autocommit = False
+        except bind.dialect.loaded_dbapi.Error as error:
+            if bind.dialect.is_disconnect(error, driver, None):
+                pooled.invalidate(error)
+            raise exc.DBAPIError.instance(prepared.sql, params, error, bind.dialect.loaded_dbapi.Error) from error
+        finally:
+            pooled.close()
+
+    def _prepare(self, dialect: Dialect) -> _Prepared:
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            prepared = self._prepared[dialect.name] = _Prepared(self._build(), dialect)
+        return prepared
+
+
+class _Prepared:
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._positional = compiled.positional
+        self._names = list(compiled.positiontup or compiled.binds)
+        self._defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        self._binds = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        self._results = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+        ]
+
+    def run(self, driver: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        values = {**self._defaults, **params}
+        for name, processor in self._binds.items():
+            values[name] = processor(values[name])
+        cursor = driver.cursor()
+        try:
+            cursor.execute(self.sql, [values[name] for name in self._names] if self._positional else values)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return tuple(
+            value if convert is None else convert(value) for convert, value in zip(self._results, row, strict=True)
+        )
 
 
 def close_session(_exc: BaseException | None = None) -> None:

@@ -1,8 +1,8 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy import bindparam, create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.pool import NullPool
 
 from app import db
@@ -79,3 +79,48 @@ def test_a_statement_read_returns_its_connection_to_the_pool_as_it_found_it(raci
 
     with engine.connect() as connection:
         assert _transaction_handling(connection) == before
+
+
+def _prepared_user_read() -> db.PreparedRead:
+    return db.PreparedRead(
+        lambda: select(User.username, User.role, User.created_at, func.coalesce(User.phone, "-")).where(
+            User.username == bindparam("username")
+        )
+    )
+
+
+def test_a_prepared_read_answers_as_sqlalchemy_does_and_hands_its_connection_back_as_it_found_it(racing_app):
+    engine = racing_app.extensions["engine"]
+    with racing_app.app_context():
+        with db.transaction() as session:
+            make_user(session, username="prepared-reader", phone=None)
+        with engine.connect() as connection:
+            before = _transaction_handling(connection)
+            expected = connection.execute(
+                select(User.username, User.role, User.created_at).where(User.username == "prepared-reader")
+            ).one()
+
+        row = _prepared_user_read().first(username="prepared-reader")
+
+        # Converted by the columns' own types: the enum member, an aware UTC time, the statement's own literal.
+        assert row == (*expected, "-")
+        assert row[2].utcoffset() == timedelta(0)
+        assert _prepared_user_read().first(username="nobody") is None
+        with engine.connect() as connection:
+            assert _transaction_handling(connection) == before
+
+
+@pytest.mark.postgres_only
+def test_a_prepared_read_on_a_connection_the_server_dropped_fails_once_and_the_next_gets_a_new_one(racing_app):
+    engine = racing_app.extensions["engine"]
+    with racing_app.app_context():
+        read = db.PreparedRead(lambda: select(func.pg_backend_pid()).where(bindparam("always", True)))
+        backend = read.first(always=True)[0]
+        with create_engine(configured_url(), poolclass=NullPool).connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        with pytest.raises(DBAPIError):
+            read.first(always=True)
+
+        assert read.first(always=True)[0] != backend
+    assert engine.pool.checkedout() == 0

@@ -140,8 +140,7 @@ def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool)
     settings = current_settings()
     client = _scan_client() if count else None
     rules = clone_rules(settings)
-    with db.statement_read() as connection:
-        lookup = service.look_up(connection, serial, gtin=gtin, barcode=barcode, client=client, rules=rules)
+    lookup = service.look_up(serial, gtin=gtin, barcode=barcode, client=client, rules=rules)
     if lookup is not None and lookup.scan is not None:
         if settings.trace_scans_in_background:
             _recorder(rules).record(lookup.scan)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import db
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
@@ -542,10 +543,9 @@ def _seen(kind: str) -> tuple[Any, Any]:
     )
 
 
-@functools.cache
 def _lookup_statement() -> Select[Any]:
-    """The whole lookup in one statement, built once (its compiled form is cached too): the code, its product, its
-    declaration's public fields, markers that say whether cached chain steps still hold, and the sightings.
+    """The whole lookup in one statement: the code, its product, its declaration's public fields, markers that say
+    whether cached chain steps still hold, and the sightings.
 
     Table columns, not ORM entities: loading entities cost more than the query itself on this path.
     """
@@ -581,6 +581,10 @@ def _lookup_statement() -> Select[Any]:
     )
 
 
+# Compiled once per database, run on the DBAPI connection: SQLAlchemy's execution around it cost three times the query.
+_LOOKUP = db.PreparedRead(_lookup_statement)
+
+
 # Clearance steps per (declaration, latest timeline event): exact, as timelines are append-only, so a release
 # shows at once. Per process and bounded; emptied when full rather than tracking recency.
 _STEPS: dict[tuple[int, int | None], list[ChainStep]] = {}
@@ -593,7 +597,6 @@ def clear_caches() -> None:
 
 
 def look_up(
-    connection: Connection,
     serial: str,
     *,
     gtin: str | None,
@@ -608,15 +611,12 @@ def look_up(
     gives the answer, so it needs no transaction; the chain steps it may read next are keyed by what it saw.
     """
     now = clock.utcnow()
-    row = connection.execute(
-        _lookup_statement(),
-        {
-            "serial": serial,
-            "since": now - rules.window,
-            "network": client.network if client else None,
-            "region": client.region if client else None,
-        },
-    ).one_or_none()
+    row = _LOOKUP.first(
+        serial=serial,
+        since=now - rules.window,
+        network=client.network if client else None,
+        region=client.region if client else None,
+    )
     if row is None:
         return None
     code_end = len(CodeFacts.__dataclass_fields__)
@@ -649,14 +649,18 @@ def look_up(
             "verdict": verdict.value,
             "before_release": _before_release(code, clearance),
         }
-    steps = _STEPS.get((code.declaration_id, last_step))
-    if steps is None:
-        if len(_STEPS) >= STEPS_CACHE_SIZE:
-            _STEPS.clear()
-        steps = _STEPS[(code.declaration_id, last_step)] = _clearance_steps(connection, code.declaration_id)
-    chain = steps
-    if by_serial is not None or by_lot is not None:
-        chain = sorted(steps + _partner_steps(connection, code), key=lambda step: step.at)
+    chain = steps = _STEPS.get((code.declaration_id, last_step))
+    partner = by_serial is not None or by_lot is not None
+    if steps is None or partner:
+        with db.statement_read() as connection:
+            if steps is None:
+                if len(_STEPS) >= STEPS_CACHE_SIZE:
+                    _STEPS.clear()
+                chain = steps = _STEPS[(code.declaration_id, last_step)] = _clearance_steps(
+                    connection, code.declaration_id
+                )
+            if partner:
+                chain = sorted(steps + _partner_steps(connection, code), key=lambda step: step.at)
     return Lookup(
         verdict=verdict,
         code=code,
