@@ -178,7 +178,7 @@ class PreparedRead:
     """A Core SELECT run straight on a pooled DBAPI connection, compiled once per dialect: one row or None.
 
     On the hottest public read SQLAlchemy's execution layers (a Connection, its autobegin and reset, the lookup of
-    the compiled form, the result proxy) cost three times the query. Values still convert as SQLAlchemy converts
+    the compiled form, the result proxy) cost eight times the query. Values still convert as SQLAlchemy converts
     them: each parameter and each column goes through its type's own processor. Sessions bound to a connection
     (the tests' rollback fixture) read inside its transaction, as statement_read does.
     """

@@ -58,7 +58,7 @@ def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 @cache
 def _glyph(character: str) -> Image.Image:
-    """One character of the serial line, drawn once: FreeType took an eighth of a label's time to draw a serial."""
+    """One character of the serial line, drawn once: FreeType drawing each serial took an eighth of a label request."""
     font = _font()
     glyph = Image.new("1", (max(1, round(font.getlength(character))), TEXT_PX + MODULE_PX), 1)
     ImageDraw.Draw(glyph).text((0, 0), character, fill=0, font=font)

@@ -581,7 +581,7 @@ def _lookup_statement() -> Select[Any]:
     )
 
 
-# Compiled once per database, run on the DBAPI connection: SQLAlchemy's execution around it cost three times the query.
+# Compiled once per database, run on the DBAPI connection: SQLAlchemy's execution around it cost eight times the query.
 _LOOKUP = db.PreparedRead(_lookup_statement)
 
 
