@@ -222,8 +222,8 @@ class _Prepared:
     def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
-        self._positional = compiled.positional
-        self._names = list(compiled.positiontup or compiled.binds)
+        # qmark drivers (pysqlite) take the values in order; pyformat ones (psycopg) take them by name.
+        self._order = list(compiled.positiontup or ()) if compiled.positional else None
         self._defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
         self._binds = {
             name: processor
@@ -240,7 +240,7 @@ class _Prepared:
             values[name] = processor(values[name])
         cursor = driver.cursor()
         try:
-            cursor.execute(self.sql, [values[name] for name in self._names] if self._positional else values)
+            cursor.execute(self.sql, values if self._order is None else [values[name] for name in self._order])
             row = cursor.fetchone()
         finally:
             cursor.close()

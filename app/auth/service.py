@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from sqlalchemy import Select, bindparam, delete, select, update
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.audit.service import Actor
@@ -196,14 +196,11 @@ def signed_in_user(session: Session, *, session_id: uuid.UUID, user_id: int | No
 
 
 # Every authenticated request runs this statement: built once, it costs 40% less than built per request.
-# The user's enterprise comes with it, for may_sign_in, instead of in a query of its own.
 @functools.cache
 def _signed_in() -> Select[tuple[User, object]]:
     return (
         select(User, AuthSession.revoked_at)
         .join(AuthSession, AuthSession.user_id == User.id)
-        .outerjoin(User.enterprise)
-        .options(contains_eager(User.enterprise))
         .where(AuthSession.id == bindparam("session_id"))
     )
 
