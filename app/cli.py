@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -100,7 +101,8 @@ def seed_demo() -> None:
     if trace_paths:
         # The printed code names the trace host; the local server answers the same path.
         click.echo("Trace code (genuine) on the running demo, and as printed in its QR code:")
-        click.echo(f"  http://127.0.0.1:8000{trace_paths[0]}   (scripts/run.sh's default port)")
+        # PORT is what scripts/run.sh and gunicorn.conf.py serve on.
+        click.echo(f"  http://127.0.0.1:{os.environ.get('PORT', '8000')}{trace_paths[0]}")
         click.echo(f"  https://{settings.trace_host}{trace_paths[0]}")
         click.echo(f"  add ?barcode={demo.PRODUCTS[1][0]} to see another product's barcode rejected (gtin_mismatch)")
 

@@ -38,6 +38,18 @@ def test_seed_demo_logins_work_with_the_printed_password(app, client):
     assert response.status_code == 200
 
 
+def test_seed_demo_prints_a_trace_url_the_local_server_answers_on_its_port(app, client, monkeypatch):
+    monkeypatch.setenv("PORT", "8131")
+    output = app.test_cli_runner().invoke(args=["seed-demo"]).output
+    url = next(line.split()[0] for line in output.splitlines() if "http://127.0.0.1:" in line)
+
+    assert url.startswith("http://127.0.0.1:8131/01/")
+    response = client.get(url.removeprefix("http://127.0.0.1:8131"), headers={"Accept": "application/json"})
+
+    assert response.status_code == 200
+    assert response.get_json()["verdict"] == "genuine"
+
+
 def test_create_admin_makes_an_admin_who_can_sign_in(app, client):
     result = app.test_cli_runner().invoke(
         args=["create-admin", "Root.Admin"], input="root-password-1\nroot-password-1\n"
