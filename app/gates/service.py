@@ -17,8 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, false, select, true
-from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from app.audit import service as audit
 from app.audit.service import Actor
@@ -672,17 +671,7 @@ def arrive(
     A second read of a vehicle already at the gate on the same pass answers with that passage.
     """
     gate, open_lanes = _gate_with_open_lanes(session, gate_id, direction)
-    vehicle = _identify(session, plate=plate, ic_no=ic_no)
-    gate_pass = None
-    if vehicle is not None:
-        # The pass row lock serialises two reads of the same truck (two cameras, a retry).
-        gate_pass = session.scalar(
-            select(GatePass)
-            .where(GatePass.vehicle_id == vehicle.id, GatePass.status.in_(LIVE_PASS))
-            .options(joinedload(GatePass.enterprise, innerjoin=True))
-            .with_for_update(of=GatePass)
-            .execution_options(populate_existing=True)
-        )
+    vehicle, gate_pass = _identify(session, plate=plate, ic_no=ic_no)
     if gate_pass is not None:
         # A query of its own after the lock: it must see a passage the lock holder just committed.
         existing = _open_passage(session, gate_pass.id)
@@ -709,13 +698,31 @@ def arrive(
     return Arrival(passage, created=True)
 
 
-def _identify(session: Session, *, plate: str, ic_no: str | None) -> Vehicle | None:
+def _identify(session: Session, *, plate: str, ic_no: str | None) -> tuple[Vehicle | None, GatePass | None]:
+    """The vehicle read at the gate and its live pass, locked."""
     # The IC card (e-plate) is read by radio and is the surer identity; the camera may misread a plate.
     if ic_no:
-        vehicle = session.scalar(select(Vehicle).where(Vehicle.ic_no == ic_no))
+        vehicle, gate_pass = _vehicle_with_live_pass(session, Vehicle.ic_no == ic_no)
         if vehicle is not None:
-            return vehicle
-    return session.scalar(select(Vehicle).where(Vehicle.plate == plate))
+            return vehicle, gate_pass
+    return _vehicle_with_live_pass(session, Vehicle.plate == plate)
+
+
+def _vehicle_with_live_pass(session: Session, identity: ColumnElement[bool]) -> tuple[Vehicle | None, GatePass | None]:
+    # The pass row lock serialises two reads of the same truck (two cameras, a retry). A vehicle with a pass,
+    # the usual case, comes with it in the same query.
+    gate_pass = session.scalar(
+        select(GatePass)
+        .join(GatePass.vehicle)
+        .where(identity, GatePass.status.in_(LIVE_PASS))
+        .options(contains_eager(GatePass.vehicle), joinedload(GatePass.enterprise, innerjoin=True))
+        .with_for_update(of=GatePass)
+        .execution_options(populate_existing=True)
+    )
+    if gate_pass is not None:
+        return gate_pass.vehicle, gate_pass
+    # Without a live pass the vehicle still has a class that chooses its lane.
+    return session.scalar(select(Vehicle).where(identity)), None
 
 
 def _open_passage(session: Session, pass_id: int) -> GatePassage | None:
@@ -770,36 +777,43 @@ def _assign_lane(
 
 
 def _lock_passage(session: Session, passage_id: int) -> GatePassage:
-    # Everything the decision reads comes with the two locking queries; no lazy load follows.
-    passage = session.scalar(
-        select(GatePassage)
-        .where(GatePassage.id == passage_id)
+    # Everything the decision reads comes with one locking query; no lazy load follows. The pass changes
+    # with the decision, and its lock also waits out an arrival reading it.
+    passage = (
+        session.scalars(
+            _locked_passage(select(GatePassage).join(GatePassage.gate_pass), passage_id)
+            .options(
+                # Of the declarations and lists only what their timelines and settling read: they are wide.
+                contains_eager(GatePassage.gate_pass).options(
+                    joinedload(GatePass.declarations).load_only(
+                        Declaration.id, Declaration.status, Declaration.customs_code
+                    ),
+                    joinedload(GatePass.bonded_lists).load_only(BondedList.id),
+                )
+            )
+            .with_for_update(of=(GatePassage, GatePass))
+        )
+        .unique()
+        .one_or_none()
+    )
+    if passage is None:
+        # No pass to join (a vehicle read without one), or no such passage.
+        passage = session.scalar(_locked_passage(select(GatePassage), passage_id).with_for_update(of=GatePassage))
+        if passage is None:
+            raise NotFound(f"Gate passage {passage_id} does not exist.")
+    return passage
+
+
+def _locked_passage(statement: Select[tuple[GatePassage]], passage_id: int) -> Select[tuple[GatePassage]]:
+    return (
+        statement.where(GatePassage.id == passage_id)
         .options(
             joinedload(GatePassage.gate, innerjoin=True),
             joinedload(GatePassage.lane, innerjoin=True),
             joinedload(GatePassage.vehicle),
         )
-        .with_for_update(of=GatePassage)
         .execution_options(populate_existing=True)
     )
-    if passage is None:
-        raise NotFound(f"Gate passage {passage_id} does not exist.")
-    if passage.pass_id is not None:
-        # The pass changes with the decision; its lock also waits out an arrival reading it.
-        gate_pass = (
-            session.scalars(
-                select(GatePass)
-                .where(GatePass.id == passage.pass_id)
-                .options(joinedload(GatePass.declarations), joinedload(GatePass.bonded_lists))
-                .with_for_update(of=GatePass)
-                .execution_options(populate_existing=True)
-            )
-            .unique()
-            .one()
-        )
-        # The passage was loaded without it (an outer join cannot be locked); attach it as loaded.
-        set_committed_value(passage, "gate_pass", gate_pass)
-    return passage
 
 
 def weigh(session: Session, passage_id: int, *, weighbridge_kg: Decimal, tolerance_percent: Decimal) -> GatePassage:
