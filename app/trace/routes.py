@@ -118,10 +118,9 @@ class TraceCodePng(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, serial):
         """The code's QR label as PNG, the serial printed under it."""
-        with db.transaction() as session:
-            code = service.get_code_for(session, serial, viewer=current_user())
-        url = service.code_url(current_settings().trace_host, code.gtin, code.serial, code.lot)
-        return Response(labels.png(url, code.serial), mimetype="image/png")
+        label = service.label_facts_for(serial, viewer=current_user())
+        url = service.code_url(current_settings().trace_host, label.gtin, label.serial, label.lot)
+        return Response(labels.png(url, label.serial), mimetype="image/png")
 
 
 @blp.route("/trace-codes/<string:serial>/qr.svg")
@@ -131,10 +130,9 @@ class TraceCodeSvg(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, serial):
         """The code's QR label as SVG, the serial printed under it."""
-        with db.transaction() as session:
-            code = service.get_code_for(session, serial, viewer=current_user())
-        url = service.code_url(current_settings().trace_host, code.gtin, code.serial, code.lot)
-        return Response(labels.svg(url, code.serial), mimetype="image/svg+xml")
+        label = service.label_facts_for(serial, viewer=current_user())
+        url = service.code_url(current_settings().trace_host, label.gtin, label.serial, label.lot)
+        return Response(labels.svg(url, label.serial), mimetype="image/svg+xml")
 
 
 @blp.route("/trace-codes/<string:serial>/epcis")

@@ -288,6 +288,33 @@ def get_code_for(session: Session, serial: str, *, viewer: User) -> TraceCode:
     return code
 
 
+@dataclass(frozen=True)
+class LabelFacts:
+    """What a QR label prints."""
+
+    gtin: str
+    serial: str
+    lot: str | None
+
+
+def label_facts_for(serial: str, *, viewer: User) -> LabelFacts:
+    """A code's label, read in one statement outside the session: label printers ask for them by the thousand."""
+    row = _LABEL.first(serial=serial)
+    if row is None or not _may_see(viewer, row[-1]):
+        raise NotFound(f"Trace code {serial} does not exist.")
+    return LabelFacts(*row[:-1])
+
+
+def _label_statement() -> Select[Any]:
+    code = TraceCode.__table__.c
+    return select(code.gtin, code.serial, code.lot, code.warehouse_enterprise_id).where(
+        code.serial == bindparam("serial")
+    )
+
+
+_LABEL = db.PreparedRead(_label_statement)
+
+
 def find_code(session: Session, serial: str) -> TraceCode | None:
     return session.scalar(select(TraceCode).where(TraceCode.serial == serial))
 

@@ -228,6 +228,22 @@ def test_the_png_label_decodes_to_the_code_url(client, session, auth_headers):
     assert [(result.format, result.text) for result in found] == [(zxingcpp.BarcodeFormat.QRCode, code["url"])]
 
 
+@pytest.mark.parametrize("label", ["qr.png", "qr.svg"])
+def test_a_label_is_not_found_for_another_warehouse_or_an_unknown_serial(client, session, auth_headers, label):
+    setup = make_setup(session)
+    serial = issue(client, auth_headers(setup.operator), setup.declaration.id, 1).json["codes"][0]["serial"]
+    stranger = auth_headers(make_user(session, role=Role.WAREHOUSE_OPERATOR))
+    officer = auth_headers(make_user(session, role=Role.CUSTOMS_OFFICER))
+
+    by_stranger = client.get(f"/api/v1/trace-codes/{serial}/{label}", headers=stranger)
+    unknown = client.get(f"/api/v1/trace-codes/ZZZZ2345678ABCD/{label}", headers=auth_headers(setup.operator))
+    by_officer = client.get(f"/api/v1/trace-codes/{serial}/{label}", headers=officer)
+
+    assert (by_stranger.status_code, by_stranger.json["code"]) == (404, "not_found")
+    assert (unknown.status_code, unknown.json["code"]) == (404, "not_found")
+    assert by_officer.status_code == 200
+
+
 def test_labels_with_the_fixed_mask_decode_for_any_serial(client, session, auth_headers):
     # The mask is fixed for speed; this checks it reads back across a whole batch, not only one lucky serial.
     setup = make_setup(session, qty=40)
