@@ -81,11 +81,25 @@ class NoticeHub:
         self._lock = threading.Lock()
         self._started_in: int | None = None
         self._redis_listening = threading.Event()
+        self._closing = threading.Event()
         self._publisher: redis.Redis | None = None
 
     @property
     def listening_to_redis(self) -> bool:
         return self._redis_listening.is_set()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    def close_streams(self) -> None:
+        """The worker is stopping: every stream here ends once it has sent what it has read.
+
+        An app's stream reconnects after the `retry` it was given and resumes from its last id, on a worker that
+        stays. Left open, the streams would keep a recycled worker for its whole graceful timeout, accepting nobody.
+        """
+        self._closing.set()
+        self._ring()
 
     @property
     def open_streams(self) -> int:
@@ -288,6 +302,8 @@ def notice_events(
                 data = json.dumps(_schema.dump(notice), ensure_ascii=False)
                 yield f"id: {notice.seq}\nevent: notice\ndata: {data}\n\n"
             last_seq = feed.next_after_seq
+            if hub.closing:
+                return
             # Jittered, so streams opened together (after a restart) do not all write at once.
             if feed.has_more or subscription.wait(heartbeat_seconds * random.uniform(0.5, 1.0)):
                 continue

@@ -35,6 +35,7 @@ class EventStream:
             headers["Last-Event-ID"] = str(last_event_id)
         self.events: queue.Queue[Event] = queue.Queue()
         self.opened = threading.Event()
+        self.ended = threading.Event()
         self._client = httpx.Client(timeout=httpx.Timeout(10, read=30))
         self._response = self._client.send(
             self._client.build_request("GET", f"{base}/api/v1/notices/stream", headers=headers), stream=True
@@ -59,6 +60,8 @@ class EventStream:
                     fields[name] = value
         except (httpx.HTTPError, RuntimeError):
             pass  # closed by the test
+        finally:
+            self.ended.set()
 
     def next(self, timeout: float = 5.0) -> Event:
         return self.events.get(timeout=timeout)
@@ -129,6 +132,33 @@ def test_the_embedded_service_streams_decisions_without_redis(tmp_path):
 
     assert event.seq > latest
     assert (event.data["kind"], event.data["declaration_id"]) == ("declaration.accepted", declaration["id"])
+
+
+def test_a_recycled_worker_ends_its_streams_at_once_and_the_app_resumes_on_its_replacement(tmp_path):
+    # The only worker, recycled a few requests after the stream opens. It used to stop accepting and then wait
+    # out its 20 s graceful timeout for the stream, so the whole service answered nobody for that long.
+    with live_server(tmp_path, GUNICORN_MAX_REQUESTS="12", STREAM_HEARTBEAT_SECONDS="1") as server:
+        declarant = server.login("declarant")[1]["access_token"]
+        latest = call(f"{server.base}/api/v1/notices?after_seq=0&limit=200", token=declarant)[1]["next_after_seq"]
+        stream = EventStream(server.base, declarant, last_event_id=latest)
+        try:
+            started = time.monotonic()
+            answers = []
+            while not stream.ended.is_set() and time.monotonic() - started < 30:
+                answers.append(call(f"{server.base}/healthz")[0])
+                time.sleep(0.1)
+            ended_after = time.monotonic() - started
+            # The app reconnects with its last id and is served by the replacement.
+            resumed = EventStream(server.base, declarant, last_event_id=latest)
+            resumed.close()
+        finally:
+            stream.close()
+        log = (tmp_path / "gunicorn.log").read_text()
+
+    assert "Autorestarting worker" in log
+    assert "Worker graceful timeout" not in log
+    assert ended_after < 8, f"the stream stayed open {ended_after:.1f} s into the recycling"
+    assert set(answers) == {200}
 
 
 @pytest.mark.postgres_only
