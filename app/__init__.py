@@ -8,24 +8,22 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import db, errors
+from app import db, errors, ratelimit
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
+from app.json_provider import OrjsonProvider
 from app.notices.stream import NoticeHub
-from app.ratelimit import limiter
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    app.json = OrjsonProvider(app)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
         TRACE_RATE_LIMIT=settings.trace_rate_limit,
         TRACE_UNKNOWN_RATE_LIMIT=settings.trace_unknown_rate_limit,
-        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_uri,
-        RATELIMIT_KEY_PREFIX=settings.rate_limit_key_prefix,
-        RATELIMIT_HEADERS_ENABLED=True,
         PROBLEM_TYPE_BASE=settings.problem_type_base,
         **openapi_config(),
     )
@@ -52,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_appcontext(db.close_session)
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
-    limiter.init_app(app)
+    ratelimit.init_app(app, settings)
     api = Api(app)
     register_blueprints(app, api)
 

@@ -1,4 +1,12 @@
-"""The rate limiter; its storage is memory in one process, Redis when several share the limits."""
+"""Rate limits on the few routes that need them, counted by `limits` in memory (one process) or Redis (several).
+
+The budgets are checked by the decorators below on the routes they guard, and nowhere else. Flask-Limiter,
+the extension built on the same library, ran its before- and after-request pass on every request of the API
+to serve two decorated routes, and on a public trace-code lookup that pass cost more than the lookup's own
+database read.
+"""
+
+from __future__ import annotations
 
 import functools
 import math
@@ -6,20 +14,48 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
+from app.config import Settings
 from app.errors import NotFound
 
-limiter = Limiter(key_func=get_remote_address)
+EXTENSION = "rate_limiter"
 
 
-def login_limit() -> str:
-    # Read per request, so one setting serves every process and tests can lower it.
-    return current_app.config["LOGIN_RATE_LIMIT"]
+class RateLimiter:
+    """Fixed-window budgets per client address and scope, under one key prefix per environment."""
+
+    def __init__(self, storage_uri: str, *, key_prefix: str) -> None:
+        self._strategy = FixedWindowRateLimiter(storage_from_string(storage_uri))
+        self._prefix = key_prefix
+
+    def spend(self, limit: str, scope: str, client: str) -> None:
+        """Take one request from the budget; 429 with Retry-After once it is spent."""
+        item = _item(limit)
+        if not self._strategy.hit(item, self._prefix, scope, client):
+            self._refuse(item, scope, client)
+
+    def check(self, limit: str, scope: str, client: str) -> None:
+        """429 if the budget is spent, without taking from it."""
+        item = _item(limit)
+        if not self._strategy.test(item, self._prefix, scope, client):
+            self._refuse(item, scope, client)
+
+    def charge(self, limit: str, scope: str, client: str) -> None:
+        """Take one request from the budget after the fact (the answer has gone out; nothing to refuse)."""
+        self._strategy.hit(_item(limit), self._prefix, scope, client)
+
+    def _refuse(self, item: RateLimitItem, scope: str, client: str) -> None:
+        reset = self._strategy.get_window_stats(item, self._prefix, scope, client).reset_time
+        raise TooManyRequests(retry_after=max(1, math.ceil(reset - time.time())))
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions[EXTENSION] = RateLimiter(settings.rate_limit_storage_uri, key_prefix=settings.rate_limit_key_prefix)
 
 
 @functools.lru_cache(maxsize=32)
@@ -27,16 +63,27 @@ def _item(text: str) -> RateLimitItem:
     return parse(text)
 
 
-def _check(setting: str, scope: str, client: str, *, spend: bool) -> None:
-    """Spend one request of a budget (or only check it is not spent); 429 with Retry-After when it is."""
-    item = _item(current_app.config[setting])
-    # flask-limiter's own strategy and storage (shared over Redis when configured), without its per-request
-    # machinery, which cost a public lookup more than its database work did.
-    strategy = limiter.limiter
-    if strategy.hit(item, scope, client) if spend else strategy.test(item, scope, client):
-        return
-    reset = strategy.get_window_stats(item, scope, client).reset_time
-    raise TooManyRequests(retry_after=max(1, math.ceil(reset - time.time())))
+def _limiter() -> RateLimiter:
+    return current_app.extensions[EXTENSION]
+
+
+def _limit(setting: str) -> str:
+    # Read per request, so one setting serves every process and tests can lower it.
+    return current_app.config[setting]
+
+
+def per_client(setting: str, *, scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Each client address gets the budget the config value `setting` names ("10 per minute") on this route."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            _limiter().spend(_limit(setting), scope, request.remote_addr or "")
+            return view(*args, **kwargs)
+
+        return limited
+
+    return decorate
 
 
 def public_lookup(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,28 +92,16 @@ def public_lookup(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
-        client = get_remote_address()
-        _check("TRACE_UNKNOWN_RATE_LIMIT", "trace-unknown", client, spend=False)
-        _check("TRACE_RATE_LIMIT", "trace", client, spend=True)
+        limiter, client = _limiter(), request.remote_addr or ""
+        limiter.check(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
+        limiter.spend(_limit("TRACE_RATE_LIMIT"), "trace", client)
         try:
             response = view(*args, **kwargs)
         except NotFound:
-            _spend_unknown(client)
+            limiter.charge(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
             raise
         if getattr(response, "status_code", 200) == 404:  # the resolver's page for an unknown code
-            _spend_unknown(client)
+            limiter.charge(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
         return response
 
-    limited.public_lookup = True  # type: ignore[attr-defined]
     return limited
-
-
-@limiter.request_filter
-def _limited_by_public_lookup() -> bool:
-    """flask-limiter has nothing to add to a public lookup, which counts itself; skip its per-request work."""
-    view_class = getattr(current_app.view_functions.get(request.endpoint or ""), "view_class", None)
-    return getattr(getattr(view_class, request.method.lower(), None), "public_lookup", False)
-
-
-def _spend_unknown(client: str) -> None:
-    limiter.limiter.hit(_item(current_app.config["TRACE_UNKNOWN_RATE_LIMIT"]), "trace-unknown", client)

@@ -7,14 +7,14 @@ from app.auth import service
 from app.auth.guards import client_address, current_actor, current_session_id, require_role
 from app.auth.schemas import LoginCreate, RefreshCreate, TokenPairRead
 from app.config import current_settings
-from app.ratelimit import limiter, login_limit
+from app.ratelimit import per_client
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in, refresh tokens, sign out.")
 
 
 @blp.route("/login")
 class Login(MethodView):
-    @limiter.limit(login_limit)
+    @per_client("LOGIN_RATE_LIMIT", scope="login")
     @blp.arguments(LoginCreate)
     @blp.response(200, TokenPairRead)
     @blp.alt_response(401, response="UNAUTHORIZED")
@@ -33,10 +33,11 @@ class Login(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
-    @limiter.limit(login_limit)
+    @per_client("LOGIN_RATE_LIMIT", scope="refresh")
     @blp.arguments(RefreshCreate)
     @blp.response(200, TokenPairRead)
     @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, payload):
         """Exchange a refresh token for a new pair; the old refresh token is retired."""
         with db.transaction() as session:
