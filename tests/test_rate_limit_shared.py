@@ -1,7 +1,11 @@
-"""Scale-out: several gunicorn workers share one login limit through Redis."""
+"""Scale-out: several gunicorn workers share one login limit through Redis, and environments keep theirs apart."""
 
 import uuid
 
+import pytest
+from werkzeug.exceptions import TooManyRequests
+
+from app.ratelimit import RateLimiter
 from tests.databases import REDIS_URL
 from tests.live import call, live_server
 
@@ -24,3 +28,16 @@ def test_workers_share_the_login_limit_through_redis(tmp_path):
         ]
 
     assert statuses == [401] * LIMIT + [429] * (LIMIT * 2)
+
+
+def test_environments_sharing_one_redis_keep_their_own_counts():
+    run = uuid.uuid4().hex
+    staging = RateLimiter(REDIS_URL, key_prefix=f"staging-{run}")
+    production = RateLimiter(REDIS_URL, key_prefix=f"production-{run}")
+    staging.spend("1 per minute", "trace", "198.51.100.7")
+
+    production.spend("1 per minute", "trace", "198.51.100.7")
+
+    with pytest.raises(TooManyRequests) as refused:
+        staging.spend("1 per minute", "trace", "198.51.100.7")
+    assert refused.value.retry_after >= 1

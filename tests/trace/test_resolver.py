@@ -39,6 +39,16 @@ def test_a_released_code_is_genuine_with_its_chain(client, live_code):
     assert body["scans"]["count"] == 1
 
 
+def test_the_answer_is_json_in_utf8_with_its_keys_sorted(client, live_code):
+    raw = client.get(live_code["path"], headers=JSON).get_data()
+
+    # Chinese names travel as UTF-8 (half the bytes of \u escapes); keys in a stable order.
+    assert "婴儿配方奶粉".encode() in raw
+    assert b"\\u" not in raw
+    keys = list(json.loads(raw))
+    assert keys == sorted(keys)
+
+
 def test_the_answer_carries_no_personal_data(client, live_code):
     text = client.get(live_code["path"], headers=JSON).get_data(as_text=True)
 
