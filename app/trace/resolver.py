@@ -38,10 +38,10 @@ blp = Blueprint(
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HTML, JSON, LINKSET = "text/html", "application/json", "application/linkset+json"
 # Crawlers and link-preview fetchers (chat apps unfurling a pasted URL) are not people scanning.
+# Matched against the lower-cased agent: with re.IGNORECASE a phone's long user agent took 35 µs, a tenth of a lookup.
 BOTS = re.compile(
     r"bot|crawl|spider|slurp|preview|facebookexternalhit|embedly|whatsapp|telegram|slack|discord|headless|"
-    r"curl|wget|python-requests|httpclient|go-http",
-    re.IGNORECASE,
+    r"curl|wget|python-requests|httpclient|go-http"
 )
 REDIRECTS = {"pip", "traceability", "epcis"}
 LINKSET_TYPES = {"linkset", "all"}
@@ -113,22 +113,31 @@ def _lang() -> str:
 
 def _scan_client() -> service.ScanClient | None:
     """Who is looking, for counting; None for a bot, a HEAD or a preflight, which are not scans."""
-    agent = request.user_agent.string
-    if (request.method != "GET" and request.method != "POST") or BOTS.search(agent):
+    if request.method != "GET" and request.method != "POST":
         return None
-    if "MicroMessenger" in agent:
-        client_class = "wechat"
-    elif "AlipayClient" in agent:
-        client_class = "alipay"
-    elif agent.startswith("Mozilla/"):
-        client_class = "browser"
-    else:
-        client_class = "other"
+    client_class = _client_class(request.headers.get("User-Agent", ""))
+    if client_class is None:
+        return None
     # A region is taken only from the park's own edge proxy, which sets it; clients could forge it.
     region = request.headers.get("X-Client-Region") if current_settings().trusted_proxy_count else None
     return service.ScanClient(
         network=service.truncate_address(request.remote_addr), client_class=client_class, region=(region or None)
     )
+
+
+# Phones of one model send one user agent: classify each once.
+@functools.lru_cache(maxsize=1024)
+def _client_class(agent: str) -> str | None:
+    """The kind of client a user agent names; None for a bot or a link preview."""
+    if BOTS.search(agent.lower()):
+        return None
+    if "MicroMessenger" in agent:
+        return "wechat"
+    if "AlipayClient" in agent:
+        return "alipay"
+    if agent.startswith("Mozilla/"):
+        return "browser"
+    return "other"
 
 
 def clone_rules(settings: Settings) -> service.CloneRules:

@@ -712,7 +712,8 @@ def record_scans(session: Session, scans: list[dict[str, Any]], *, rules: CloneR
     Each code's totals and sightings move on with them, and a code whose lookups were flagged (a clone rule,
     or a lookup before release) raises a risk warning for customs officers, repeats counting on it.
     """
-    session.execute(insert(TraceScan), scans)
+    # A Core insert: the ORM's bulk insert bookkeeping per row was a fifth of a batch's time.
+    session.connection().execute(insert(TraceScan.__table__), scans)
     by_code: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for scan in scans:
         by_code[scan["trace_code_id"]].append(scan)

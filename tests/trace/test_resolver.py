@@ -72,6 +72,24 @@ def test_crawlers_and_link_previews_are_not_counted(client, session, live_code):
     assert session.scalar(select(func.count()).select_from(TraceScan)) == 0
 
 
+WECHAT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 "
+    "MicroMessenger/8.0.40(0x18002831) NetType/WIFI Language/zh_CN"
+)
+
+
+def test_scans_are_classed_by_the_scanning_app(client, session, live_code):
+    for agent in (WECHAT, "Mozilla/5.0 (Linux; Android 14) AlipayClient/10.5.90", "Mozilla/5.0 (X11) Firefox/128.0"):
+        client.get(live_code["path"], headers={**JSON, "User-Agent": agent})
+    client.get(live_code["path"], headers={**JSON, "User-Agent": "Mozilla/5.0 (compatible; BingBOT/2.0)"})
+
+    assert session.scalars(select(TraceScan.client_class).order_by(TraceScan.id)).all() == [
+        "wechat",
+        "alipay",
+        "browser",
+    ]
+
+
 def test_the_client_address_is_kept_as_its_network_only(client, session, live_code):
     client.get(live_code["path"], headers=JSON, environ_base={"REMOTE_ADDR": "203.0.113.77"})
 
