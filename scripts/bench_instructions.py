@@ -1,0 +1,211 @@
+"""Instructions per request, counted by valgrind's callgrind: a figure this machine's drifting speed cannot move.
+
+On the development VM the app/baseline ratio of ``bench.py`` scatters by a tenth from one round to the next, so a
+change worth 5% cannot be seen there. Callgrind counts the instructions a request executes: the same for the same
+code, data and environment, whatever else the machine is doing.
+
+For the app and for the bare-Flask baseline (``scripts/bench_baseline.py``), one GET is sent in-process (WSGI, no
+server, no sockets) ``--requests`` times, and in another process three times as often, each process under callgrind.
+The difference divided by the extra requests is one request's cost: start-up, imports and warm-up cancel. Work a
+request leaves to a background thread of the process (the trace-scan writer) is flushed before the count ends, so it
+is included. The worker's own part (gunicorn, HTTP parsing, the socket) is not: ``bench.py`` measures the whole.
+
+    TRACE_RATE_LIMIT='10000000 per minute' .venv/bin/python scripts/bench_instructions.py --anonymous \\
+        --path /api/v1/trace/codes/BENCH2345678ABCD \\
+        --prepare '.venv/bin/python scripts/bench_data.py trace-codes --count 10000'
+
+Needs valgrind (``apt-get install valgrind``); a run takes a few minutes, most of it importing under valgrind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(SCRIPTS))
+
+import bench  # noqa: E402  (the HTTP harness: database set-up, flask CLI, logging)
+
+TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+WARMUP_REQUESTS = 50
+
+
+def drive(target: str, path: str, count: int, user: str | None) -> None:
+    """Send GET `path` `count` times to the app (or the baseline) in this process, after a warm-up."""
+    if target == "app":
+        sys.path.insert(0, str(bench.REPO))
+        from wsgi import app
+    else:
+        from bench_baseline import app
+    headers = {}
+    if user is not None:
+        status, body = _call(
+            app,
+            "POST",
+            "/api/v1/auth/login",
+            {},
+            json.dumps({"username": user, "password": os.environ["DEMO_PASSWORD"]}).encode(),
+        )
+        if status != 200:
+            raise SystemExit(f"login as {user} answered {status}: {body[:300]!r}")
+        token = json.loads(body).get("access_token")
+        if token is None:
+            raise SystemExit(f"login as {user} gave no token: {body[:300]!r}")
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    for _ in range(WARMUP_REQUESTS):
+        _expect_ok(app, path, headers)
+    # As the workers do after start-up (gunicorn.conf.py): the collector then walks only what requests allocate.
+    gc.collect()
+    gc.freeze()
+    for _ in range(count):
+        _expect_ok(app, path, headers)
+    recorder = getattr(app, "extensions", {}).get("trace_scan_recorder")
+    if recorder is not None:
+        recorder.flush()
+
+
+def _expect_ok(app, path: str, headers: dict[str, str]) -> None:
+    status, body = _call(app, "GET", path, headers, b"")
+    if status != 200:
+        raise SystemExit(f"GET {path} answered {status}: {body[:300]!r}")
+
+
+def _call(app, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    path, _, query = path.partition("?")
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": bench.HOST,
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": bench.HOST,
+        "HTTP_HOST": f"{bench.HOST}:8000",
+        "HTTP_ACCEPT": "application/json",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        **headers,
+    }
+    answer: list[int] = []
+
+    def start_response(status: str, _headers: list, _exc_info=None) -> None:
+        answer.append(int(status.split()[0]))
+
+    chunks = app(environ, start_response)
+    try:
+        data = b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    return answer[0], data
+
+
+def callgrind_totals(text: str) -> int:
+    """The instruction count a callgrind output file ends with."""
+    found = TOTALS.search(text)
+    if found is None:
+        raise bench.BenchError("no totals in the callgrind output")
+    return int(found.group(1))
+
+
+def count_instructions(target: str, args: argparse.Namespace, env: dict[str, str], workdir: Path, requests: int) -> int:
+    out = workdir / f"callgrind.{target}.{requests}.out"
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        __file__,
+        "--drive",
+        target,
+        "--path",
+        args.path,
+        "--requests",
+        str(requests),
+    ]
+    if args.anonymous:
+        command.append("--anonymous")
+    else:
+        command += ["--user", args.user]
+    bench.log(f"{target}: {requests} requests under callgrind")
+    done = subprocess.run(command, cwd=bench.REPO, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise bench.BenchError(f"{target} under callgrind failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    return callgrind_totals(out.read_text())
+
+
+def per_request(target: str, args: argparse.Namespace, env: dict[str, str], workdir: Path) -> int:
+    few, many = args.requests, 3 * args.requests
+    return round(
+        (count_instructions(target, args, env, workdir, many) - count_instructions(target, args, env, workdir, few))
+        / (many - few)
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", default="/api/v1/me", help="the GET to count")
+    parser.add_argument("--user", default="declarant", help="demo user to sign in as")
+    parser.add_argument("--anonymous", action="store_true", help="send no Authorization header")
+    parser.add_argument("--requests", type=int, default=200, help="requests in the smaller count (default 200)")
+    parser.add_argument("--prepare", help="shell command run after migrate and seed (as bench.py's)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--drive", choices=("app", "baseline"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.drive:
+        # The baseline answers every path alike: nobody to sign in as.
+        signed_in = args.drive == "app" and not args.anonymous
+        drive(args.drive, args.path, args.requests, args.user if signed_in else None)
+        return 0
+    if shutil.which("valgrind") is None:
+        bench.log("error: valgrind is not installed (apt-get install valgrind)")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
+        workdir = Path(tmp)
+        env = bench.build_env(argparse.Namespace(workers=None, gunicorn_threads=None), workdir)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
+        try:
+            bench.run_flask_cli(env, "db", "upgrade")
+            bench.run_flask_cli(env, "seed-demo")
+            if args.prepare:
+                bench.run_prepare(args.prepare, dict(env, BENCH_WORKDIR=str(workdir)))
+            report = {
+                "path": args.path,
+                "app": per_request("app", args, env, workdir),
+                "baseline": per_request("baseline", args, env, workdir),
+            }
+        except bench.BenchError as exc:
+            bench.log(f"error: {exc}")
+            return 1
+    report["app/baseline"] = round(report["app"] / report["baseline"], 2)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"GET {report['path']}: app {report['app']:,} instructions a request, "
+            f"baseline {report['baseline']:,}, app/baseline {report['app/baseline']}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

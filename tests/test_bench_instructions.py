@@ -1,0 +1,62 @@
+"""The instruction-count harness runs end to end; a stand-in valgrind keeps it fast (the real one takes minutes)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests.live import ROOT
+
+# Runs the measured command as valgrind would, then writes what callgrind ends its file with: a count that grows by
+# 7 a request above a start-up cost, so the harness must find 7 for the app (3 for the baseline) by subtraction.
+STAND_IN = textwrap.dedent(
+    """\
+    #!{python}
+    import subprocess, sys
+    args = sys.argv[1:]
+    tool, out_file, *command = args  # --tool=callgrind --callgrind-out-file=F python script ...
+    out = out_file.split("=", 1)[1]
+    subprocess.run(command, check=True)
+    requests = int(args[args.index("--requests") + 1])
+    per_request = 7 if args[args.index("--drive") + 1] == "app" else 3
+    with open(out, "w") as file:
+        file.write(f"events: Ir\\nsummary: {{5_000_000 + per_request * requests}}\\n")
+    """
+)
+
+
+def test_instructions_per_request_are_the_difference_of_two_counts(tmp_path):
+    valgrind = tmp_path / "valgrind"
+    valgrind.write_text(STAND_IN.format(python=sys.executable))
+    valgrind.chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}  # its own SQLite file
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
+
+    done = subprocess.run(
+        [sys.executable, "scripts/bench_instructions.py", "--path", "/api/v1/me", "--requests", "5", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == {"path": "/api/v1/me", "app": 7, "baseline": 3, "app/baseline": 2.33}
+
+
+def test_a_request_that_does_not_answer_200_stops_the_count(tmp_path):
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'unused.db'}", JWT_SECRET="x" * 48)
+
+    done = subprocess.run(
+        [sys.executable, "scripts/bench_instructions.py", "--drive", "app", "--anonymous", "--path", "/api/v1/nothing"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode != 0
+    assert "GET /api/v1/nothing answered 404" in done.stderr
