@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         env = bench.build_env(argparse.Namespace(workers=None, gunicorn_threads=None), workdir)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
+        # The same string hashes in every process, so dicts and sets do the same work from run to run.
+        env["PYTHONHASHSEED"] = "0"
         try:
             bench.run_flask_cli(env, "db", "upgrade")
             bench.run_flask_cli(env, "seed-demo")
