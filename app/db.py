@@ -230,8 +230,11 @@ class _Prepared:
             for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
-        self._results = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+        # Only the columns whose type converts (times, enums): most come back from the driver as they are.
+        self._converters = [
+            (index, convert)
+            for index, column in enumerate(statement.selected_columns)
+            if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
         ]
 
     def run(self, driver: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -246,9 +249,10 @@ class _Prepared:
             cursor.close()
         if row is None:
             return None
-        return tuple(
-            value if convert is None else convert(value) for convert, value in zip(self._results, row, strict=True)
-        )
+        values = list(row)
+        for index, convert in self._converters:
+            values[index] = convert(values[index])
+        return tuple(values)
 
 
 def close_session(_exc: BaseException | None = None) -> None:
