@@ -33,14 +33,7 @@ def test_instructions_per_request_are_the_difference_of_two_counts(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}  # its own SQLite file
     env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
 
-    done = subprocess.run(
-        [sys.executable, "scripts/bench_instructions.py", "--path", "/api/v1/me", "--requests", "5", "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    done = _harness(env, "--path", "/api/v1/me", "--requests", "5", "--json")
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout) == {"path": "/api/v1/me", "app": 7, "baseline": 3, "app/baseline": 2.33}
@@ -49,14 +42,12 @@ def test_instructions_per_request_are_the_difference_of_two_counts(tmp_path):
 def test_a_request_that_does_not_answer_200_stops_the_count(tmp_path):
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'unused.db'}", JWT_SECRET="x" * 48)
 
-    done = subprocess.run(
-        [sys.executable, "scripts/bench_instructions.py", "--drive", "app", "--anonymous", "--path", "/api/v1/nothing"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _harness(env, "--drive", "app", "--anonymous", "--path", "/api/v1/nothing")
 
     assert done.returncode != 0
     assert "GET /api/v1/nothing answered 404" in done.stderr
+
+
+def _harness(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "scripts/bench_instructions.py", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
