@@ -30,11 +30,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
 import bench  # noqa: E402  (the HTTP harness: database set-up, flask CLI, logging)
+
+if TYPE_CHECKING:
+    from app.trace.scans import ScanRecorder
 
 TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 WARMUP_REQUESTS = 50
@@ -42,11 +46,12 @@ WARMUP_REQUESTS = 50
 
 def drive(target: str, path: str, count: int, user: str | None) -> None:
     """Send GET `path` `count` times to the app (or the baseline) in this process, after a warm-up."""
+    recorder = None
     if target == "app":
         sys.path.insert(0, str(bench.REPO))
         from wsgi import app
 
-        _write_scans_in_full_batches(app)
+        recorder = _scans_written_in_full_batches(app)
     else:
         from bench_baseline import app
     headers = {}
@@ -71,12 +76,11 @@ def drive(target: str, path: str, count: int, user: str | None) -> None:
     gc.freeze()
     for _ in range(count):
         _expect_ok(app, path, headers)
-    recorder = getattr(app, "extensions", {}).get("trace_scan_recorder")
     if recorder is not None:
         recorder.flush()
 
 
-def _write_scans_in_full_batches(app) -> None:
+def _scans_written_in_full_batches(app) -> ScanRecorder:
     """Counted lookups are written when the count ends, 500 to a batch, as under steady load.
 
     The writer's thread otherwise wakes after 0.2 s of the clock, and under valgrind a request takes fifty times
@@ -85,9 +89,10 @@ def _write_scans_in_full_batches(app) -> None:
     from app.trace.resolver import clone_rules
     from app.trace.scans import ScanRecorder
 
-    app.extensions["trace_scan_recorder"] = ScanRecorder(
+    recorder = app.extensions["trace_scan_recorder"] = ScanRecorder(
         app.extensions["sessionmaker"], rules=clone_rules(app.extensions["settings"]), linger=24 * 3600
     )
+    return recorder
 
 
 def _expect_ok(app, path: str, headers: dict[str, str]) -> None:
