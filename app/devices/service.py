@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import BindParameter, ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,20 +143,26 @@ def active_devices(session: Session, *user_ids: int) -> list[Device]:
             select(Device)
             # A user disabled since the notice was written (a reminder minutes later) gets no more pushes.
             .join(User, User.id == Device.user_id)
-            .where(User.is_active.is_(True), Device.user_id.in_(user_ids), *deliverable(clock.utcnow()))
+            .where(User.is_active.is_(True), Device.user_id.in_(user_ids), *deliverable(seen_since(clock.utcnow())))
             .order_by(Device.id)
         )
     )
 
 
-def deliverable(now: datetime) -> tuple[ColumnElement[bool], ...]:
-    """What makes a device worth a push at `now`, its user aside (the Python twin is Device.is_active)."""
+def deliverable(since: datetime | BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
+    """What makes a device worth a push, its user aside: seen `since` (`seen_since(now)`, or a bind parameter
+    for a statement built once). The Python twin is Device.is_active."""
     return (
         Device.removed_at.is_(None),
         Device.invalidated_at.is_(None),
         Device.push_permission.is_(True),
-        Device.last_seen_at >= now - STALE_AFTER,
+        Device.last_seen_at >= since,
     )
+
+
+def seen_since(now: datetime) -> datetime:
+    """The oldest last-seen time of a device still worth a push at `now`."""
+    return now - STALE_AFTER
 
 
 def invalidate_token(session: Session, device: Device | int, *, reason: str, token: str | None = None) -> Device:

@@ -6,6 +6,7 @@ everything after the last seq it saw and gets it in order, exactly once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.service import signed_in_user
@@ -115,10 +116,8 @@ def _recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) ->
     key = (session.get_transaction(), enterprise_id, roles)
     if key not in cache:
         rows = session.execute(
-            select(User.id, User.language, Device)
-            .outerjoin(Device, and_(Device.user_id == User.id, *devices.deliverable(clock.utcnow())))
-            .where(User.enterprise_id == enterprise_id, User.role.in_(roles), User.is_active.is_(True))
-            .order_by(User.id, Device.id)
+            _recipients_statement(roles),
+            {"enterprise_id": enterprise_id, "seen_since": devices.seen_since(clock.utcnow())},
         )
         recipients: dict[int, Recipient] = {}
         for user_id, language, device in rows:
@@ -127,6 +126,17 @@ def _recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) ->
                 recipient.devices.append(device)
         cache[key] = list(recipients.values())
     return cache[key]
+
+
+# Built once per set of roles: a gate decision notifies with it, and building it cost a tenth of a millisecond.
+@functools.cache
+def _recipients_statement(roles: frozenset[Role]) -> Select[tuple[int, Language, Device]]:
+    return (
+        select(User.id, User.language, Device)
+        .outerjoin(Device, and_(Device.user_id == User.id, *devices.deliverable(bindparam("seen_since"))))
+        .where(User.enterprise_id == bindparam("enterprise_id"), User.role.in_(roles), User.is_active.is_(True))
+        .order_by(User.id, Device.id)
+    )
 
 
 def ensure_cursor_kept(session: Session, *, after_seq: int) -> None:

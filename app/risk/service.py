@@ -6,10 +6,11 @@ the trace-code clone alarm all land in the same queue.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, exists, func, literal, select
+from sqlalchemy import Select, String, bindparam, cast, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -193,11 +194,14 @@ def find_open_warning(session: Session, subject_key: str, *, lock: bool = False)
 
 def has_open_warning(session: Session, subject_key: str) -> bool:
     """Whether an unresolved warning about `subject_key` exists (an index-only lookup)."""
-    return (
-        session.scalar(
-            select(RiskWarning.id).where(RiskWarning.subject_key == subject_key, RiskWarning.status != W.RESOLVED)
-        )
-        is not None
+    return session.scalar(_open_warning_statement(), {"subject_key": subject_key}) is not None
+
+
+# Built once: every gate decision asks it.
+@functools.cache
+def _open_warning_statement() -> Select[tuple[int]]:
+    return select(RiskWarning.id).where(
+        RiskWarning.subject_key == bindparam("subject_key"), RiskWarning.status != W.RESOLVED
     )
 
 
