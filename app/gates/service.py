@@ -793,23 +793,27 @@ def _assign_lane(
     )
 
 
-def _lock_passage(session: Session, passage_id: int) -> GatePassage:
+def _lock_passage(session: Session, passage_id: int) -> tuple[GatePassage, bool]:
+    """The passage with everything the decision reads, locked, and whether its vehicle has an open risk warning."""
     params = {"passage_id": passage_id}
-    passage = session.scalars(_locked_passage_with_pass(), params).unique().one_or_none()
+    row = session.execute(_locked_passage_with_pass(), params).unique().one_or_none()
+    if row is not None:
+        return row[0], row[1]
+    # No pass to join (a vehicle read without one), or no such passage.
+    passage = session.scalar(_locked_passage_alone(), params)
     if passage is None:
-        # No pass to join (a vehicle read without one), or no such passage.
-        passage = session.scalar(_locked_passage_alone(), params)
-        if passage is None:
-            raise NotFound(f"Gate passage {passage_id} does not exist.")
-    return passage
+        raise NotFound(f"Gate passage {passage_id} does not exist.")
+    return passage, False
 
 
 @functools.cache
-def _locked_passage_with_pass() -> Select[tuple[GatePassage]]:
+def _locked_passage_with_pass() -> Select[tuple[GatePassage, bool]]:
     # Everything the decision reads comes with one locking query; no lazy load follows. The pass changes
-    # with the decision, and its lock also waits out an arrival reading it.
+    # with the decision, and its lock also waits out an arrival reading it. The open-warning check rides
+    # along: a round trip of its own cost a decision more than the check itself.
     return (
-        _locked_passage(select(GatePassage).join(GatePassage.gate_pass))
+        _locked_passage(select(GatePassage, risk.open_warning_about_vehicle(GatePass.plate)))
+        .join(GatePassage.gate_pass)
         .options(
             # Of the declarations and lists only what their timelines and settling read: they are wide.
             contains_eager(GatePassage.gate_pass).options(
@@ -828,7 +832,7 @@ def _locked_passage_alone() -> Select[tuple[GatePassage]]:
     return _locked_passage(select(GatePassage)).with_for_update(of=GatePassage)
 
 
-def _locked_passage(statement: Select[tuple[GatePassage]]) -> Select[tuple[GatePassage]]:
+def _locked_passage(statement: Select[Any]) -> Select[Any]:
     return (
         statement.where(GatePassage.id == bindparam("passage_id"))
         .options(
@@ -842,18 +846,18 @@ def _locked_passage(statement: Select[tuple[GatePassage]]) -> Select[tuple[GateP
 
 def weigh(session: Session, passage_id: int, *, weighbridge_kg: Decimal, tolerance_percent: Decimal) -> GatePassage:
     """The weighbridge reading decides: clear automatically, or refer with every reason."""
-    passage = _lock_passage(session, passage_id)
+    passage, vehicle_warned = _lock_passage(session, passage_id)
     if passage.status is not PassageStatus.LANE_ASSIGNED:
         if passage.weighbridge_kg == weighbridge_kg:
             return passage  # the device sent the reading again
         raise InvalidTransition(f"Gate passage {passage_id} is {passage.status.value}; it was weighed already.")
     # One UPDATE of the passage at the end, not one per lookup that would autoflush it.
     with session.no_autoflush:
-        return _decide_on_weight(session, passage, weighbridge_kg, tolerance_percent)
+        return _decide_on_weight(session, passage, weighbridge_kg, tolerance_percent, vehicle_warned=vehicle_warned)
 
 
 def _decide_on_weight(
-    session: Session, passage: GatePassage, weighbridge_kg: Decimal, tolerance_percent: Decimal
+    session: Session, passage: GatePassage, weighbridge_kg: Decimal, tolerance_percent: Decimal, *, vehicle_warned: bool
 ) -> GatePassage:
     now = clock.utcnow()
     passage.weighbridge_kg = weighbridge_kg
@@ -862,7 +866,7 @@ def _decide_on_weight(
     if gate_pass is not None:
         passage.expected_kg = gate_pass.total_kg
         passage.wt_error_kg = weighbridge_kg - gate_pass.total_kg
-    reasons = _referral_reasons(session, passage, tolerance_percent)
+    reasons = _referral_reasons(passage, tolerance_percent, vehicle_warned=vehicle_warned)
     passage.reasons = [reason.value for reason in reasons]
     if not reasons:
         _let_through(session, passage, PassageStatus.AUTO_CLEARED, decider=None, at=now)
@@ -880,7 +884,9 @@ def _decide_on_weight(
     return passage
 
 
-def _referral_reasons(session: Session, passage: GatePassage, tolerance_percent: Decimal) -> list[ReferralReason]:
+def _referral_reasons(
+    passage: GatePassage, tolerance_percent: Decimal, *, vehicle_warned: bool
+) -> list[ReferralReason]:
     gate_pass, vehicle = passage.gate_pass, passage.vehicle
     if gate_pass is None or vehicle is None:
         return [R.NO_VALID_PASS]
@@ -905,7 +911,7 @@ def _referral_reasons(session: Session, passage: GatePassage, tolerance_percent:
     assert passage.wt_error_kg is not None
     if abs(passage.wt_error_kg) > gate_pass.total_kg * tolerance_percent / 100:
         reasons.append(R.WEIGHT_OUT_OF_TOLERANCE)
-    if risk.has_open_warning(session, risk.vehicle_key(gate_pass.plate)):
+    if vehicle_warned:
         reasons.append(R.OPEN_RISK_WARNING)
     return reasons
 
@@ -1068,7 +1074,7 @@ def decide(
     note: str | None = None,
 ) -> GatePassage:
     """A gate operator or officer decides on a referred vehicle: clear, turn back or send to inspection."""
-    passage = _lock_passage(session, passage_id)
+    passage, _ = _lock_passage(session, passage_id)
     target = {
         DecisionAction.CLEAR: PassageStatus.CLEARED,
         DecisionAction.TURN_BACK: PassageStatus.TURNED_BACK,

@@ -6,11 +6,10 @@ the trace-code clone alarm all land in the same queue.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, Exists, String, and_, cast, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,9 +69,17 @@ class WarningTaken(Conflict):
     code, title = "warning_taken", "Warning taken by another officer"
 
 
+VEHICLE_KEY_PREFIX = "vehicle:"
+
+
 def vehicle_key(plate: str) -> str:
     """The subject key of warnings about a vehicle, whoever raises them."""
-    return f"vehicle:{plate}"
+    return VEHICLE_KEY_PREFIX + plate
+
+
+def open_warning_about_vehicle(plate: ColumnElement[str]) -> Exists:
+    """In SQL: whether an unresolved warning about the vehicle whose plate `plate` holds exists."""
+    return exists().where(_unresolved_about(literal(VEHICLE_KEY_PREFIX) + plate))
 
 
 def raise_warning(
@@ -186,7 +193,7 @@ def report_video_event(
 
 def find_open_warning(session: Session, subject_key: str, *, lock: bool = False) -> RiskWarning | None:
     """The unresolved warning about `subject_key`, or None."""
-    statement = select(RiskWarning).where(RiskWarning.subject_key == subject_key, RiskWarning.status != W.RESOLVED)
+    statement = select(RiskWarning).where(_unresolved_about(subject_key))
     if lock:
         statement = statement.with_for_update().execution_options(populate_existing=True)
     return session.scalar(statement)
@@ -194,15 +201,11 @@ def find_open_warning(session: Session, subject_key: str, *, lock: bool = False)
 
 def has_open_warning(session: Session, subject_key: str) -> bool:
     """Whether an unresolved warning about `subject_key` exists (an index-only lookup)."""
-    return session.scalar(_open_warning_statement(), {"subject_key": subject_key}) is not None
+    return session.scalar(select(RiskWarning.id).where(_unresolved_about(subject_key))) is not None
 
 
-# Built once: every gate decision asks it.
-@functools.cache
-def _open_warning_statement() -> Select[tuple[int]]:
-    return select(RiskWarning.id).where(
-        RiskWarning.subject_key == bindparam("subject_key"), RiskWarning.status != W.RESOLVED
-    )
+def _unresolved_about(subject_key: str | ColumnElement[str]) -> ColumnElement[bool]:
+    return and_(RiskWarning.subject_key == subject_key, RiskWarning.status != W.RESOLVED)
 
 
 def get_warning(session: Session, warning_id: int, *, lock: bool = False) -> RiskWarning:
