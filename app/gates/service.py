@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, select, true
@@ -709,7 +709,11 @@ def _identify(session: Session, *, plate: str, ic_no: str | None) -> tuple[Vehic
     return _vehicle_with_live_pass(session, "plate", plate)
 
 
-def _vehicle_with_live_pass(session: Session, identity: str, value: str) -> tuple[Vehicle | None, GatePass | None]:
+# The vehicle's columns a gate reads it by.
+Identity = Literal["ic_no", "plate"]
+
+
+def _vehicle_with_live_pass(session: Session, identity: Identity, value: str) -> tuple[Vehicle | None, GatePass | None]:
     gate_pass = session.scalar(_live_pass_by(identity), {"identity": value})
     if gate_pass is not None:
         return gate_pass.vehicle, gate_pass
@@ -720,7 +724,7 @@ def _vehicle_with_live_pass(session: Session, identity: str, value: str) -> tupl
 # The statements of the arrival and the decision are built once: built per request, they cost the
 # decision half a millisecond (the locking query alone a quarter), more than two of its round trips.
 @functools.cache
-def _live_pass_by(identity: str) -> Select[tuple[GatePass]]:
+def _live_pass_by(identity: Identity) -> Select[tuple[GatePass]]:
     # The pass row lock serialises two reads of the same truck (two cameras, a retry). A vehicle with a pass,
     # the usual case, comes with it in the same query.
     return (
@@ -734,7 +738,7 @@ def _live_pass_by(identity: str) -> Select[tuple[GatePass]]:
 
 
 @functools.cache
-def _vehicle_by(identity: str) -> Select[tuple[Vehicle]]:
+def _vehicle_by(identity: Identity) -> Select[tuple[Vehicle]]:
     return select(Vehicle).where(getattr(Vehicle, identity) == bindparam("identity"))
 
 
