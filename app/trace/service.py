@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, Insert, Select, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -712,23 +713,13 @@ def record_scans(session: Session, scans: list[dict[str, Any]], *, rules: CloneR
     Each code's totals and sightings move on with them, and a code whose lookups were flagged (a clone rule,
     or a lookup before release) raises a risk warning for customs officers, repeats counting on it.
     """
-    # A Core insert: the ORM's bulk insert bookkeeping per row was a fifth of a batch's time.
-    session.connection().execute(insert(TraceScan.__table__), scans)
+    _INSERT_SCANS.run(session, scans)
     by_code: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for scan in scans:
         by_code[scan["trace_code_id"]].append(scan)
-    statement, postgres = _upsert(session, TraceCodeScanTotal)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["trace_code_id"],
-            set_={
-                "scan_count": TraceCodeScanTotal.scan_count + statement.excluded.scan_count,
-                "first_scanned_at": (func.least if postgres else func.min)(
-                    TraceCodeScanTotal.first_scanned_at, statement.excluded.first_scanned_at
-                ),
-            },
-        ),
-        # In id order, so two writers (two workers) lock codes in the same order and cannot deadlock.
+    # In id order, so two writers (two workers) lock codes in the same order and cannot deadlock.
+    _ADD_TO_TOTALS.run(
+        session,
         [
             {
                 "trace_code_id": code_id,
@@ -745,10 +736,41 @@ def record_scans(session: Session, scans: list[dict[str, Any]], *, rules: CloneR
             _raise_clone_alarm(session, code_id, flagged=flagged, rules=rules)
 
 
-def _upsert(session: Session, model: type[Base]) -> tuple[Any, bool]:
+def _upsert(dialect: Dialect, model: type[Base]) -> tuple[Any, bool]:
     """An INSERT that can take ON CONFLICT DO UPDATE, and whether it is PostgreSQL's (else SQLite's)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = dialect.name == "postgresql"
     return (postgresql if postgres else sqlite).insert(model), postgres
+
+
+def _add_to_totals(dialect: Dialect) -> Insert:
+    statement, postgres = _upsert(dialect, TraceCodeScanTotal)
+    return statement.on_conflict_do_update(
+        index_elements=["trace_code_id"],
+        set_={
+            "scan_count": TraceCodeScanTotal.scan_count + statement.excluded.scan_count,
+            "first_scanned_at": (func.least if postgres else func.min)(
+                TraceCodeScanTotal.first_scanned_at, statement.excluded.first_scanned_at
+            ),
+        },
+    )
+
+
+def _see(dialect: Dialect) -> Insert:
+    statement, postgres = _upsert(dialect, TraceSighting)
+    # Workers write concurrently: a late batch must not move a sighting back in time.
+    newest = (func.greatest if postgres else func.max)(TraceSighting.last_seen_at, statement.excluded.last_seen_at)
+    return statement.on_conflict_do_update(
+        index_elements=["trace_code_id", "kind", "value"], set_={"last_seen_at": newest}
+    )
+
+
+# The writer's statements, built once: a batch spent more on building and caching them than the database spent.
+_INSERT_SCANS = db.PreparedWrite(
+    lambda _dialect: insert(TraceScan).inline(),
+    columns=("trace_code_id", "scanned_at", "network", "client_class", "region", "verdict", "before_release"),
+)
+_ADD_TO_TOTALS = db.PreparedWrite(_add_to_totals, columns=("trace_code_id", "scan_count", "first_scanned_at"))
+_SEE = db.PreparedWrite(_see, columns=("trace_code_id", "kind", "value", "last_seen_at"))
 
 
 def _record_sightings(session: Session, scans: list[dict[str, Any]]) -> None:
@@ -758,20 +780,14 @@ def _record_sightings(session: Session, scans: list[dict[str, Any]]) -> None:
             if scan[kind]:
                 key = (scan["trace_code_id"], kind, scan[kind])
                 latest[key] = max(latest.get(key, scan["scanned_at"]), scan["scanned_at"])
-    if not latest:
-        return
-    statement, postgres = _upsert(session, TraceSighting)
-    # Workers write concurrently: a late batch must not move a sighting back in time.
-    newest = (func.greatest if postgres else func.max)(TraceSighting.last_seen_at, statement.excluded.last_seen_at)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["trace_code_id", "kind", "value"], set_={"last_seen_at": newest}
-        ),
-        [
-            {"trace_code_id": code_id, "kind": kind, "value": value, "last_seen_at": at}
-            for (code_id, kind, value), at in sorted(latest.items())
-        ],
-    )
+    if latest:
+        _SEE.run(
+            session,
+            [
+                {"trace_code_id": code_id, "kind": kind, "value": value, "last_seen_at": at}
+                for (code_id, kind, value), at in sorted(latest.items())
+            ],
+        )
 
 
 # Why a code was flagged, as the officers' queue says it.
