@@ -1,13 +1,17 @@
 import time
+from datetime import timedelta
 
 import pytest
 from alembic import command
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app import create_app, db
 from app.auth import service as auth
 from app.cli import alembic_config
+from app.common import clock
 from app.risk.models import RiskWarning
+from app.trace import service
 from app.trace.models import TraceScan
 from tests.conftest import make_settings
 from tests.databases import configured_url, scratch_database
@@ -70,3 +74,19 @@ def test_scans_are_written_by_the_background_recorder(background_app):
 
     # The limit is one lookup: the writer's totals make the next ones suspicious, and it raises the alarm.
     assert verdicts == ["genuine", "suspicious", "suspicious"]
+
+
+def test_a_batch_the_database_refuses_fails_as_sqlalchemy_statements_do(session):
+    """The writer's rows go to the driver directly; its errors still arrive as SQLAlchemy's, for the writer's log."""
+    scan = {
+        "trace_code_id": 2**31 - 1,  # no such code
+        "scanned_at": clock.utcnow(),
+        "network": "203.0.113.0/24",
+        "client_class": "browser",
+        "region": None,
+        "verdict": "genuine",
+        "before_release": False,
+    }
+    rules = service.CloneRules(lookups=50, networks=5, regions=3, window=timedelta(hours=24))
+    with pytest.raises(IntegrityError, match="trace_scans"):
+        service.record_scans(session, [scan], rules=rules)
