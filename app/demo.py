@@ -6,7 +6,7 @@ Running it again keeps what exists.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -76,20 +76,21 @@ VEHICLES = [
     ("渝A8C03挂", "IC0000000004", VehicleClass.OVERLENGTH, "15200", None),
 ]
 
-# (declarant, cop_no, receipts customs sends: (code, minutes after submission, info))
-DECLARATIONS: list[tuple[str, str, list[tuple[int, int, str | None]]]] = [
+# (declarant, cop_no, receipts customs sends: (code, info)). A receipt is dated when the demo makes it, just after
+# the submission: dated minutes ahead, as customs really takes, the trace page would show a release in the future.
+DECLARATIONS: list[tuple[str, str, list[tuple[int, str | None]]]] = [
     ("declarant", "DEMO-0001", []),
-    ("declarant", "DEMO-0002", [(120, 2, "新增申报成功")]),
-    ("declarant", "DEMO-0003", [(120, 2, "新增申报成功"), (500, 6, "布控查验")]),
-    ("declarant", "DEMO-0004", [(120, 2, "新增申报成功"), (399, 4, None), (800, 9, None)]),
-    ("declarant", "DEMO-0005", [(100, 3, "订购人身份信息与支付人不一致")]),
-    ("declarant2", "DEMO-B-0001", [(120, 2, "新增申报成功")]),
+    ("declarant", "DEMO-0002", [(120, "新增申报成功")]),
+    ("declarant", "DEMO-0003", [(120, "新增申报成功"), (500, "布控查验")]),
+    ("declarant", "DEMO-0004", [(120, "新增申报成功"), (399, None), (800, None)]),
+    ("declarant", "DEMO-0005", [(100, "订购人身份信息与支付人不一致")]),
+    ("declarant2", "DEMO-B-0001", [(120, "新增申报成功")]),
 ]
 
 
 # The traced declaration: codes issued and affixed while customs reviews it, then released.
 TRACED_COP_NO = "DEMO-TRACE-0001"
-TRACED_RECEIPTS: list[tuple[int, int, str | None]] = [(120, 2, "新增申报成功"), (399, 4, None), (800, 8, None)]
+TRACED_RECEIPTS: list[tuple[int, str | None]] = [(120, "新增申报成功"), (399, None), (800, None)]
 PRODUCTS = [
     ("04006381333931", "婴儿配方奶粉 800g", "Infant formula 800 g", "Milupa", "800g/罐", "DE", "1901101000", "122"),
     ("09506000134352", "维生素软糖 60粒", "Vitamin gummies, 60", "Swisse", "60粒/瓶", "AU", "2106909090", "142"),
@@ -146,7 +147,7 @@ def _traced_declaration(session: Session, *, warehouse: Enterprise, actor: Actor
     trace.change_status(session, user=operator, actor=actor, status=TraceCodeStatus.AFFIXED, batch_id=issued.batch.id)
     customs.ingest(
         session,
-        [_receipt(declaration, code, minutes, info) for code, minutes, info in TRACED_RECEIPTS],
+        [_receipt(declaration, code, info) for code, info in TRACED_RECEIPTS],
         gateway=gateway,
         format=ReceiptFormat.JSON,
     )
@@ -222,7 +223,7 @@ def _declarations(session: Session, *, warehouse: Enterprise) -> None:
         declaration = declarations.submit(session, declarant=declarant, **_payload(cop_no, warehouse))
         customs.ingest(
             session,
-            [_receipt(declaration, code, minutes, info) for code, minutes, info in receipts],
+            [_receipt(declaration, code, info) for code, info in receipts],
             gateway=gateway,
             format=ReceiptFormat.JSON,
         )
@@ -239,8 +240,7 @@ def _declared(session: Session, declarant: User, cop_no: str) -> bool:
     )
 
 
-def _receipt(declaration: Declaration, code: int, minutes: int, info: str | None) -> IncomingReceipt:
-    at: datetime = declaration.submitted_at + timedelta(minutes=minutes)
+def _receipt(declaration: Declaration, code: int, info: str | None) -> IncomingReceipt:
     invt_no = f"80122026I{declaration.id:09d}" if code == 120 else None
     return IncomingReceipt(
         guid=declaration.guid,
@@ -248,7 +248,7 @@ def _receipt(declaration: Declaration, code: int, minutes: int, info: str | None
         pre_no=None,
         invt_no=invt_no,
         status_code=code,
-        return_time=at,
+        return_time=clock.utcnow(),
         return_info=info,
         raw_body=f'{{"demo": true, "status_code": {code}}}',
     )

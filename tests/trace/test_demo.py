@@ -1,4 +1,7 @@
 import re
+from datetime import datetime
+
+from app.common import clock
 
 
 def test_the_demo_prints_a_trace_url_that_resolves_genuine(app, client):
@@ -14,4 +17,5 @@ def test_the_demo_prints_a_trace_url_that_resolves_genuine(app, client):
     assert 'data-verdict="genuine"' in page
     assert document["verdict"] == "genuine"
     assert [step["step"] for step in document["chain"]] == ["submitted", "accepted", "audited", "released"]
+    assert all(datetime.fromisoformat(step["at"]) <= clock.utcnow() for step in document["chain"])
     assert mismatch["verdict"] == "gtin_mismatch"
