@@ -36,7 +36,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     engine = db.make_engine(settings.database_url)
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    # A closed session refuses further use instead of quietly opening a new transaction: code that outlives its
+    # request (a streamed body) and still reads through the request's session fails loudly, not by holding a lock.
+    sessions = sessionmaker(bind=engine, expire_on_commit=False, close_resets_only=False)
     hub = NoticeHub(
         sessions,
         redis_url=settings.redis_url,

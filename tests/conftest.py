@@ -19,6 +19,7 @@ from app.trace import service as trace
 from app.users.models import Role, User
 from tests.databases import configured_url, is_postgres, scratch_database
 from tests.factories import make_user
+from tests.guards import guard
 
 # Stand-in push providers (APNs, FCM, JPush, Huawei, SMS) on loopback, for tests/push and the dispatcher tests.
 pytest_plugins = ["tests.standins.fixtures"]
@@ -65,7 +66,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     command.upgrade(alembic_config(database_url), "head")
-    flask_app = create_app(make_settings(database_url, upload_dir=tmp_path_factory.mktemp("uploads")))
+    flask_app = guard(create_app(make_settings(database_url, upload_dir=tmp_path_factory.mktemp("uploads"))))
     flask_app.config["TESTING"] = True
     yield flask_app
     flask_app.extensions["engine"].dispose()
@@ -151,7 +152,7 @@ def scratch_app(tmp_path: Path, **overrides: object) -> Iterator[Flask]:
     """An app of its own on a scratch database, where each request commits on its own connection."""
     with scratch_database(configured_url(), tmp_path) as url:
         command.upgrade(alembic_config(url), "head")
-        app = create_app(make_settings(url, upload_dir=tmp_path / "uploads", **overrides))
+        app = guard(create_app(make_settings(url, upload_dir=tmp_path / "uploads", **overrides)))
         try:
             yield app
         finally:

@@ -2,7 +2,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, current_app, request
 from flask.views import MethodView
 
 from app import db
@@ -57,7 +57,8 @@ def _csv(rows: Iterable[tuple[str, str, str | None]], *, filename: str) -> Respo
                 buffer.truncate()
         yield buffer.getvalue()
 
-    response = Response(stream_with_context(generate()), mimetype=CSV_MEDIA_TYPE)
+    # No request context while the body streams: `rows` reads in transactions of its own (stream_batch_codes).
+    response = Response(generate(), mimetype=CSV_MEDIA_TYPE)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -188,7 +189,7 @@ class BatchCodesCsv(MethodView):
         """Every code of a batch as CSV for a label printer, streamed in issuing order."""
         with db.transaction() as session:
             batch = service.get_batch_for(session, batch_id, viewer=current_user())
-        codes = ((code.serial, code.gtin, code.lot) for code in service.iter_batch_codes(db.session(), batch))
+        codes = service.stream_batch_codes(db.session_factory(), batch)
         return _csv(codes, filename=f"trace-codes-{batch.id}.csv")
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Insert, Select, bindparam, exists, func, inse
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import db
 from app.audit import service as audit
@@ -250,22 +250,30 @@ def list_batch_codes(
     )
 
 
-def iter_batch_codes(session: Session, batch: TraceCodeBatch, *, chunk: int = 5000) -> Iterator[TraceCode]:
-    """Every code of a batch in issuing order, read in chunks so a million never sit in memory."""
+def stream_batch_codes(
+    sessions: sessionmaker[Session], batch: TraceCodeBatch, *, chunk: int = 5000
+) -> Iterator[tuple[str, str, str | None]]:
+    """Every code of a batch as (serial, gtin, lot) in issuing order, for a response that streams after its request.
+
+    Each chunk is read in a short transaction of its own, closed before the chunk is handed on: a slow download
+    holds no transaction between chunks (on SQLite it would hold the write lock, on PostgreSQL an idle transaction),
+    and a client that hangs up closes the generator with nothing open. Codes never change their serial, GTIN or lot,
+    so chunks read at different moments still make one consistent list.
+    """
     last = 0
     while True:
-        codes = list(
-            session.scalars(
-                select(TraceCode)
+        with db.reading(sessions) as session:
+            rows = session.execute(
+                select(TraceCode.id, TraceCode.serial, TraceCode.gtin, TraceCode.lot)
                 .where(TraceCode.batch_id == batch.id, TraceCode.id > last)
                 .order_by(TraceCode.id)
                 .limit(chunk)
-            )
-        )
-        yield from codes
-        if len(codes) < chunk:
+            ).all()
+        for row in rows:
+            yield row.serial, row.gtin, row.lot
+        if len(rows) < chunk:
             return
-        last = codes[-1].id
+        last = rows[-1].id
 
 
 def sheet_codes(session: Session, batch_id: int, *, viewer: User, page: int, per_sheet: int) -> list[TraceCode]:
