@@ -1,0 +1,56 @@
+"""Every route asks who is calling, except the few that are public by design (OWASP API2 and API5)."""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.routing import Rule
+
+# Public by design: sign-in, the consumer's trace lookups and the resolver, health probes, the API's own docs.
+PUBLIC = {
+    "/.well-known/gs1resolver",
+    "/01/<path:rest>",
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/docs",
+    "/api/v1/docs/assets/<path:filename>",
+    "/api/v1/openapi.json",
+    "/api/v1/trace/codes/<string:serial>",
+    "/api/v1/trace/verify",
+    "/healthz",
+    "/readyz",
+    "/static/<path:filename>",
+}
+
+
+def _url(rule: Rule) -> str:
+    """The rule with a plausible value for each part: ids, a serial, a path."""
+    values = {name: "1" if name.endswith("_id") else "ABC234" for name in rule.arguments}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _protected(app) -> list[tuple[str, str]]:
+    return sorted(
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule not in PUBLIC
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    )
+
+
+def test_the_public_list_names_only_routes_that_exist(app):
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    assert rules >= PUBLIC
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_every_other_route_answers_401_without_credentials(app, client, method):
+    refused = {}
+    for rule_method, rule in _protected(app):
+        if rule_method != method:
+            continue
+        url = next(r for r in app.url_map.iter_rules() if r.rule == rule)
+        response = client.open(_url(url), method=method, json={} if method != "GET" else None)
+        refused[(method, rule)] = (response.status_code, response.headers.get("Content-Type"))
+    wrong = {key: value for key, value in refused.items() if value != (401, "application/problem+json")}
+    assert refused
+    assert not wrong
