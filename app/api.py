@@ -110,6 +110,7 @@ def docs_asset(filename: str) -> Any:
 
 def register_blueprints(app: Flask, api: Api) -> None:
     from app.audit.routes import blp as audit_blp
+    from app.audit.routes import verify_blp as audit_verify_blp
     from app.auth.routes import blp as auth_blp
     from app.bonded_lists.routes import blp as bonded_lists_blp
     from app.customs.routes import blp as customs_blp
@@ -138,6 +139,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         admin_users_blp,
         admin_enterprises_blp,
         audit_blp,
+        audit_verify_blp,
         declarations_blp,
         customs_blp,
         bonded_lists_blp,

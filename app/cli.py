@@ -138,13 +138,17 @@ def audit_verify() -> None:
     """Recompute the audit chain; report the first row that was altered, removed or inserted."""
     with db.transaction() as session:
         broken = audit.first_broken_event(session)
-    if broken is None:
-        click.echo("Audit trail intact.")
-        return
-    raise click.ClickException(
-        f"Audit trail broken at event {broken.id} ({broken.action} at {broken.occurred_at.isoformat()}): "
-        "its content or its link to the previous event does not match its hash."
-    )
+        if broken is None:
+            click.echo("Audit trail intact.")
+            return
+        why = audit.REASONS[broken.reason]
+        if broken.event is None:
+            raise click.ClickException(f"Audit trail broken at seq {broken.seq}: {why}.")
+        event = broken.event
+        raise click.ClickException(
+            f"Audit trail broken at event {event.id} (seq {event.seq}, {event.action} at "
+            f"{event.occurred_at.isoformat()}): {why}."
+        )
 
 
 @auth_cli.command("purge-tokens")

@@ -1,13 +1,32 @@
-"""The append-only audit trail, each row chained to the previous one by a hash."""
+"""The append-only audit trail: every entry chained to the one before it by a hash, in commit order.
+
+How the chain is kept without one lock held across each writer's transaction:
+
+* The application computes `digest`, SHA-256 over the entry's own content (canonical JSON), when it records it,
+  and INSERTs the row without a place in the chain: no lock, no read of the tail, no extra round trip.
+* On PostgreSQL a deferred constraint trigger (migration 0013) gives the row its place inside COMMIT: it locks
+  the single `audit_chain_head` row, takes the next `seq` and sets `prev_hash` to the head's hash and
+  `hash = sha256(prev_hash || digest)`, then moves the head. The head's row lock is held only from there to the
+  end of COMMIT, never across a round trip to the application, so writers queue for microseconds (the pattern
+  migration 0011 uses to number notices). The head is updated inside the same transaction as the entry, so a
+  rolled-back transaction leaves no gap, and the next committer's SELECT ... FOR UPDATE sees the committed head.
+* On SQLite writers already take turns (BEGIN IMMEDIATE), so `app.audit.service` does the same in Python at once.
+
+Verification walks the entries by `seq`: each must be the next number, link to the previous entry's hash, and
+hash to what its content says. An edited entry fails its own hash; a re-hashed one breaks the next link; a
+deleted one leaves a gap in `seq` (and a broken link); reordering `seq` breaks the links; deleting the newest
+entries leaves the head pointing past the last one. Rows written before 0013 keep their original hash
+(`legacy_hash`: prev_hash inside the hashed content) and got `seq` in id order.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, FetchedValue, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigIntPK
@@ -18,6 +37,8 @@ GENESIS_HASH = "0" * 64
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+    # Not fetched with the INSERT's RETURNING, which runs before the chaining trigger: expired, read when used.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     occurred_at: Mapped[datetime]
@@ -29,12 +50,19 @@ class AuditEvent(Base):
     target_id: Mapped[str | None] = mapped_column(String(64))
     client_addr: Mapped[str | None] = mapped_column(String(45))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the content alone; null on rows from before migration 0013.
+    digest: Mapped[str | None] = mapped_column(String(64))
+    # Place in the chain; set at COMMIT by the database on PostgreSQL (FetchedValue: reloaded when read).
+    seq: Mapped[int | None] = mapped_column(
+        BigInteger, unique=True, index=True, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    prev_hash: Mapped[str | None] = mapped_column(
+        String(64), server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    hash: Mapped[str | None] = mapped_column(String(64), server_default=FetchedValue(), server_onupdate=FetchedValue())
 
-    def content_hash(self) -> str:
-        """SHA-256 over the row's content and the previous row's hash."""
-        content = {
+    def content(self) -> dict[str, Any]:
+        return {
             "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
             "actor_id": self.actor_id,
             "actor_username": self.actor_username,
@@ -43,7 +71,37 @@ class AuditEvent(Base):
             "target_id": self.target_id,
             "client_addr": self.client_addr,
             "details": self.details,
-            "prev_hash": self.prev_hash,
         }
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def content_digest(self) -> str:
+        """SHA-256 over the entry's own content, canonical JSON."""
+        return _sha256(_canonical(self.content()))
+
+    def content_hash(self) -> str:
+        """The hash this row must carry given its content and its prev_hash."""
+        if self.digest is None:
+            return _sha256(_canonical({**self.content(), "prev_hash": self.prev_hash}))
+        return link_hash(self.prev_hash or "", self.content_digest())
+
+
+class AuditChainHead(Base):
+    """The newest entry's place and hash: one row, the lock writers queue on inside COMMIT."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+def link_hash(prev_hash: str, digest: str) -> str:
+    """sha256(prev_hash || digest) over the hex strings; the trigger of migration 0013 computes the same."""
+    return _sha256(prev_hash + digest)
+
+
+def _canonical(content: dict[str, Any]) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from app.audit.service import REASONS, VERIFY_DEFAULT_LIMIT, VERIFY_MAX_LIMIT
 from app.common.pagination import PageQuery, page_schema
 
 
@@ -26,3 +27,39 @@ class AuditEventQuery(PageQuery):
 
 
 AuditEventPage = page_schema(AuditEventRead, "AuditEventPage")
+
+
+class AuditVerifyQuery(Schema):
+    after_seq = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=2**63 - 1),
+        metadata={"description": "Check the entries after this place in the chain: 0, then next_after_seq."},
+    )
+    limit = fields.Integer(
+        load_default=VERIFY_DEFAULT_LIMIT,
+        validate=validate.Range(min=1, max=VERIFY_MAX_LIMIT),
+        metadata={"description": f"Entries to check in this call, at most {VERIFY_MAX_LIMIT}."},
+    )
+
+
+class BrokenEntryRead(Schema):
+    seq = fields.Integer(allow_none=True, metadata={"description": "Its place in the chain."})
+    id = fields.Integer(allow_none=True, metadata={"description": "The audit event's id (null for a missing one)."})
+    action = fields.Function(lambda broken: broken.event.action if broken.event else None, allow_none=True)
+    occurred_at = fields.Function(
+        lambda broken: broken.event.occurred_at.isoformat() if broken.event else None, allow_none=True
+    )
+    reason = fields.String(metadata={"enum": list(REASONS)})
+    detail = fields.Function(lambda broken: REASONS[broken.reason])
+
+
+class AuditVerificationRead(Schema):
+    ok = fields.Boolean(metadata={"description": "Every entry checked holds; on the last page, up to the head."})
+    checked = fields.Integer(metadata={"description": "Entries found intact in this call."})
+    after_seq = fields.Integer()
+    last_seq = fields.Integer(allow_none=True, metadata={"description": "The last intact entry checked."})
+    next_after_seq = fields.Integer(
+        allow_none=True, metadata={"description": "Pass as after_seq to check on; null once the head is reached."}
+    )
+    head_seq = fields.Integer(metadata={"description": "The newest entry's place when the check began."})
+    first_broken = fields.Nested(BrokenEntryRead, allow_none=True)

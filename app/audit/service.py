@@ -1,30 +1,47 @@
-"""Appending to and checking the hash-chained audit trail."""
+"""Appending to and checking the hash-chained audit trail.
+
+Every business state change records one entry here, in the transaction that makes the change, by an explicit
+call from the service that makes it. Entries take their place in the chain as their transaction commits (see
+`app.audit.models`), so recording one costs an INSERT and no lock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.audit.models import GENESIS_HASH, AuditEvent
+from app.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, link_hash
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.users.models import User
 
-# Any constant works; it only has to be the same in every process appending to the chain.
-_CHAIN_LOCK_KEY = 0x5A4B_A0D1
+# How many entries one verify call checks at most: about a second of hashing, so no request runs for minutes.
+VERIFY_MAX_LIMIT = 100_000
+VERIFY_DEFAULT_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who did it and from where: what an audit row needs to know about the caller."""
+    """Who did it and from where: what an audit row needs to know about the caller.
+
+    `user=None` is the system itself (a release activating codes, a weighbridge deciding on its own).
+    """
 
     user: User | None
     client_addr: str | None
+
+
+SYSTEM = Actor(user=None, client_addr=None)
+
+
+def by(user: User | None) -> Actor:
+    """The actor for a service that knows the user but not their address."""
+    return Actor(user=user, client_addr=None) if user is not None else SYSTEM
 
 
 def record(
@@ -33,26 +50,49 @@ def record(
     action: str,
     actor: Actor,
     target: object | None = None,
+    target_type: str | None = None,
+    target_id: object | None = None,
     details: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction."""
-    _lock_chain(session)
-    previous = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    """Append one event to the chain, inside the caller's transaction.
+
+    `target` is a model (its table and id name the subject), or give `target_type` and `target_id`. Hot paths
+    pass `flush=False`: the row then goes out with the transaction's own flush, batched with its kind.
+    """
     event = AuditEvent(
         occurred_at=clock.utcnow(),
         actor_id=actor.user.id if actor.user else None,
         actor_username=actor.user.username if actor.user else None,
         action=action,
-        target_type=_target_type(target),
-        target_id=str(target.id) if target is not None else None,  # type: ignore[attr-defined]
+        target_type=_target_type(target) if target is not None else target_type,
+        target_id=str(target.id if target is not None else target_id)  # type: ignore[attr-defined]
+        if target is not None or target_id is not None
+        else None,
         client_addr=actor.client_addr,
-        details=details or {},
-        prev_hash=previous or GENESIS_HASH,
+        # As the JSON column gives it back: the digest must match what verify reads later.
+        details=json.loads(json.dumps(details or {}, default=str)),
     )
-    event.hash = event.content_hash()
+    event.digest = event.content_digest()
+    if session.get_bind().dialect.name != "postgresql":
+        _chain_now(session, event)
     session.add(event)
-    session.flush()
+    if flush:
+        session.flush()
     return event
+
+
+def _chain_now(session: Session, event: AuditEvent) -> None:
+    # SQLite's writers take turns (BEGIN IMMEDIATE), so the head read here is still the head at COMMIT.
+    head = session.execute(select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == 1)).first()
+    seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+    event.seq, event.prev_hash = seq + 1, prev_hash
+    event.hash = link_hash(prev_hash, event.digest or "")
+    values = {"seq": event.seq, "hash": event.hash}
+    if head is None:
+        session.execute(insert(AuditChainHead).values(id=1, **values))
+    else:
+        session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(**values))
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -60,29 +100,110 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
     return {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
 
 
-def _lock_chain(session: Session) -> None:
-    # Two transactions reading the same tail would fork the chain. PostgreSQL serialises them
-    # on an advisory lock held until commit; SQLite already does, through BEGIN IMMEDIATE.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-
-
-def _target_type(target: object | None) -> str | None:
-    if target is None:
-        return None
+def _target_type(target: object) -> str:
     return getattr(type(target), "__tablename__", type(target).__name__.lower())
 
 
-def first_broken_event(session: Session, *, batch_size: int = 1000) -> AuditEvent | None:
-    """The first row whose content or link no longer matches its hash; None when intact."""
+# Verifying
+
+
+@dataclass(frozen=True)
+class BrokenEntry:
+    """Where the chain stops holding: the entry (or the place of one) and why."""
+
+    seq: int | None
+    reason: str
+    event: AuditEvent | None = None
+
+    @property
+    def id(self) -> int | None:
+        return self.event.id if self.event is not None else None
+
+
+# Why an entry fails, in the words the API answers with.
+REASONS = {
+    "altered": "its content no longer matches its hash",
+    "link": "it does not link to the previous entry's hash (an entry before it was altered, removed or reordered)",
+    "gap": "the entry before it in the chain is missing",
+    "missing": "the entry named by after_seq is missing",
+    "truncated": "the newest entries are missing: the chain's head names a later entry",
+    "unchained": "it has no place in the chain",
+}
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    after_seq: int
+    last_seq: int | None
+    next_after_seq: int | None
+    head_seq: int
+    first_broken: BrokenEntry | None
+
+
+def verify(
+    session: Session, *, after_seq: int = 0, limit: int = VERIFY_DEFAULT_LIMIT, batch_size: int = 1000
+) -> Verification:
+    """Check up to `limit` entries after `after_seq` in chain order; page on with next_after_seq until it is null."""
+    # The head first: every entry up to it committed before, so all of them are visible to the reads below.
+    head = session.execute(select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == 1)).first()
+    head_seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+
+    def result(checked: int, last_seq: int | None, broken: BrokenEntry | None, more: bool) -> Verification:
+        next_after = last_seq if more and broken is None else None
+        return Verification(broken is None, checked, after_seq, last_seq, next_after, head_seq, broken)
+
+    if after_seq > head_seq:
+        return result(0, None, None, False)  # nothing was committed past the head when it was read
     expected_prev = GENESIS_HASH
-    events: Iterable[AuditEvent] = session.scalars(
-        select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch_size)
+    if after_seq > 0:
+        anchor = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == after_seq))
+        if anchor is None:
+            return result(0, None, BrokenEntry(after_seq, "missing"), False)
+        expected_prev = anchor
+    expected_seq, checked = after_seq + 1, 0
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.seq > after_seq, AuditEvent.seq <= head_seq)
+        .order_by(AuditEvent.seq)
+        .limit(limit)
+        .execution_options(yield_per=batch_size)
     )
     for event in events:
-        if event.prev_hash != expected_prev or event.content_hash() != event.hash:
-            return event
-        expected_prev = event.hash
+        reason = None
+        if event.seq != expected_seq:
+            reason = "gap"
+        elif event.prev_hash != expected_prev:
+            reason = "link"
+        elif event.hash != event.content_hash():
+            reason = "altered"
+        if reason is not None:
+            events.close()
+            return result(checked, expected_seq - 1 if checked else None, BrokenEntry(event.seq, reason, event), False)
+        checked += 1
+        expected_seq, expected_prev = expected_seq + 1, event.hash or ""
+    last_seq = expected_seq - 1 if checked else None
+    if checked == limit and expected_seq <= head_seq:
+        return result(checked, last_seq, None, True)
+    # The end of the chain: it must reach the head, and every entry must have a place in it.
+    if expected_seq - 1 != head_seq or (head_seq > 0 and expected_prev != head_hash):
+        return result(checked, last_seq, BrokenEntry(head_seq, "truncated"), False)
+    unchained = session.scalar(select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id).limit(1))
+    if unchained is not None:
+        return result(checked, last_seq, BrokenEntry(None, "unchained", unchained), False)
+    return result(checked, last_seq, None, False)
+
+
+def first_broken_event(session: Session, *, batch_size: int = 1000) -> BrokenEntry | None:
+    """The first place where the whole chain stops holding; None when intact."""
+    after_seq: int | None = 0
+    while after_seq is not None:
+        checked = verify(session, after_seq=after_seq, limit=VERIFY_MAX_LIMIT, batch_size=batch_size)
+        if checked.first_broken is not None:
+            return checked.first_broken
+        session.expunge_all()  # millions of rows: keep only the current page in memory
+        after_seq = checked.next_after_seq
     return None
 
 

@@ -3,7 +3,7 @@ from flask.views import MethodView
 
 from app import db
 from app.api import Blueprint
-from app.auth.guards import current_user, require_role
+from app.auth.guards import current_actor, current_user, require_role
 from app.customs import service
 from app.customs.schemas import (
     MAX_RECEIPTS_PER_DOCUMENT,
@@ -72,7 +72,7 @@ class ReceiptRetry(MethodView):
     def post(self, receipt_id):
         """Match an unknown receipt again and apply it if its declaration is now known."""
         with db.transaction() as session:
-            return service.retry_unknown(session, receipt_id)
+            return service.retry_unknown(session, receipt_id, actor=current_actor())
 
 
 @blp.route("/receipts/<int:receipt_id>/dismiss")
@@ -83,4 +83,4 @@ class ReceiptDismiss(MethodView):
     def post(self, receipt_id):
         """Mark an unknown receipt as reviewed without applying it."""
         with db.transaction() as session:
-            return service.dismiss(session, receipt_id)
+            return service.dismiss(session, receipt_id, actor=current_actor())

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.customs.models import Receipt, ReceiptFormat, ReceiptOutcome
@@ -126,6 +127,7 @@ def ingest(
         for index in sorted(range(len(receipts)), key=lambda i: receipts[i].return_time):
             fingerprint, target = fingerprints[index], targets[index]
             receipt_id = stored.get(fingerprint)
+            before = target.status if target else None
             if fingerprint not in inserted or first_index[fingerprint] != index:
                 outcome = ReceiptOutcome.DUPLICATE
             elif target is None:
@@ -135,6 +137,8 @@ def ingest(
             else:
                 outcome = ReceiptOutcome.STALE
                 stale_ids.append(receipt_id)
+            if outcome is not ReceiptOutcome.DUPLICATE:  # a duplicate changes nothing
+                _audit(session, receipts[index], receipt_id, target, before, outcome, actor=audit.by(gateway))
             results[index] = ReceiptResult(
                 index=index,
                 outcome=outcome,
@@ -151,6 +155,33 @@ def ingest(
         )
     session.flush()
     return [result for result in results if result is not None]
+
+
+def _audit(
+    session: Session,
+    receipt: IncomingReceipt,
+    receipt_id: int | None,
+    target: Declaration | None,
+    before: DeclarationStatus | None,
+    outcome: ReceiptOutcome,
+    *,
+    actor: audit.Actor,
+) -> None:
+    # Flushed with the document's other rows in one batch at the end.
+    audit.record(
+        session,
+        action=f"receipt.{'unmatched' if outcome is ReceiptOutcome.UNKNOWN_DECLARATION else outcome.value}",
+        actor=actor,
+        target_type="customs_receipts",
+        target_id=receipt_id,
+        details={
+            "status_code": receipt.status_code,
+            "declaration_id": target.id if target else None,
+            "from": before.value if before else None,
+            "to": target.status.value if target else None,
+        },
+        flush=False,
+    )
 
 
 def outcome_counts(results: Sequence[ReceiptResult]) -> dict[str, int]:
@@ -287,7 +318,7 @@ def get_receipt(session: Session, receipt_id: int) -> Receipt:
     return receipt
 
 
-def retry_unknown(session: Session, receipt_id: int) -> Receipt:
+def retry_unknown(session: Session, receipt_id: int, *, actor: audit.Actor = audit.SYSTEM) -> Receipt:
     """Match an unknown receipt again (its declaration may have arrived since) and apply it."""
     stored = get_receipt(session, receipt_id)
     if stored.outcome is not ReceiptOutcome.UNKNOWN_DECLARATION or stored.resolved_at is not None:
@@ -308,23 +339,29 @@ def retry_unknown(session: Session, receipt_id: int) -> Receipt:
     target = _declaration_named(found, incoming)
     if target is None:
         return stored
+    before = target.status
     fingerprint = _fingerprint(incoming, target)
     stored.resolved_at = clock.utcnow()
     stored.declaration_id = target.id
     if session.scalar(select(Receipt.id).where(Receipt.fingerprint == fingerprint)) is not None:
         stored.outcome = ReceiptOutcome.DUPLICATE
+        audit.record(
+            session, action="receipt.retried", actor=actor, target=stored, details={"outcome": stored.outcome.value}
+        )
         return stored
     stored.fingerprint = fingerprint
     taken = set(session.scalars(select(Declaration.invt_no).where(Declaration.invt_no == incoming.invt_no)))
     applied = _apply(session, target, incoming, stored.id, taken)
     stored.outcome = ReceiptOutcome.APPLIED if applied else ReceiptOutcome.STALE
+    _audit(session, incoming, stored.id, target, before, stored.outcome, actor=actor)
     return stored
 
 
-def dismiss(session: Session, receipt_id: int) -> Receipt:
+def dismiss(session: Session, receipt_id: int, *, actor: audit.Actor = audit.SYSTEM) -> Receipt:
     """Mark an unknown receipt as reviewed without applying it."""
     stored = get_receipt(session, receipt_id)
     if stored.resolved_at is not None:
         raise ReceiptAlreadyResolved(f"Receipt {receipt_id} was already resolved.")
     stored.resolved_at = clock.utcnow()
+    audit.record(session, action="receipt.dismissed", actor=actor, target=stored, details={"guid": stored.guid})
     return stored

@@ -13,6 +13,7 @@ from blinker import Signal
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from app.audit import service as audit
 from app.common import clock
 from app.common.figures import percentile
 from app.common.pagination import Page, paginate, where_given
@@ -217,6 +218,20 @@ def submit(
         actor=declarant,
         details={"corrects_id": corrects.id} if corrects else None,
     )
+    audit.record(
+        session,
+        action="declaration.corrected" if corrects else "declaration.submitted",
+        actor=audit.by(declarant),
+        target=declaration,
+        details={
+            "cop_no": declaration.cop_no,
+            "guid": declaration.guid,
+            "lines": len(lines),
+            "total": str(total),
+            "corrects_id": corrects.id if corrects else None,
+        },
+        flush=False,
+    )
     return declaration
 
 
@@ -329,6 +344,19 @@ def transition(
     if changed and status is S.RELEASED:
         declaration.released_at = occurred_at
         declaration.release_source = release_source
+        # Every release, by an officer or by customs' 800 receipt, under one action.
+        audit.record(
+            session,
+            action="declaration.released",
+            actor=audit.by(actor),
+            target=declaration,
+            details={
+                "source": release_source.value if release_source else None,
+                "receipt_id": receipt_id,
+                "note": return_info,
+            },
+            flush=False,
+        )
     if stale:
         details: dict[str, Any] | None = {"stale": True, "would_be": status.value, "return_info": return_info}
     else:

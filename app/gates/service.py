@@ -696,6 +696,20 @@ def arrive(
     )
     session.add(passage)
     session.flush()
+    audit.record(
+        session,
+        action="gate.arrived",
+        actor=audit.by(operator),
+        target=passage,
+        details={
+            "gate_id": gate_id,
+            "lane_id": lane.id,
+            "direction": direction.value,
+            "plate": plate,
+            "pass_id": gate_pass.id if gate_pass else None,
+        },
+        flush=False,
+    )
     return Arrival(passage, created=True)
 
 
@@ -857,7 +871,23 @@ def weigh(session: Session, passage_id: int, *, weighbridge_kg: Decimal, toleran
         raise InvalidTransition(f"Gate passage {passage_id} is {passage.status.value}; it was weighed already.")
     # One UPDATE of the passage at the end, not one per lookup that would autoflush it.
     with session.no_autoflush:
-        return _decide_on_weight(session, passage, weighbridge_kg, tolerance_percent, vehicle_warned=vehicle_warned)
+        _decide_on_weight(session, passage, weighbridge_kg, tolerance_percent, vehicle_warned=vehicle_warned)
+        # The weighbridge decides on its own (cleared or referred); an operator's decision is recorded by decide().
+        audit.record(
+            session,
+            action="gate.passage_decided",
+            actor=audit.SYSTEM,
+            target=passage,
+            details={
+                "status": passage.status.value,
+                "automatic": True,
+                "reasons": list(passage.reasons),
+                "weighbridge_kg": str(weighbridge_kg),
+                "pass_id": passage.pass_id,
+            },
+            flush=False,
+        )
+    return passage
 
 
 def _decide_on_weight(

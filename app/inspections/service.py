@@ -834,6 +834,13 @@ def add_photo(
     session.add(photo)
     try:
         session.flush()
+        audit.record(
+            session,
+            action="inspection.photo_added",
+            actor=audit.by(officer),
+            target=task,
+            details={"photo_id": photo.id, "sha256": sha256, "size": size},
+        )
     except BaseException:
         # A commit that fails later leaves an orphan file; harmless, and rarer than this.
         (directory / stored_name).unlink(missing_ok=True)
@@ -972,6 +979,20 @@ def _record(
         receipt_id=receipt_id,
         place=task.site.code if task.site else None,
         details={"task_id": task.id, "task_no": task.task_no, **(details or {})},
+    )
+    # Every step of a task passes here, so each one goes on the audit chain with its timeline entry.
+    audit.record(
+        session,
+        action=f"inspection.{step.removeprefix('inspection_')}",
+        actor=audit.by(actor),
+        target=task,
+        details={
+            "declaration_id": task.declaration_id,
+            "status": task.status.value,
+            "receipt_id": receipt_id,
+            **(details or {}),
+        },
+        flush=False,
     )
 
 

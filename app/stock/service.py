@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations import service as declarations
@@ -67,6 +68,20 @@ def scan_in(
         session.add(movement)
         movements.append(movement)
     session.flush()
+    for movement in movements:
+        audit.record(
+            session,
+            action="stock.scanned_in",
+            actor=audit.by(operator),
+            target=movement,
+            details={
+                "warehouse_enterprise_id": movement.warehouse_enterprise_id,
+                "gtin": movement.gtin,
+                "quantity": str(movement.quantity),
+                "seal_no": seal_no,
+            },
+            flush=False,
+        )
     return movements
 
 
@@ -133,6 +148,7 @@ def _deduct_on_release(declaration: Declaration, *, session: Session, **_: Any) 
     for the warehouse to reconcile instead of refusing customs' decision.
     """
     now = clock.utcnow()
+    taken_out: list[dict[str, str]] = []
     for gtin, qty in sorted(_needs(session, declaration).items()):
         level = session.scalar(
             select(StockLevel)
@@ -156,4 +172,15 @@ def _deduct_on_release(declaration: Declaration, *, session: Session, **_: Any) 
                 declaration_id=declaration.id,
                 occurred_at=now,
             )
+        )
+        taken_out.append({"gtin": gtin, "quantity": str(taken), "shortfall": str(qty - taken)})
+    if taken_out:
+        # One entry for the release's movements: the declaration names them all.
+        audit.record(
+            session,
+            action="stock.released_out",
+            actor=audit.SYSTEM,
+            target=declaration,
+            details={"warehouse_enterprise_id": declaration.warehouse_enterprise_id, "lines": taken_out},
+            flush=False,
         )

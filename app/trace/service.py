@@ -187,6 +187,15 @@ def issue_trace_codes(
         size = min(remaining, INSERT_BATCH)
         serials.extend(_insert_codes(session, batch, size))
         remaining -= size
+    # One entry for the batch, however many codes: a million per-code rows would be the chain's whole day.
+    audit.record(
+        session,
+        action="trace_codes.issued",
+        actor=audit.by(operator),
+        target=batch,
+        details={"count": quantity, "declaration_id": declaration.id, "gnum": gnum, "gtin": line.gtin, "lot": lot},
+        flush=False,
+    )
     return IssuedBatch(batch=batch, serials=serials)
 
 
