@@ -15,37 +15,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.databases import configured_url, is_postgres
-from tests.live import DEMO_PASSWORD, call, declaration_body, live_server
-
-WORKER_DEATHS = ("WORKER TIMEOUT", "SIGKILL", "Worker exiting", "was sent")
-
-
-class Probe:
-    """Asks /healthz every 50 ms in a thread of its own and keeps the slowest answer."""
-
-    def __init__(self, base: str) -> None:
-        self.base, self.slowest, self.failures = base, 0.0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            try:
-                status = call(f"{self.base}/healthz")[0]
-            except OSError:
-                status = 0
-            self.slowest = max(self.slowest, time.monotonic() - started)
-            self.failures += status != 200
-            self._stop.wait(0.05)
-
-    def __enter__(self) -> Probe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=15)
+from tests.live import DEMO_PASSWORD, Probe, call, declaration_body, live_server, worker_deaths
 
 
 def _status(request, *args, **kwargs):
@@ -83,7 +53,7 @@ def test_twenty_concurrent_writers_on_two_workers_all_succeed_and_no_worker_dies
     assert statuses == [201] * 200
     assert probe.failures == 0
     assert probe.slowest < 1.0
-    assert [line for line in log.read_text().splitlines() if any(mark in line for mark in WORKER_DEATHS)] == []
+    assert worker_deaths(log) == []
 
 
 @contextmanager
@@ -131,7 +101,7 @@ def test_a_write_that_waits_past_the_limit_is_503_with_retry_after(two_workers):
     assert probe.failures == 0
     assert probe.slowest < 1.0
     assert server.login()[0] == 200
-    assert [line for line in log.read_text().splitlines() if any(mark in line for mark in WORKER_DEATHS)] == []
+    assert worker_deaths(log) == []
 
 
 def _post_login(server):
