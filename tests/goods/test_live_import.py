@@ -19,14 +19,17 @@ HEADER = ["gtin", "name_zh", "name_en", "brand", "specification", "origin_countr
 ROWS = 50_000  # about 4.4 MB
 
 
+def gtin(n: int) -> str:
+    body = f"691{n:09d}"
+    return body + ean.calc_check_digit(body)
+
+
 def product_csv(count: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(HEADER)
     for n in range(count):
-        body = f"691{n:09d}"
-        gtin = body + ean.calc_check_digit(body)
-        writer.writerow([gtin, f"测试商品 {n}", f"Import test product {n}", "Bench", "1 kg", "DE", "1901101000", "035"])
+        writer.writerow([gtin(n), f"测试商品 {n}", f"Import product {n}", "Bench", "1 kg", "DE", "1901101000", "035"])
     return out.getvalue().encode()
 
 
@@ -83,6 +86,6 @@ def test_a_large_import_leaves_the_worker_answering_others_and_imports_every_row
         assert max(seconds for _, seconds in writes) < 1.0
         assert probe.failures == 0
         assert probe.slowest < 1.0
-        last = call(f"{server.base}/api/v1/products?gtin=691{ROWS - 1:09d}", token=operator)[1]
+        last = call(f"{server.base}/api/v1/products?gtin={gtin(ROWS - 1)}", token=operator)[1]
         assert len(last["items"]) == 1
         assert worker_deaths(tmp_path / "gunicorn.log") == []
