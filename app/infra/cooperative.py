@@ -3,8 +3,8 @@
 A gevent worker serves every request and open notice stream on one OS thread: CPU work or a C call that does not
 return to gevent's hub stops all of them, and past gunicorn's `timeout` the arbiter kills the worker with everything
 on it. Code that runs long calls `pause()` between bounded steps (a `Pacer` does it when the step took long enough).
-Cost: under gevent, one turn of the event loop per pause (a poll of the sockets: a few µs when nothing is ready); under gthread
-workers, the CLI and the tests, one cached boolean test.
+Cost: under gevent, one turn of the event loop per pause (a poll of the sockets: a few µs when nothing is
+ready); under gthread workers, the CLI and the tests, one cached boolean test.
 """
 
 from __future__ import annotations

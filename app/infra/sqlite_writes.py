@@ -13,12 +13,13 @@ Under gevent, therefore:
   holder retries with gevent sleeps (1 ms doubling to 50 ms), and the hub serves everything else meanwhile;
 - past `wait_seconds` the write is refused with 503 `database_busy` and `Retry-After` instead of a 500.
 
-Costs: an uncontended write transaction takes and gives back a semaphore (about 1 µs); every commit and rollback on
-the engine (reads' included, not the prepared reads that bypass the Connection) calls one listener that pops a dict
-key. Between processes SQLite does not queue: a writer of the other process polls, so under a sustained write load
-one process may get several turns in a row (bounded by `wait_seconds`, after which the waiter gets a 503). A
-statement other than BEGIN IMMEDIATE that meets the lock (none should in WAL mode: readers never wait there, and
-commits append to the WAL) fails at once instead of waiting.
+Costs: an uncontended write transaction takes and gives back a semaphore (1.4 µs, timed); every commit and rollback on
+the engine (reads' included, not the prepared reads that bypass the Connection) calls one listener that compares
+two references. Between processes SQLite does not queue: a writer of the other process polls, so under a sustained
+write load one process may get several turns in a row (bounded by `wait_seconds`, after which the waiter gets a
+503). A statement other than BEGIN IMMEDIATE that meets the lock (none should in WAL mode: readers never wait there,
+and commits append to the WAL) fails at once instead of waiting. The turn ends with the Connection's commit or
+rollback event, which SQLAlchemy fires on close too; a driver connection used past SQLAlchemy would keep it.
 
 Without gevent (tests, the CLI, the dispatcher, gthread workers) a waiting thread blocks only itself: SQLite's own
 busy handler waits, for up to `wait_seconds`, and then the write is refused with the same 503.
@@ -36,7 +37,6 @@ from sqlalchemy import Connection, exc
 from app.errors import DomainError
 from app.infra.cooperative import sleep, under_gevent
 
-_HOLDS_TURN = "sqlite_write_turn"
 _FIRST_RETRY, _LONGEST_RETRY = 0.001, 0.05
 
 
@@ -63,6 +63,8 @@ class WriteTurns:
         self.wait_seconds = wait_seconds
         self.cooperative = under_gevent()
         self._turn: Any = None
+        # The connection whose transaction has the turn (one at a time per process: the semaphore's one slot).
+        self._holder: Connection | None = None
         if self.cooperative:
             from gevent.lock import Semaphore
 
@@ -110,9 +112,10 @@ class WriteTurns:
         except BaseException:
             self._turn.release()
             raise
-        connection.info[_HOLDS_TURN] = True
+        self._holder = connection
 
     def end(self, connection: Connection) -> None:
         """The transaction ends (commit or rollback, fired just before it): the next writer may begin."""
-        if connection.info.pop(_HOLDS_TURN, False):
+        if connection is self._holder:
+            self._holder = None
             self._turn.release()
