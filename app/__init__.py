@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, write_wait_seconds=settings.database_write_wait_seconds)
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
     # A closed session refuses further use instead of quietly opening a new transaction: code that outlives its

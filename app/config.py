@@ -114,6 +114,8 @@ class Settings:
     product_import_max_bytes: int = 16 * 1024 * 1024
     # Scans are written by a background thread so lookups never wait for an INSERT; tests write them inline.
     trace_scans_in_background: bool = True
+    # On SQLite, how long a write waits for the database's one write lock before it answers 503 database_busy.
+    database_write_wait_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -157,6 +159,7 @@ class Settings:
             trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
             product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
             trace_scans_in_background=env.get("TRACE_SCANS_IN_BACKGROUND", "1") != "0",
+            database_write_wait_seconds=_float(env, "DATABASE_WRITE_WAIT_SECONDS", cls.database_write_wait_seconds),
         )
 
     @property

@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import DomainError
+from app.infra.sqlite_writes import WriteTurns
 
 # Named constraints let Alembic drop and alter them, which SQLite's batch mode needs.
 NAMING_CONVENTION = {
@@ -81,11 +82,15 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
 
-def make_engine(database_url: str) -> Engine:
-    """An engine with the connection settings each backend needs."""
+def make_engine(database_url: str, *, write_wait_seconds: float = 10.0) -> Engine:
+    """An engine with the connection settings each backend needs.
+
+    `write_wait_seconds`: on SQLite, how long a writer waits for the write lock before it gets 503 `database_busy`.
+    """
     if database_url.startswith("sqlite"):
-        engine = create_engine(database_url, connect_args={"timeout": 15})
-        _configure_sqlite(engine)
+        turns = WriteTurns(wait_seconds=write_wait_seconds)
+        engine = create_engine(database_url, connect_args={"timeout": turns.busy_timeout_ms / 1000})
+        _configure_sqlite(engine, turns)
         return engine
     engine = create_engine(database_url, pool_size=10, max_overflow=10)
     _ping_idle_connections(engine)
@@ -116,7 +121,7 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise exc.DisconnectionError("pooled connection is gone")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, turns: WriteTurns) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
@@ -125,7 +130,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         # WAL lets readers run while one gunicorn thread writes.
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={turns.busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -136,7 +141,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # None: no transaction at all (statement_read); pysqlite then runs each statement on its own.
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode is not None:
-            connection.exec_driver_sql(f"BEGIN {mode}")
+            turns.begin(connection, mode)
+
+    if turns.cooperative:
+        # Only gevent workers' writers take turns; elsewhere no listener runs at a transaction's end.
+        event.listen(engine, "commit", turns.end)
+        event.listen(engine, "rollback", turns.end)
 
 
 def session_factory() -> sessionmaker[Session]:

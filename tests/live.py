@@ -11,6 +11,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -191,3 +192,39 @@ def own_redis(directory: Path) -> Iterator[subprocess.Popen[bytes]]:
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+# What gunicorn's log says when the arbiter kills a worker that stopped answering its heartbeat.
+WORKER_DEATHS = ("WORKER TIMEOUT", "SIGKILL", "Worker exiting", "was sent")
+
+
+def worker_deaths(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if any(mark in line for mark in WORKER_DEATHS)]
+
+
+class Probe:
+    """Asks /healthz every 50 ms in a thread of its own and keeps the slowest answer."""
+
+    def __init__(self, base: str) -> None:
+        self.base, self.slowest, self.failures = base, 0.0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                status = call(f"{self.base}/healthz")[0]
+            except OSError:
+                status = 0
+            self.slowest = max(self.slowest, time.monotonic() - started)
+            self.failures += status != 200
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> Probe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)

@@ -1,3 +1,4 @@
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -7,7 +8,8 @@ from sqlalchemy.pool import NullPool
 
 from app import db
 from app.users.models import User
-from tests.databases import configured_url
+from tests.conftest import scratch_app
+from tests.databases import configured_url, is_postgres
 from tests.factories import make_user
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -124,3 +126,23 @@ def test_a_prepared_read_on_a_connection_the_server_dropped_fails_once_and_the_n
 
         assert read.first()[0] != backend
     assert engine.pool.checkedout() == 0
+
+
+@pytest.mark.skipif(is_postgres(configured_url()), reason="SQLite's one write lock")
+def test_a_write_that_waits_past_the_limit_is_503_database_busy_with_retry_after(tmp_path):
+    with scratch_app(tmp_path, database_write_wait_seconds=0.3) as app:
+        with app.app_context():
+            seeded = app.test_cli_runner().invoke(args=["seed-demo"])
+        assert seeded.exit_code == 0, seeded.output
+        holder = sqlite3.connect(app.extensions["settings"].database_url.removeprefix("sqlite:///"))
+        holder.isolation_level = None
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            busy = app.test_client().post("/api/v1/auth/login", json={"username": "declarant", "password": "x" * 12})
+        finally:
+            holder.rollback()
+            holder.close()
+
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"] == "1"
+        assert busy.json["code"] == "database_busy"

@@ -9,7 +9,7 @@ from app import db
 from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
 from app.config import current_settings
-from app.goods import service
+from app.goods import imports, service
 from app.goods.schemas import (
     ImportReportRead,
     ProductCreate,
@@ -88,8 +88,10 @@ class ProductImport(MethodView):
     def post(self, payload):
         """Import products from CSV: good rows are saved, bad rows reported; the same file again changes nothing."""
         user = current_user()
-        rows = service.read_csv(payload["file"].read())
-        with db.transaction() as session:
-            return service.import_products(
-                session, rows, enterprise_id=user.enterprise_id, registrar_id=user.id, actor=current_actor()
-            )
+        return imports.import_file(
+            payload["file"].read(),
+            transaction=db.transaction,
+            enterprise_id=user.enterprise_id,
+            registrar_id=user.id,
+            actor=current_actor(),
+        )
