@@ -33,3 +33,10 @@ def twice(client, method: str, url: str, *, headers: dict[str, str], **request: 
 
 def count(session: Session, model: type, *where: Any) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def audited(session: Session, action: str) -> int:
+    """How many times the audit chain recorded `action`: a write done twice is recorded twice."""
+    from app.audit.models import AuditEvent
+
+    return count(session, AuditEvent, AuditEvent.action == action)
