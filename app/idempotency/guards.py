@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -29,10 +30,7 @@ _HEADER = {
         "`idempotency_key_reused`; while the first is still being processed, 409 `idempotency_key_in_flight`."
     ),
 }
-_DOC = {
-    "parameters": [_HEADER],
-    "responses": {"409": "CONFLICT", "422": "UNPROCESSABLE_ENTITY"},
-}
+_RESPONSES = {"409": "CONFLICT", "422": "UNPROCESSABLE_ENTITY"}
 
 
 def idempotent(view: F) -> F:
@@ -71,7 +69,14 @@ def idempotent(view: F) -> F:
                 )
             return response
 
-    return Blueprint.doc(**_DOC)(replaying)  # type: ignore[return-value]
+    return _documented(replaying)  # type: ignore[return-value]
+
+
+def _documented(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Document the header beside the view's own parameters: Blueprint.doc(parameters=...) would replace them."""
+    apidoc = view._apidoc = deepcopy(getattr(view, "_apidoc", {}))  # type: ignore[attr-defined]
+    apidoc.setdefault("arguments", {}).setdefault("parameters", []).append(dict(_HEADER))
+    return Blueprint.doc(responses=_RESPONSES)(view)
 
 
 def _fingerprint() -> str:

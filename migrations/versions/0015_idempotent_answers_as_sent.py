@@ -31,11 +31,8 @@ def upgrade() -> None:
         # SQLite keeps each value's own type: the stored JSON texts become bytes as LargeBinary reads them.
         op.execute("UPDATE idempotent_requests SET response_body = CAST(response_body AS BLOB)")
     # Every answer stored before was JSON.
-    op.execute(
-        sa.text("UPDATE idempotent_requests SET response_headers = :headers").bindparams(
-            headers='[["Content-Type", "application/json"]]'
-        )
-    )
+    answers = sa.table("idempotent_requests", sa.column("response_headers", sa.JSON()))
+    op.execute(answers.update().values(response_headers=[["Content-Type", "application/json"]]))
 
 
 def downgrade() -> None:
