@@ -318,9 +318,18 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 
 @contextmanager
-def transaction() -> Iterator[Session]:
-    """Commit on success, roll back on error; a DomainError that keeps its changes commits first."""
+def transaction(*, enclosing: bool = False) -> Iterator[Session]:
+    """Commit on success, roll back on error; a DomainError that keeps its changes commits first.
+
+    An `enclosing` transaction (the Idempotency-Key guard's) holds the commit: the view's own transaction()
+    blocks inside it join it, so the work and the answer stored beside it commit together or not at all.
+    """
     db_session = session()
+    if g.get("db_transaction_held"):
+        yield db_session
+        return
+    if enclosing:
+        g.db_transaction_held = True
     try:
         yield db_session
     except DomainError as error:
@@ -332,4 +341,7 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         db_session.rollback()
         raise
+    finally:
+        if enclosing:
+            g.pop("db_transaction_held", None)
     db_session.commit()

@@ -12,6 +12,8 @@ from app.ratelimit import per_client
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in, refresh tokens, sign out.")
 
 
+# No Idempotency-Key on sign-in, refresh and sign-out: keys belong to a signed-in user, token answers must never be
+# stored, and a retried sign-out finds its sign-in already ended.
 @blp.route("/login")
 class Login(MethodView):
     @per_client("LOGIN_RATE_LIMIT", scope="login")

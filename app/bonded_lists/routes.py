@@ -54,6 +54,7 @@ class BondedListById(MethodView):
             return service.get_bonded_list_for(session, bonded_list_id, viewer=current_user(), with_lines=True)
 
     @require_role(Role.DECLARANT)
+    @idempotent
     @blp.response(200, BondedListRead)
     @blp.alt_response(409, response="CONFLICT")
     def delete(self, bonded_list_id):
@@ -65,6 +66,7 @@ class BondedListById(MethodView):
 @blp.route("/bonded-lists/<int:bonded_list_id>/approval")
 class BondedListApproval(MethodView):
     @require_role(*CUSTOMS)
+    @idempotent
     @blp.arguments(ApprovalCreate)
     @blp.response(200, BondedListRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -79,6 +81,7 @@ class BondedListApproval(MethodView):
 @blp.route("/bonded-lists/<int:bonded_list_id>/entry-release")
 class BondedListEntryRelease(MethodView):
     @require_role(*CUSTOMS)
+    @idempotent
     @blp.arguments(EntryReleaseCreate)
     @blp.response(200, BondedListRead)
     @blp.alt_response(409, response="CONFLICT")

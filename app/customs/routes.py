@@ -14,6 +14,7 @@ from app.customs.schemas import (
     ReceiptRead,
     load_receipts,
 )
+from app.idempotency.guards import idempotent
 from app.users.models import Role
 
 blp = Blueprint("customs", __name__, url_prefix="/api/v1/customs", description="Customs receipts (CEB622).")
@@ -34,6 +35,7 @@ _RECEIPTS_BODY = {
 @blp.route("/receipts")
 class Receipts(MethodView):
     @require_role(Role.CUSTOMS_GATEWAY)
+    @idempotent
     @blp.doc(requestBody=_RECEIPTS_BODY)
     @blp.response(200, ReceiptBatchRead)
     @blp.alt_response(400, response="BAD_REQUEST")
@@ -67,6 +69,7 @@ class ReceiptById(MethodView):
 @blp.route("/receipts/<int:receipt_id>/retry")
 class ReceiptRetry(MethodView):
     @require_role(Role.ADMIN)
+    @idempotent
     @blp.response(200, ReceiptRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, receipt_id):
@@ -78,6 +81,7 @@ class ReceiptRetry(MethodView):
 @blp.route("/receipts/<int:receipt_id>/dismiss")
 class ReceiptDismiss(MethodView):
     @require_role(Role.ADMIN)
+    @idempotent
     @blp.response(200, ReceiptRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, receipt_id):

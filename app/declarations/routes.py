@@ -78,6 +78,7 @@ class DeclarationTimeline(MethodView):
 @blp.route("/declarations/<int:declaration_id>/release")
 class DeclarationRelease(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.arguments(ReleaseCreate)
     @blp.response(200, DeclarationRead)
     @blp.alt_response(409, response="CONFLICT")

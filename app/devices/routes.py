@@ -5,6 +5,7 @@ from app.api import Blueprint
 from app.auth.guards import current_user, require_role
 from app.devices import service
 from app.devices.schemas import DevicePage, DeviceQuery, DeviceRead, DeviceUpsert
+from app.idempotency.guards import idempotent
 from app.users.models import Role
 
 blp = Blueprint(
@@ -39,6 +40,7 @@ class Devices(MethodView):
 )
 class DeviceById(MethodView):
     @require_role(*APP_USERS)
+    @idempotent
     @blp.arguments(DeviceUpsert)
     @blp.response(200, DeviceRead, description="Your registration of this device was refreshed.")
     @blp.alt_response(
@@ -54,6 +56,7 @@ class DeviceById(MethodView):
 
     # Signing out must work even while a reset password waits to be changed.
     @require_role(*APP_USERS, password_change_pending_ok=True)
+    @idempotent
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, device_id):

@@ -11,6 +11,7 @@ from app.enterprises.schemas import (
     EnterpriseRead,
     EnterpriseUpdate,
 )
+from app.idempotency.guards import idempotent
 from app.users.models import Role
 
 blp = Blueprint(
@@ -42,6 +43,7 @@ class AdminEnterprises(MethodView):
             return service.list_enterprises(session, **query)
 
     @require_role(Role.ADMIN)
+    @idempotent
     @admin_blp.arguments(EnterpriseCreate)
     @admin_blp.response(201, EnterpriseRead)
     @admin_blp.alt_response(409, response="CONFLICT")
@@ -61,6 +63,7 @@ class AdminEnterpriseById(MethodView):
             return service.get_enterprise(session, enterprise_id)
 
     @require_role(Role.ADMIN)
+    @idempotent
     @admin_blp.arguments(EnterpriseUpdate)
     @admin_blp.response(200, EnterpriseRead)
     @admin_blp.alt_response(409, response="CONFLICT")

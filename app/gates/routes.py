@@ -31,6 +31,7 @@ from app.gates.schemas import (
     VehicleRead,
     WeightCreate,
 )
+from app.idempotency.guards import idempotent
 from app.users.models import Role
 
 blp = Blueprint(
@@ -56,6 +57,7 @@ class Gates(MethodView):
             return service.list_gates(session, **query)
 
     @require_role(Role.ADMIN)
+    @idempotent
     @blp.arguments(GateCreate)
     @blp.response(201, GateRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -78,6 +80,7 @@ class GateById(MethodView):
 @blp.route("/gates/<int:gate_id>/lanes")
 class GateLanes(MethodView):
     @require_role(Role.ADMIN)
+    @idempotent
     @blp.arguments(LaneCreate)
     @blp.response(201, LaneRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -90,6 +93,7 @@ class GateLanes(MethodView):
 @blp.route("/lanes/<int:lane_id>")
 class LaneById(MethodView):
     @require_role(*LANE_SWITCHERS)
+    @idempotent
     @blp.arguments(LaneSwitch)
     @blp.response(200, LaneRead)
     def patch(self, payload, lane_id):
@@ -109,6 +113,7 @@ class Vehicles(MethodView):
             return service.list_vehicles(session, viewer=current_user(), **query)
 
     @require_role(Role.DECLARANT, Role.ADMIN)
+    @idempotent
     @blp.arguments(VehicleCreate)
     @blp.response(201, VehicleRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -139,6 +144,7 @@ class GatePasses(MethodView):
             return service.list_passes(session, viewer=current_user(), **query)
 
     @require_role(Role.DECLARANT)
+    @idempotent
     @blp.arguments(GatePassCreate)
     @blp.response(201, GatePassRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -161,6 +167,7 @@ class GatePassById(MethodView):
 @blp.route("/gate-passes/<int:pass_id>/void")
 class GatePassVoid(MethodView):
     @require_role(Role.DECLARANT)
+    @idempotent
     @blp.response(200, GatePassRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, pass_id):
@@ -172,6 +179,7 @@ class GatePassVoid(MethodView):
 @blp.route("/gate-passes/<int:pass_id>/approve")
 class GatePassApprove(MethodView):
     @require_role(*APPROVERS)
+    @idempotent
     @blp.response(200, GatePassRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, pass_id):
@@ -183,6 +191,7 @@ class GatePassApprove(MethodView):
 @blp.route("/gate-passes/<int:pass_id>/hold")
 class GatePassHold(MethodView):
     @require_role(*APPROVERS)
+    @idempotent
     @blp.arguments(HoldCreate)
     @blp.response(200, GatePassRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -195,6 +204,7 @@ class GatePassHold(MethodView):
 @blp.route("/gate/arrivals")
 class Arrivals(MethodView):
     @require_role(Role.GATE_OPERATOR)
+    @idempotent
     @blp.arguments(ArrivalCreate)
     @blp.response(201, PassageRead)
     @blp.alt_response(200, schema=PassageRead, description="The vehicle is already at the gate on this pass.")
@@ -230,6 +240,7 @@ class PassageById(MethodView):
 @blp.route("/gate/passages/<int:passage_id>/weight")
 class PassageWeight(MethodView):
     @require_role(Role.GATE_OPERATOR)
+    @idempotent
     @blp.arguments(WeightCreate)
     @blp.response(200, PassageRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -243,6 +254,7 @@ class PassageWeight(MethodView):
 @blp.route("/gate/passages/<int:passage_id>/decision")
 class PassageDecision(MethodView):
     @require_role(*DECIDERS)
+    @idempotent
     @blp.arguments(DecisionCreate)
     @blp.response(200, PassageRead)
     @blp.alt_response(409, response="CONFLICT")

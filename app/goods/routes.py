@@ -19,6 +19,7 @@ from app.goods.schemas import (
     ProductRead,
     ProductUpdate,
 )
+from app.idempotency.guards import idempotent
 from app.users.models import Role
 
 blp = Blueprint("goods", __name__, url_prefix="/api/v1/products", description="Goods barcodes (商品条码).")
@@ -51,6 +52,7 @@ class Products(MethodView):
             return service.list_products(session, **query)
 
     @require_role(Role.WAREHOUSE_OPERATOR)
+    @idempotent
     @blp.arguments(ProductCreate)
     @blp.response(201, ProductRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -70,6 +72,7 @@ class ProductById(MethodView):
             return service.get_product(session, product_id)
 
     @require_role(Role.WAREHOUSE_OPERATOR, Role.ADMIN)
+    @idempotent
     @blp.arguments(ProductUpdate(partial=True))
     @blp.response(200, ProductRead)
     def patch(self, payload, product_id):
@@ -82,6 +85,7 @@ class ProductById(MethodView):
 class ProductImport(MethodView):
     @require_role(Role.WAREHOUSE_OPERATOR)
     @import_sized_body
+    @idempotent
     @blp.arguments(ProductImportUpload, location="files")
     @blp.response(200, ImportReportRead)
     @blp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")

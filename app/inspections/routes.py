@@ -10,6 +10,7 @@ from app import db
 from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
 from app.config import current_settings
+from app.idempotency.guards import idempotent
 from app.inspections import service
 from app.inspections.schemas import (
     AppointmentSet,
@@ -66,6 +67,7 @@ class InspectionSites(MethodView):
             return service.list_sites(session, **query)
 
     @require_role(Role.ADMIN)
+    @idempotent
     @blp.arguments(SiteCreate)
     @blp.response(201, SiteRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -85,6 +87,7 @@ class InspectionSiteById(MethodView):
             return service.get_site(session, site_id)
 
     @require_role(Role.ADMIN)
+    @idempotent
     @blp.arguments(SiteUpdate)
     @blp.response(200, SiteRead)
     def patch(self, payload, site_id):
@@ -104,6 +107,7 @@ class InspectionSlots(MethodView):
             return service.list_slots(session, site_id, **query)
 
     @require_role(Role.ADMIN, Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.arguments(SlotsCreate)
     @blp.response(201, SlotRead(many=True))
     def post(self, payload, site_id):
@@ -135,6 +139,7 @@ class InspectionTasks(MethodView):
             return service.list_tasks(session, viewer=current_user(), **query)
 
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.arguments(TaskCreate)
     @blp.response(201, TaskRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -157,6 +162,7 @@ class InspectionTaskById(MethodView):
 @blp.route("/inspection-tasks/<int:task_id>/appointment")
 class InspectionTaskAppointment(MethodView):
     @require_role(*BOOKERS)
+    @idempotent
     @blp.arguments(AppointmentSet)
     @blp.response(200, TaskRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -169,6 +175,7 @@ class InspectionTaskAppointment(MethodView):
 @blp.route("/inspection-tasks/<int:task_id>/goods-ready")
 class InspectionTaskGoodsReady(MethodView):
     @require_role(Role.WAREHOUSE_OPERATOR)
+    @idempotent
     @blp.response(200, TaskRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, task_id):
@@ -180,6 +187,7 @@ class InspectionTaskGoodsReady(MethodView):
 @blp.route("/inspection-tasks/<int:task_id>/start")
 class InspectionTaskStart(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.response(200, TaskRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, task_id):
@@ -191,6 +199,7 @@ class InspectionTaskStart(MethodView):
 @blp.route("/inspection-tasks/<int:task_id>/recheck")
 class InspectionTaskRecheck(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.arguments(RecheckCreate)
     @blp.response(200, TaskRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -203,6 +212,7 @@ class InspectionTaskRecheck(MethodView):
 @blp.route("/inspection-tasks/<int:task_id>/result")
 class InspectionTaskResult(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.arguments(ResultCreate)
     @blp.response(200, TaskRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -223,6 +233,7 @@ class InspectionTaskPhotos(MethodView):
 
     @require_role(Role.CUSTOMS_OFFICER)
     @photo_sized_body
+    @idempotent
     @blp.arguments(PhotoUpload, location="files")
     @blp.response(201, PhotoRead)
     @blp.alt_response(409, response="CONFLICT")

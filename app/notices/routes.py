@@ -8,6 +8,7 @@ from app.auth.guards import authenticate_bearer, current_session_id, current_use
 from app.config import current_settings
 from app.declarations.schemas import FiguresQuery
 from app.errors import InvalidInput
+from app.idempotency.guards import idempotent
 from app.notices import service, stream
 from app.notices.schemas import (
     AckCreate,
@@ -41,6 +42,7 @@ class Notices(MethodView):
 @blp.route("/ack")
 class NoticesAck(MethodView):
     @require_role()
+    @idempotent
     @blp.arguments(AckCreate)
     @blp.response(200, CountRead)
     def post(self, payload):
@@ -52,6 +54,7 @@ class NoticesAck(MethodView):
 @blp.route("/read")
 class NoticesRead(MethodView):
     @require_role()
+    @idempotent
     @blp.arguments(ReadCreate)
     @blp.response(200, CountRead)
     def post(self, payload):
@@ -77,6 +80,7 @@ class DeliveryFigures(MethodView):
 
 @blp.route("/stream-ticket")
 class StreamTickets(MethodView):
+    # No Idempotency-Key: a ticket is a single-use credential, not to be stored; a retry just gets a fresh one.
     @require_role()
     @blp.response(201, StreamTicketRead)
     def post(self):

@@ -3,6 +3,7 @@ from flask.views import MethodView
 from app import db
 from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
+from app.idempotency.guards import idempotent
 from app.inspections.schemas import TaskRead
 from app.risk import service
 from app.risk.schemas import (
@@ -44,6 +45,7 @@ class WarningById(MethodView):
 @blp.route("/warnings/<int:warning_id>/take")
 class WarningTake(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.response(200, WarningRead)
     @blp.alt_response(409, response="CONFLICT")
     def post(self, warning_id):
@@ -55,6 +57,7 @@ class WarningTake(MethodView):
 @blp.route("/warnings/<int:warning_id>/resolve")
 class WarningResolution(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.arguments(WarningResolve)
     @blp.response(200, WarningRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -67,6 +70,7 @@ class WarningResolution(MethodView):
 @blp.route("/warnings/<int:warning_id>/inspection")
 class WarningInspectionOrder(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.arguments(WarningInspection)
     @blp.response(201, TaskRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -81,6 +85,7 @@ class WarningInspectionOrder(MethodView):
 @blp.route("/video-events")
 class VideoEvents(MethodView):
     @require_role(Role.VIDEO_ANALYTICS)
+    @idempotent
     @blp.arguments(VideoEventCreate)
     @blp.response(201, WarningRead)
     def post(self, payload):

@@ -3,6 +3,7 @@ from flask.views import MethodView
 from app import db
 from app.api import Blueprint
 from app.auth.guards import current_user, require_role
+from app.idempotency.guards import idempotent
 from app.stock import service
 from app.stock.schemas import MovementRead, ScanInCreate, StockPage, StockQuery
 from app.users.models import Role
@@ -24,6 +25,7 @@ class Stock(MethodView):
 @blp.route("/scan-ins")
 class ScanIns(MethodView):
     @require_role(Role.WAREHOUSE_OPERATOR)
+    @idempotent
     @blp.arguments(ScanInCreate)
     @blp.response(201, MovementRead(many=True))
     def post(self, payload):

@@ -9,6 +9,7 @@ from app import db
 from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
 from app.config import current_settings
+from app.idempotency.guards import idempotent
 from app.ratelimit import public_lookup
 from app.trace import epcis, labels, resolver, service
 from app.trace.schemas import (
@@ -72,6 +73,7 @@ def _wants_csv(query_format: str | None) -> bool:
 @blp.route("/trace-codes")
 class TraceCodes(MethodView):
     @require_role(Role.WAREHOUSE_OPERATOR)
+    @idempotent
     @blp.arguments(IssueQuery, location="query")
     @blp.arguments(TraceCodeIssue)
     @blp.response(201, IssuedRead, content_type="application/json")
@@ -94,6 +96,7 @@ class TraceCodes(MethodView):
 @blp.route("/trace-codes/status")
 class TraceCodeStatusChanges(MethodView):
     @require_role(*STAFF)
+    @idempotent
     @blp.arguments(StatusChange)
     @blp.response(200, StatusChangeRead)
     @blp.alt_response(409, response="CONFLICT")
@@ -212,6 +215,7 @@ class BatchLabelSheet(MethodView):
 
 @blp.route("/trace/verify")
 class Verify(MethodView):
+    # No Idempotency-Key: public and anonymous (keys belong to a signed-in user); a retried check is another scan.
     @public_lookup
     @blp.arguments(VerifyCreate)
     @blp.response(200, VerdictRead)
@@ -244,6 +248,7 @@ _EPCIS_BODY = {
 @blp.route("/epcis/capture")
 class EpcisCapture(MethodView):
     @require_role(Role.CUSTOMS_OFFICER, Role.ADMIN, Role.WAREHOUSE_OPERATOR)
+    @idempotent
     @blp.arguments(CaptureHeaders, location="headers")
     @blp.doc(requestBody=_EPCIS_BODY)
     @blp.response(201, CaptureRead)

@@ -4,6 +4,7 @@ from app import db
 from app.api import Blueprint
 from app.auth.guards import current_actor, current_session_id, current_user, require_role
 from app.config import current_settings
+from app.idempotency.guards import idempotent
 from app.users import service
 from app.users.models import Role
 from app.users.schemas import (
@@ -33,6 +34,7 @@ class Me(MethodView):
         return current_user()
 
     @require_role(password_change_pending_ok=True)
+    @idempotent
     @me_blp.arguments(MeUpdate)
     @me_blp.response(200, UserRead)
     def patch(self, payload):
@@ -43,6 +45,7 @@ class Me(MethodView):
 
 @me_blp.route("/password")
 class MyPassword(MethodView):
+    # No Idempotency-Key: the body holds passwords, whose hash must not be kept; a retry answers 401 harmlessly.
     @require_role(password_change_pending_ok=True)
     @me_blp.arguments(PasswordChange)
     @me_blp.response(204)
@@ -69,6 +72,7 @@ class AdminUsers(MethodView):
         with db.transaction() as session:
             return service.list_users(session, **query)
 
+    # No Idempotency-Key: the body holds the first password, whose hash must not be kept; a retry is a 409 anyway.
     @require_role(Role.ADMIN)
     @admin_blp.arguments(UserCreate)
     @admin_blp.response(201, UserRead)
@@ -89,6 +93,7 @@ class AdminUserById(MethodView):
             return service.get_user(session, user_id)
 
     @require_role(Role.ADMIN)
+    @idempotent
     @admin_blp.arguments(UserUpdate)
     @admin_blp.response(200, UserRead)
     @admin_blp.alt_response(409, response="CONFLICT")
@@ -100,6 +105,7 @@ class AdminUserById(MethodView):
 
 @admin_blp.route("/<int:user_id>/password-reset")
 class AdminUserPasswordReset(MethodView):
+    # No Idempotency-Key: the answer holds a temporary password, which must not be stored to be replayed.
     @require_role(Role.ADMIN)
     @admin_blp.arguments(PasswordReset)
     @admin_blp.response(200, PasswordResetRead)
