@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import errors
 from app.common.fields import DecimalString, Integer, String
-from app.common.requests import IdConverter, TooDeep, loads_json_body, refuse_control_characters_in_path
+from app.common.requests import IdConverter, Int32Converter, TooDeep, loads_json_body, refuse_control_characters_in_path
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS_PATH = f"{API_PREFIX}/docs/assets/"
@@ -143,6 +143,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     # Before any rule is added: rules take their converters when they are added.
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["int32"] = Int32Converter
     app.url_value_preprocessor(refuse_control_characters_in_path)
     api.ma_plugin.map_to_openapi_type(DecimalString, "string", "decimal")
     api.ma_plugin.converter.add_attribute_function(decimal_pattern)

@@ -1,9 +1,10 @@
 """What every request's path and JSON body must satisfy before any route sees them.
 
-- `<int:...>` path ids stop where a BIGINT id column stops: a larger number names no row, so it answers 404 like any
-  unknown id (the router finds no match), rather than reaching the database, where SQLite overflows and PostgreSQL
-  refuses the type. 404, not 422: the path is a name, and no name beyond the column exists; the OpenAPI document
-  shows the bound as the parameter's `maximum`.
+- `<int:...>` path ids stop where a BIGINT id column stops, `<int32:...>` ones where an INTEGER one does: a larger
+  number names no row, so it answers 404 like any unknown id (the router finds no match) instead of reaching the
+  database, where SQLite overflows and PostgreSQL refuses it even in a comparison. 404, not 422: the path is a
+  name, no row can carry that name, and an unknown id already answers 404; the OpenAPI document shows the bound as
+  the parameter's `maximum`.
 - Text path segments (a trace serial, a device id, the resolver's Digital Link) refuse the C0 control characters as
   `String` fields do (app/common/fields.py), with a 422 naming the segment under `errors.path`.
 - JSON bodies are parsed by the json module, whose C parser raises RecursionError on deep nesting (100,000 `[`s);
@@ -17,7 +18,7 @@ from typing import Any
 
 from werkzeug.routing import IntegerConverter, Map
 
-from app.common.fields import CONTROL_CHARACTER_MESSAGE, CONTROL_CHARACTERS, INT64_MAX
+from app.common.fields import CONTROL_CHARACTER_MESSAGE, CONTROL_CHARACTERS, INT32_MAX, INT64_MAX
 from app.errors import InvalidInput
 
 # Deeper than any document the API takes (an EPCIS event nests about 6 levels), shallow enough that code walking a
@@ -30,6 +31,16 @@ class IdConverter(IntegerConverter):
 
     def __init__(
         self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = INT64_MAX, signed: bool = False
+    ) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+class Int32Converter(IdConverter):
+    """`<int32:...>` for ids of tables with a plain INTEGER key (users, enterprises, gates, lanes, vehicles,
+    inspection sites): PostgreSQL refuses a larger number even in a comparison (`id = 2147483648::INTEGER`)."""
+
+    def __init__(
+        self, map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = INT32_MAX, signed: bool = False
     ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
 
