@@ -9,12 +9,14 @@ import flask
 import flask_smorest
 from flask import Flask, Request, send_from_directory
 from flask_smorest.utils import prepare_response
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, missing
 from swagger_ui_bundle import swagger_ui_path
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from app import errors
+from app.common.fields import DecimalString, Integer, String
+from app.common.requests import IdConverter, Int32Converter, TooDeep, loads_json_body, refuse_control_characters_in_path
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS_PATH = f"{API_PREFIX}/docs/assets/"
@@ -23,12 +25,12 @@ DOCS_ASSETS_PATH = f"{API_PREFIX}/docs/assets/"
 class ProblemSchema(Schema):
     """RFC 9457 problem details with our stable `code` extension."""
 
-    type = fields.String(required=True, metadata={"description": "URI naming the problem type."})
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    detail = fields.String(required=True, metadata={"description": "What went wrong, for a person."})
-    instance = fields.String(metadata={"description": "The request path."})
-    code = fields.String(required=True, metadata={"description": "Stable machine-readable code."})
+    type = String(required=True, metadata={"description": "URI naming the problem type."})
+    title = String(required=True)
+    status = Integer(required=True)
+    detail = String(required=True, metadata={"description": "What went wrong, for a person."})
+    instance = String(metadata={"description": "The request path."})
+    code = String(required=True, metadata={"description": "Stable machine-readable code."})
     errors = fields.Dict(
         metadata={"description": 'Per-field messages grouped by location, e.g. {"json": {"gtin": ["..."]}}.'}
     )
@@ -41,7 +43,12 @@ class JsonBodyParser(FlaskParser):
     def _raw_load_json(self, req: Request) -> Any:
         if req.content_length and not is_json_request(req):
             abort(415, messages={"json": ["Send the body as application/json."]})
-        return super()._raw_load_json(req)
+        if not is_json_request(req):
+            return missing
+        try:
+            return loads_json_body(req.get_data(cache=True))
+        except TooDeep as error:
+            abort(400, messages={"json": [f"{error.msg}."]})
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -99,6 +106,11 @@ def problem_codes() -> dict[str, str]:
     return dict(sorted(codes.items()))
 
 
+def decimal_pattern(self: Any, field: Any, **_kwargs: Any) -> dict[str, Any]:
+    """An apispec attribute function: a decimal's pattern, as it travels ("409.00")."""
+    return {"pattern": field.pattern()} if isinstance(field, DecimalString) else {}
+
+
 docs_assets = flask.Blueprint("docs_assets", __name__)
 
 
@@ -130,6 +142,12 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.users.routes import admin_blp as admin_users_blp
     from app.users.routes import me_blp
 
+    # Before any rule is added: rules take their converters when they are added.
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["int32"] = Int32Converter
+    app.url_value_preprocessor(refuse_control_characters_in_path)
+    api.ma_plugin.map_to_openapi_type(DecimalString, "string", "decimal")
+    api.ma_plugin.converter.add_attribute_function(decimal_pattern)
     app.register_blueprint(docs_assets)
     app.register_blueprint(health_blp)
     for blueprint in (

@@ -34,3 +34,29 @@ def test_the_docs_ui_works_without_internet(client):
     for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
         assert f"/api/v1/docs/assets/{asset}" in html
         assert client.get(f"/api/v1/docs/assets/{asset}").status_code == 200
+
+
+def _properties(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                yield from value.items()
+            yield from _properties(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _properties(item)
+
+
+def test_decimals_are_documented_as_the_strings_they_travel_as():
+    document = json.loads(COMMITTED.read_text())
+    properties = list(_properties(document))
+    decimals = [(name, prop) for name, prop in properties if prop.get("format") == "decimal"]
+
+    assert len(decimals) > 20
+    for name, prop in decimals:
+        assert prop["type"] == "string", name
+        assert prop["pattern"].startswith("^"), name
+        assert not {"minimum", "maximum", "x-minimum", "x-maximum"} & prop.keys(), name
+    for name, prop in properties:
+        for bound in ("minimum", "maximum"):
+            assert not isinstance(prop.get(bound), str), f"{name}: {bound} is a string"

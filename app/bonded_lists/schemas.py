@@ -5,7 +5,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.bonded_lists.models import ApprovalResult, DeductionMark, EntryStatus, ImpExp, InvtStatus
-from app.common.fields import CUSTOMS_CODE, HS_CODE, TrimmedString
+from app.common.fields import CUSTOMS_CODE, HS_CODE, BigInteger, DecimalString, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 
 BOND_INVT_NO = validate.Regexp(
@@ -26,25 +26,22 @@ ENTRY_NO = validate.Regexp(
 UNIT = validate.Regexp(r"^\d{3}$", error="A 3-digit customs unit code.")
 
 
-def _positive(places: int, **kwargs) -> fields.Decimal:
-    return fields.Decimal(
-        places=places, as_string=True, validate=validate.Range(min=Decimal(0), min_inclusive=False), **kwargs
-    )
+def _positive(precision: int, places: int, **kwargs) -> DecimalString:
+    """Greater than 0, within a NUMERIC(precision, places) column."""
+    return DecimalString(precision=precision, places=places, min=Decimal(0), min_inclusive=False, **kwargs)
 
 
 class BondedListLineCreate(Schema):
-    gnum = fields.Integer(
-        required=True, validate=validate.Range(min=1), metadata={"description": "Line number from 1."}
-    )
+    gnum = Integer(required=True, validate=validate.Range(min=1), metadata={"description": "Line number from 1."})
     gds_mtno = TrimmedString(
         required=True, validate=validate.Length(min=1, max=32), metadata={"description": "Item no. (料号)."}
     )
-    hs_code = fields.String(required=True, validate=HS_CODE)
+    hs_code = String(required=True, validate=HS_CODE)
     name = TrimmedString(required=True, validate=validate.Length(min=1, max=250))
-    qty = _positive(4, required=True)
-    unit = fields.String(required=True, validate=UNIT)
-    gross_wt = _positive(4, required=True, metadata={"description": "kg"})
-    net_wt = _positive(4, required=True, metadata={"description": "kg"})
+    qty = _positive(18, 4, required=True)
+    unit = String(required=True, validate=UNIT)
+    gross_wt = _positive(14, 4, required=True, metadata={"description": "kg"})
+    net_wt = _positive(14, 4, required=True, metadata={"description": "kg"})
 
     @validates_schema
     def net_within_gross(self, data, **kwargs):
@@ -53,18 +50,18 @@ class BondedListLineCreate(Schema):
 
 
 class BondedListLineRead(Schema):
-    gnum = fields.Integer()
-    gds_mtno = fields.String()
-    hs_code = fields.String()
-    name = fields.String()
-    qty = fields.Decimal(as_string=True)
-    unit = fields.String()
-    gross_wt = fields.Decimal(as_string=True)
-    net_wt = fields.Decimal(as_string=True)
+    gnum = Integer()
+    gds_mtno = String()
+    hs_code = String()
+    name = String()
+    qty = DecimalString()
+    unit = String()
+    gross_wt = DecimalString()
+    net_wt = DecimalString()
 
 
 class BondedListCreate(Schema):
-    bond_invt_no = fields.String(
+    bond_invt_no = String(
         load_default=None,
         validate=BOND_INVT_NO,
         metadata={
@@ -72,16 +69,16 @@ class BondedListCreate(Schema):
             "leave it out and the service numbers the list in the same layout."
         },
     )
-    putrec_no = fields.String(required=True, validate=PUTREC_NO, metadata={"description": "Account book (账册)."})
-    customs_code = fields.String(required=True, validate=CUSTOMS_CODE, metadata={"description": "Customs office."})
+    putrec_no = String(required=True, validate=PUTREC_NO, metadata={"description": "Account book (账册)."})
+    customs_code = String(required=True, validate=CUSTOMS_CODE, metadata={"description": "Customs office."})
     impexp_markcd = fields.Enum(
         ImpExp, by_value=True, required=True, metadata={"description": "I: into the zone, E: out of it."}
     )
-    supv_mode = fields.String(required=True, validate=SUPV_MODE, metadata={"description": "Supervision mode."})
+    supv_mode = String(required=True, validate=SUPV_MODE, metadata={"description": "Supervision mode."})
     dclcus_flag = fields.Boolean(
         required=True, metadata={"description": "Whether the goods also need a customs declaration (报关单)."}
     )
-    entry_no = fields.String(
+    entry_no = String(
         load_default=None,
         validate=ENTRY_NO,
         metadata={"description": "The customs declaration, when dclcus_flag; may also come with its release."},
@@ -106,21 +103,21 @@ class BondedListCreate(Schema):
 
 
 class BondedListSummary(Schema):
-    id = fields.Integer()
-    bond_invt_no = fields.String(metadata={"description": "QD + customs office(4) + year(2) + I/E + serial(9)."})
-    putrec_no = fields.String()
-    customs_code = fields.String()
+    id = BigInteger()
+    bond_invt_no = String(metadata={"description": "QD + customs office(4) + year(2) + I/E + serial(9)."})
+    putrec_no = String()
+    customs_code = String()
     impexp_markcd = fields.Enum(ImpExp, by_value=True)
-    supv_mode = fields.String()
+    supv_mode = String()
     dclcus_flag = fields.Boolean()
-    entry_no = fields.String(allow_none=True)
+    entry_no = String(allow_none=True)
     invt_stucd = fields.Enum(InvtStatus, by_value=True)
     entry_stucd = fields.Enum(
         EntryStatus, by_value=True, allow_none=True, metadata={"description": "null when no declaration is needed."}
     )
     deduction_mark = fields.Enum(DeductionMark, by_value=True)
-    return_info = fields.String(allow_none=True, metadata={"description": "Customs' last message (why rejected)."})
-    declaring_enterprise_id = fields.Integer()
+    return_info = String(allow_none=True, metadata={"description": "Customs' last message (why rejected)."})
+    declaring_enterprise_id = Integer()
     declared_at = fields.DateTime()
     decided_at = fields.DateTime(allow_none=True, metadata={"description": "Approved or rejected (INV201)."})
     entry_released_at = fields.DateTime(allow_none=True)
@@ -136,8 +133,8 @@ class BondedListQuery(PageQuery):
     invt_stucd = fields.Enum(InvtStatus, by_value=True)
     entry_stucd = fields.Enum(EntryStatus, by_value=True)
     deduction_mark = fields.Enum(DeductionMark, by_value=True)
-    putrec_no = fields.String(validate=PUTREC_NO)
-    bond_invt_no = fields.String(validate=BOND_INVT_NO)
+    putrec_no = String(validate=PUTREC_NO)
+    bond_invt_no = String(validate=BOND_INVT_NO)
 
 
 BondedListPage = page_schema(BondedListSummary, "BondedListPage")
@@ -156,7 +153,7 @@ class ApprovalCreate(Schema):
 
 
 class EntryReleaseCreate(Schema):
-    entry_no = fields.String(
+    entry_no = String(
         load_default=None,
         validate=ENTRY_NO,
         metadata={"description": "The released declaration; required when the list does not name one yet."},

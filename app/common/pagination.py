@@ -11,6 +11,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import ColumnElement, Select
 from sqlalchemy.orm import Session
 
+from app.common.fields import INT64_MAX, Integer
+
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
@@ -29,7 +31,7 @@ class Cursor(fields.Field):
         try:
             raw = base64.urlsafe_b64decode(str(value) + "=" * (-len(str(value)) % 4)).decode()
             prefix, key = raw.split(":", 1)
-            if prefix != "k":
+            if prefix != "k" or not 0 <= int(key) <= INT64_MAX:  # keys are ids; a bigger one would overflow the query
                 raise ValueError(prefix)
             return int(key)
         except (ValueError, UnicodeDecodeError, binascii.Error):
@@ -37,7 +39,7 @@ class Cursor(fields.Field):
 
 
 class PageQuery(Schema):
-    limit = fields.Integer(
+    limit = Integer(
         load_default=DEFAULT_LIMIT,
         validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={"description": f"Items per page, at most {MAX_LIMIT}."},

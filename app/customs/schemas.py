@@ -14,7 +14,9 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.common.fields import BigInteger, Integer, String
 from app.common.pagination import PageQuery, page_schema
+from app.common.requests import loads_json_body
 from app.customs.models import ReceiptFormat, ReceiptOutcome
 from app.declarations.models import DeclarationStatus
 from app.errors import DomainError, InvalidInput
@@ -57,16 +59,16 @@ class ReturnTime(fields.Field):
 
 
 class ReceiptCreate(Schema):
-    guid = fields.String(load_default=None, validate=validate.Length(equal=36))
-    cop_no = fields.String(load_default=None, validate=validate.Length(min=1, max=20))
-    pre_no = fields.String(load_default=None, validate=validate.Length(max=18))
-    invt_no = fields.String(
+    guid = String(load_default=None, validate=validate.Length(equal=36))
+    cop_no = String(load_default=None, validate=validate.Length(min=1, max=20))
+    pre_no = String(load_default=None, validate=validate.Length(max=18))
+    invt_no = String(
         load_default=None,
         validate=validate.Regexp(r"^\d{8}[IE]\d{9}$", error="Customs office(4) + year(4) + I/E + serial(9)."),
     )
-    status_code = fields.Integer(required=True, strict=False, metadata={"description": "CEB622 returnStatus."})
+    status_code = Integer(required=True, strict=False, metadata={"description": "CEB622 returnStatus."})
     return_time = ReturnTime(required=True, metadata={"description": "yyyyMMddHHmmssfff (Beijing) or ISO 8601."})
-    return_info = fields.String(load_default=None, validate=validate.Length(max=1000))
+    return_info = String(load_default=None, validate=validate.Length(max=1000))
 
     @validates_schema
     def names_a_declaration(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -96,7 +98,7 @@ def load_receipts(body: bytes, mimetype: str) -> tuple[list[IncomingReceipt], Re
     """Parse and validate a receipt document; refuse the whole document on any error."""
     if mimetype == "application/json":
         try:
-            document = json.loads(body)
+            document = loads_json_body(body)
         except (ValueError, UnicodeDecodeError):
             raise InvalidInput("The body is not valid JSON.", errors={"json": ["Invalid JSON body."]}) from None
         raw_items = document.get("receipts") if isinstance(document, dict) else None
@@ -162,30 +164,30 @@ def _element_fields(element: Element) -> dict[str, str | None]:
 
 
 class ReceiptResultRead(Schema):
-    index = fields.Integer(metadata={"description": "Position of the receipt in the document, from 0."})
+    index = Integer(metadata={"description": "Position of the receipt in the document, from 0."})
     outcome = fields.Enum(ReceiptOutcome, by_value=True)
-    receipt_id = fields.Integer(allow_none=True)
-    declaration_id = fields.Integer(allow_none=True)
+    receipt_id = BigInteger(allow_none=True)
+    declaration_id = BigInteger(allow_none=True)
     status = fields.Enum(DeclarationStatus, by_value=True, allow_none=True, metadata={"description": "Afterwards."})
 
 
 class ReceiptBatchRead(Schema):
     results = fields.List(fields.Nested(ReceiptResultRead))
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    counts = fields.Dict(keys=String(), values=Integer())
 
 
 class ReceiptRead(Schema):
-    id = fields.Integer()
+    id = BigInteger()
     outcome = fields.Enum(ReceiptOutcome, by_value=True)
-    declaration_id = fields.Integer(allow_none=True)
-    guid = fields.String(allow_none=True)
-    cop_no = fields.String(allow_none=True)
-    invt_no = fields.String(allow_none=True)
-    status_code = fields.Integer()
+    declaration_id = BigInteger(allow_none=True)
+    guid = String(allow_none=True)
+    cop_no = String(allow_none=True)
+    invt_no = String(allow_none=True)
+    status_code = Integer()
     return_time = fields.DateTime()
-    return_info = fields.String(allow_none=True)
+    return_info = String(allow_none=True)
     format = fields.Enum(ReceiptFormat, by_value=True)
-    raw_body = fields.String()
+    raw_body = String()
     received_at = fields.DateTime()
     resolved_at = fields.DateTime(allow_none=True)
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.common.fields import HS_CODE, Gtin, TrimmedString
+from app.common.fields import HS_CODE, BigInteger, DecimalString, Gtin, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import BizStep, DeclarationKind, DeclarationStatus, Disposition, ReleaseSource
 
@@ -14,34 +14,32 @@ THREE_DIGITS = validate.Regexp(r"^\d{3}$", error="A 3-digit customs code.")
 INVT_NO = r"^\d{8}[IE]\d{9}$"
 # Mainland ID card: 17 digits and a check character (digit or X).
 ID_CARD = validate.Regexp(r"^\d{17}[\dX]$", error="An 18-character ID card number.")
-MONEY = {"as_string": True, "places": 2}
+MONEY = {"places": 2}
 
 
-def _positive(places: int, **kwargs) -> fields.Decimal:
-    return fields.Decimal(
-        places=places, as_string=True, validate=validate.Range(min=Decimal(0), min_inclusive=False), **kwargs
-    )
+def _positive(precision: int, places: int, **kwargs) -> DecimalString:
+    """Greater than 0, within a NUMERIC(precision, places) column."""
+    return DecimalString(precision=precision, places=places, min=Decimal(0), min_inclusive=False, **kwargs)
 
 
-def _amount(**kwargs) -> fields.Decimal:
-    return fields.Decimal(places=2, as_string=True, validate=validate.Range(min=Decimal(0)), **kwargs)
+def _amount(**kwargs) -> DecimalString:
+    """Money in yuan, within the NUMERIC(14, 2) columns."""
+    return DecimalString(precision=14, places=2, min=Decimal(0), **kwargs)
 
 
 class DeclarationLineCreate(Schema):
-    gnum = fields.Integer(
-        required=True, validate=validate.Range(min=1), metadata={"description": "Line number from 1."}
-    )
+    gnum = Integer(required=True, validate=validate.Range(min=1), metadata={"description": "Line number from 1."})
     item_record_no = TrimmedString(load_default=None, validate=validate.Length(max=30))
     item_no = TrimmedString(required=True, validate=validate.Length(min=1, max=30), metadata={"description": "SKU."})
     item_name = TrimmedString(required=True, validate=validate.Length(min=1, max=250))
     g_model = TrimmedString(load_default=None, validate=validate.Length(max=250))
-    hs_code = fields.String(required=True, validate=HS_CODE)
+    hs_code = String(required=True, validate=HS_CODE)
     gtin = Gtin(required=True, metadata={"description": "Barcode (GTIN-8/12/13/14); returned as GTIN-14."})
-    country = fields.String(required=True, validate=THREE_DIGITS, metadata={"description": "Customs country code."})
-    qty = _positive(4, required=True)
-    unit = fields.String(required=True, validate=THREE_DIGITS, metadata={"description": "Customs unit code."})
-    price = _positive(4, required=True)
-    total_price = _positive(2, required=True)
+    country = String(required=True, validate=THREE_DIGITS, metadata={"description": "Customs country code."})
+    qty = _positive(18, 4, required=True)
+    unit = String(required=True, validate=THREE_DIGITS, metadata={"description": "Customs unit code."})
+    price = _positive(18, 4, required=True)
+    total_price = _positive(14, 2, required=True)
 
     @validates_schema
     def total_is_qty_times_price(self, data, **kwargs):
@@ -52,18 +50,18 @@ class DeclarationLineCreate(Schema):
 
 
 class DeclarationLineRead(Schema):
-    gnum = fields.Integer()
-    item_record_no = fields.String(allow_none=True)
-    item_no = fields.String()
-    item_name = fields.String()
-    g_model = fields.String(allow_none=True)
-    hs_code = fields.String()
-    gtin = fields.String()
-    country = fields.String()
-    qty = fields.Decimal(as_string=True)
-    unit = fields.String()
-    price = fields.Decimal(as_string=True)
-    total_price = fields.Decimal(**MONEY)
+    gnum = Integer()
+    item_record_no = String(allow_none=True)
+    item_no = String()
+    item_name = String()
+    g_model = String(allow_none=True)
+    hs_code = String()
+    gtin = String()
+    country = String()
+    qty = DecimalString()
+    unit = String()
+    price = DecimalString()
+    total_price = DecimalString(**MONEY)
 
 
 class DeclarationCreate(Schema):
@@ -74,38 +72,36 @@ class DeclarationCreate(Schema):
     logistics_no = TrimmedString(
         required=True, validate=validate.Length(min=1, max=60), metadata={"description": "Waybill number."}
     )
-    ebp_code = fields.String(required=True, validate=CUSTOMS_REG_CODE, metadata={"description": "Platform."})
+    ebp_code = String(required=True, validate=CUSTOMS_REG_CODE, metadata={"description": "Platform."})
     ebp_name = TrimmedString(required=True, validate=validate.Length(min=1, max=200))
-    ebc_code = fields.String(required=True, validate=CUSTOMS_REG_CODE, metadata={"description": "Trader."})
+    ebc_code = String(required=True, validate=CUSTOMS_REG_CODE, metadata={"description": "Trader."})
     ebc_name = TrimmedString(required=True, validate=validate.Length(min=1, max=200))
-    area_code = fields.String(
+    area_code = String(
         required=True, validate=CUSTOMS_REG_CODE, metadata={"description": "Bonded warehouse (in-zone) enterprise."}
     )
-    assure_code = fields.String(load_default=None, validate=CUSTOMS_REG_CODE)
+    assure_code = String(load_default=None, validate=CUSTOMS_REG_CODE)
     ems_no = TrimmedString(
         load_default=None, validate=validate.Length(max=30), metadata={"description": "Account book."}
     )
-    trade_mode = fields.String(load_default="1210", validate=validate.OneOf(["1210"]))
-    customs_code = fields.String(required=True, validate=FOUR_DIGITS, metadata={"description": "Customs office."})
-    port_code = fields.String(required=True, validate=FOUR_DIGITS)
-    buyer_id_type = fields.String(
-        load_default="1", validate=validate.OneOf(["1"]), metadata={"description": "1: ID card."}
-    )
-    buyer_id_number = fields.String(required=True, load_only=True, validate=ID_CARD)
+    trade_mode = String(load_default="1210", validate=validate.OneOf(["1210"]))
+    customs_code = String(required=True, validate=FOUR_DIGITS, metadata={"description": "Customs office."})
+    port_code = String(required=True, validate=FOUR_DIGITS)
+    buyer_id_type = String(load_default="1", validate=validate.OneOf(["1"]), metadata={"description": "1: ID card."})
+    buyer_id_number = String(required=True, load_only=True, validate=ID_CARD)
     buyer_name = TrimmedString(required=True, load_only=True, validate=validate.Length(min=1, max=60))
-    buyer_telephone = fields.String(
+    buyer_telephone = String(
         required=True, load_only=True, validate=validate.Regexp(r"^\+?[\d-]{6,30}$", error="A phone number.")
     )
     consignee_address = TrimmedString(required=True, load_only=True, validate=validate.Length(min=4, max=200))
-    currency = fields.String(
+    currency = String(
         load_default="142",
         validate=validate.OneOf(["142"]),
         metadata={"description": "142: CNY (1210 lists are in CNY)."},
     )
     freight = _amount(load_default=Decimal("0.00"))
     insured_fee = _amount(load_default=Decimal("0.00"))
-    gross_weight = _positive(4, required=True, metadata={"description": "kg"})
-    net_weight = _positive(4, required=True, metadata={"description": "kg"})
+    gross_weight = _positive(14, 4, required=True, metadata={"description": "kg"})
+    net_weight = _positive(14, 4, required=True, metadata={"description": "kg"})
     lines = fields.List(fields.Nested(DeclarationLineCreate), required=True, validate=validate.Length(min=1, max=100))
 
     @validates_schema
@@ -128,7 +124,7 @@ def _mask_middle(value: str | None, keep_start: int, keep_end: int) -> str | Non
 class MaskedBuyer(Schema):
     """The buyer as every API answer shows them: enough to recognise, too little to misuse."""
 
-    id_type = fields.String(attribute="buyer_id_type")
+    id_type = String(attribute="buyer_id_type")
     id_number = fields.Function(lambda d: _mask_middle(d.buyer_id_number, 3, 4))
     name = fields.Function(lambda d: _mask_middle(d.buyer_name, 1, 0))
     telephone = fields.Function(lambda d: _mask_middle(d.buyer_telephone, 3, 4))
@@ -143,44 +139,44 @@ class SameObjectNested(fields.Nested):
 
 
 class DeclarationSummary(Schema):
-    id = fields.Integer()
-    guid = fields.String()
+    id = BigInteger()
+    guid = String()
     kind = fields.Enum(DeclarationKind, by_value=True)
     status = fields.Enum(DeclarationStatus, by_value=True)
-    cop_no = fields.String()
-    invt_no = fields.String(allow_none=True)
-    order_no = fields.String()
-    logistics_no = fields.String()
-    ebc_name = fields.String()
-    area_name = fields.String()
+    cop_no = String()
+    invt_no = String(allow_none=True)
+    order_no = String()
+    logistics_no = String()
+    ebc_name = String()
+    area_name = String()
     buyer = SameObjectNested(MaskedBuyer, metadata={"description": "Masked."})
-    total_value = fields.Decimal(**MONEY)
+    total_value = DecimalString(**MONEY)
     submitted_at = fields.DateTime()
     released_at = fields.DateTime(allow_none=True)
-    return_info = fields.String(allow_none=True, metadata={"description": "Customs' last message (e.g. why rejected)."})
+    return_info = String(allow_none=True, metadata={"description": "Customs' last message (e.g. why rejected)."})
 
 
 class DeclarationRead(DeclarationSummary):
-    pre_no = fields.String(allow_none=True)
-    ebp_code = fields.String()
-    ebp_name = fields.String()
-    ebc_code = fields.String()
-    agent_code = fields.String()
-    agent_name = fields.String()
-    area_code = fields.String()
-    assure_code = fields.String(allow_none=True)
-    ems_no = fields.String(allow_none=True)
-    trade_mode = fields.String()
-    customs_code = fields.String()
-    port_code = fields.String()
-    currency = fields.String()
-    goods_value = fields.Decimal(**MONEY)
-    freight = fields.Decimal(**MONEY)
-    insured_fee = fields.Decimal(**MONEY)
-    gross_weight = fields.Decimal(as_string=True)
-    net_weight = fields.Decimal(as_string=True)
+    pre_no = String(allow_none=True)
+    ebp_code = String()
+    ebp_name = String()
+    ebc_code = String()
+    agent_code = String()
+    agent_name = String()
+    area_code = String()
+    assure_code = String(allow_none=True)
+    ems_no = String(allow_none=True)
+    trade_mode = String()
+    customs_code = String()
+    port_code = String()
+    currency = String()
+    goods_value = DecimalString(**MONEY)
+    freight = DecimalString(**MONEY)
+    insured_fee = DecimalString(**MONEY)
+    gross_weight = DecimalString()
+    net_weight = DecimalString()
     release_source = fields.Enum(ReleaseSource, by_value=True, allow_none=True)
-    corrects_id = fields.Integer(allow_none=True, metadata={"description": "The rejected declaration this corrects."})
+    corrects_id = BigInteger(allow_none=True, metadata={"description": "The rejected declaration this corrects."})
     lines = fields.List(fields.Nested(DeclarationLineRead))
 
 
@@ -198,22 +194,22 @@ DeclarationPage = page_schema(DeclarationSummary, "DeclarationPage")
 
 
 class TimelineEventRead(Schema):
-    id = fields.Integer()
+    id = BigInteger()
     occurred_at = fields.DateTime(metadata={"description": "When it happened (customs' time for receipts)."})
-    step = fields.String(metadata={"description": "What happened, e.g. receipt_120, inspection_booked."})
-    title = fields.String()
+    step = String(metadata={"description": "What happened, e.g. receipt_120, inspection_booked."})
+    title = String()
     status = fields.Enum(DeclarationStatus, by_value=True, metadata={"description": "Status after the event."})
     status_changed = fields.Boolean()
     biz_step = fields.Enum(BizStep, by_value=True, metadata={"description": "CBV 2.0 bizStep."})
     disposition = fields.Enum(Disposition, by_value=True, metadata={"description": "CBV 2.0 disposition."})
-    place = fields.String(allow_none=True)
-    actor_id = fields.Integer(allow_none=True)
-    receipt_id = fields.Integer(allow_none=True)
+    place = String(allow_none=True)
+    actor_id = Integer(allow_none=True)
+    receipt_id = BigInteger(allow_none=True)
     details = fields.Dict()
 
 
 class TimelineRead(Schema):
-    declaration_id = fields.Integer()
+    declaration_id = BigInteger()
     events = fields.List(fields.Nested(TimelineEventRead))
 
 
@@ -232,7 +228,7 @@ class FiguresQuery(Schema):
 
 
 class DurationFigures(Schema):
-    count = fields.Integer()
+    count = Integer()
     median_seconds = fields.Float(allow_none=True)
     p90_seconds = fields.Float(allow_none=True)
 
@@ -240,8 +236,8 @@ class DurationFigures(Schema):
 class ClearanceFiguresRead(Schema):
     since = fields.DateTime()
     until = fields.DateTime()
-    submitted = fields.Integer(metadata={"description": "Declarations submitted in the range."})
+    submitted = Integer(metadata={"description": "Declarations submitted in the range."})
     submission_to_release = fields.Nested(DurationFigures)
     inspection_to_release = fields.Nested(DurationFigures)
     inspection_rate = fields.Float(allow_none=True, metadata={"description": "Share of submitted ones inspected."})
-    by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_status = fields.Dict(keys=String(), values=Integer())

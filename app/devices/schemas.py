@@ -1,7 +1,7 @@
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from app.common import clock
-from app.common.fields import TrimmedString
+from app.common.fields import String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.devices.models import TOKEN_MAX_LENGTH, ApnsEnvironment, Platform, PushProvider
 
@@ -57,22 +57,22 @@ class DeviceUpsert(Schema):
 
 class DeviceRead(Schema):
     # The token is not echoed: the app has it, and a list of tokens is a list of push addresses.
-    device_id = fields.String()
+    device_id = String()
     platform = fields.Enum(Platform, by_value=True)
     provider = fields.Enum(PushProvider, by_value=True)
-    app_version = fields.String()
-    os_version = fields.String()
+    app_version = String()
+    os_version = String()
     apns_environment = fields.Enum(ApnsEnvironment, by_value=True, allow_none=True)
-    bundle_id = fields.String(allow_none=True)
+    bundle_id = String(allow_none=True)
     push_permission = fields.Boolean()
-    locale = fields.String(allow_none=True)
+    locale = String(allow_none=True)
     created_at = fields.DateTime()
     token_updated_at = fields.DateTime()
     last_seen_at = fields.DateTime()
     invalidated_at = fields.DateTime(
         allow_none=True, metadata={"description": "When the provider reported the token dead; a new token clears it."}
     )
-    invalid_reason = fields.String(allow_none=True)
+    invalid_reason = String(allow_none=True)
     stale = fields.Function(
         lambda device: device.is_stale(clock.utcnow()),
         metadata={"type": "boolean", "description": "Not seen for 30 days: no pushes until the app registers again."},

@@ -22,7 +22,7 @@ admin_blp = Blueprint(
 )
 
 
-@blp.route("/<int:enterprise_id>")
+@blp.route("/<int32:enterprise_id>")
 class EnterpriseById(MethodView):
     @require_role()
     @blp.response(200, EnterpriseRead)
@@ -53,7 +53,7 @@ class AdminEnterprises(MethodView):
             return service.register_enterprise(session, actor=current_actor(), **payload)
 
 
-@admin_blp.route("/<int:enterprise_id>")
+@admin_blp.route("/<int32:enterprise_id>")
 class AdminEnterpriseById(MethodView):
     @require_role(Role.ADMIN)
     @admin_blp.response(200, EnterpriseRead)

@@ -3,7 +3,7 @@ from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum
 from stdnum.exceptions import ValidationError as StdnumError
 
-from app.common.fields import TrimmedString
+from app.common.fields import Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.enterprises.models import CreditLevel, EnterpriseKind
 
@@ -23,7 +23,7 @@ def _validate_uscc(value: str) -> None:
         ) from None
 
 
-class UsccField(fields.String):
+class UsccField(String):
     """GB 32100-2015 code, validated with its check character."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -38,15 +38,15 @@ class CustomsRegCodeField(TrimmedString):
 
 
 class EnterpriseSummary(Schema):
-    id = fields.Integer(dump_only=True)
-    name = fields.String(dump_only=True)
+    id = Integer(dump_only=True)
+    name = String(dump_only=True)
 
 
 class EnterpriseRead(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    uscc = fields.String(metadata={"description": "Unified social credit code (18 characters)."})
-    customs_reg_code = fields.String(metadata={"description": "10-character customs registration code."})
+    id = Integer()
+    name = String()
+    uscc = String(metadata={"description": "Unified social credit code (18 characters)."})
+    customs_reg_code = String(metadata={"description": "10-character customs registration code."})
     kinds = fields.List(fields.Enum(EnterpriseKind, by_value=True))
     credit_level = fields.Enum(CreditLevel, by_value=True)
     general_taxpayer_pilot = fields.Boolean()

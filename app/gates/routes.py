@@ -67,7 +67,7 @@ class Gates(MethodView):
             return service.create_gate(session, actor=current_actor(), **payload)
 
 
-@blp.route("/gates/<int:gate_id>")
+@blp.route("/gates/<int32:gate_id>")
 class GateById(MethodView):
     @require_role(*GATE_STAFF)
     @blp.response(200, GateRead)
@@ -77,7 +77,7 @@ class GateById(MethodView):
             return service.get_gate(session, gate_id)
 
 
-@blp.route("/gates/<int:gate_id>/lanes")
+@blp.route("/gates/<int32:gate_id>/lanes")
 class GateLanes(MethodView):
     @require_role(Role.ADMIN)
     @idempotent
@@ -90,7 +90,7 @@ class GateLanes(MethodView):
             return service.add_lane(session, gate_id, actor=current_actor(), **payload)
 
 
-@blp.route("/lanes/<int:lane_id>")
+@blp.route("/lanes/<int32:lane_id>")
 class LaneById(MethodView):
     @require_role(*LANE_SWITCHERS)
     @idempotent
@@ -123,7 +123,7 @@ class Vehicles(MethodView):
             return service.register_vehicle(session, registrant=current_user(), actor=current_actor(), **payload)
 
 
-@blp.route("/vehicles/<int:vehicle_id>")
+@blp.route("/vehicles/<int32:vehicle_id>")
 class VehicleById(MethodView):
     @require_role(Role.DECLARANT, *GATE_STAFF)
     @blp.response(200, VehicleRead)

@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from stdnum import iso6346
 
 from app.bonded_lists.models import DeductionMark, EntryStatus, InvtStatus
-from app.common.fields import CUSTOMS_CODE, TrimmedString
+from app.common.fields import CUSTOMS_CODE, BigInteger, DecimalString, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import DeclarationStatus
 from app.gates.models import (
@@ -33,7 +33,7 @@ PLATE = re.compile(
     r"(?:[A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警港澳]|[DF][A-HJ-NP-Z0-9]\d{4}|\d{5}[DF])$"
 )
 IC_NO = validate.Regexp(r"^[0-9A-Z]{6,32}$", error="6-32 letters or digits.")
-KG = {"places": 1, "as_string": True}
+KG = {"places": 1}
 
 
 def _normalize_plate(raw: str) -> str:
@@ -41,7 +41,7 @@ def _normalize_plate(raw: str) -> str:
     return re.sub(r"[\s·•.\-]", "", raw).upper()
 
 
-class Plate(fields.String):
+class Plate(String):
     """A mainland Chinese plate, including new-energy plates; returned without separators."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -51,7 +51,7 @@ class Plate(fields.String):
         return plate
 
 
-class PlateRead(fields.String):
+class PlateRead(String):
     """A plate as a camera read it: normalised but not validated (a misread is evidence, not an error)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -61,7 +61,7 @@ class PlateRead(fields.String):
         return plate
 
 
-class ContainerNo(fields.String):
+class ContainerNo(String):
     """An ISO 6346 container number with a correct check digit."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -76,14 +76,15 @@ class UpperCode(TrimmedString):
         return super()._deserialize(value, attr, data, **kwargs).upper()
 
 
-def _kg(**kwargs) -> fields.Decimal:
-    return fields.Decimal(validate=validate.Range(min=Decimal(0), max=Decimal("999999")), **KG, **kwargs)
+def _kg(**kwargs) -> DecimalString:
+    """A weight in kg as the NUMERIC(12, 1) columns hold it, up to what a weighbridge reads."""
+    return DecimalString(precision=12, min=Decimal(0), max=Decimal("999999"), **KG, **kwargs)
 
 
 class LaneRead(Schema):
-    id = fields.Integer()
-    gate_id = fields.Integer()
-    code = fields.String()
+    id = Integer()
+    gate_id = Integer()
+    code = String()
     lane_type = fields.Enum(LaneType, by_value=True)
     direction = fields.Enum(Direction, by_value=True)
     state = fields.Enum(LaneState, by_value=True)
@@ -112,10 +113,10 @@ class LaneSwitch(Schema):
 
 
 class GateRead(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    name = fields.String()
-    customs_code = fields.String()
+    id = Integer()
+    code = String()
+    name = String()
+    customs_code = String()
     lanes = fields.List(fields.Nested(LaneRead))
     created_at = fields.DateTime()
 
@@ -123,20 +124,20 @@ class GateRead(Schema):
 class GateCreate(Schema):
     code = UpperCode(required=True, validate=CODE)
     name = TrimmedString(required=True, validate=validate.Length(min=2, max=100))
-    customs_code = fields.String(required=True, validate=CUSTOMS_CODE)
+    customs_code = String(required=True, validate=CUSTOMS_CODE)
 
 
 GatePage = page_schema(GateRead, "GatePage")
 
 
 class VehicleRead(Schema):
-    id = fields.Integer()
-    plate = fields.String()
-    ic_no = fields.String(allow_none=True)
+    id = Integer()
+    plate = String()
+    ic_no = String(allow_none=True)
     vehicle_class = fields.Enum(VehicleClass, by_value=True)
-    tare_kg = fields.Decimal(**KG)
-    container_no = fields.String(allow_none=True)
-    enterprise_id = fields.Integer()
+    tare_kg = DecimalString(**KG)
+    container_no = String(allow_none=True)
+    enterprise_id = Integer()
     created_at = fields.DateTime()
 
 
@@ -146,7 +147,7 @@ class VehicleCreate(Schema):
     vehicle_class = fields.Enum(VehicleClass, by_value=True, required=True)
     tare_kg = _kg(required=True)
     container_no = ContainerNo(load_default=None, metadata={"description": "ISO 6346, check digit verified."})
-    enterprise_id = fields.Integer(
+    enterprise_id = Integer(
         load_default=None, metadata={"description": "Owner; admins must give it, declarants get their own."}
     )
 
@@ -154,44 +155,44 @@ class VehicleCreate(Schema):
 class VehicleQuery(PageQuery):
     plate = Plate()
     vehicle_class = fields.Enum(VehicleClass, by_value=True)
-    enterprise_id = fields.Integer()
+    enterprise_id = Integer()
 
 
 VehiclePage = page_schema(VehicleRead, "VehiclePage")
 
 
 class CoveredDeclaration(Schema):
-    id = fields.Integer()
-    cop_no = fields.String()
-    invt_no = fields.String(allow_none=True)
+    id = BigInteger()
+    cop_no = String()
+    invt_no = String(allow_none=True)
     status = fields.Enum(DeclarationStatus, by_value=True)
 
 
 class CoveredBondedList(Schema):
-    id = fields.Integer()
-    bond_invt_no = fields.String()
+    id = BigInteger()
+    bond_invt_no = String()
     invt_stucd = fields.Enum(InvtStatus, by_value=True)
     entry_stucd = fields.Enum(EntryStatus, by_value=True, allow_none=True)
     deduction_mark = fields.Enum(DeductionMark, by_value=True)
 
 
 class GatePassRead(Schema):
-    id = fields.Integer()
-    passport_no = fields.String(metadata={"description": "Z + customs office(4) + I/E + YYMMDD + serial(12)."})
-    etps_preent_no = fields.String(allow_none=True)
+    id = BigInteger()
+    passport_no = String(metadata={"description": "Z + customs office(4) + I/E + YYMMDD + serial(12)."})
+    etps_preent_no = String(allow_none=True)
     passport_type = fields.Enum(PassportType, by_value=True)
     bind_type = fields.Enum(BindType, by_value=True)
     direction = fields.Enum(Direction, by_value=True)
     status = fields.Enum(PassStatus, by_value=True)
-    vehicle_id = fields.Integer()
-    plate = fields.String()
-    container_no = fields.String(allow_none=True)
-    eseal_no = fields.String(allow_none=True)
-    vehicle_kg = fields.Decimal(**KG)
-    goods_gross_kg = fields.Decimal(**KG)
-    goods_net_kg = fields.Decimal(**KG)
-    total_kg = fields.Decimal(**KG)
-    enterprise_id = fields.Integer()
+    vehicle_id = Integer()
+    plate = String()
+    container_no = String(allow_none=True)
+    eseal_no = String(allow_none=True)
+    vehicle_kg = DecimalString(**KG)
+    goods_gross_kg = DecimalString(**KG)
+    goods_net_kg = DecimalString(**KG)
+    total_kg = DecimalString(**KG)
+    enterprise_id = Integer()
     declarations = fields.List(fields.Nested(CoveredDeclaration))
     bonded_lists = fields.List(fields.Nested(CoveredBondedList), metadata={"description": "SAS121 rlt_type 1."})
     declared_at = fields.DateTime()
@@ -204,7 +205,7 @@ class GatePassRead(Schema):
         allow_none=True,
         metadata={"description": "While held: gate (the operator may clear it) or customs (only customs releases it)."},
     )
-    hold_reason = fields.String(allow_none=True)
+    hold_reason = String(allow_none=True)
     held_at = fields.DateTime(allow_none=True)
 
 
@@ -213,15 +214,15 @@ class GatePassCreate(Schema):
     passport_type = fields.Enum(PassportType, by_value=True, required=True)
     bind_type = fields.Enum(BindType, by_value=True, required=True)
     direction = fields.Enum(Direction, by_value=True, required=True)
-    customs_code = fields.String(required=True, validate=CUSTOMS_CODE)
+    customs_code = String(required=True, validate=CUSTOMS_CODE)
     declaration_ids = fields.List(
-        fields.Integer(),
+        BigInteger(),
         load_default=list,
         validate=validate.Length(max=100),
         metadata={"description": "Inventory lists covered; none for checkpoint-registered goods or empty vehicles."},
     )
     bonded_list_ids = fields.List(
-        fields.Integer(),
+        BigInteger(),
         load_default=list,
         validate=validate.Length(max=100),
         metadata={"description": "Bonded lists covered instead, for general cargo (SAS121 rlt_type 1)."},
@@ -249,32 +250,32 @@ GatePassPage = page_schema(GatePassRead, "GatePassPage")
 
 
 class PassageRead(Schema):
-    id = fields.Integer()
-    gate_id = fields.Integer()
+    id = BigInteger()
+    gate_id = Integer()
     lane = fields.Nested(LaneRead)
-    pass_id = fields.Integer(allow_none=True)
+    pass_id = BigInteger(allow_none=True)
     passport_no = fields.Function(lambda p: p.gate_pass.passport_no if p.gate_pass else None, allow_none=True)
-    vehicle_id = fields.Integer(allow_none=True)
+    vehicle_id = Integer(allow_none=True)
     direction = fields.Enum(Direction, by_value=True)
     status = fields.Enum(PassageStatus, by_value=True)
-    plate_read = fields.String()
-    ic_no_read = fields.String(allow_none=True)
-    container_no_read = fields.String(allow_none=True)
-    eseal_no_read = fields.String(allow_none=True)
-    weighbridge_kg = fields.Decimal(allow_none=True, **KG)
-    expected_kg = fields.Decimal(allow_none=True, **KG)
-    wt_error_kg = fields.Decimal(allow_none=True, **KG, metadata={"description": "Weighbridge minus declared."})
-    reasons = fields.List(fields.String(), metadata={"description": "Every reason the gate referred the vehicle."})
-    needs = fields.List(fields.String(), metadata={"description": "What the gate still waits for."})
+    plate_read = String()
+    ic_no_read = String(allow_none=True)
+    container_no_read = String(allow_none=True)
+    eseal_no_read = String(allow_none=True)
+    weighbridge_kg = DecimalString(allow_none=True, **KG)
+    expected_kg = DecimalString(allow_none=True, **KG)
+    wt_error_kg = DecimalString(allow_none=True, **KG, metadata={"description": "Weighbridge minus declared."})
+    reasons = fields.List(String(), metadata={"description": "Every reason the gate referred the vehicle."})
+    needs = fields.List(String(), metadata={"description": "What the gate still waits for."})
     decision_reason = fields.Enum(DecisionReason, by_value=True, allow_none=True)
-    decision_note = fields.String(allow_none=True)
+    decision_note = String(allow_none=True)
     arrived_at = fields.DateTime()
     weighed_at = fields.DateTime(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
 
 
 class ArrivalCreate(Schema):
-    gate_id = fields.Integer(required=True)
+    gate_id = Integer(required=True)
     direction = fields.Enum(
         Direction, by_value=True, required=True, metadata={"description": "The side of the gate it was read on."}
     )
@@ -299,7 +300,7 @@ class HoldCreate(Schema):
 
 
 class WeightCreate(Schema):
-    weighbridge_kg = fields.Decimal(required=True, validate=validate.Range(min=Decimal(0), max=Decimal("999999")), **KG)
+    weighbridge_kg = _kg(required=True)
 
 
 class DecisionCreate(Schema):
@@ -309,10 +310,10 @@ class DecisionCreate(Schema):
 
 
 class PassageQuery(PageQuery):
-    gate_id = fields.Integer()
-    lane_id = fields.Integer()
+    gate_id = Integer()
+    lane_id = Integer()
     status = fields.Enum(PassageStatus, by_value=True)
-    pass_id = fields.Integer()
+    pass_id = BigInteger()
 
 
 PassagePage = page_schema(PassageRead, "GatePassagePage")
@@ -321,7 +322,7 @@ PassagePage = page_schema(PassageRead, "GatePassagePage")
 class FiguresQuery(Schema):
     since = fields.AwareDateTime(required=True, metadata={"description": "Arrived at or after."})
     until = fields.AwareDateTime(required=True, metadata={"description": "Arrived before; at most 31 days on."})
-    gate_id = fields.Integer(metadata={"description": "One gate; all gates when left out."})
+    gate_id = Integer(metadata={"description": "One gate; all gates when left out."})
 
     @validates_schema
     def ordered(self, data, **kwargs):
@@ -330,12 +331,12 @@ class FiguresQuery(Schema):
 
 
 class ReasonCount(Schema):
-    reason = fields.String()
-    count = fields.Integer()
+    reason = String()
+    count = Integer()
 
 
 class FlowFigures(Schema):
-    vehicles = fields.Integer()
+    vehicles = Integer()
     vehicles_per_hour = fields.Float()
     median_decision_seconds = fields.Float(allow_none=True, metadata={"description": "Arrival to decision."})
     auto_cleared_share = fields.Float(allow_none=True, metadata={"description": "Of the decided passages."})
@@ -343,15 +344,15 @@ class FlowFigures(Schema):
 
 
 class LaneFigures(FlowFigures):
-    lane_id = fields.Integer()
-    code = fields.String()
+    lane_id = Integer()
+    code = String()
     lane_type = fields.Enum(LaneType, by_value=True)
     direction = fields.Enum(Direction, by_value=True)
 
 
 class GateFigures(FlowFigures):
-    gate_id = fields.Integer()
-    code = fields.String()
+    gate_id = Integer()
+    code = String()
     lanes = fields.List(fields.Nested(LaneFigures))
 
 

@@ -1,7 +1,7 @@
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from app.common.fields import Gtin, TrimmedString
+from app.common.fields import BigInteger, Gtin, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 
 # ISO 3166-1 alpha-2 (JP) or the 3-digit customs country code (116) that declarations carry.
@@ -32,16 +32,16 @@ class ProductUpdate(_ProductFields):
 
 
 class ProductRead(Schema):
-    id = fields.Integer()
-    gtin = fields.String()
-    name_zh = fields.String()
-    name_en = fields.String(allow_none=True)
-    brand = fields.String()
-    specification = fields.String(allow_none=True)
-    origin_country = fields.String()
-    hs_code = fields.String()
-    unit = fields.String()
-    enterprise_id = fields.Integer(allow_none=True)
+    id = BigInteger()
+    gtin = String()
+    name_zh = String()
+    name_en = String(allow_none=True)
+    brand = String()
+    specification = String(allow_none=True)
+    origin_country = String()
+    hs_code = String()
+    unit = String()
+    enterprise_id = Integer(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -69,14 +69,14 @@ class ProductImportUpload(Schema):
 
 
 class RowProblem(Schema):
-    row = fields.Integer(metadata={"description": "Line number in the file; the header is line 1."})
-    field = fields.String(allow_none=True)
-    message = fields.String()
+    row = Integer(metadata={"description": "Line number in the file; the header is line 1."})
+    field = String(allow_none=True)
+    message = String()
 
 
 class ImportReportRead(Schema):
-    created = fields.Integer()
-    updated = fields.Integer()
-    unchanged = fields.Integer()
-    rejected = fields.Integer(metadata={"description": "Rows not imported; each is listed under errors."})
+    created = Integer()
+    updated = Integer()
+    unchanged = Integer()
+    rejected = Integer(metadata={"description": "Rows not imported; each is listed under errors."})
     errors = fields.List(fields.Nested(RowProblem))

@@ -77,7 +77,7 @@ class InspectionSites(MethodView):
             return service.create_site(session, actor=current_actor(), **payload)
 
 
-@blp.route("/inspection-sites/<int:site_id>")
+@blp.route("/inspection-sites/<int32:site_id>")
 class InspectionSiteById(MethodView):
     @require_role()
     @blp.response(200, SiteRead)
@@ -96,7 +96,7 @@ class InspectionSiteById(MethodView):
             return service.update_site(session, site_id, actor=current_actor(), **payload)
 
 
-@blp.route("/inspection-sites/<int:site_id>/slots")
+@blp.route("/inspection-sites/<int32:site_id>/slots")
 class InspectionSlots(MethodView):
     @require_role(*SLOT_READERS)
     @blp.arguments(SlotQuery, location="query")
@@ -117,7 +117,7 @@ class InspectionSlots(MethodView):
             return service.open_slots(session, site, actor=current_actor(), **payload)
 
 
-@blp.route("/inspection-sites/<int:site_id>/queue")
+@blp.route("/inspection-sites/<int32:site_id>/queue")
 class InspectionQueue(MethodView):
     @require_role(Role.CUSTOMS_OFFICER, Role.ADMIN)
     @blp.arguments(QueueQuery, location="query")

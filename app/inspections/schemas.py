@@ -4,7 +4,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from marshmallow.validate import OneOf
 
-from app.common.fields import TrimmedString
+from app.common.fields import BigInteger, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import DeclarationStatus
 from app.inspections.models import Disposal, InspectionMethod, InspectionResult, TaskSource, TaskStatus
@@ -19,19 +19,19 @@ class SiteCodeField(TrimmedString):
 
 
 class SiteRead(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    name = fields.String()
-    customs_code = fields.String(metadata={"description": "The customs office running the site."})
-    location = fields.String(allow_none=True)
+    id = Integer()
+    code = String()
+    name = String()
+    customs_code = String(metadata={"description": "The customs office running the site."})
+    location = String(allow_none=True)
     active = fields.Boolean(attribute="is_active")
     created_at = fields.DateTime()
 
 
 class SiteSummary(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    name = fields.String()
+    id = Integer()
+    code = String()
+    name = String()
 
 
 class SiteCreate(Schema):
@@ -41,7 +41,7 @@ class SiteCreate(Schema):
         metadata={"description": "Short code shown on the timeline, e.g. XY-CY01; upper-cased."},
     )
     name = TrimmedString(required=True, validate=validate.Length(min=2, max=100))
-    customs_code = fields.String(required=True, validate=FOUR_DIGITS)
+    customs_code = String(required=True, validate=FOUR_DIGITS)
     location = TrimmedString(load_default=None, validate=validate.Length(max=200))
 
 
@@ -57,7 +57,7 @@ class SiteUpdate(Schema):
 
 
 class SiteQuery(PageQuery):
-    customs_code = fields.String(validate=FOUR_DIGITS)
+    customs_code = String(validate=FOUR_DIGITS)
     active = fields.Boolean()
 
 
@@ -67,8 +67,8 @@ SitePage = page_schema(SiteRead, "InspectionSitePage")
 class SlotsCreate(Schema):
     start = fields.AwareDateTime(required=True, metadata={"description": "First slot's start (ISO 8601 with offset)."})
     end = fields.AwareDateTime(required=True, metadata={"description": "No slot runs past this time."})
-    slot_minutes = fields.Integer(required=True, validate=validate.Range(min=MIN_SLOT_MINUTES, max=MAX_SLOT_MINUTES))
-    capacity = fields.Integer(
+    slot_minutes = Integer(required=True, validate=validate.Range(min=MIN_SLOT_MINUTES, max=MAX_SLOT_MINUTES))
+    capacity = Integer(
         required=True,
         validate=validate.Range(min=1, max=MAX_SLOT_CAPACITY),
         metadata={"description": "Inspections the site can take in one slot."},
@@ -76,17 +76,17 @@ class SlotsCreate(Schema):
 
 
 class SlotRead(Schema):
-    id = fields.Integer()
-    site_id = fields.Integer()
+    id = BigInteger()
+    site_id = Integer()
     starts_at = fields.DateTime()
     ends_at = fields.DateTime()
-    capacity = fields.Integer()
-    booked = fields.Integer()
-    remaining = fields.Integer()
+    capacity = Integer()
+    booked = Integer()
+    remaining = Integer()
 
 
 class SlotSummary(Schema):
-    id = fields.Integer()
+    id = BigInteger()
     starts_at = fields.DateTime()
     ends_at = fields.DateTime()
 
@@ -102,32 +102,32 @@ class SlotQuery(Schema):
 class TaskDeclaration(Schema):
     """The goods' papers an officer and a warehouse need at the inspection."""
 
-    id = fields.Integer()
-    cop_no = fields.String()
-    invt_no = fields.String(allow_none=True)
-    logistics_no = fields.String()
+    id = BigInteger()
+    cop_no = String()
+    invt_no = String(allow_none=True)
+    logistics_no = String()
     status = fields.Enum(DeclarationStatus, by_value=True)
-    customs_code = fields.String()
-    ebc_name = fields.String()
-    area_name = fields.String()
+    customs_code = String()
+    ebc_name = String()
+    area_name = String()
 
 
 class TaskRead(Schema):
-    id = fields.Integer()
-    task_no = fields.String()
+    id = BigInteger()
+    task_no = String()
     declaration = fields.Nested(TaskDeclaration)
     source = fields.Enum(TaskSource, by_value=True)
     method = fields.Enum(InspectionMethod, by_value=True)
     status = fields.Enum(TaskStatus, by_value=True)
-    reason = fields.String(allow_none=True)
+    reason = String(allow_none=True)
     site = fields.Nested(SiteSummary, allow_none=True)
     slot = fields.Nested(SlotSummary, allow_none=True)
     appointment_at = fields.DateTime(allow_none=True)
-    booked_by_id = fields.Integer(allow_none=True)
-    no_show_count = fields.Integer()
-    officer_id = fields.Integer(allow_none=True)
+    booked_by_id = Integer(allow_none=True)
+    no_show_count = Integer()
+    officer_id = Integer(allow_none=True)
     result = fields.Enum(InspectionResult, by_value=True, allow_none=True)
-    result_notes = fields.String(allow_none=True)
+    result_notes = String(allow_none=True)
     disposal = fields.Enum(Disposal, by_value=True, allow_none=True)
     issued_at = fields.DateTime()
     notified_at = fields.DateTime(allow_none=True)
@@ -145,12 +145,12 @@ TaskPage = page_schema(TaskRead, "InspectionTaskPage")
 
 class TaskQuery(PageQuery):
     status = fields.Enum(TaskStatus, by_value=True)
-    site_id = fields.Integer()
-    declaration_id = fields.Integer()
+    site_id = Integer()
+    declaration_id = BigInteger()
 
 
 class TaskCreate(Schema):
-    declaration_id = fields.Integer(required=True)
+    declaration_id = BigInteger(required=True)
     source = fields.Enum(
         TaskSource,
         by_value=True,
@@ -163,7 +163,7 @@ class TaskCreate(Schema):
 
 
 class AppointmentSet(Schema):
-    slot_id = fields.Integer(required=True)
+    slot_id = BigInteger(required=True)
 
 
 class RecheckCreate(Schema):
@@ -199,10 +199,10 @@ class PhotoUpload(Schema):
 
 
 class PhotoRead(Schema):
-    id = fields.Integer()
-    task_id = fields.Integer()
-    content_type = fields.String()
-    size = fields.Integer()
-    sha256 = fields.String()
-    uploaded_by_id = fields.Integer()
+    id = BigInteger()
+    task_id = BigInteger()
+    content_type = String()
+    size = Integer()
+    sha256 = String()
+    uploaded_by_id = Integer()
     uploaded_at = fields.DateTime()

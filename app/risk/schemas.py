@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.common.fields import TrimmedString
+from app.common.fields import BigInteger, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.gates.schemas import PlateRead
 from app.inspections.models import InspectionMethod
@@ -10,37 +10,37 @@ from app.risk.models import Resolution, Severity, VideoEventType, WarningSource,
 
 
 class WarningRead(Schema):
-    id = fields.Integer()
+    id = BigInteger()
     source = fields.Enum(WarningSource, by_value=True)
-    subject_key = fields.String(metadata={"description": "What it is about; one unresolved warning per subject."})
+    subject_key = String(metadata={"description": "What it is about; one unresolved warning per subject."})
     severity = fields.Enum(Severity, by_value=True)
     status = fields.Enum(WarningStatus, by_value=True)
-    title = fields.String()
+    title = String()
     details = fields.Dict(metadata={"description": "The latest occurrence's particulars."})
-    occurrences = fields.Integer(metadata={"description": "How often it was raised while unresolved."})
+    occurrences = Integer(metadata={"description": "How often it was raised while unresolved."})
     first_raised_at = fields.DateTime()
     last_raised_at = fields.DateTime()
-    plate = fields.String(allow_none=True)
-    declaration_id = fields.Integer(allow_none=True)
-    enterprise_id = fields.Integer(allow_none=True)
-    gate_passage_id = fields.Integer(allow_none=True)
-    assignee_id = fields.Integer(allow_none=True)
+    plate = String(allow_none=True)
+    declaration_id = BigInteger(allow_none=True)
+    enterprise_id = Integer(allow_none=True)
+    gate_passage_id = BigInteger(allow_none=True)
+    assignee_id = Integer(allow_none=True)
     taken_at = fields.DateTime(allow_none=True)
     resolution = fields.Enum(Resolution, by_value=True, allow_none=True)
-    resolution_notes = fields.String(allow_none=True)
-    resolved_by_id = fields.Integer(allow_none=True)
+    resolution_notes = String(allow_none=True)
+    resolved_by_id = Integer(allow_none=True)
     resolved_at = fields.DateTime(allow_none=True)
-    inspection_task_id = fields.Integer(allow_none=True)
+    inspection_task_id = BigInteger(allow_none=True)
 
 
 class WarningQuery(PageQuery):
     status = fields.Enum(WarningStatus, by_value=True)
     severity = fields.Enum(Severity, by_value=True)
     source = fields.Enum(WarningSource, by_value=True)
-    assignee_id = fields.Integer()
+    assignee_id = Integer()
     plate = PlateRead()
-    enterprise_id = fields.Integer()
-    declaration_id = fields.Integer()
+    enterprise_id = Integer()
+    declaration_id = BigInteger()
 
 
 WarningPage = page_schema(WarningRead, "RiskWarningPage")
@@ -52,7 +52,7 @@ class WarningResolve(Schema):
 
 
 class WarningInspection(Schema):
-    declaration_id = fields.Integer(
+    declaration_id = BigInteger(
         load_default=None, metadata={"description": "Defaults to the declaration the warning names."}
     )
     method = fields.Enum(InspectionMethod, by_value=True, load_default=InspectionMethod.MACHINE)

@@ -2,15 +2,13 @@ from decimal import Decimal
 
 from marshmallow import Schema, fields, validate
 
-from app.common.fields import Gtin, TrimmedString
+from app.common.fields import BigInteger, DecimalString, Gtin, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 
 
 class ScanInItem(Schema):
     gtin = Gtin(required=True)
-    quantity = fields.Decimal(
-        required=True, places=4, as_string=True, validate=validate.Range(min=Decimal(0), min_inclusive=False)
-    )
+    quantity = DecimalString(required=True, precision=18, places=4, min=Decimal(0), min_inclusive=False)
 
 
 class ScanInCreate(Schema):
@@ -20,20 +18,20 @@ class ScanInCreate(Schema):
 
 
 class MovementRead(Schema):
-    id = fields.Integer()
-    gtin = fields.String()
-    kind = fields.String()
-    quantity = fields.Decimal(as_string=True)
-    shortfall = fields.Decimal(as_string=True)
-    seal_no = fields.String(allow_none=True)
-    declaration_id = fields.Integer(allow_none=True)
+    id = BigInteger()
+    gtin = String()
+    kind = String()
+    quantity = DecimalString()
+    shortfall = DecimalString()
+    seal_no = String(allow_none=True)
+    declaration_id = BigInteger(allow_none=True)
     occurred_at = fields.DateTime()
 
 
 class StockLevelRead(Schema):
-    warehouse_enterprise_id = fields.Integer()
-    gtin = fields.String()
-    quantity = fields.Decimal(as_string=True)
+    warehouse_enterprise_id = Integer()
+    gtin = String()
+    quantity = DecimalString()
     updated_at = fields.DateTime()
 
 

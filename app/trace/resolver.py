@@ -341,6 +341,14 @@ class DigitalLink(MethodView):
 
 @blp.route("/.well-known/gs1resolver")
 class ResolverDescription(MethodView):
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The resolver description (JSON)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        }
+    )
     def get(self):
         """The resolver description file (GS1-Conformant Resolver 1.2)."""
         base = _base()

@@ -1,10 +1,10 @@
-import json
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.common.fields import Gtin, TrimmedString
+from app.common.fields import BigInteger, Gtin, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
+from app.common.requests import loads_json_body
 from app.config import current_settings
 from app.errors import DomainError, InvalidInput
 from app.trace.epcis import Outcome
@@ -21,34 +21,34 @@ def _url(code) -> str:
 
 
 class TraceCodeIssue(Schema):
-    declaration_id = fields.Integer(required=True)
-    gnum = fields.Integer(required=True, validate=validate.Range(min=1), metadata={"description": "Goods line."})
-    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_BATCH))
-    lot = fields.String(load_default=None, validate=LOT, metadata={"description": "Batch/lot printed as /10/."})
+    declaration_id = BigInteger(required=True)
+    gnum = Integer(required=True, validate=validate.Range(min=1), metadata={"description": "Goods line."})
+    quantity = Integer(required=True, validate=validate.Range(min=1, max=MAX_BATCH))
+    lot = String(load_default=None, validate=LOT, metadata={"description": "Batch/lot printed as /10/."})
 
 
 class BatchRead(Schema):
-    id = fields.Integer()
-    declaration_id = fields.Integer()
-    gnum = fields.Integer()
-    gtin = fields.String()
-    lot = fields.String(allow_none=True)
-    quantity = fields.Integer()
-    voided = fields.Integer()
+    id = BigInteger()
+    declaration_id = BigInteger()
+    gnum = Integer()
+    gtin = String()
+    lot = String(allow_none=True)
+    quantity = Integer()
+    voided = Integer()
     issued_at = fields.DateTime()
 
 
 class IssuedCodeRead(Schema):
-    serial = fields.String()
-    gtin = fields.String()
-    lot = fields.String(allow_none=True)
+    serial = String()
+    gtin = String()
+    lot = String(allow_none=True)
     url = fields.Function(_url, metadata={"type": "string", "description": "The GS1 Digital Link the QR code holds."})
 
 
 class TraceCodeRead(IssuedCodeRead):
     status = fields.Enum(TraceCodeStatus, by_value=True)
-    batch_id = fields.Integer()
-    declaration_id = fields.Integer()
+    batch_id = BigInteger()
+    declaration_id = BigInteger()
     status_changed_at = fields.DateTime()
 
 
@@ -62,7 +62,7 @@ class IssuedRead(Schema):
 
 
 class IssueQuery(Schema):
-    format = fields.String(
+    format = String(
         load_default=None,
         validate=validate.OneOf(["json", "csv"]),
         metadata={"description": "csv streams the codes for a label printer (as does Accept: text/csv)."},
@@ -72,12 +72,12 @@ class IssueQuery(Schema):
 class StatusChange(Schema):
     status = fields.Enum(TraceCodeStatus, by_value=True, required=True)
     serials = fields.List(
-        fields.String(validate=validate.Regexp(f"^{SERIAL.pattern}$", error="Not a trace-code serial.")),
+        String(validate=validate.Regexp(f"^{SERIAL.pattern}$", error="Not a trace-code serial.")),
         validate=validate.Length(min=1, max=1000),
         load_default=None,
         metadata={"description": "Codes to change, all or none."},
     )
-    batch_id = fields.Integer(
+    batch_id = BigInteger(
         load_default=None, metadata={"description": "Or a whole batch: every code of it that may make the step."}
     )
     reason = TrimmedString(load_default=None, validate=validate.Length(max=200))
@@ -90,12 +90,12 @@ class StatusChange(Schema):
 
 class StatusChangeRead(Schema):
     status = fields.Enum(TraceCodeStatus, by_value=True)
-    changed = fields.Integer()
+    changed = Integer()
 
 
 class SheetQuery(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_sheet = fields.Integer(load_default=40, validate=validate.Range(min=1, max=100))
+    page = Integer(load_default=1, validate=validate.Range(min=1))
+    per_sheet = Integer(load_default=40, validate=validate.Range(min=1, max=100))
 
 
 class VerifyCreate(Schema):
@@ -108,46 +108,44 @@ class VerifyCreate(Schema):
 
 
 class ProductBrief(Schema):
-    gtin = fields.String()
-    name = fields.String()
-    name_zh = fields.String()
-    name_en = fields.String(allow_none=True)
-    brand = fields.String()
-    specification = fields.String(allow_none=True)
-    origin_country = fields.String()
+    gtin = String()
+    name = String()
+    name_zh = String()
+    name_en = String(allow_none=True)
+    brand = String()
+    specification = String(allow_none=True)
+    origin_country = String()
 
 
 class ChainStepRead(Schema):
-    step = fields.String(
+    step = String(
         metadata={"description": "The declaration status reached, or `partner` for an event a partner sent (EPCIS)."}
     )
-    biz_step = fields.String(allow_none=True, metadata={"description": "CBV 2.0 bizStep."})
-    disposition = fields.String(allow_none=True, metadata={"description": "CBV 2.0 disposition."})
+    biz_step = String(allow_none=True, metadata={"description": "CBV 2.0 bizStep."})
+    disposition = String(allow_none=True, metadata={"description": "CBV 2.0 disposition."})
     at = fields.DateTime()
-    title = fields.String()
+    title = String()
 
 
 class DeclarationBrief(Schema):
-    number = fields.String(allow_none=True, metadata={"description": "The customs inventory list number."})
-    status = fields.String()
+    number = String(allow_none=True, metadata={"description": "The customs inventory list number."})
+    status = String()
 
 
 class ScansRead(Schema):
-    count = fields.Integer()
+    count = Integer()
     first_at = fields.DateTime(allow_none=True)
 
 
 class VerdictRead(Schema):
-    verdict = fields.String(
-        metadata={"enum": ["genuine", "not_released", "gtin_mismatch", "suspicious", "recalled", "void"]}
-    )
-    gtin = fields.String()
-    serial = fields.String()
-    lot = fields.String(allow_none=True)
-    status = fields.String(metadata={"description": "The code's lifecycle status."})
+    verdict = String(metadata={"enum": ["genuine", "not_released", "gtin_mismatch", "suspicious", "recalled", "void"]})
+    gtin = String()
+    serial = String()
+    lot = String(allow_none=True)
+    status = String(metadata={"description": "The code's lifecycle status."})
     product = fields.Nested(ProductBrief, allow_none=True)
-    trader = fields.String()
-    warehouse = fields.String()
+    trader = String()
+    warehouse = String()
     declaration = fields.Nested(DeclarationBrief)
     chain = fields.List(fields.Nested(ChainStepRead))
     scans = fields.Nested(ScansRead)
@@ -168,13 +166,13 @@ def load_epcis_document(body: bytes, mimetype: str) -> Any:
             errors={"body": ["Unsupported media type."]},
         )
     try:
-        return json.loads(body)
+        return loads_json_body(body)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("The body is not valid JSON.", errors={"json": ["Invalid JSON body."]}) from None
 
 
 class CaptureHeaders(Schema):
-    error_behaviour = fields.String(
+    error_behaviour = String(
         data_key="GS1-Capture-Error-Behaviour",
         load_default="rollback",
         validate=validate.OneOf(["rollback", "proceed"]),
@@ -183,16 +181,14 @@ class CaptureHeaders(Schema):
 
 
 class EventOutcomeRead(Schema):
-    index = fields.Integer(metadata={"description": "Position in eventList."})
-    event_id = fields.String(allow_none=True)
+    index = Integer(metadata={"description": "Position in eventList."})
+    event_id = String(allow_none=True)
     outcome = fields.Enum(Outcome, by_value=True)
-    errors = fields.List(fields.String())
+    errors = fields.List(String())
 
 
 class CaptureRead(Schema):
-    captured = fields.Integer(metadata={"description": "Events stored now."})
-    duplicate = fields.Integer(metadata={"description": "Events already stored under their eventID; unchanged."})
-    rejected = fields.Integer(
-        metadata={"description": "Bad events skipped (with GS1-Capture-Error-Behaviour: proceed)."}
-    )
+    captured = Integer(metadata={"description": "Events stored now."})
+    duplicate = Integer(metadata={"description": "Events already stored under their eventID; unchanged."})
+    rejected = Integer(metadata={"description": "Bad events skipped (with GS1-Capture-Error-Behaviour: proceed)."})
     events = fields.List(fields.Nested(EventOutcomeRead))

@@ -83,7 +83,7 @@ class AdminUsers(MethodView):
             return service.create_user(session, actor=current_actor(), settings=current_settings(), **payload)
 
 
-@admin_blp.route("/<int:user_id>")
+@admin_blp.route("/<int32:user_id>")
 class AdminUserById(MethodView):
     @require_role(Role.ADMIN)
     @admin_blp.response(200, UserRead)
@@ -103,7 +103,7 @@ class AdminUserById(MethodView):
             return service.update_user(session, user_id, actor=current_actor(), **payload)
 
 
-@admin_blp.route("/<int:user_id>/password-reset")
+@admin_blp.route("/<int32:user_id>/password-reset")
 class AdminUserPasswordReset(MethodView):
     # No Idempotency-Key: the answer holds a temporary password, which must not be stored to be replayed.
     @require_role(Role.ADMIN)

@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from app.common.fields import TrimmedString
+from app.common.fields import Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.enterprises.schemas import EnterpriseSummary
 from app.users.models import Language, Role
@@ -23,7 +23,7 @@ def _username_field(**kwargs) -> Username:
 
 
 def _phone_field(**kwargs) -> fields.String:
-    return fields.String(
+    return String(
         allow_none=True,
         validate=validate.Regexp(PHONE, error="A mainland mobile number, e.g. 13800138000."),
         **kwargs,
@@ -31,10 +31,10 @@ def _phone_field(**kwargs) -> fields.String:
 
 
 class UserRead(Schema):
-    id = fields.Integer()
-    username = fields.String()
-    display_name = fields.String()
-    phone = fields.String(allow_none=True)
+    id = Integer()
+    username = String()
+    display_name = String()
+    phone = String(allow_none=True)
     language = fields.Enum(Language, by_value=True, metadata={"description": "Language of notices."})
     role = fields.Enum(Role, by_value=True)
     enterprise = fields.Nested(EnterpriseSummary, allow_none=True)
@@ -55,12 +55,12 @@ class UserCreate(Schema):
     phone = _phone_field(load_default=None)
     role = fields.Enum(Role, by_value=True, required=True)
     language = fields.Enum(Language, by_value=True, load_default=Language.ZH)
-    enterprise_id = fields.Integer(
+    enterprise_id = Integer(
         load_default=None,
         allow_none=True,
         metadata={"description": "Required for declarants and warehouse operators; empty for other roles."},
     )
-    password = fields.String(
+    password = String(
         required=True, load_only=True, metadata={"description": "Initial password; the user must change it."}
     )
 
@@ -69,7 +69,7 @@ class UserUpdate(Schema):
     display_name = TrimmedString(validate=validate.Length(min=1, max=100))
     phone = _phone_field()
     role = fields.Enum(Role, by_value=True)
-    enterprise_id = fields.Integer(allow_none=True)
+    enterprise_id = Integer(allow_none=True)
     active = fields.Boolean(metadata={"description": "false deactivates the account; it is never deleted."})
     locked = fields.Boolean(metadata={"description": "true locks the account until an admin unlocks it."})
 
@@ -94,7 +94,7 @@ class MeUpdate(Schema):
 
 class UserQuery(PageQuery):
     role = fields.Enum(Role, by_value=True)
-    enterprise_id = fields.Integer()
+    enterprise_id = Integer()
     q = TrimmedString(
         validate=validate.Length(min=1, max=100), metadata={"description": "Username, name or phone contains."}
     )
@@ -105,12 +105,12 @@ UserPage = page_schema(UserRead, "UserPage")
 
 
 class PasswordChange(Schema):
-    current_password = fields.String(required=True, load_only=True)
-    new_password = fields.String(required=True, load_only=True)
+    current_password = String(required=True, load_only=True)
+    new_password = String(required=True, load_only=True)
 
 
 class PasswordReset(Schema):
-    temporary_password = fields.String(
+    temporary_password = String(
         load_default=None,
         load_only=True,
         metadata={"description": "Omit to have one generated and returned once."},
@@ -119,6 +119,6 @@ class PasswordReset(Schema):
 
 class PasswordResetRead(Schema):
     user = fields.Nested(UserRead)
-    temporary_password = fields.String(
+    temporary_password = String(
         metadata={"description": "Hand this to the user; they must change it when they next sign in."}
     )
