@@ -117,7 +117,7 @@ def test_a_prepared_read_after_the_server_dropped_its_pooled_connection_gets_a_n
     with racing_app.app_context():
         read = db.PreparedRead(lambda: select(func.pg_backend_pid()))
         backend = read.first()[0]
-        with create_engine(configured_url(), poolclass=NullPool).connect() as other:
+        with create_engine(configured_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT").connect() as other:
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
             gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
             deadline = time.monotonic() + 10

@@ -20,16 +20,22 @@ RUN_SECONDS = 4.0
 
 
 def cut_connections(admin, database: str) -> int:
+    """Terminate the service's connections and wait until their backends are gone (`admin` is AUTOCOMMIT, so each
+    look at pg_stat_activity is fresh); returns how many."""
     with admin.connect() as connection:
-        return len(
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :database AND pid <> pg_backend_pid()"
-                ),
-                {"database": database},
-            ).all()
-        )
+        # Two statements: in one WHERE, PostgreSQL may call pg_terminate_backend before the other conditions.
+        pids = connection.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :database AND pid <> pg_backend_pid()"),
+            {"database": database},
+        ).all()
+        for pid in pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and connection.scalar(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"), {"pids": list(pids)}
+        ):
+            time.sleep(0.02)
+    return len(pids)
 
 
 @pytest.mark.postgres_only
@@ -46,7 +52,7 @@ def test_cut_connections_fail_only_the_requests_in_flight_and_write_nothing_by_h
 
         def client(number: int) -> None:
             serial = 0
-            while not stop.is_set():
+            while not stop.is_set() and serial < 40:
                 cop_no = f"C{run}{number}{serial:03d}"
                 serial += 1
                 response = post_until_answered(
@@ -64,10 +70,12 @@ def test_cut_connections_fail_only_the_requests_in_flight_and_write_nothing_by_h
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
             futures = [pool.submit(client, number) for number in range(CLIENTS)]
             started = time.monotonic()
-            while time.monotonic() - started < RUN_SECONDS:
-                time.sleep(0.7)
-                cuts.append(cut_connections(admin, database))
-            stop.set()
+            try:
+                while time.monotonic() - started < RUN_SECONDS:
+                    time.sleep(0.7)
+                    cuts.append(cut_connections(admin, database))
+            finally:
+                stop.set()
             for future in futures:
                 future.result(timeout=60)
 
