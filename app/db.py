@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import select
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -111,7 +112,12 @@ def _ping_idle_connections(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         checked_in_at = record.info.get("checked_in_at")
-        if checked_in_at is None or time.monotonic() - checked_in_at < IDLE_PING_SECONDS:
+        if checked_in_at is None:
+            return
+        if time.monotonic() - checked_in_at < IDLE_PING_SECONDS:
+            if _server_hung_up(dbapi_connection, engine.dialect.loaded_dbapi.Error):
+                # pg_terminate_backend, a failover or a restart: the next request gets a fresh connection, not a 500.
+                raise exc.DisconnectionError("the server closed this pooled connection")
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
@@ -119,6 +125,20 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise exc.DisconnectionError(f"pooled connection is gone: {error}") from error
         if not alive:
             raise exc.DisconnectionError("pooled connection is gone")
+
+
+def _server_hung_up(dbapi_connection: Any, driver_error: type[Exception]) -> bool:
+    """Whether the server has written to (or closed) a connection nobody is using: what it sends an idle client is
+    its goodbye ("terminating connection due to administrator command") and EOF. One poll, no round trip."""
+    try:
+        descriptor = dbapi_connection.fileno()
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit (a gevent worker holds thousands of streams)
+            poller = select.poll()
+            poller.register(descriptor, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([descriptor], [], [], 0)[0])
+    except (OSError, ValueError, driver_error):
+        return False  # cannot tell: the statement finds out, as before
 
 
 def _configure_sqlite(engine: Engine, turns: WriteTurns) -> None:

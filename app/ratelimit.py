@@ -9,6 +9,7 @@ database read.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import threading
 import time
@@ -17,12 +18,15 @@ from typing import Any
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from app.config import Settings
 from app.errors import NotFound
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "rate_limiter"
 IN_PROCESS = "memory://"
@@ -94,32 +98,69 @@ class WindowCounters(Storage):
 
 
 class RateLimiter:
-    """Fixed-window budgets per client address and scope, under one key prefix per environment."""
+    """Fixed-window budgets per client address and scope, under one key prefix per environment.
+
+    While a shared storage (Redis) cannot be reached, each process counts in its own memory and tries the storage
+    again after `RETRY_SHARED_SECONDS`: every budget still holds, per process, and nobody gets a 500 for it.
+    Neither failing open (no limit at all while Redis is down) nor failing closed (no sign-in at all).
+    """
+
+    RETRY_SHARED_SECONDS = 5.0
 
     def __init__(self, storage_uri: str, *, key_prefix: str) -> None:
-        storage = WindowCounters() if storage_uri == IN_PROCESS else storage_from_string(storage_uri)
-        self._strategy = FixedWindowRateLimiter(storage)
+        self._local = FixedWindowRateLimiter(WindowCounters())
+        self._shared: FixedWindowRateLimiter | None = None
+        if storage_uri != IN_PROCESS:
+            options = _REDIS_TIMEOUTS if storage_uri.startswith(("redis://", "rediss://")) else {}
+            self._shared = FixedWindowRateLimiter(storage_from_string(storage_uri, wrap_exceptions=True, **options))
+        self._shared_down_until = 0.0
         self._prefix = key_prefix
 
     def spend(self, limit: str, scope: str, client: str) -> None:
         """Take one request from the budget; 429 with Retry-After once it is spent."""
         item = _item(limit)
-        if not self._strategy.hit(item, self._prefix, scope, client):
-            self._refuse(item, scope, client)
+
+        def take(strategy: FixedWindowRateLimiter) -> None:
+            if not strategy.hit(item, self._prefix, scope, client):
+                self._refuse(strategy, item, scope, client)
+
+        self._counted(take)
 
     def check(self, limit: str, scope: str, client: str) -> None:
         """429 if the budget is spent, without taking from it."""
         item = _item(limit)
-        if not self._strategy.test(item, self._prefix, scope, client):
-            self._refuse(item, scope, client)
+
+        def test(strategy: FixedWindowRateLimiter) -> None:
+            if not strategy.test(item, self._prefix, scope, client):
+                self._refuse(strategy, item, scope, client)
+
+        self._counted(test)
 
     def charge(self, limit: str, scope: str, client: str) -> None:
         """Take one request from the budget after the fact (the answer has gone out; nothing to refuse)."""
-        self._strategy.hit(_item(limit), self._prefix, scope, client)
+        self._counted(lambda strategy: strategy.hit(_item(limit), self._prefix, scope, client))
 
-    def _refuse(self, item: RateLimitItem, scope: str, client: str) -> None:
-        reset = self._strategy.get_window_stats(item, self._prefix, scope, client).reset_time
+    def _counted(self, action: Callable[[FixedWindowRateLimiter], None]) -> None:
+        if self._shared is not None and time.monotonic() >= self._shared_down_until:
+            try:
+                action(self._shared)
+                return
+            except StorageError as error:
+                self._shared_down_until = time.monotonic() + self.RETRY_SHARED_SECONDS
+                log.warning(
+                    "Rate-limit storage unreachable (%s); counting in this process for the next %.0f s",
+                    error.storage_error,
+                    self.RETRY_SHARED_SECONDS,
+                )
+        action(self._local)
+
+    def _refuse(self, strategy: FixedWindowRateLimiter, item: RateLimitItem, scope: str, client: str) -> None:
+        reset = strategy.get_window_stats(item, self._prefix, scope, client).reset_time
         raise TooManyRequests(retry_after=max(1, math.ceil(reset - time.time())))
+
+
+# A Redis that is down or unreachable must cost a request a second at most, not hang it.
+_REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
 
 
 def init_app(app: Flask, settings: Settings) -> None:

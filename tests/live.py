@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ def call(url: str, *, body: Any = None, token: str | None = None, method: str | 
 class LiveServer:
     base: str
     env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None  # gunicorn's master, once it runs
 
     def flask(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -88,7 +89,7 @@ def live_server(directory: Path, **extra_env: str) -> Iterator[LiveServer]:
             )
             try:
                 _wait_until_healthy(server, process, log_path)
-                yield server
+                yield replace(server, process=process)
             finally:
                 process.terminate()
                 process.wait(timeout=20)
@@ -169,9 +170,10 @@ def _now_beijing() -> str:
 
 
 @contextmanager
-def own_redis(directory: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A Redis server of the test's own on a free loopback port, so the test may stop it."""
-    port = _free_port()
+def own_redis(directory: Path, *, port: int | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A Redis server of the test's own on a free loopback port (or `port`, to bring one back), so the test may stop
+    it."""
+    port = port or _free_port()
     process = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         cwd=directory,
