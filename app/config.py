@@ -63,6 +63,18 @@ def _host(raw: str) -> str:
     return host
 
 
+def _metrics_token(raw: str | None) -> str | None:
+    if raw is not None and len(raw) < 16:
+        raise SettingsError("METRICS_TOKEN must be at least 16 random characters (or unset, to turn /metrics off).")
+    return raw
+
+
+def _log_format(raw: str) -> str:
+    if raw not in ("json", "text"):
+        raise SettingsError(f"LOG_FORMAT must be json or text, got {raw!r}.")
+    return raw
+
+
 def normalize_database_url(url: str) -> str:
     """Let operators write the usual postgres:// URL; SQLAlchemy needs the driver named."""
     for prefix in ("postgres://", "postgresql://"):
@@ -114,6 +126,10 @@ class Settings:
     product_import_max_bytes: int = 16 * 1024 * 1024
     # Scans are written by a background thread so lookups never wait for an INSERT; tests write them inline.
     trace_scans_in_background: bool = True
+    # Bearer token Prometheus sends to GET /metrics; unset, /metrics answers 404.
+    metrics_token: str | None = None
+    # "json" (one object per line, what gunicorn.conf.py sets) or "text" (the CLI's default).
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -157,6 +173,8 @@ class Settings:
             trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
             product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
             trace_scans_in_background=env.get("TRACE_SCANS_IN_BACKGROUND", "1") != "0",
+            metrics_token=_metrics_token(env.get("METRICS_TOKEN") or None),
+            log_format=_log_format(env.get("LOG_FORMAT") or cls.log_format),
         )
 
     @property

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.infra import metrics
 from app.trace import service
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class ScanRecorder:
     def record(self, scan: dict[str, Any]) -> None:
         """Queue one scan; the writer thread starts with the first (after gunicorn forked the worker)."""
         self._queue.put(scan)
+        metrics.SCAN_QUEUE.inc()
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="trace-scan-recorder", daemon=True)
@@ -69,9 +71,11 @@ class ScanRecorder:
         return rows
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
+        metrics.SCAN_QUEUE.dec(len(rows))
         try:
             with self._factory() as session, session.begin():
                 service.record_scans(session, rows, rules=self._rules)
         except Exception:
             # A lost batch of scan records must not kill the writer: later scans still count.
             log.exception("could not record %d trace-code scans", len(rows))
+            metrics.SCANS_DROPPED.inc(len(rows))
