@@ -2,7 +2,7 @@
 
 The request id reaches every record through the log-record factory, so a line written by any library's logger during
 a request has it, whichever handler (ours, gunicorn's, pytest's caplog) receives the record. It costs nothing per
-request: only a line actually logged looks it up.
+request: only a line actually logged looks it up. Lines outside requests have none (JSON null, text "-").
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ _base_factory = logging.getLogRecordFactory()
 
 def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
-    record.request_id = g.get("request_id") if has_app_context() else None
+    if has_app_context() and (request_id := g.get("request_id")) is not None:
+        record.request_id = request_id
     return record
 
 
@@ -44,6 +45,7 @@ def configure(log_format: str) -> None:
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(HANDLER_NAME)
-    handler.setFormatter(json_formatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    text = logging.Formatter(TEXT_FORMAT, defaults={"request_id": "-"})
+    handler.setFormatter(json_formatter() if log_format == "json" else text)
     root.addHandler(handler)
     root.setLevel(logging.INFO)

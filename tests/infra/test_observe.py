@@ -74,4 +74,5 @@ def test_log_lines_outside_a_request_have_no_id(caplog):
 
     logging.getLogger("app.test").info("between requests")
 
-    assert caplog.records[-1].request_id is None
+    assert getattr(caplog.records[-1], "request_id", None) is None
+    assert json.loads(logs.json_formatter().format(caplog.records[-1]))["request_id"] is None
