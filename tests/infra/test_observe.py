@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from app.config import Settings, SettingsError
 from app.infra import logs
 from tests.test_health import UnreachableDatabase
 
@@ -76,3 +77,16 @@ def test_log_lines_outside_a_request_have_no_id(caplog):
 
     assert getattr(caplog.records[-1], "request_id", None) is None
     assert json.loads(logs.json_formatter().format(caplog.records[-1]))["request_id"] is None
+
+
+@pytest.mark.parametrize(("name", "raw"), [("METRICS_TOKEN", "short"), ("LOG_FORMAT", "xml")])
+def test_malformed_observability_settings_stop_the_start(name, raw):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({"JWT_SECRET": "s" * 40, name: raw})
+
+
+def test_metrics_and_log_format_settings_are_read():
+    settings = Settings.from_env({"JWT_SECRET": "s" * 40, "METRICS_TOKEN": "t" * 20, "LOG_FORMAT": "json"})
+
+    assert (settings.metrics_token, settings.log_format) == ("t" * 20, "json")
+    assert Settings.from_env({"JWT_SECRET": "s" * 40}).metrics_token is None
