@@ -35,7 +35,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     engine = db.make_engine(settings.database_url)
-    metrics.instrument_engine(engine)
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
@@ -61,4 +60,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.cli import register_commands
 
     register_commands(app)
+    metrics.watch(app)
     return app

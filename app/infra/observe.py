@@ -1,14 +1,14 @@
 """Per-request plumbing: the request id (`X-Request-Id`) and the latency observation, in one hook each way.
 
 A client's (or proxy's) X-Request-Id is kept when it is short and plain (it ends up in log lines and a label-free
-header); anything else is replaced by a fresh uuid4 hex. Either way the response sends it back.
+header); anything else is replaced by 32 fresh random hex digits. Either way the response sends it back.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
-import uuid
 
 from flask import Flask, Response, g, request
 
@@ -19,16 +19,21 @@ HEADER = "X-Request-Id"
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9_.:=-]{1,128}")
 
 
+def _new_id() -> str:
+    # 128 random bits as 32 hex digits, like uuid4().hex, at a fifth of its cost (no UUID object, no version bits).
+    return os.urandom(16).hex()
+
+
 def _start() -> None:
     g.request_started = time.perf_counter()
     given = request.headers.get(HEADER)
-    g.request_id = given if given and _ACCEPTABLE.fullmatch(given) else uuid.uuid4().hex
+    g.request_id = given if given and _ACCEPTABLE.fullmatch(given) else _new_id()
 
 
 def _finish(response: Response) -> Response:
     request_id = g.get("request_id")
     if request_id is None:  # a hook registered before ours failed the request
-        request_id = g.request_id = uuid.uuid4().hex
+        request_id = g.request_id = _new_id()
     response.headers[HEADER] = request_id
     started = g.get("request_started")
     if started is not None:

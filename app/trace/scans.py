@@ -39,12 +39,16 @@ class ScanRecorder:
     def record(self, scan: dict[str, Any]) -> None:
         """Queue one scan; the writer thread starts with the first (after gunicorn forked the worker)."""
         self._queue.put(scan)
-        metrics.SCAN_QUEUE.inc()
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="trace-scan-recorder", daemon=True)
                 self._thread.start()
                 atexit.register(self.flush)
+
+    @property
+    def queued(self) -> int:
+        """Scans waiting for the writer (the metrics sample it)."""
+        return self._queue.qsize()
 
     def flush(self) -> None:
         """Write whatever is queued now (at exit, and for tests)."""
@@ -71,7 +75,6 @@ class ScanRecorder:
         return rows
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        metrics.SCAN_QUEUE.dec(len(rows))
         try:
             with self._factory() as session, session.begin():
                 service.record_scans(session, rows, rules=self._rules)

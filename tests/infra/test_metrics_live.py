@@ -39,6 +39,8 @@ def test_two_workers_counts_add_up_in_every_scrape_and_logs_carry_the_request_id
     # Each worker's pool is counted once: two workers, twice one pool's size.
     one_pool = make_engine(server.env["DATABASE_URL"]).pool.size()
     assert {value(found, "smartpark_db_pool_size") for found in scrapes} == {2 * one_pool}
+    # Sampled by each worker every second; nothing is checked out between requests.
+    assert all("smartpark_db_pool_checked_out" in found for found in scrapes)
     access = [json.loads(line) for line in log.splitlines() if line.startswith("{") and "live-probe-1" in line]
     assert access and access[0]["logger"] == "gunicorn.access"
     assert "request_id=live-probe-1" in access[0]["message"]
