@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask.wrappers import Response
 from werkzeug.exceptions import HTTPException
 
@@ -123,7 +123,7 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
-    if (request_id := g.get("request_id")) is not None:
+    if (request_id := request.environ.get("smart_park.request_id")) is not None:  # app/infra/observe.py
         body["request_id"] = request_id
     response = current_app.json.response(body)
     response.status_code = status

@@ -11,8 +11,9 @@ import logging
 import sys
 from typing import Any
 
-from flask import g, has_app_context
 from pythonjsonlogger.json import JsonFormatter
+
+from app.infra import observe
 
 HANDLER_NAME = "smart-park"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"
@@ -24,7 +25,7 @@ _base_factory = logging.getLogRecordFactory()
 
 def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
-    if has_app_context() and (request_id := g.get("request_id")) is not None:
+    if (request_id := observe.request_id()) is not None:
         record.request_id = request_id
     return record
 

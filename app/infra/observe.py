@@ -10,11 +10,13 @@ import os
 import re
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, has_request_context, request
 
 from app.infra import metrics
 
 HEADER = "X-Request-Id"
+ID_KEY = "smart_park.request_id"
+STARTED_KEY = "smart_park.request_started"
 # Letters, digits and - _ . : up to 128: what proxies (nginx $request_id, Envoy, AWS ALB's Root=...) send.
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9_.:=-]{1,128}")
 
@@ -25,23 +27,32 @@ def _new_id() -> str:
 
 
 def _start() -> None:
-    g.request_started = time.perf_counter()
-    given = request.headers.get(HEADER)
-    g.request_id = given if given and _ACCEPTABLE.fullmatch(given) else _new_id()
+    # The request's own objects once, not through the context proxies at each use: this runs on every request.
+    environ = request._get_current_object().environ  # type: ignore[attr-defined]
+    given = environ.get("HTTP_X_REQUEST_ID")
+    environ[ID_KEY] = given if given and _ACCEPTABLE.fullmatch(given) else _new_id()
+    environ[STARTED_KEY] = time.perf_counter()
 
 
 def _finish(response: Response) -> Response:
-    request_id = g.get("request_id")
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    environ = current.environ
+    request_id = environ.get(ID_KEY)
     if request_id is None:  # a hook registered before ours failed the request
-        request_id = g.request_id = _new_id()
+        request_id = environ[ID_KEY] = _new_id()
     response.headers[HEADER] = request_id
-    started = g.get("request_started")
+    started = environ.get(STARTED_KEY)
     if started is not None:
-        rule = request.url_rule
+        rule = current.url_rule
         metrics.observe_request(
-            request.method, rule.rule if rule else None, response.status_code, time.perf_counter() - started
+            current.method, rule.rule if rule else None, response.status_code, time.perf_counter() - started
         )
     return response
+
+
+def request_id() -> str | None:
+    """The current request's id (None outside a request), for problem bodies and log lines."""
+    return request.environ.get(ID_KEY) if has_request_context() else None
 
 
 def init_app(app: Flask) -> None:
