@@ -2,8 +2,13 @@
 
 import gc
 import os
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
+
+from gunicorn.glogging import Logger
 
 # Loopback unless told otherwise: a reverse proxy or load balancer faces the network.
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
@@ -25,10 +30,57 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "200000"))
 max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
+# The combined format plus the request's id (app/infra/observe.py), the same id as in the app's log lines.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)s request_id=%({x-request-id}o)s'
+# Workers log one JSON object per line unless told otherwise (LOG_FORMAT=text); the CLI defaults to text.
+os.environ.setdefault("LOG_FORMAT", "json")
+# /metrics adds up every worker (prometheus-client's multiprocess mode, app/infra/metrics.py): the workers keep their
+# values in files under this directory, emptied at each start. Set here, before any worker imports prometheus-client.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="smart-park-metrics-")
 loglevel = os.environ.get("LOG_LEVEL", "info")
 # gunicorn 27's control socket sits at one per-user path, so a second instance on the same
 # host (a benchmark, a test, another service) would take it over; nothing here uses it.
 control_socket_disable = True
+
+
+class JsonAwareLogger(Logger):
+    """gunicorn's own lines (start-up, worker deaths, the access log) in the workers' format."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        if os.environ.get("LOG_FORMAT") == "json":
+            from pythonjsonlogger.json import JsonFormatter
+
+            fields = "%(asctime)s %(levelname)s %(name)s %(message)s"
+            renamed = {"asctime": "time", "levelname": "level", "name": "logger"}
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(JsonFormatter(fields, rename_fields=renamed))
+
+
+logger_class = JsonAwareLogger
+
+
+def on_starting(server):
+    """Start the metrics from zero: files a previous run left would add its counts to ours."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A dead worker's gauges (open streams, queued scans, pool use) leave the sums; its counts stay in them."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def post_worker_init(worker):

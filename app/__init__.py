@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import db, errors, ratelimit
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
+from app.infra import logs, metrics, observe
 from app.json_provider import OrjsonProvider
 from app.notices.stream import NoticeHub
 
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.trusted_proxy_count:
         hops = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     engine = db.make_engine(settings.database_url, write_wait_seconds=settings.database_write_wait_seconds)
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_appcontext(db.close_session)
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
+    observe.init_app(app)  # the first hook: whatever a later one logs or refuses carries the request id
+    app.register_blueprint(metrics.blp)
     ratelimit.init_app(app, settings)
     api = Api(app)
     register_blueprints(app, api)
@@ -59,4 +62,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     from app.cli import register_commands
 
     register_commands(app)
+    metrics.watch(app)
     return app

@@ -34,6 +34,9 @@ class ProblemSchema(Schema):
     errors = fields.Dict(
         metadata={"description": 'Per-field messages grouped by location, e.g. {"json": {"gtin": ["..."]}}.'}
     )
+    request_id = fields.String(
+        metadata={"description": "The request's id, as in the X-Request-Id response header and the service's logs."}
+    )
 
 
 class JsonBodyParser(FlaskParser):

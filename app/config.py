@@ -63,6 +63,18 @@ def _host(raw: str) -> str:
     return host
 
 
+def _metrics_token(raw: str | None) -> str | None:
+    if raw is not None and len(raw) < 16:
+        raise SettingsError("METRICS_TOKEN must be at least 16 random characters (or unset, to turn /metrics off).")
+    return raw
+
+
+def _log_format(raw: str) -> str:
+    if raw not in ("json", "text"):
+        raise SettingsError(f"LOG_FORMAT must be json or text, got {raw!r}.")
+    return raw
+
+
 def normalize_database_url(url: str) -> str:
     """Let operators write the usual postgres:// URL; SQLAlchemy needs the driver named."""
     for prefix in ("postgres://", "postgresql://"):
@@ -116,6 +128,10 @@ class Settings:
     trace_scans_in_background: bool = True
     # On SQLite, how long a write waits for the database's one write lock before it answers 503 database_busy.
     database_write_wait_seconds: float = 10.0
+    # Bearer token Prometheus sends to GET /metrics; unset, /metrics answers 404.
+    metrics_token: str | None = None
+    # "json" (one object per line, what gunicorn.conf.py sets) or "text" (the CLI's default).
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -160,6 +176,8 @@ class Settings:
             product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
             trace_scans_in_background=env.get("TRACE_SCANS_IN_BACKGROUND", "1") != "0",
             database_write_wait_seconds=_float(env, "DATABASE_WRITE_WAIT_SECONDS", cls.database_write_wait_seconds),
+            metrics_token=_metrics_token(env.get("METRICS_TOKEN") or None),
+            log_format=_log_format(env.get("LOG_FORMAT") or cls.log_format),
         )
 
     @property

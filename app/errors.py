@@ -123,6 +123,8 @@ def problem_response(
     }
     if errors:
         body["errors"] = errors
+    if (request_id := request.environ.get("smart_park.request_id")) is not None:  # app/infra/observe.py
+        body["request_id"] = request_id
     response = current_app.json.response(body)
     response.status_code = status
     response.mimetype = PROBLEM_MEDIA_TYPE

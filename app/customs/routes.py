@@ -15,6 +15,7 @@ from app.customs.schemas import (
     load_receipts,
 )
 from app.idempotency.guards import idempotent
+from app.infra import metrics
 from app.users.models import Role
 
 blp = Blueprint("customs", __name__, url_prefix="/api/v1/customs", description="Customs receipts (CEB622).")
@@ -45,7 +46,9 @@ class Receipts(MethodView):
         receipts, format = load_receipts(request.get_data(cache=False), request.mimetype)
         with db.transaction() as session:
             results = service.ingest(session, receipts, gateway=current_user(), format=format)
-            return {"results": results, "counts": service.outcome_counts(results)}
+            counts = service.outcome_counts(results)
+        metrics.count_receipts(counts)  # once committed: a batch rolled back took nothing
+        return {"results": results, "counts": counts}
 
     @require_role(Role.ADMIN)
     @blp.arguments(ReceiptQuery, location="query")

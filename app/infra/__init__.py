@@ -1,1 +1,2 @@
-"""Plumbing that bypasses a framework layer or works around a runtime; each module says what it costs."""
+"""Plumbing beside or beneath the frameworks (metrics, logs, request ids, SQLite write turns, cooperative
+yields); each module says what it saves and what it costs."""

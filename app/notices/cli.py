@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from app import db
 from app.common import clock
+from app.infra import metrics
 from app.notices import service
 from app.notices.dispatcher import Dispatcher
 from app.push.adapters import build_adapters, build_sms_gateway
@@ -66,4 +67,7 @@ def dispatch(batch_size: int, concurrency: int, lease_seconds: float, idle_secon
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    dispatcher.run(stop=stop, idle_seconds=idle_seconds)
+    try:
+        dispatcher.run(stop=stop, idle_seconds=idle_seconds)
+    finally:
+        metrics.process_exiting()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.common import clock
 from app.devices.models import PushProvider
+from app.infra import metrics
 from app.notices import outbox
 from app.notices.models import DeliveryChannel
 from app.push.adapters import Failed, Outcome, PushAdapter, Retry, Sent, SmsGateway
@@ -90,6 +91,7 @@ class Dispatcher:
             jobs = outbox.claim_due(session, now=clock.utcnow(), limit=self._batch_size, lease=self._lease)
         # The claim is committed before anything is sent: a send never holds a row lock or SQLite's writer lock.
         results = list(self._pool.map(lambda job: outbox.Result(job, self._send(job)), jobs))
+        metrics.count_pushes((result.job.provider or result.job.channel.value, result.outcome) for result in results)
         if results:
             with self._sessions.begin() as session:
                 outbox.record_results(session, results, now=clock.utcnow())

@@ -270,6 +270,14 @@ def record_results(session: Session, results: Sequence[Result], *, now: datetime
             _fail(session, result.job, DeliveryState.FAILED, outcome.reason)
 
 
+def depth(session: Session) -> tuple[int, float]:
+    """How many deliveries are pending, and the age in seconds of the oldest of them (0 when none)."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(Delivery.created_at)).where(Delivery.state == DeliveryState.PENDING)
+    ).one()
+    return count, (clock.utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+
+
 def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
     """Exponential backoff with jitter, never sooner than the provider asked."""
     ceiling = min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.errors import AccountDisabled, SessionRevoked
 from app.auth.models import AuthSession
 from app.db import reading
+from app.infra import metrics
 from app.notices import service
 from app.notices.models import Notice
 from app.notices.schemas import NoticeRead
@@ -112,9 +113,11 @@ class NoticeHub:
         subscription = Subscription(user_id, auth_session_id)
         with self._lock:
             self._subscriptions[user_id].add(subscription)
+        metrics.OPEN_STREAMS.inc()
         try:
             yield subscription
         finally:
+            metrics.OPEN_STREAMS.dec()
             with self._lock:
                 mine = self._subscriptions[user_id]
                 mine.discard(subscription)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.infra import metrics
 from app.trace import service
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ class ScanRecorder:
                 self._thread = threading.Thread(target=self._run, name="trace-scan-recorder", daemon=True)
                 self._thread.start()
                 atexit.register(self.flush)
+
+    @property
+    def queued(self) -> int:
+        """Scans waiting for the writer (the metrics sample it)."""
+        return self._queue.qsize()
 
     def flush(self) -> None:
         """Write whatever is queued now (at exit, and for tests)."""
@@ -75,3 +81,4 @@ class ScanRecorder:
         except Exception:
             # A lost batch of scan records must not kill the writer: later scans still count.
             log.exception("could not record %d trace-code scans", len(rows))
+            metrics.SCANS_DROPPED.inc(len(rows))
