@@ -49,3 +49,15 @@ def test_a_password_change_ends_other_sign_ins_but_keeps_this_one(client, sessio
     old = client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD})
     new = client.post("/api/v1/auth/login", json={"username": user.username, "password": "a-brand-new-password"})
     assert (old.status_code, new.status_code) == (401, 200)
+
+
+def test_a_user_cannot_give_themselves_another_role_or_enterprise(client, session, auth_headers):
+    user = make_user(session)
+
+    response = client.patch(
+        ME, json={"display_name": "新名字", "role": "admin", "enterprise_id": 1}, headers=auth_headers(user)
+    )
+
+    assert response.status_code == 422
+    assert set(response.json["errors"]["json"]) == {"role", "enterprise_id"}
+    assert client.get(ME, headers=auth_headers(user)).json["role"] == "declarant"
