@@ -156,20 +156,25 @@ def per_client(setting: str, *, scope: str) -> Callable[[Callable[..., Any]], Ca
 
 def public_lookup(view: Callable[..., Any]) -> Callable[..., Any]:
     """Public trace-code lookups, per client address (TRACE_RATE_LIMIT), and a tighter budget
-    (TRACE_UNKNOWN_RATE_LIMIT) spent only by lookups of codes that do not exist, against enumeration."""
+    (TRACE_UNKNOWN_RATE_LIMIT) spent and checked only by lookups of codes that do not exist, against enumeration.
+
+    A hit never looks at the unknown budget: behind one shared Wi-Fi or carrier NAT, someone's typos or a
+    forger's probing must not turn a genuine code into a 429 for everyone else on that address. The price is
+    that past the unknown budget a prober still tells hits (200) from misses (429), at the general rate: with
+    random 16-character serials that is no practical way to find codes. The hit path does one budget hit, no more.
+    """
 
     @functools.wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
         limiter, client = _limiter(), request.remote_addr or ""
-        limiter.check(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
         limiter.spend(_limit("TRACE_RATE_LIMIT"), "trace", client)
         try:
             response = view(*args, **kwargs)
         except NotFound:
-            limiter.charge(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
+            limiter.spend(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
             raise
         if getattr(response, "status_code", 200) == 404:  # the resolver's page for an unknown code
-            limiter.charge(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
+            limiter.spend(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
         return response
 
     return limited

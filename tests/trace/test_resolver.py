@@ -381,6 +381,20 @@ def test_unknown_serials_spend_a_tighter_budget(client, app, monkeypatch, live_c
     assert known.status_code == 200
 
 
+def test_unknown_codes_from_a_shared_address_never_refuse_a_genuine_one(client, app, monkeypatch, live_code):
+    monkeypatch.setitem(app.config, "TRACE_UNKNOWN_RATE_LIMIT", "2 per minute")
+    shared = {"REMOTE_ADDR": "203.0.113.62"}  # one carrier NAT: a prober and a shopper behind it
+    for c in "ABCD":
+        client.get(f"/01/{GTIN}/21/ABCDEFGHJKMNPQR{c}", headers=JSON, environ_base=shared)
+
+    resolved = client.get(live_code["path"], headers=JSON, environ_base=shared)
+    api = client.get(f"/api/v1/trace/codes/{live_code['serial']}", environ_base=shared)
+    still_unknown = client.get(f"/01/{GTIN}/21/ABCDEFGHJKMNPQRE", headers=JSON, environ_base=shared)
+
+    assert (resolved.status_code, api.status_code) == (200, 200)
+    assert still_unknown.status_code == 429
+
+
 def test_the_resolver_json_and_the_api_agree_with_iso_times(client, live_code):
     resolved = client.get(live_code["path"], headers=JSON).json
     api = client.get(f"/api/v1/trace/codes/{live_code['serial']}").json
