@@ -50,6 +50,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_appcontext(db.close_session)
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
+    for unavailable in errors.DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, errors.render_database_unavailable)
     ratelimit.init_app(app, settings)
     api = Api(app)
     register_blueprints(app, api)
