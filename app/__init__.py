@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import db, errors, ratelimit
+from app import db, errors, headers, ratelimit
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
 from app.json_provider import OrjsonProvider
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for unavailable in errors.DATABASE_UNAVAILABLE:
         app.register_error_handler(unavailable, errors.render_database_unavailable)
     ratelimit.init_app(app, settings)
+    app.after_request(headers.secure)
     api = Api(app)
     register_blueprints(app, api)
 

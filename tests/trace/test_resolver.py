@@ -1,4 +1,7 @@
+import base64
+import hashlib
 import json
+import re
 from dataclasses import replace
 from datetime import datetime
 
@@ -223,6 +226,22 @@ def test_the_page_for_an_unknown_code_is_a_404_warning(client):
 
     assert response.status_code == 404
     assert 'data-verdict="unknown"' in response.get_data(as_text=True)
+
+
+def test_the_page_runs_only_its_own_inline_script_and_style_by_hash(client, live_code):
+    page = client.get(live_code["path"], headers={"Accept": "text/html"})
+    html = page.get_data(as_text=True)
+    policy = dict(part.split(maxsplit=1) for part in page.headers["Content-Security-Policy"].split("; "))
+
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
+    for tag, directive in (("script", "script-src"), ("style", "style-src")):
+        [block] = re.findall(rf"<{tag}>(.*?)</{tag}>", html, re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()
+        assert policy[directive] == f"'self' 'sha256-{digest}'"
+    assert ' style="' not in html  # an inline style attribute would need 'unsafe-inline'
 
 
 def test_linkset_by_accept_header(client, live_code, settings):
