@@ -22,6 +22,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
+        LOGIN_FAILURE_LIMIT=settings.login_failure_limit,
+        LOGIN_ACCOUNT_FAILURE_LIMIT=settings.login_account_failure_limit,
         TRACE_RATE_LIMIT=settings.trace_rate_limit,
         TRACE_UNKNOWN_RATE_LIMIT=settings.trace_unknown_rate_limit,
         PROBLEM_TYPE_BASE=settings.problem_type_base,

@@ -113,6 +113,14 @@ class RateLimiter:
         if not self._strategy.test(item, self._prefix, scope, client):
             self._refuse(item, scope, client)
 
+    def retry_after(self, limit: str, scope: str, client: str) -> int | None:
+        """Seconds until the budget has room again, or None while it has room now (nothing is taken)."""
+        item = _item(limit)
+        if self._strategy.test(item, self._prefix, scope, client):
+            return None
+        reset = self._strategy.get_window_stats(item, self._prefix, scope, client).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
     def charge(self, limit: str, scope: str, client: str) -> None:
         """Take one request from the budget after the fact (the answer has gone out; nothing to refuse)."""
         self._strategy.hit(_item(limit), self._prefix, scope, client)
@@ -129,6 +137,11 @@ def init_app(app: Flask, settings: Settings) -> None:
 @functools.lru_cache(maxsize=32)
 def _item(text: str) -> RateLimitItem:
     return parse(text)
+
+
+def limiter() -> RateLimiter:
+    """The app's limiter, for budgets spent by a service rather than a decorator (failed sign-ins)."""
+    return _limiter()
 
 
 def _limiter() -> RateLimiter:
