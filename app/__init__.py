@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import db, errors, headers, ratelimit
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
+from app.infra.body_deadline import BodyDeadline
 from app.json_provider import OrjsonProvider
 from app.notices.stream import NoticeHub
 
@@ -32,6 +33,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.trusted_proxy_count:
         hops = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app,
+        grace_seconds=settings.body_grace_seconds,
+        min_bytes_per_second=max(1, settings.body_min_bytes_per_second),
+        max_bytes=max(settings.max_content_length, settings.product_import_max_bytes, settings.photo_max_bytes),
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 

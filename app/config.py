@@ -89,6 +89,9 @@ class Settings:
     known_address_ttl: timedelta = timedelta(days=30)
     password_min_length: int = 10
     max_content_length: int = 1024 * 1024
+    # A request body must start within the grace and then keep this average pace (app/infra/body_deadline.py).
+    body_grace_seconds: float = 10.0
+    body_min_bytes_per_second: int = 2048
     trusted_proxy_count: int = 0
     problem_type_base: str = "https://smartpark.example.cn/problems/"
     upload_dir: Path = INSTANCE_DIR / "uploads"
@@ -141,6 +144,8 @@ class Settings:
             known_address_ttl=timedelta(days=_int(env, "KNOWN_ADDRESS_DAYS", 30)),
             password_min_length=_int(env, "PASSWORD_MIN_LENGTH", cls.password_min_length),
             max_content_length=_int(env, "MAX_CONTENT_LENGTH", cls.max_content_length),
+            body_grace_seconds=_float(env, "BODY_GRACE_SECONDS", cls.body_grace_seconds),
+            body_min_bytes_per_second=_int(env, "BODY_MIN_BYTES_PER_SECOND", cls.body_min_bytes_per_second),
             trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
             upload_dir=Path(env["UPLOAD_DIR"]) if env.get("UPLOAD_DIR") else INSTANCE_DIR / "uploads",
             photo_max_bytes=_int(env, "PHOTO_MAX_BYTES", cls.photo_max_bytes),
