@@ -27,17 +27,19 @@ HTML_POLICY = (
 INLINE = re.compile(rb"<(script|style)>(.*?)</\1>", re.DOTALL)
 TOKEN_ENDPOINTS = frozenset({"auth.Login", "auth.Refresh"})
 EVERYWHERE = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"))
+# One extend for an API answer: every public lookup passes here, and each header set on its own scans the list.
+API_HEADERS = (*EVERYWHERE, ("Content-Security-Policy", API_POLICY))
 
 
 def secure(response: Response) -> Response:
     """Add the security headers this answer needs (see the module docstring)."""
     headers = response.headers
-    headers.extend(EVERYWHERE)
     if response.mimetype == "text/html":
+        headers.extend(EVERYWHERE)
         headers["Content-Security-Policy"] = html_policy(response)
     else:
-        headers["Content-Security-Policy"] = API_POLICY
-    if request.endpoint in TOKEN_ENDPOINTS:
+        headers.extend(API_HEADERS)
+    if request.method == "POST" and request.endpoint in TOKEN_ENDPOINTS:
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
     return response
