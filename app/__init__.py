@@ -8,10 +8,11 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import db, errors, ratelimit
+from app import db, errors, headers, ratelimit
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
 from app.infra import logs, metrics, observe
+from app.infra.body_deadline import BodyDeadline
 from app.json_provider import OrjsonProvider
 from app.notices.stream import NoticeHub
 
@@ -23,6 +24,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
+        LOGIN_FAILURE_LIMIT=settings.login_failure_limit,
+        LOGIN_ACCOUNT_FAILURE_LIMIT=settings.login_account_failure_limit,
         TRACE_RATE_LIMIT=settings.trace_rate_limit,
         TRACE_UNKNOWN_RATE_LIMIT=settings.trace_unknown_rate_limit,
         PROBLEM_TYPE_BASE=settings.problem_type_base,
@@ -32,6 +35,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         hops = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     logs.configure(settings.log_format)
+    app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app,
+        grace_seconds=settings.body_grace_seconds,
+        min_bytes_per_second=max(1, settings.body_min_bytes_per_second),
+        max_bytes=max(settings.max_content_length, settings.product_import_max_bytes, settings.photo_max_bytes),
+    )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     engine = db.make_engine(settings.database_url, write_wait_seconds=settings.database_write_wait_seconds)
@@ -55,7 +64,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
     observe.init_app(app)  # the first hook: whatever a later one logs or refuses carries the request id
     app.register_blueprint(metrics.blp)
+    for unavailable in errors.DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, errors.render_database_unavailable)
     ratelimit.init_app(app, settings)
+    app.after_request(headers.secure)
     api = Api(app)
     register_blueprints(app, api)
 

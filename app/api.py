@@ -34,7 +34,7 @@ class ProblemSchema(Schema):
     errors = fields.Dict(
         metadata={"description": 'Per-field messages grouped by location, e.g. {"json": {"gtin": ["..."]}}.'}
     )
-    request_id = fields.String(
+    request_id = String(
         metadata={"description": "The request's id, as in the X-Request-Id response header and the service's logs."}
     )
 
@@ -95,7 +95,17 @@ def openapi_config() -> dict[str, Any]:
                 )
             },
             "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                    # Machine accounts only; 'Authorization: ApiKey <key>' is accepted as well.
+                    "apiKeyAuth": {
+                        "type": "apiKey",
+                        "in": "header",
+                        "name": "X-API-Key",
+                        "description": "A machine account's API key (admins issue them under "
+                        "/api/v1/admin/users/{user_id}/api-keys); also accepted as 'Authorization: ApiKey <key>'.",
+                    },
+                }
             },
         },
     }
@@ -126,6 +136,7 @@ def docs_asset(filename: str) -> Any:
 def register_blueprints(app: Flask, api: Api) -> None:
     from app.audit.routes import blp as audit_blp
     from app.audit.routes import verify_blp as audit_verify_blp
+    from app.auth.key_routes import blp as api_keys_blp
     from app.auth.routes import blp as auth_blp
     from app.bonded_lists.routes import blp as bonded_lists_blp
     from app.customs.routes import blp as customs_blp
@@ -158,6 +169,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         me_blp,
         enterprises_blp,
         admin_users_blp,
+        api_keys_blp,
         admin_enterprises_blp,
         audit_blp,
         audit_verify_blp,

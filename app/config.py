@@ -94,10 +94,16 @@ class Settings:
     login_rate_limit: str = "10 per minute"
     rate_limit_storage_uri: str = "memory://"
     rate_limit_key_prefix: str = "smart-park"
-    lockout_threshold: int = 5
-    lockout_duration: timedelta = timedelta(minutes=15)
+    # Failed sign-ins per account and address, and per account from addresses it has not signed in from lately
+    # (app/auth/throttle.py): throttles, never a lockout.
+    login_failure_limit: str = "5 per 15 minutes"
+    login_account_failure_limit: str = "20 per hour"
+    known_address_ttl: timedelta = timedelta(days=30)
     password_min_length: int = 10
     max_content_length: int = 1024 * 1024
+    # A request body must start within the grace and then keep this average pace (app/infra/body_deadline.py).
+    body_grace_seconds: float = 10.0
+    body_min_bytes_per_second: int = 2048
     trusted_proxy_count: int = 0
     problem_type_base: str = "https://smartpark.example.cn/problems/"
     upload_dir: Path = INSTANCE_DIR / "uploads"
@@ -151,10 +157,13 @@ class Settings:
             login_rate_limit=env.get("LOGIN_RATE_LIMIT", cls.login_rate_limit),
             rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI", cls.rate_limit_storage_uri),
             rate_limit_key_prefix=env.get("RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
-            lockout_threshold=_int(env, "LOCKOUT_THRESHOLD", cls.lockout_threshold),
-            lockout_duration=timedelta(minutes=_int(env, "LOCKOUT_MINUTES", 15)),
+            login_failure_limit=env.get("LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
+            login_account_failure_limit=env.get("LOGIN_ACCOUNT_FAILURE_LIMIT", cls.login_account_failure_limit),
+            known_address_ttl=timedelta(days=_int(env, "KNOWN_ADDRESS_DAYS", 30)),
             password_min_length=_int(env, "PASSWORD_MIN_LENGTH", cls.password_min_length),
             max_content_length=_int(env, "MAX_CONTENT_LENGTH", cls.max_content_length),
+            body_grace_seconds=_float(env, "BODY_GRACE_SECONDS", cls.body_grace_seconds),
+            body_min_bytes_per_second=_int(env, "BODY_MIN_BYTES_PER_SECOND", cls.body_min_bytes_per_second),
             trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
             upload_dir=Path(env["UPLOAD_DIR"]) if env.get("UPLOAD_DIR") else INSTANCE_DIR / "uploads",
             photo_max_bytes=_int(env, "PHOTO_MAX_BYTES", cls.photo_max_bytes),

@@ -7,12 +7,15 @@ add new ones, never reword old ones.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import psycopg
 from flask import current_app, request
 from flask.wrappers import Response
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,7 @@ HTTP_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
@@ -187,4 +191,30 @@ def render_http_exception(error: HTTPException) -> Response:
         code=HTTP_CODES.get(status, "http_error"),
         detail=detail,
         headers=headers,
+    )
+
+
+# The database is down, restarting, cut off or (SQLite) held by another writer past the busy timeout: the request
+# may well succeed a moment later, so 503 with Retry-After (RFC 9110 15.6.4), not a 500. The DBAPI classes are
+# here for the statements `app.db` runs on the driver directly, past SQLAlchemy's wrapping.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # the pool had no connection to give within pool_timeout
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def render_database_unavailable(error: Exception) -> Response:
+    """503 problem with Retry-After for a database that cannot answer now; the cause goes to the log."""
+    log.error("database unavailable for %s %s: %s", request.method, request.path, error)
+    return problem_response(
+        status=503,
+        code=HTTP_CODES[503],
+        detail="The database cannot answer at the moment; try again shortly.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )

@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
@@ -97,6 +97,9 @@ class WindowCounters(Storage):
         self._next_sweep = now + self._sweep_seconds
 
 
+_T = TypeVar("_T")
+
+
 class RateLimiter:
     """Fixed-window budgets per client address and scope, under one key prefix per environment.
 
@@ -136,15 +139,26 @@ class RateLimiter:
 
         self._counted(test)
 
+    def retry_after(self, limit: str, scope: str, client: str) -> int | None:
+        """Seconds until the budget has room again, or None while it has room now (nothing is taken)."""
+        item = _item(limit)
+
+        def wait(strategy: FixedWindowRateLimiter) -> int | None:
+            if strategy.test(item, self._prefix, scope, client):
+                return None
+            reset = strategy.get_window_stats(item, self._prefix, scope, client).reset_time
+            return max(1, math.ceil(reset - time.time()))
+
+        return self._counted(wait)
+
     def charge(self, limit: str, scope: str, client: str) -> None:
         """Take one request from the budget after the fact (the answer has gone out; nothing to refuse)."""
         self._counted(lambda strategy: strategy.hit(_item(limit), self._prefix, scope, client))
 
-    def _counted(self, action: Callable[[FixedWindowRateLimiter], None]) -> None:
+    def _counted(self, action: Callable[[FixedWindowRateLimiter], _T]) -> _T:
         if self._shared is not None and time.monotonic() >= self._shared_down_until:
             try:
-                action(self._shared)
-                return
+                return action(self._shared)
             except StorageError as error:
                 self._shared_down_until = time.monotonic() + self.RETRY_SHARED_SECONDS
                 log.warning(
@@ -152,7 +166,7 @@ class RateLimiter:
                     error.storage_error,
                     self.RETRY_SHARED_SECONDS,
                 )
-        action(self._local)
+        return action(self._local)
 
     def _refuse(self, strategy: FixedWindowRateLimiter, item: RateLimitItem, scope: str, client: str) -> None:
         reset = strategy.get_window_stats(item, self._prefix, scope, client).reset_time
@@ -170,6 +184,11 @@ def init_app(app: Flask, settings: Settings) -> None:
 @functools.lru_cache(maxsize=32)
 def _item(text: str) -> RateLimitItem:
     return parse(text)
+
+
+def limiter() -> RateLimiter:
+    """The app's limiter, for budgets spent by a service rather than a decorator (failed sign-ins)."""
+    return _limiter()
 
 
 def _limiter() -> RateLimiter:
@@ -197,20 +216,25 @@ def per_client(setting: str, *, scope: str) -> Callable[[Callable[..., Any]], Ca
 
 def public_lookup(view: Callable[..., Any]) -> Callable[..., Any]:
     """Public trace-code lookups, per client address (TRACE_RATE_LIMIT), and a tighter budget
-    (TRACE_UNKNOWN_RATE_LIMIT) spent only by lookups of codes that do not exist, against enumeration."""
+    (TRACE_UNKNOWN_RATE_LIMIT) spent and checked only by lookups of codes that do not exist, against enumeration.
+
+    A hit never looks at the unknown budget: behind one shared Wi-Fi or carrier NAT, someone's typos or a
+    forger's probing must not turn a genuine code into a 429 for everyone else on that address. The price is
+    that past the unknown budget a prober still tells hits (200) from misses (429), at the general rate: with
+    random 16-character serials that is no practical way to find codes. The hit path does one budget hit, no more.
+    """
 
     @functools.wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
         limiter, client = _limiter(), request.remote_addr or ""
-        limiter.check(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
         limiter.spend(_limit("TRACE_RATE_LIMIT"), "trace", client)
         try:
             response = view(*args, **kwargs)
         except NotFound:
-            limiter.charge(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
+            limiter.spend(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
             raise
         if getattr(response, "status_code", 200) == 404:  # the resolver's page for an unknown code
-            limiter.charge(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
+            limiter.spend(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
         return response
 
     return limited

@@ -1,6 +1,6 @@
 """Authentication failures. Their codes are part of the API."""
 
-from app.errors import PermissionDenied, Unauthorized
+from app.errors import Conflict, DomainError, PermissionDenied, Unauthorized
 
 
 class AuthenticationRequired(Unauthorized):
@@ -41,3 +41,24 @@ class RefreshTokenReused(Unauthorized):
 
 class PasswordChangeRequired(PermissionDenied):
     code, title = "password_change_required", "Password change required"
+
+
+class LoginThrottled(DomainError):
+    """Too many failed sign-ins for this account from this address (or, from unknown addresses, at all)."""
+
+    status, code, title = 429, "login_throttled", "Too many failed sign-ins"
+
+
+class ApiKeyInvalid(Unauthorized):
+    code, title = "api_key_invalid", "Invalid API key"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'ApiKey realm="smart-park"'})
+
+
+class NotAMachineAccount(Conflict):
+    code, title = "not_a_machine_account", "Not a machine account"
+
+
+class ApiKeyLimitReached(Conflict):
+    code, title = "api_key_limit_reached", "Too many API keys"

@@ -12,11 +12,11 @@ from flask_smorest import Blueprint
 
 from app import db
 from app.audit.service import Actor
-from app.auth import service
+from app.auth import api_keys, service
 from app.auth.errors import AuthenticationRequired, PasswordChangeRequired
 from app.config import current_settings
 from app.errors import PermissionDenied
-from app.users.models import Role, User
+from app.users.models import MACHINE_ROLES, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,10 +28,14 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
     `password_change_pending_ok` (their profile, the password change, logout).
     """
 
+    # API keys open the endpoints a machine role may use and those open to every role; a person's own pages
+    # (profile, password, sign-out: the ones a pending password change may reach) need a person's sign-in.
+    machines_welcome = bool(MACHINE_ROLES.intersection(roles)) or not (roles or password_change_pending_ok)
+
     def decorator(view: F) -> F:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            user, session_id = authenticate_bearer()
+            user, session_id = authenticate_caller(machines_welcome=machines_welcome)
             if user.must_change_password and not password_change_pending_ok:
                 raise PasswordChangeRequired("Change your password before using the rest of the API.")
             if roles and user.role not in roles:
@@ -41,7 +45,7 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
             return view(*args, **kwargs)
 
         documented: dict[str, Any] = {
-            "security": [{"bearerAuth": []}],
+            "security": [{"bearerAuth": []}, {"apiKeyAuth": []}] if machines_welcome else [{"bearerAuth": []}],
             "responses": {"401": "UNAUTHORIZED", "403": "FORBIDDEN"},
         }
         if roles:
@@ -49,6 +53,33 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
         return Blueprint.doc(**documented)(guarded)  # type: ignore[return-value]
 
     return decorator
+
+
+def authenticate_caller(*, machines_welcome: bool) -> tuple[User, uuid.UUID | None]:
+    """A bearer token's user and sign-in, or (where machines are welcome) an API key's machine account and None."""
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() == "apikey":
+        key = credential.strip()
+    elif not authorization and "X-API-Key" in request.headers:
+        key = request.headers["X-API-Key"].strip()
+    else:
+        return authenticate_bearer()
+    if not machines_welcome:
+        raise AuthenticationRequired(
+            "API keys are not accepted here; send 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": 'Bearer realm="smart-park"'},
+        )
+    session = db.session()
+    user, key_to_mark = api_keys.authenticate_api_key(session, key)
+    if key_to_mark is not None and request.method in db.SAFE_METHODS:
+        # A read's transaction commits nothing (and on SQLite must not take the write lock): record it apart.
+        with db.session_factory().begin() as own:
+            api_keys.mark_used(own, key_to_mark)
+    elif key_to_mark is not None:
+        # A write's transaction holds the write lock already (SQLite): record it there, committed with the request.
+        api_keys.mark_used(session, key_to_mark)
+    return user, None
 
 
 def authenticate_bearer() -> tuple[User, uuid.UUID]:
@@ -67,7 +98,14 @@ def current_user() -> User:
 
 
 def current_session_id() -> uuid.UUID:
-    return g.auth_session_id
+    """The caller's sign-in; an API key has none, so views that need one refuse it."""
+    session_id = g.auth_session_id
+    if session_id is None:
+        raise AuthenticationRequired(
+            "This endpoint needs a sign-in; send 'Authorization: Bearer <token>', not an API key.",
+            headers={"WWW-Authenticate": 'Bearer realm="smart-park"'},
+        )
+    return session_id
 
 
 def current_actor() -> Actor:

@@ -57,3 +57,29 @@ class RefreshToken(Base):
     used_at: Mapped[datetime | None]
 
     session: Mapped[AuthSession] = relationship(lazy="joined")
+
+
+class ApiKey(Base):
+    """A machine account's credential (customs gateway, camera system): shown once, kept only as its SHA-256.
+
+    A key is 32 random bytes, so a plain hash is as safe as a slow one here and costs one indexed lookup per request.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The key's first characters, so admins and logs can tell keys apart without holding one.
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,4 +1,4 @@
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 
 from app import db
@@ -6,8 +6,9 @@ from app.api import Blueprint
 from app.auth import service
 from app.auth.guards import client_address, current_actor, current_session_id, require_role
 from app.auth.schemas import LoginCreate, RefreshCreate, TokenPairRead
+from app.auth.throttle import LoginThrottle
 from app.config import current_settings
-from app.ratelimit import per_client
+from app.ratelimit import limiter, per_client
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in, refresh tokens, sign out.")
 
@@ -22,13 +23,22 @@ class Login(MethodView):
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     def post(self, credentials):
-        """Sign in with username and password; answers an access and a refresh token."""
+        """Sign in with username and password; answers an access and a refresh token.
+
+        Failed attempts are throttled per account and address (429 `login_throttled` with Retry-After), never
+        locked out. A machine account given an API key can no longer sign in with its password.
+        """
         with db.transaction() as session:
             return service.login(
                 session,
                 client_addr=client_address(),
                 user_agent=request.user_agent.string,
                 settings=current_settings(),
+                throttle=LoginThrottle(
+                    limiter(),
+                    per_address=current_app.config["LOGIN_FAILURE_LIMIT"],
+                    per_account=current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"],
+                ),
                 **credentials,
             )
 

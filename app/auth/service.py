@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.auth import passwords, tokens
+from app.auth import api_keys, passwords, tokens
 from app.auth.errors import (
     AccountDisabled,
     InvalidCredentials,
@@ -21,12 +21,13 @@ from app.auth.errors import (
     SessionRevoked,
 )
 from app.auth.models import AuthSession, RefreshToken, RevokeReason
+from app.auth.throttle import LoginThrottle
 from app.common import clock
 from app.config import Settings
-from app.users.models import User
+from app.users.models import MACHINE_ROLES, User
 
 # One message for every failure, so a caller cannot tell which usernames exist or are locked.
-_LOGIN_FAILED = "Invalid username or password, or the account is temporarily locked."
+_LOGIN_FAILED = "Invalid username or password."
 
 
 @dataclass(frozen=True)
@@ -46,29 +47,46 @@ def login(
     client_addr: str | None,
     user_agent: str | None,
     settings: Settings,
+    throttle: LoginThrottle,
 ) -> TokenPair:
-    """Check the password, count failures toward a lockout, and open a new session."""
+    """Check the password, throttled by account and address (never a lockout), and open a new session."""
     now = clock.utcnow()
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    name = username.strip().lower()
+    throttle.check(name, client_addr, known_address=lambda: _signed_in_from(session, name, client_addr, settings))
+    user = session.scalar(select(User).where(User.username == name))
     if user is None:
         passwords.spend_verification_time(password)
+        throttle.failed(name, client_addr)
         _login_failed(session, None, client_addr, reason="unknown_user", username=username)
-    if user.is_locked_out(now):
-        passwords.spend_verification_time(password)
-        _login_failed(session, user, client_addr, reason="locked_out")
     if not passwords.verify_password(user.password_hash, password):
-        _count_failure(session, user, client_addr, settings)
+        throttle.failed(name, client_addr)
         _login_failed(session, user, client_addr, reason="bad_password")
     if not user.may_sign_in:
         _login_failed(session, user, client_addr, reason="account_disabled")
+    if user.role in MACHINE_ROLES and api_keys.has_active_key(session, user):
+        # Once a system has its key, its password opens nothing: there is no password to guess or leak.
+        _login_failed(session, user, client_addr, reason="machine_account_uses_api_key")
 
-    user.failed_login_count = 0
-    user.lockout_until = None
     user.last_login_at = now
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     audit.record(session, action="auth.login", actor=Actor(user, client_addr), target=user)
     return open_session(session, user, client_addr=client_addr, user_agent=user_agent, settings=settings)
+
+
+def _signed_in_from(session: Session, username: str, client_addr: str | None, settings: Settings) -> bool:
+    """Whether this account opened a sign-in from this address lately (an address its owner uses)."""
+    if client_addr is None:
+        return False
+    since = clock.utcnow() - settings.known_address_ttl
+    return bool(
+        session.scalar(
+            select(AuthSession.id)
+            .join(User, User.id == AuthSession.user_id)
+            .where(User.username == username, AuthSession.client_addr == client_addr, AuthSession.created_at >= since)
+            .limit(1)
+        )
+    )
 
 
 def open_session(
@@ -79,20 +97,6 @@ def open_session(
     session.add(auth_session)
     session.flush()
     return _issue_pair(session, auth_session, settings)
-
-
-def _count_failure(session: Session, user: User, client_addr: str | None, settings: Settings) -> None:
-    user.failed_login_count += 1
-    if user.failed_login_count >= settings.lockout_threshold:
-        user.lockout_until = clock.utcnow() + settings.lockout_duration
-        user.failed_login_count = 0
-        audit.record(
-            session,
-            action="auth.lockout",
-            actor=Actor(None, client_addr),
-            target=user,
-            details={"until": user.lockout_until.isoformat()},
-        )
 
 
 def _login_failed(

@@ -46,8 +46,10 @@ class DeviceById(MethodView):
     @blp.alt_response(
         201,
         schema=DeviceRead,
-        description="The device is now registered to you: new, signed out before, or another user's until now.",
+        description="The device is now registered to you: new, signed out before, or another user's until now "
+        "(which takes the push token that user registered it with).",
     )
+    @blp.alt_response(409, response="CONFLICT")
     def put(self, payload, device_id):
         """Register this device for push notices or refresh its registration; the app calls it on every launch."""
         with db.transaction() as session:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.common import clock
 from app.common.pagination import Page, paginate
+from app.devices.errors import DeviceRegisteredElsewhere
 from app.devices.models import (
     REASON_MAX_LENGTH,
     STALE_AFTER,
@@ -67,7 +68,12 @@ def register_device(
     bundle_id: str | None = None,
     locale: str | None = None,
 ) -> Registration:
-    """Register a device to `user` or refresh its registration; its token leaves any other holder."""
+    """Register a device to `user` or refresh its registration; its token leaves any other holder.
+
+    A device id another user registered moves to `user` only with that registration's push token: the phone
+    handed to a colleague who signs in proves it is in their hands by the token only it can read. An id alone
+    (guessed, or read off a log) would otherwise re-point someone's notices to the caller's token.
+    """
     token = _checked_token(
         device_id,
         platform=platform,
@@ -89,6 +95,7 @@ def register_device(
     }
     now = clock.utcnow()
     device = _lock_device(session, device_id)
+    _may_take(device, user=user, provider=provider, token=token)
     _release_token(session, provider, token, keep=device_id, now=now)
     if device is None:
         new = Device(device_id=device_id, user_id=user.id, created_at=now, token_updated_at=now, last_seen_at=now)
@@ -102,6 +109,7 @@ def register_device(
             device = _lock_device(session, device_id)
             if device is None:
                 raise
+            _may_take(device, user=user, provider=provider, token=token)
 
     created = device.removed_at is not None or device.user_id != user.id
     old_address = (device.provider, device.token, device.apns_environment, device.bundle_id)
@@ -220,6 +228,15 @@ def _checked_token(
     if errors:
         raise InvalidInput("The device registration is not valid; see errors.", errors=errors)
     return token
+
+
+def _may_take(device: Device | None, *, user: User, provider: PushProvider, token: str) -> None:
+    """Refuse another user's device id unless the caller shows the push token it is registered with."""
+    if device is not None and device.user_id != user.id and (device.provider, device.token) != (provider, token):
+        raise DeviceRegisteredElsewhere(
+            f"Device {device.device_id} is registered to another user; register it with its own push token, "
+            "or generate a new install id."
+        )
 
 
 def _lock_device(session: Session, device_id: str) -> Device | None:

@@ -25,6 +25,10 @@ class Role(enum.StrEnum):
     VIDEO_ANALYTICS = "video_analytics"
 
 
+# Systems, not people: they authenticate with API keys (app/auth/api_keys.py) and carry no phone.
+MACHINE_ROLES = frozenset({Role.CUSTOMS_GATEWAY, Role.VIDEO_ANALYTICS})
+
+
 class Language(enum.StrEnum):
     """What notices are written in for this user; Chinese unless they chose English."""
 

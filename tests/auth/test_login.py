@@ -1,11 +1,11 @@
-from datetime import timedelta
-
 import jwt
 
-from app.common import clock
 from app.users.models import Role
 from tests.conftest import TEST_JWT_SECRET
 from tests.factories import PASSWORD, make_user
+
+STRANGER = {"REMOTE_ADDR": "203.0.113.66"}
+OWNER = {"REMOTE_ADDR": "192.0.2.10"}
 
 
 def login(client, username, password=PASSWORD, **kwargs):
@@ -51,38 +51,62 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client, session):
     assert wrong_password.json["code"] == "invalid_credentials"
 
 
-def test_repeated_failures_lock_the_account_even_for_the_right_password(client, session, settings):
+def test_wrong_passwords_from_a_stranger_never_lock_the_owner_out(client, session):
+    owner = make_user(session)
+    for _ in range(20):
+        login(client, owner.username, "wrong-password", environ_base=STRANGER)
+
+    assert login(client, owner.username, environ_base=OWNER).status_code == 200
+
+
+def test_service_accounts_cannot_be_locked_out_by_anyone(client, session):
+    gateway = make_user(session, role=Role.CUSTOMS_GATEWAY)
+    for _ in range(20):
+        login(client, gateway.username, "wrong-password", environ_base=STRANGER)
+
+    assert login(client, gateway.username, environ_base=OWNER).status_code == 200
+
+
+def test_failures_from_one_address_throttle_that_address_for_that_account(client, session, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_FAILURE_LIMIT", "3 per 15 minutes")
+    owner, other = make_user(session), make_user(session)
+    failures = [login(client, owner.username, "wrong", environ_base=STRANGER).status_code for _ in range(4)]
+
+    throttled = login(client, owner.username, environ_base=STRANGER)
+
+    assert failures == [401, 401, 401, 429]
+    assert throttled.status_code == 429
+    assert throttled.json["code"] == "login_throttled"
+    assert 0 < int(throttled.headers["Retry-After"]) <= 15 * 60
+    assert login(client, owner.username, environ_base=OWNER).status_code == 200
+    assert login(client, other.username, environ_base=STRANGER).status_code == 200
+
+
+def test_an_account_guessed_at_from_many_addresses_still_admits_its_owner_where_they_sign_in(
+    client, session, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "LOGIN_ACCOUNT_FAILURE_LIMIT", "5 per hour")
+    owner = make_user(session)
+    assert login(client, owner.username, environ_base=OWNER).status_code == 200
+    for bot in range(6):
+        login(client, owner.username, "wrong", environ_base={"REMOTE_ADDR": f"198.51.100.{bot + 1}"})
+
+    from_a_new_address = login(client, owner.username, environ_base={"REMOTE_ADDR": "192.0.2.99"})
+    from_the_owners_address = login(client, owner.username, environ_base=OWNER)
+
+    assert from_a_new_address.status_code == 429
+    assert from_the_owners_address.status_code == 200
+
+
+def test_a_success_does_not_erase_earlier_failures_from_that_address(client, session, app, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_FAILURE_LIMIT", "2 per 15 minutes")
     user = make_user(session)
-    for _ in range(settings.lockout_threshold):
-        assert login(client, user.username, "wrong-password").status_code == 401
+    login(client, user.username, "wrong", environ_base=STRANGER)
+    assert login(client, user.username, environ_base=STRANGER).status_code == 200
 
-    response = login(client, user.username)
+    login(client, user.username, "wrong", environ_base=STRANGER)
 
-    assert response.status_code == 401
-    assert response.json["code"] == "invalid_credentials"
-    session.refresh(user)
-    assert user.lockout_until is not None
-
-
-def test_lockout_expires(client, session, settings, monkeypatch):
-    user = make_user(session)
-    for _ in range(settings.lockout_threshold):
-        login(client, user.username, "wrong-password")
-    later = clock.utcnow() + settings.lockout_duration + timedelta(seconds=1)
-    monkeypatch.setattr(clock, "utcnow", lambda: later)
-
-    assert login(client, user.username).status_code == 200
-
-
-def test_a_success_resets_the_failure_count(client, session, settings):
-    user = make_user(session)
-    for _ in range(settings.lockout_threshold - 1):
-        login(client, user.username, "wrong-password")
-    assert login(client, user.username).status_code == 200
-
-    login(client, user.username, "wrong-password")
-
-    assert login(client, user.username).status_code == 200
+    assert login(client, user.username, environ_base=STRANGER).status_code == 429
 
 
 def test_deactivated_and_admin_locked_users_cannot_sign_in(client, session):

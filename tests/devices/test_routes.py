@@ -149,6 +149,31 @@ def test_a_device_registered_by_another_user_moves_to_them(client, session, auth
     assert set(listed(client, auth_headers(second))) == {"install-0001"}
 
 
+def test_another_users_device_id_without_its_token_is_refused(client, session, auth_headers):
+    owner, stranger = make_user(session), make_user(session)
+    put(client, auth_headers(owner), "install-0001", iphone())
+
+    refused = put(client, auth_headers(stranger), "install-0001", android())
+
+    assert refused.status_code == 409
+    assert refused.json["code"] == "device_registered_elsewhere"
+    assert set(listed(client, auth_headers(owner))) == {"install-0001"}
+    assert listed(client, auth_headers(stranger)) == {}
+    assert session.scalar(select(Device.token).where(Device.device_id == "install-0001")) == IPHONE_TOKEN
+
+
+def test_a_signed_out_device_id_of_another_user_still_needs_its_token(client, session, auth_headers):
+    owner, stranger = make_user(session), make_user(session)
+    put(client, auth_headers(owner), "install-0001", iphone())
+    client.delete(f"{DEVICES}/install-0001", headers=auth_headers(owner))
+
+    refused = put(client, auth_headers(stranger), "install-0001", android())
+    handed_over = put(client, auth_headers(stranger), "install-0001", iphone())
+
+    assert refused.status_code == 409
+    assert handed_over.status_code == 201
+
+
 def test_signing_out_removes_the_device_until_it_registers_again(client, session, auth_headers):
     headers = auth_headers(make_user(session))
     put(client, headers, "install-0001", iphone())

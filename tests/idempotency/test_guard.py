@@ -20,6 +20,7 @@ WITHOUT_KEY = {
     ("/api/v1/me/password", "post"),  # the body holds passwords
     ("/api/v1/admin/users", "post"),  # the body holds the first password
     ("/api/v1/admin/users/{user_id}/password-reset", "post"),  # the answer holds a temporary password
+    ("/api/v1/admin/users/{user_id}/api-keys", "post"),  # the answer holds the key
     ("/api/v1/notices/stream-ticket", "post"),  # a single-use credential
     ("/api/v1/trace/verify", "post"),  # public, anonymous
 }

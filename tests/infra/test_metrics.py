@@ -200,8 +200,8 @@ class RefusingSessions:
 @pytest.mark.usefixtures("metrics_on")
 def test_scan_writer_queue_and_drops_are_counted(app, client, monkeypatch):
     rules = CloneRules(lookups=50, networks=5, regions=3, window=timedelta(hours=24))
-    # The writer lingers a second before it writes, so the scans are still queued at the first scrape.
-    recorder = ScanRecorder(RefusingSessions(), rules=rules, linger=1.0)
+    # The writer lingers 3 s before it writes, so the scans are still queued at the first scrape.
+    recorder = ScanRecorder(RefusingSessions(), rules=rules, linger=3.0)
     monkeypatch.setitem(app.extensions, "trace_scan_recorder", recorder)
     length = "smartpark_trace_scan_queue_length"
     dropped = "smartpark_trace_scans_dropped_total"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,7 +23,12 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
 def test_two_workers_counts_add_up_in_every_scrape_and_logs_carry_the_request_id(tmp_path):
     with live_server(tmp_path, WEB_CONCURRENCY="2", METRICS_TOKEN=TOKEN) as server:
         scrape = f"{server.base}/metrics", {"Authorization": f"Bearer {TOKEN}"}
-        before = families(get(*scrape)[2].decode())  # the start-up's health checks
+        one_pool = make_engine(server.env["DATABASE_URL"]).pool.size()
+        # The server answers once its first worker is up; on a busy machine the second may still be loading.
+        deadline = time.monotonic() + 30
+        while value(before := families(get(*scrape)[2].decode()), "smartpark_db_pool_size") < 2 * one_pool:
+            assert time.monotonic() < deadline, "the second worker never came up"
+            time.sleep(0.2)
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(lambda _: get(f"{server.base}/healthz")[0], range(REQUESTS)))
         _, headers, _ = get(f"{server.base}/healthz", {"X-Request-Id": "live-probe-1"})
@@ -37,7 +43,6 @@ def test_two_workers_counts_add_up_in_every_scrape_and_logs_carry_the_request_id
     for found in scrapes:
         assert value(found, "smartpark_http_request_duration_seconds_count", **healthz) == started + REQUESTS + 1
     # Each worker's pool is counted once: two workers, twice one pool's size.
-    one_pool = make_engine(server.env["DATABASE_URL"]).pool.size()
     assert {value(found, "smartpark_db_pool_size") for found in scrapes} == {2 * one_pool}
     # Sampled by each worker every second; nothing is checked out between requests.
     assert all("smartpark_db_pool_checked_out" in found for found in scrapes)

@@ -1,4 +1,7 @@
+import base64
+import hashlib
 import json
+import re
 from dataclasses import replace
 from datetime import datetime
 
@@ -225,6 +228,22 @@ def test_the_page_for_an_unknown_code_is_a_404_warning(client):
     assert 'data-verdict="unknown"' in response.get_data(as_text=True)
 
 
+def test_the_page_runs_only_its_own_inline_script_and_style_by_hash(client, live_code):
+    page = client.get(live_code["path"], headers={"Accept": "text/html"})
+    html = page.get_data(as_text=True)
+    policy = dict(part.split(maxsplit=1) for part in page.headers["Content-Security-Policy"].split("; "))
+
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
+    for tag, directive in (("script", "script-src"), ("style", "style-src")):
+        [block] = re.findall(rf"<{tag}>(.*?)</{tag}>", html, re.DOTALL)
+        digest = base64.b64encode(hashlib.sha256(block.encode()).digest()).decode()
+        assert policy[directive] == f"'self' 'sha256-{digest}'"
+    assert ' style="' not in html  # an inline style attribute would need 'unsafe-inline'
+
+
 def test_linkset_by_accept_header(client, live_code, settings):
     response = client.get(live_code["path"], headers={"Accept": "application/linkset+json"})
 
@@ -379,6 +398,20 @@ def test_unknown_serials_spend_a_tighter_budget(client, app, monkeypatch, live_c
 
     assert unknown == [404, 404, 429]
     assert known.status_code == 200
+
+
+def test_unknown_codes_from_a_shared_address_never_refuse_a_genuine_one(client, app, monkeypatch, live_code):
+    monkeypatch.setitem(app.config, "TRACE_UNKNOWN_RATE_LIMIT", "2 per minute")
+    shared = {"REMOTE_ADDR": "203.0.113.62"}  # one carrier NAT: a prober and a shopper behind it
+    for c in "ABCD":
+        client.get(f"/01/{GTIN}/21/ABCDEFGHJKMNPQR{c}", headers=JSON, environ_base=shared)
+
+    resolved = client.get(live_code["path"], headers=JSON, environ_base=shared)
+    api = client.get(f"/api/v1/trace/codes/{live_code['serial']}", environ_base=shared)
+    still_unknown = client.get(f"/01/{GTIN}/21/ABCDEFGHJKMNPQRE", headers=JSON, environ_base=shared)
+
+    assert (resolved.status_code, api.status_code) == (200, 200)
+    assert still_unknown.status_code == 429
 
 
 def test_the_resolver_json_and_the_api_agree_with_iso_times(client, live_code):

@@ -206,16 +206,6 @@ def test_lock_and_unlock(client, session, as_admin):
     assert accepted.status_code == 200
 
 
-def test_unlocking_lifts_an_automatic_lockout(client, session, settings, as_admin):
-    user = make_user(session)
-    for _ in range(settings.lockout_threshold):
-        client.post("/api/v1/auth/login", json={"username": user.username, "password": "wrong-password"})
-
-    client.patch(f"{USERS}/{user.id}", json={"locked": False}, headers=as_admin)
-
-    assert client.post("/api/v1/auth/login", json={"username": user.username, "password": PASSWORD}).status_code == 200
-
-
 @pytest.mark.parametrize("change", [{"role": "customs_officer"}, {"active": False}, {"locked": True}])
 def test_the_last_active_admin_stays_an_admin(client, session, admin, as_admin, change):
     response = client.patch(f"{USERS}/{admin.id}", json=change, headers=as_admin)

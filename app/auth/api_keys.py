@@ -1,0 +1,140 @@
+"""API keys: how the customs gateway and the camera systems authenticate, instead of a password.
+
+An admin creates a key for a machine account and sees it once; only its SHA-256 is kept. Two keys may be live at a
+time, so a key is rotated without downtime: create the new one, deploy it, revoke the old one. Every creation and
+revocation is on the audit chain; each key records when it was last used (to the minute, so a busy gateway does not
+write on every request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.auth.errors import AccountDisabled, ApiKeyInvalid, ApiKeyLimitReached, NotAMachineAccount
+from app.auth.models import ApiKey
+from app.common import clock
+from app.common.pagination import Page, paginate
+from app.errors import NotFound
+from app.users.models import MACHINE_ROLES, User
+
+KEY_PREFIX = "spk_"
+LIVE_KEYS_PER_ACCOUNT = 2  # the old and the new one, while a rotation is under way
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    api_key: ApiKey
+    key: str  # shown to the admin once, never stored
+
+    def __getattr__(self, name: str) -> object:
+        # Dumped by ApiKeyCreated: the key's columns, and the key itself.
+        return getattr(self.api_key, name)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, user_id: int, *, name: str, actor: Actor) -> NewApiKey:
+    """Issue a key for a machine account (at most two live at once); the key itself is returned only here."""
+    user = _machine_user(session, user_id)
+    live = session.scalar(
+        select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+    )
+    if live >= LIVE_KEYS_PER_ACCOUNT:
+        raise ApiKeyLimitReached(
+            f"{user.username} has {live} live API keys already; revoke the one being replaced first."
+        )
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(
+        user_id=user.id,
+        name=name,
+        prefix=key[:12],
+        key_hash=hash_key(key),
+        created_by_id=actor.user.id if actor.user else None,
+    )
+    session.add(api_key)
+    session.flush()
+    audit.record(
+        session,
+        action="auth.api_key_created",
+        actor=actor,
+        target=user,
+        details={"key_id": api_key.id, "prefix": api_key.prefix, "name": name},
+    )
+    return NewApiKey(api_key=api_key, key=key)
+
+
+def list_api_keys(session: Session, user_id: int, *, cursor: int | None = None, limit: int) -> Page[ApiKey]:
+    """A machine account's keys, revoked ones included, newest first."""
+    user = _machine_user(session, user_id)
+    return paginate(session, select(ApiKey).where(ApiKey.user_id == user.id), key=ApiKey.id, cursor=cursor, limit=limit)
+
+
+def revoke_api_key(session: Session, user_id: int, key_id: int, *, actor: Actor) -> ApiKey:
+    """Stop a key from working at once; revoking a revoked key changes nothing."""
+    api_key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id))
+    if api_key is None:
+        raise NotFound(f"User {user_id} has no API key {key_id}.")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = clock.utcnow()
+        audit.record(
+            session,
+            action="auth.api_key_revoked",
+            actor=actor,
+            target=api_key.user,
+            details={"key_id": api_key.id, "prefix": api_key.prefix},
+        )
+    return api_key
+
+
+def has_active_key(session: Session, user: User) -> bool:
+    return bool(
+        session.scalar(select(ApiKey.id).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None)).limit(1))
+    )
+
+
+def authenticate_api_key(session: Session, key: str) -> tuple[User, int | None]:
+    """The machine account behind a live key, and the key's id when its last use is due to be recorded.
+
+    401 for an unknown or revoked key or a disabled account.
+    """
+    api_key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    if api_key is None or api_key.revoked_at is not None:
+        raise ApiKeyInvalid("The API key is not recognised or has been revoked.")
+    user = api_key.user
+    if not user.may_sign_in or user.role not in MACHINE_ROLES:
+        raise AccountDisabled("This account is disabled.")
+    due = api_key.last_used_at is None or clock.utcnow() - api_key.last_used_at >= LAST_USED_RESOLUTION
+    return user, api_key.id if due else None
+
+
+def mark_used(session: Session, key_id: int) -> None:
+    """Record a key's use now (in a transaction of its own: the request's may be a read, or may fail)."""
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id)
+        .values(last_used_at=clock.utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _machine_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    if user.role not in MACHINE_ROLES:
+        raise NotAMachineAccount(
+            f"{user.username} is a person ({user.role.value}); API keys are for machine accounts "
+            f"({', '.join(sorted(role.value for role in MACHINE_ROLES))})."
+        )
+    return user
