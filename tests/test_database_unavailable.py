@@ -36,7 +36,7 @@ def test_a_database_that_cannot_be_reached_is_a_503(app, client, tmp_path):
 
 
 @pytest.mark.postgres_only
-def test_a_connection_the_server_ended_is_a_503_and_the_next_request_recovers(racing_app):
+def test_a_connection_the_server_ended_is_replaced_before_the_next_request_uses_it(racing_app):
     client = racing_app.test_client()
     assert client.post("/api/v1/auth/login", json=LOGIN).status_code == 401  # a pooled connection now exists
     admin = create_engine(racing_app.extensions["engine"].url)
@@ -49,9 +49,9 @@ def test_a_connection_the_server_ended_is_a_503_and_the_next_request_recovers(ra
         ).scalar()
     admin.dispose()
 
-    cut = client.post("/api/v1/auth/login", json=LOGIN)
     after = client.post("/api/v1/auth/login", json=LOGIN)
 
+    # The pool sees the server's goodbye at checkout and connects afresh: no 500, not even a 503. Requests in
+    # flight at the cut are tests/faults/test_connections_cut.py's.
     assert ended >= 1
-    assert_unavailable(cut)
     assert after.status_code == 401
