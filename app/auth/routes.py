@@ -28,17 +28,25 @@ class Login(MethodView):
         Failed attempts are throttled per account and address (429 `login_throttled` with Retry-After), never
         locked out. A machine account given an API key can no longer sign in with its password.
         """
+        settings, client_addr = current_settings(), client_address()
+        throttle = LoginThrottle(
+            limiter(),
+            per_address=current_app.config["LOGIN_FAILURE_LIMIT"],
+            per_account=current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"],
+        )
+        # The slow password hash runs in a read; only then does the sign-in take the write lock to record itself.
+        with db.reading(db.session_factory()) as session:
+            checked = service.check_password(
+                session, client_addr=client_addr, settings=settings, throttle=throttle, **credentials
+            )
         with db.transaction() as session:
             return service.login(
                 session,
-                client_addr=client_address(),
+                checked=checked,
+                client_addr=client_addr,
                 user_agent=request.user_agent.string,
-                settings=current_settings(),
-                throttle=LoginThrottle(
-                    limiter(),
-                    per_address=current_app.config["LOGIN_FAILURE_LIMIT"],
-                    per_account=current_app.config["LOGIN_ACCOUNT_FAILURE_LIMIT"],
-                ),
+                settings=settings,
+                throttle=throttle,
                 **credentials,
             )
 

@@ -39,9 +39,39 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """What a sign-in's password check found, before anything is written."""
+
+    username: str
+    user_id: int | None
+    password_hash: str | None
+    matched: bool
+
+
+def check_password(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    client_addr: str | None,
+    settings: Settings,
+    throttle: LoginThrottle,
+) -> PasswordCheck:
+    """Throttle, then check the password, in a read: the slow hash must not hold SQLite's one write lock."""
+    name = username.strip().lower()
+    throttle.check(name, client_addr, known_address=lambda: _signed_in_from(session, name, client_addr, settings))
+    user = session.scalar(select(User).where(User.username == name))
+    if user is None:
+        passwords.spend_verification_time(password)
+        return PasswordCheck(name, None, None, matched=False)
+    return PasswordCheck(name, user.id, user.password_hash, passwords.verify_password(user.password_hash, password))
+
+
 def login(
     session: Session,
     *,
+    checked: PasswordCheck,
     username: str,
     password: str,
     client_addr: str | None,
@@ -49,17 +79,20 @@ def login(
     settings: Settings,
     throttle: LoginThrottle,
 ) -> TokenPair:
-    """Check the password, throttled by account and address (never a lockout), and open a new session."""
+    """Open a new session for a password `check_password` found right (never a lockout: failures are throttled)."""
     now = clock.utcnow()
-    name = username.strip().lower()
-    throttle.check(name, client_addr, known_address=lambda: _signed_in_from(session, name, client_addr, settings))
-    user = session.scalar(select(User).where(User.username == name))
+    user = session.get(User, checked.user_id) if checked.user_id is not None else None
     if user is None:
-        passwords.spend_verification_time(password)
-        throttle.failed(name, client_addr)
+        throttle.failed(checked.username, client_addr)
         _login_failed(session, None, client_addr, reason="unknown_user", username=username)
-    if not passwords.verify_password(user.password_hash, password):
-        throttle.failed(name, client_addr)
+    # A password changed between the check and now is checked again, against the hash in force.
+    matched = (
+        checked.matched
+        if user.password_hash == checked.password_hash
+        else passwords.verify_password(user.password_hash, password)
+    )
+    if not matched:
+        throttle.failed(checked.username, client_addr)
         _login_failed(session, user, client_addr, reason="bad_password")
     if not user.may_sign_in:
         _login_failed(session, user, client_addr, reason="account_disabled")

@@ -1,7 +1,12 @@
-import jwt
+import sqlite3
 
+import jwt
+import pytest
+
+from app.auth import passwords
 from app.users.models import Role
-from tests.conftest import TEST_JWT_SECRET
+from tests.conftest import TEST_JWT_SECRET, scratch_app
+from tests.databases import configured_url, is_postgres
 from tests.factories import PASSWORD, make_user
 
 STRANGER = {"REMOTE_ADDR": "203.0.113.66"}
@@ -155,3 +160,32 @@ def test_login_validates_its_body(client):
 
     assert response.status_code == 422
     assert response.json["errors"] == {"json": {"password": ["Missing data for required field."]}}
+
+
+@pytest.mark.skipif(is_postgres(configured_url()), reason="SQLite's one write lock")
+def test_the_slow_password_check_holds_no_write_lock(tmp_path, monkeypatch):
+    with scratch_app(tmp_path) as app:
+        with app.extensions["sessionmaker"]() as session:
+            username = make_user(session).username
+            session.commit()
+        database = app.extensions["engine"].url.database
+        real_verify, writers = passwords.verify_password, []
+
+        def verify(password_hash, password):
+            # Another writer, while the hash is being checked: it must get the lock at once.
+            probe = sqlite3.connect(database, timeout=0, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+                writers.append("got the lock")
+            except sqlite3.OperationalError as error:
+                writers.append(str(error))
+            finally:
+                probe.close()
+            return real_verify(password_hash, password)
+
+        monkeypatch.setattr(passwords, "verify_password", verify)
+        response = login(app.test_client(), username)
+
+    assert response.status_code == 200
+    assert writers == ["got the lock"]
