@@ -200,8 +200,8 @@ class RefusingSessions:
 @pytest.mark.usefixtures("metrics_on")
 def test_scan_writer_queue_and_drops_are_counted(app, client, monkeypatch):
     rules = CloneRules(lookups=50, networks=5, regions=3, window=timedelta(hours=24))
-    # The writer lingers 3 s before it writes, so the scans are still queued at the first scrape.
-    recorder = ScanRecorder(RefusingSessions(), rules=rules, linger=3.0)
+    # The writer lingers 2 s before it writes, so the scans are still queued at the first scrape.
+    recorder = ScanRecorder(RefusingSessions(), rules=rules, linger=2.0)
     monkeypatch.setitem(app.extensions, "trace_scan_recorder", recorder)
     length = "smartpark_trace_scan_queue_length"
     dropped = "smartpark_trace_scans_dropped_total"
@@ -210,7 +210,7 @@ def test_scan_writer_queue_and_drops_are_counted(app, client, monkeypatch):
     for _ in range(3):
         recorder.record({"serial": "X"})
     queued = scrape(client)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while value(after := scrape(client), dropped) - value(before, dropped) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
 
