@@ -51,13 +51,13 @@ class JsonAwareLogger(Logger):
     def setup(self, cfg):
         super().setup(cfg)
         if os.environ.get("LOG_FORMAT") == "json":
-            from pythonjsonlogger.json import JsonFormatter
+            from pythonjsonlogger.orjson import OrjsonFormatter
 
             fields = "%(asctime)s %(levelname)s %(name)s %(message)s"
             renamed = {"asctime": "time", "levelname": "level", "name": "logger"}
             for log in (self.error_log, self.access_log):
                 for handler in log.handlers:
-                    handler.setFormatter(JsonFormatter(fields, rename_fields=renamed))
+                    handler.setFormatter(OrjsonFormatter(fields, rename_fields=renamed))
 
 
 logger_class = JsonAwareLogger

@@ -11,7 +11,7 @@ import logging
 import sys
 from typing import Any
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 from app.infra import observe
 
@@ -32,7 +32,7 @@ def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
 
 def json_formatter() -> logging.Formatter:
     """One JSON object per line: time, level, logger, message, request_id, and any `extra` or exception."""
-    return JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+    return OrjsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
 
 
 def configure(log_format: str) -> None:
