@@ -8,6 +8,7 @@ call from the service that makes it. Entries take their place in the chain as th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,8 +45,7 @@ def by(user: User | None) -> Actor:
     return Actor(user=user, client_addr=None) if user is not None else SYSTEM
 
 
-def record(
-    session: Session,
+def prepare(
     *,
     action: str,
     actor: Actor,
@@ -53,13 +53,8 @@ def record(
     target_type: str | None = None,
     target_id: object | None = None,
     details: dict[str, Any] | None = None,
-    flush: bool = True,
 ) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction.
-
-    `target` is a model (its table and id name the subject), or give `target_type` and `target_id`. Hot paths
-    pass `flush=False`: the row then goes out with the transaction's own flush, batched with its kind.
-    """
+    """An event not yet on the chain, with its content digest: give it to `record_all`."""
     event = AuditEvent(
         occurred_at=clock.utcnow(),
         actor_id=actor.user.id if actor.user else None,
@@ -74,12 +69,64 @@ def record(
         details=json.loads(json.dumps(details or {}, default=str)),
     )
     event.digest = event.content_digest()
+    return event
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    actor: Actor,
+    target: object | None = None,
+    target_type: str | None = None,
+    target_id: object | None = None,
+    details: dict[str, Any] | None = None,
+    flush: bool = True,
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction.
+
+    `target` is a model (its table and id name the subject), or give `target_type` and `target_id`. Hot paths
+    pass `flush=False`: the row then goes out with the transaction's own flush.
+    """
+    event = prepare(
+        action=action, actor=actor, target=target, target_type=target_type, target_id=target_id, details=details
+    )
     if session.get_bind().dialect.name != "postgresql":
         _chain_now(session, event)
     session.add(event)
     if flush:
         session.flush()
     return event
+
+
+_COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "action",
+    "target_type",
+    "target_id",
+    "client_addr",
+    "details",
+    "digest",
+    "seq",
+    "prev_hash",
+    "hash",
+)
+
+
+def record_all(session: Session, events: Sequence[AuditEvent]) -> None:
+    """Append prepared events to the chain in one INSERT, for a caller that needs none of their ids back.
+
+    The unit of work sends these rows one INSERT each on PostgreSQL (it needs each new id back): a customs
+    document of 100 receipts made 50 more round trips, a quarter more statements than the document without them.
+    """
+    if not events:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        for event in events:
+            _chain_now(session, event)
+    session.execute(insert(AuditEvent), [{name: getattr(event, name) for name in _COLUMNS} for event in events])
 
 
 def _chain_now(session: Session, event: AuditEvent) -> None:

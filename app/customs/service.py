@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.customs.models import Receipt, ReceiptFormat, ReceiptOutcome
@@ -120,6 +121,7 @@ def ingest(
     )
     results: list[ReceiptResult | None] = [None] * len(receipts)
     stale_ids: list[int] = []
+    audited: list[AuditEvent] = []
     # One flush at the end sends the document's events and notices as batched INSERTs, rather
     # than a flush per receipt triggered by each query on the way.
     with session.no_autoflush:
@@ -138,7 +140,7 @@ def ingest(
                 outcome = ReceiptOutcome.STALE
                 stale_ids.append(receipt_id)
             if outcome is not ReceiptOutcome.DUPLICATE:  # a duplicate changes nothing
-                _audit(session, receipts[index], receipt_id, target, before, outcome, actor=audit.by(gateway))
+                audited.append(_audit(receipts[index], receipt_id, target, before, outcome, actor=audit.by(gateway)))
             results[index] = ReceiptResult(
                 index=index,
                 outcome=outcome,
@@ -153,12 +155,12 @@ def ingest(
             .values(outcome=ReceiptOutcome.STALE)
             .execution_options(synchronize_session=False)
         )
+    audit.record_all(session, audited)
     session.flush()
     return [result for result in results if result is not None]
 
 
 def _audit(
-    session: Session,
     receipt: IncomingReceipt,
     receipt_id: int | None,
     target: Declaration | None,
@@ -166,10 +168,9 @@ def _audit(
     outcome: ReceiptOutcome,
     *,
     actor: audit.Actor,
-) -> None:
-    # Flushed with the document's other rows in one batch at the end.
-    audit.record(
-        session,
+) -> AuditEvent:
+    # Written with the document's other entries in one INSERT at the end.
+    return audit.prepare(
         action=f"receipt.{'unmatched' if outcome is ReceiptOutcome.UNKNOWN_DECLARATION else outcome.value}",
         actor=actor,
         target_type="customs_receipts",
@@ -180,7 +181,6 @@ def _audit(
             "from": before.value if before else None,
             "to": target.status.value if target else None,
         },
-        flush=False,
     )
 
 
@@ -353,7 +353,7 @@ def retry_unknown(session: Session, receipt_id: int, *, actor: audit.Actor = aud
     taken = set(session.scalars(select(Declaration.invt_no).where(Declaration.invt_no == incoming.invt_no)))
     applied = _apply(session, target, incoming, stored.id, taken)
     stored.outcome = ReceiptOutcome.APPLIED if applied else ReceiptOutcome.STALE
-    _audit(session, incoming, stored.id, target, before, stored.outcome, actor=actor)
+    audit.record_all(session, [_audit(incoming, stored.id, target, before, stored.outcome, actor=actor)])
     return stored
 
 
