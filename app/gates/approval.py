@@ -20,7 +20,7 @@ from app.gates.passes import get_pass_for
 from app.gates.rules import CAN_PASS, DEAD_DECLARATION
 from app.notices import service as notices
 from app.notices.models import NoticeKind
-from app.notices.service import Message
+from app.notices.text import Message
 from app.users.models import Role, User
 
 P = PassStatus

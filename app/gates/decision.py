@@ -38,7 +38,7 @@ from app.inspections import service as inspections
 from app.inspections.models import InspectionTask, TaskSource
 from app.notices import service as notices
 from app.notices.models import NoticeKind
-from app.notices.service import Message
+from app.notices.text import Message
 from app.risk import service as risk
 from app.risk.models import Severity, WarningSource
 from app.users.models import Role, User

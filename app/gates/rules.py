@@ -3,7 +3,7 @@ referral reason reads to people."""
 
 from app.declarations.models import DeclarationStatus
 from app.gates.models import PassStatus, ReferralReason
-from app.notices.service import Message
+from app.notices.text import Message
 from app.users.models import Role
 
 P = PassStatus
