@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
-from app.declarations import service as declarations
 from app.declarations.models import Declaration, DeclarationLine
 from app.errors import Conflict, InvalidInput
 from app.goods.models import Product
@@ -118,8 +117,7 @@ def _needs(session: Session, declaration: Declaration) -> dict[str, Decimal]:
     return needs
 
 
-@declarations.release_requested.connect
-def _refuse_release_without_stock(declaration: Declaration, *, session: Session, **_: Any) -> None:
+def refuse_release_without_stock(session: Session, declaration: Declaration) -> None:
     """An officer's in-app release must not take the warehouse's booked stock of a product below zero."""
     needs = _needs(session, declaration)
     held = dict(
@@ -140,8 +138,7 @@ def _refuse_release_without_stock(declaration: Declaration, *, session: Session,
         )
 
 
-@declarations.declaration_released.connect
-def _deduct_on_release(declaration: Declaration, *, session: Session, **_: Any) -> None:
+def deduct_on_release(session: Session, declaration: Declaration) -> None:
     """Take the declaration's goods out of its warehouse's booked stock, never below zero.
 
     Customs' 800 receipt releases whatever the stock says; a shortage is recorded on the movement
