@@ -23,6 +23,7 @@ Gates need nothing at release: a gate reads the declarations' statuses when the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -79,6 +80,22 @@ def apply_status(
         stock.deduct_on_release(session, declaration)
         trace.activate_on_release(session, declaration)
     return applied
+
+
+def lock_for_decisions(session: Session, decisions: Iterable[tuple[Declaration, DeclarationStatus]]) -> None:
+    """Before a batch of decisions applies, take the rows its consequences lock, in one global order.
+
+    The declarations are already locked, by id (`declarations.find_for_receipt`); the stock rows their releases
+    deduct follow, by (warehouse, GTIN); trace codes and inspection tasks belong to one declaration each. Without
+    this, two documents releasing popular products in different orders deadlock on `stock_levels`.
+    """
+    rank = declaration_status.STATUS_RANK
+    releasing = {
+        declaration.id
+        for declaration, status in decisions
+        if status is S.RELEASED and rank[declaration.status] < rank[S.RELEASED]
+    }
+    stock.lock_levels_for_release(session, sorted(releasing))
 
 
 def apply_customs_decision(

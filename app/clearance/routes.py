@@ -8,6 +8,7 @@ from app.auth.guards import current_user, require_role
 from app.clearance import flows
 from app.declarations.schemas import DeclarationRead, ReleaseCreate
 from app.idempotency.guards import idempotent
+from app.infra.retry import retries_conflicts
 from app.users.models import Role
 
 blp = Blueprint(
@@ -21,6 +22,7 @@ blp = Blueprint(
 @blp.route("/declarations/<int:declaration_id>/release")
 class DeclarationRelease(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @retries_conflicts
     @idempotent
     @blp.arguments(ReleaseCreate)
     @blp.response(200, DeclarationRead)

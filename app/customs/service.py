@@ -94,6 +94,14 @@ def ingest(
         cop_nos={r.cop_no for r in receipts if r.cop_no},
     )
     targets = [_declaration_named(found, receipt) for receipt in receipts]
+    flows.lock_for_decisions(
+        session,
+        [
+            (target, status)
+            for receipt, target in zip(receipts, targets, strict=True)
+            if target is not None and (status := status_for(receipt.status_code)) is not None
+        ],
+    )
     fingerprints = [_fingerprint(receipt, target) for receipt, target in zip(receipts, targets, strict=True)]
 
     # Insert each new fingerprint once; a twin in this document, an earlier delivery, or a
@@ -102,9 +110,10 @@ def ingest(
     for index, fingerprint in enumerate(fingerprints):
         first_index.setdefault(fingerprint, index)
     now = clock.utcnow()
+    # Inserted in fingerprint order: two documents sharing receipts take the unique index's entries in one order.
     rows = [
         _receipt_row(receipts[index], targets[index], fingerprint, format, gateway, now)
-        for fingerprint, index in first_index.items()
+        for fingerprint, index in sorted(first_index.items())
     ]
     inserted = _insert_new(session, rows)
     stored = {

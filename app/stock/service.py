@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -115,6 +115,28 @@ def _needs(session: Session, declaration: Declaration) -> dict[str, Decimal]:
     ):
         needs[gtin] += qty
     return needs
+
+
+def lock_levels_for_release(session: Session, declaration_ids: Sequence[int]) -> None:
+    """Lock every stock row these declarations' releases will deduct, in one global order (warehouse, GTIN).
+
+    A customs document releases many declarations; deducting them one by one would lock a popular product's rows in
+    document order, and two documents naming the same products in different orders would deadlock. Taken here
+    first, in key order, the rows make concurrent documents queue instead (`deduct_on_release` then finds them held).
+    """
+    if not declaration_ids:
+        return
+    wanted = (
+        select(Declaration.warehouse_enterprise_id, DeclarationLine.gtin)
+        .join(DeclarationLine, DeclarationLine.declaration_id == Declaration.id)
+        .where(Declaration.id.in_(declaration_ids))
+    )
+    session.execute(
+        select(StockLevel.id)
+        .where(tuple_(StockLevel.warehouse_enterprise_id, StockLevel.gtin).in_(wanted))
+        .order_by(StockLevel.warehouse_enterprise_id, StockLevel.gtin)
+        .with_for_update()
+    ).all()
 
 
 def refuse_release_without_stock(session: Session, declaration: Declaration) -> None:
