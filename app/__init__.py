@@ -43,7 +43,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    engine = db.make_engine(settings.database_url, write_wait_seconds=settings.database_write_wait_seconds)
+    engine = db.make_engine(
+        settings.database_url,
+        write_wait_seconds=settings.database_write_wait_seconds,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
     # A closed session refuses further use instead of quietly opening a new transaction: code that outlives its
