@@ -18,7 +18,10 @@ from app.notices.stream import NoticeHub
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or Settings.from_env()
+    if settings is None:
+        from app.cli import loading_for_offline_command
+
+        settings = Settings.from_env(require_jwt_secret=not loading_for_offline_command())
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.json = OrjsonProvider(app)
     app.config.update(

@@ -97,7 +97,8 @@ def normalize_database_url(url: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    jwt_secret: str
+    # None only in a process that neither serves HTTP nor issues tokens (the offline `flask` commands).
+    jwt_secret: str | None
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
     jwt_issuer: str = "smart-park"
@@ -155,10 +156,11 @@ class Settings:
     log_format: str = "text"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
-        secret = env.get("JWT_SECRET", "")
-        # A short HMAC key is guessable offline from any token; refuse to start with one.
-        if len(secret) < 32:
+    def from_env(cls, env: Mapping[str, str] = os.environ, *, require_jwt_secret: bool = True) -> Settings:
+        """The settings the environment names; without JWT_SECRET only if `require_jwt_secret` is false."""
+        secret = env.get("JWT_SECRET") or None
+        # A short HMAC key is guessable offline from any token; refuse to start with one, even where none is signed.
+        if (secret is None and require_jwt_secret) or (secret is not None and len(secret) < 32):
             raise SettingsError(
                 "JWT_SECRET must be set to at least 32 random characters "
                 "(scripts/run.sh generates one into instance/ for local use)."
