@@ -10,7 +10,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from app import db, demo
 from app.audit import service as audit
@@ -34,8 +34,25 @@ db_cli = AppGroup("db", help="Database migrations (Alembic).")
 audit_cli = AppGroup("audit", help="Audit trail checks.")
 auth_cli = AppGroup("auth", help="Sign-in housekeeping.")
 
+# Commands of `flask` that serve HTTP (and so sign and check tokens): only these need JWT_SECRET to load the app.
+SERVING_COMMANDS = frozenset({"run"})
+
 # The actor recorded for changes made from the command line.
 CLI_ACTOR = Actor(user=None, client_addr="cli")
+
+
+def loading_for_offline_command() -> bool:
+    """Whether the `flask` command line is loading the app for a command that serves no HTTP.
+
+    Such commands (flask db current, flask audit verify, flask openapi write, ...) run without JWT_SECRET; gunicorn,
+    `flask run` and scripts load the app outside this case and still refuse to start without it. Flask loads the
+    app inside the click context that carries its ScriptInfo: the group's while it looks up an app command, the
+    built-in command's own for `run`, `shell` and `routes`.
+    """
+    context = click.get_current_context(silent=True)
+    if context is None or context.find_object(ScriptInfo) is None:
+        return False
+    return context.info_name not in SERVING_COMMANDS
 
 
 def alembic_config(database_url: str) -> Config:
