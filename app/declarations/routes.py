@@ -3,6 +3,7 @@ from flask.views import MethodView
 from app import db
 from app.auth.guards import current_user, require_role
 from app.common.blueprint import Blueprint
+from app.common.figures import FiguresQuery
 from app.declarations import service
 from app.declarations.schemas import (
     ClearanceFiguresRead,
@@ -10,7 +11,6 @@ from app.declarations.schemas import (
     DeclarationPage,
     DeclarationQuery,
     DeclarationRead,
-    FiguresQuery,
     ReleaseCreate,
     TimelineRead,
 )
