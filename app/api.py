@@ -118,6 +118,8 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.audit.routes import verify_blp as audit_verify_blp
     from app.auth.key_routes import blp as api_keys_blp
     from app.auth.routes import blp as auth_blp
+    from app.auth.user_routes import admin_blp as admin_users_blp
+    from app.auth.user_routes import me_blp
     from app.bonded_lists.routes import blp as bonded_lists_blp
     from app.customs.routes import blp as customs_blp
     from app.declarations.routes import blp as declarations_blp
@@ -133,8 +135,6 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.stock.routes import blp as stock_blp
     from app.trace.resolver import blp as resolver_blp
     from app.trace.routes import blp as trace_blp
-    from app.users.routes import admin_blp as admin_users_blp
-    from app.users.routes import me_blp
 
     # Before any rule is added: rules take their converters when they are added.
     app.url_map.converters["int"] = IdConverter
