@@ -121,6 +121,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.auth.user_routes import admin_blp as admin_users_blp
     from app.auth.user_routes import me_blp
     from app.bonded_lists.routes import blp as bonded_lists_blp
+    from app.clearance.routes import blp as clearance_blp
     from app.customs.routes import blp as customs_blp
     from app.declarations.routes import blp as declarations_blp
     from app.devices.routes import blp as devices_blp
@@ -154,6 +155,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         audit_blp,
         audit_verify_blp,
         declarations_blp,
+        clearance_blp,
         customs_blp,
         bonded_lists_blp,
         inspections_blp,

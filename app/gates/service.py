@@ -27,8 +27,9 @@ from app.bonded_lists.models import BondedList, DeductionMark, ImpExp
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations import service as declarations
+from app.declarations import status as declaration_status
 from app.declarations.models import BizStep, Declaration, DeclarationStatus
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.enterprises.models import Enterprise
 from app.errors import Conflict, InvalidInput, NotFound
 from app.gates.models import (
@@ -378,7 +379,7 @@ def declare_pass(
     session.flush()
     gate_pass.passport_no = _passport_number(customs_code, direction, now, gate_pass.id)
     for declaration in covered:
-        declarations.record_event(
+        declaration_status.record_event(
             session,
             declaration,
             step="gate_pass_declared",
@@ -569,7 +570,7 @@ def approve_pass(session: Session, pass_id: int, *, approver: User, actor: Actor
     gate_pass.approved_by_id = approver.id
     if hold is HoldSource.CUSTOMS:
         for declaration in gate_pass.declarations:
-            declarations.record_event(
+            declaration_status.record_event(
                 session,
                 declaration,
                 step="gate_pass_released",
@@ -594,7 +595,7 @@ def hold_pass(session: Session, pass_id: int, *, officer: User, actor: Actor, re
         )
     _hold(gate_pass, source=HoldSource.CUSTOMS, reason=reason, by=officer, at=clock.utcnow())
     for declaration in gate_pass.declarations:
-        declarations.record_event(
+        declaration_status.record_event(
             session,
             declaration,
             step="gate_pass_held",
@@ -1046,7 +1047,7 @@ def _on_timelines(session: Session, passage: GatePassage, *, step: str, title: s
         return
     biz_step = BizStep.DEPARTING if passage.direction is Direction.OUT else BizStep.ARRIVING
     for declaration in gate_pass.declarations:
-        declarations.record_event(
+        declaration_status.record_event(
             session,
             declaration,
             step=step,

@@ -18,7 +18,7 @@ from app.audit.service import Actor
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import Declaration
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
 from app.inspections import service as inspections
 from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
