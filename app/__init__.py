@@ -14,6 +14,7 @@ from app.config import INSTANCE_DIR, Settings
 from app.infra import logs, metrics, observe
 from app.infra.body_deadline import BodyDeadline
 from app.json_provider import OrjsonProvider
+from app.notices.metrics import OutboxCollector
 from app.notices.stream import NoticeHub
 
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
     observe.init_app(app)  # the first hook: whatever a later one logs or refuses carries the request id
     app.register_blueprint(metrics.blp)
+    metrics.collect_at_scrape(app, OutboxCollector(app))
     for unavailable in errors.DATABASE_UNAVAILABLE:
         app.register_error_handler(unavailable, errors.render_database_unavailable)
     ratelimit.init_app(app, settings)

@@ -15,8 +15,9 @@ from flask.cli import AppGroup, ScriptInfo, with_appcontext
 from app import db, demo
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.auth import passwords
+from app.auth import passwords, users
 from app.auth import service as auth
+from app.auth.user_schemas import USERNAME
 from app.config import current_settings
 from app.errors import DomainError
 from app.goods.cli import goods_cli
@@ -24,9 +25,7 @@ from app.idempotency.cli import idempotency_cli
 from app.inspections.cli import inspections_cli
 from app.notices.cli import notices_cli
 from app.risk.cli import risk_cli
-from app.users import service as users
 from app.users.models import Role
-from app.users.schemas import USERNAME
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -3,9 +3,9 @@
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_user, require_role
 from app.clearance import flows
+from app.common.blueprint import Blueprint
 from app.declarations.schemas import DeclarationRead, ReleaseCreate
 from app.idempotency.guards import idempotent
 from app.infra.retry import retries_conflicts

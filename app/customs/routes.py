@@ -2,8 +2,8 @@ from flask import request
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
+from app.common.blueprint import Blueprint
 from app.customs import service
 from app.customs.schemas import (
     MAX_RECEIPTS_PER_DOCUMENT,

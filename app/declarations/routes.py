@@ -1,8 +1,9 @@
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_user, require_role
+from app.common.blueprint import Blueprint
+from app.common.figures import FiguresQuery
 from app.declarations import figures, service
 from app.declarations.schemas import (
     ClearanceFiguresRead,
@@ -10,7 +11,6 @@ from app.declarations.schemas import (
     DeclarationPage,
     DeclarationQuery,
     DeclarationRead,
-    FiguresQuery,
     TimelineRead,
 )
 from app.idempotency.guards import idempotent
