@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
+from app.auth import users
 from app.bonded_lists import service as bonded_lists
 from app.bonded_lists.models import ApprovalResult, ImpExp
 from app.common import clock
@@ -32,7 +33,6 @@ from app.inspections import service as inspections
 from app.stock import service as stock
 from app.trace import service as trace
 from app.trace.models import TraceCode, TraceCodeStatus
-from app.users import service as users
 from app.users.models import Role, User
 
 ENTERPRISES = [

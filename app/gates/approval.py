@@ -12,9 +12,9 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.bonded_lists import service as bonded_lists
 from app.common import clock
-from app.declarations import service as declarations
+from app.declarations import status as declaration_status
 from app.declarations.models import Declaration, DeclarationStatus
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.gates.models import Direction, GatePass, HoldSource, PassportType, PassStatus
 from app.gates.passes import get_pass_for
 from app.gates.rules import CAN_PASS, DEAD_DECLARATION
@@ -60,7 +60,7 @@ def approve_pass(session: Session, pass_id: int, *, approver: User, actor: Actor
     gate_pass.approved_by_id = approver.id
     if hold is HoldSource.CUSTOMS:
         for declaration in gate_pass.declarations:
-            declarations.record_event(
+            declaration_status.record_event(
                 session,
                 declaration,
                 step="gate_pass_released",
@@ -85,7 +85,7 @@ def hold_pass(session: Session, pass_id: int, *, officer: User, actor: Actor, re
         )
     put_on_hold(gate_pass, source=HoldSource.CUSTOMS, reason=reason, by=officer, at=clock.utcnow())
     for declaration in gate_pass.declarations:
-        declarations.record_event(
+        declaration_status.record_event(
             session,
             declaration,
             step="gate_pass_held",

@@ -15,9 +15,9 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.bonded_lists.models import BondedList
 from app.common import clock
-from app.declarations import service as declarations
+from app.declarations import status as declaration_status
 from app.declarations.models import BizStep, Declaration
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.errors import NotFound
 from app.gates.approval import lift_hold, put_on_hold
 from app.gates.models import (
@@ -251,7 +251,7 @@ def record_on_timelines(
         return
     biz_step = BizStep.DEPARTING if passage.direction is Direction.OUT else BizStep.ARRIVING
     for declaration in gate_pass.declarations:
-        declarations.record_event(
+        declaration_status.record_event(
             session,
             declaration,
             step=step,

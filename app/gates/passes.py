@@ -21,8 +21,9 @@ from app.bonded_lists.models import BondedList, DeductionMark, ImpExp
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations import service as declarations
+from app.declarations import status as declaration_status
 from app.declarations.models import Declaration
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.errors import InvalidInput, NotFound
 from app.gates.errors import VehicleHasLivePass
 from app.gates.models import (
@@ -127,7 +128,7 @@ def declare_pass(
     session.flush()
     gate_pass.passport_no = _passport_number(customs_code, direction, now, gate_pass.id)
     for declaration in covered:
-        declarations.record_event(
+        declaration_status.record_event(
             session,
             declaration,
             step="gate_pass_declared",

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.common import clock
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.gates.approval import put_on_hold
 from app.gates.decision import let_through, lock_passage, raise_gate_warning, record_on_timelines, tell_declarant
 from app.gates.models import GatePassage, HoldSource, PassageStatus, PassStatus, ReferralReason

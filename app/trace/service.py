@@ -27,6 +27,7 @@ from app.common import clock
 from app.common.pagination import Page, paginate
 from app.db import Base
 from app.declarations import service as declarations
+from app.declarations import status as declaration_status
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine, DeclarationStatus
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.goods import service as goods
@@ -141,7 +142,7 @@ def issue_trace_codes(
     if operator.role is not Role.WAREHOUSE_OPERATOR or declaration.warehouse_enterprise_id != operator.enterprise_id:
         raise NotFound(f"Declaration {declaration_id} is not held by your warehouse.")
     if declaration.status in NOT_ISSUABLE:
-        raise declarations.InvalidTransition(
+        raise declaration_status.InvalidTransition(
             f"Declaration {declaration_id} is {declaration.status.value}; its goods get no trace codes."
         )
     # The line's row lock serialises concurrent batches for it, so two cannot both pass the count.
@@ -428,8 +429,7 @@ def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-@declarations.declaration_released.connect
-def _activate_on_release(declaration: Declaration, *, session: Session, **_: Any) -> None:
+def activate_on_release(session: Session, declaration: Declaration) -> None:
     """Release makes the declaration's affixed codes live (those affixed later go live when affixed)."""
     changed = session.execute(
         update(TraceCode)
