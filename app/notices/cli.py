@@ -11,8 +11,9 @@ from app.common import clock
 from app.infra import metrics
 from app.notices import service
 from app.notices.dispatcher import Dispatcher
-from app.push.adapters import build_adapters, build_sms_gateway
+from app.push.providers import build_adapters
 from app.push.settings import PushSettings
+from app.push.sms import build_sms_gateway
 
 notices_cli = AppGroup("notices", help="Notice housekeeping.")
 

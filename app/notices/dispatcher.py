@@ -21,7 +21,8 @@ from app.devices.models import PushProvider
 from app.infra import metrics
 from app.notices import outbox
 from app.notices.models import DeliveryChannel
-from app.push.adapters import Failed, Outcome, PushAdapter, Retry, Sent, SmsGateway
+from app.push.base import Failed, Outcome, PushAdapter, Retry, Sent
+from app.push.sms import SmsGateway
 
 log = logging.getLogger(__name__)
 

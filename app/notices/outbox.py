@@ -30,7 +30,7 @@ from app.notices.models import (
     NoticePriority,
 )
 from app.notices.text import Message
-from app.push.adapters import Failed, InvalidToken, Outcome, PushMessage, PushTarget, Retry, Sent
+from app.push.base import Failed, InvalidToken, Outcome, PushMessage, PushTarget, Retry, Sent
 from app.users.models import User
 
 
