@@ -11,10 +11,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import db, errors, headers, ratelimit
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
-from app.infra import logs, metrics, observe
+from app.infra import logs, metrics, observe, session_events
 from app.infra.body_deadline import BodyDeadline
 from app.json_provider import OrjsonProvider
-from app.notices.stream import NoticeHub
+from app.notices.stream import NoticeHub, new_notice_recipients
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -55,8 +55,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         poll_seconds=settings.stream_poll_seconds,
         sign_in_check_seconds=settings.stream_heartbeat_seconds,
     )
-    # Sessions carry the hub so a commit that created notices rings the streams waiting for them.
-    sessions.configure(info={"notice_hub": hub})
+    # A commit that created notices rings the streams waiting for them.
+    session_events.after_commit(
+        sessions, key="notice_recipients_to_wake", collect=new_notice_recipients, committed=hub.committed
+    )
     app.extensions["sessionmaker"] = sessions
     app.extensions["notice_hub"] = hub
     app.teardown_appcontext(db.close_session)
