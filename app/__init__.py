@@ -8,12 +8,12 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import db, errors, headers, ratelimit
+from app import db, errors
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
-from app.infra import logs, metrics, observe, session_events
+from app.infra import headers, logs, metrics, observe, ratelimit, session_events
 from app.infra.body_deadline import BodyDeadline
-from app.json_provider import OrjsonProvider
+from app.infra.json_provider import OrjsonProvider
 from app.notices.stream import NoticeHub, new_notice_recipients
 
 
