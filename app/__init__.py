@@ -13,13 +13,14 @@ from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
 from app.infra import logs, metrics, observe, ratelimit, session_events
 from app.infra.body_deadline import BodyDeadline
+from app.infra.flask_app import App
 from app.infra.json_provider import OrjsonProvider
 from app.notices.stream import NoticeHub, new_notice_recipients
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    app = App(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.json = OrjsonProvider(app)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,
