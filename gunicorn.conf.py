@@ -2,6 +2,7 @@
 
 import gc
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -45,11 +46,34 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 control_socket_disable = True
 
 
+# The access log format's atoms that read a request header ({name}i) or the environ ({name}e).
+_HEADER_OR_ENVIRON_ATOM = re.compile(r"%\(\{[^}]*\}[ie]\)")
+# What gunicorn's own atoms (everything but {name}i/o/e) read from the environ.
+_ENVIRON_READ = (
+    "REMOTE_ADDR",
+    "HTTP_AUTHORIZATION",
+    "REQUEST_METHOD",
+    "RAW_URI",
+    "SERVER_PROTOCOL",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "HTTP_REFERER",
+    "HTTP_USER_AGENT",
+)
+
+
 class JsonAwareLogger(Logger):
-    """gunicorn's own lines (start-up, worker deaths, the access log) in the workers' format."""
+    """gunicorn's own lines (start-up, worker deaths, the access log) in the workers' format.
+
+    gunicorn builds every access-log line's atoms from every request header and every environ variable (some forty
+    entries, each then quoted by its SafeAtoms wrapper) though our format reads none of them: a tenth of the cost of a
+    trace lookup's access line went to that. When the format names no `{name}i` or `{name}e` atom, the atoms are
+    built from the environ variables gunicorn's own atoms read, and no request headers: the same values, the same line.
+    """
 
     def setup(self, cfg):
         super().setup(cfg)
+        self._atoms_read_everything = bool(_HEADER_OR_ENVIRON_ATOM.search(cfg.access_log_format))
         if os.environ.get("LOG_FORMAT") == "json":
             from pythonjsonlogger.orjson import OrjsonFormatter
 
@@ -58,6 +82,12 @@ class JsonAwareLogger(Logger):
             for log in (self.error_log, self.access_log):
                 for handler in log.handlers:
                     handler.setFormatter(OrjsonFormatter(fields, rename_fields=renamed))
+
+    def atoms(self, resp, req, environ, request_time):
+        if self._atoms_read_everything:
+            return super().atoms(resp, req, environ, request_time)
+        read = {key: environ[key] for key in _ENVIRON_READ if key in environ}
+        return super().atoms(resp, (), read, request_time)
 
 
 logger_class = JsonAwareLogger

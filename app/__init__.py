@@ -8,14 +8,14 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import db, errors, headers, ratelimit
+from app import db, errors
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
-from app.infra import logs, metrics, observe
+from app.infra import logs, metrics, observe, ratelimit, session_events
 from app.infra.body_deadline import BodyDeadline
-from app.json_provider import OrjsonProvider
+from app.infra.json_provider import OrjsonProvider
 from app.notices.metrics import OutboxCollector
-from app.notices.stream import NoticeHub
+from app.notices.stream import NoticeHub, new_notice_recipients
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         PROBLEM_TYPE_BASE=settings.problem_type_base,
         **openapi_config(),
     )
+    observe.init_app(app)  # first: the stamp wraps Flask itself, and its step is the first hook registered
     if settings.trusted_proxy_count:
         hops = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
@@ -64,20 +65,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         poll_seconds=settings.stream_poll_seconds,
         sign_in_check_seconds=settings.stream_heartbeat_seconds,
     )
-    # Sessions carry the hub so a commit that created notices rings the streams waiting for them.
-    sessions.configure(info={"notice_hub": hub})
+    # A commit that created notices rings the streams waiting for them.
+    session_events.after_commit(
+        sessions, key="notice_recipients_to_wake", collect=new_notice_recipients, committed=hub.committed
+    )
     app.extensions["sessionmaker"] = sessions
     app.extensions["notice_hub"] = hub
     app.teardown_appcontext(db.close_session)
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
-    observe.init_app(app)  # the first hook: whatever a later one logs or refuses carries the request id
     app.register_blueprint(metrics.blp)
     metrics.collect_at_scrape(app, OutboxCollector(app))
     for unavailable in errors.DATABASE_UNAVAILABLE:
         app.register_error_handler(unavailable, errors.render_database_unavailable)
     ratelimit.init_app(app, settings)
-    app.after_request(headers.secure)
     api = Api(app)
     register_blueprints(app, api)
 

@@ -70,7 +70,8 @@ from app.devices.models import ApnsEnvironment, Device, Platform, PushProvider  
 from app.notices import service as notices  # noqa: E402
 from app.notices.models import Delivery, DeliveryState, NoticeKind  # noqa: E402
 from app.notices.text import Message  # noqa: E402
-from app.push.adapters import PushMessage, PushTarget, Sent, build_adapters  # noqa: E402
+from app.push.base import PushMessage, PushTarget, Sent  # noqa: E402
+from app.push.providers import build_adapters  # noqa: E402
 from app.push.settings import PushSettings  # noqa: E402
 from app.users.models import Role  # noqa: E402
 

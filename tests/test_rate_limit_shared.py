@@ -5,7 +5,7 @@ import uuid
 import pytest
 from werkzeug.exceptions import TooManyRequests
 
-from app.ratelimit import RateLimiter
+from app.infra.ratelimit import RateLimiter
 from tests.databases import REDIS_URL
 from tests.live import call, live_server
 

@@ -3,7 +3,7 @@
 import pytest
 from werkzeug.exceptions import TooManyRequests
 
-from app.ratelimit import RateLimiter, WindowCounters
+from app.infra.ratelimit import RateLimiter, WindowCounters
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""Security headers on the API and the HTML pages, set by one hook (app/headers.py)."""
+"""Security headers on the API and the HTML pages, added by the one after-request step (app/infra/observe.py)."""
 
 import base64
 import hashlib

@@ -8,7 +8,7 @@ from app.auth.schemas import LoginCreate, RefreshCreate, TokenPairRead
 from app.auth.throttle import LoginThrottle
 from app.common.blueprint import Blueprint
 from app.config import current_settings
-from app.ratelimit import limiter, per_client
+from app.infra.ratelimit import limiter, per_client
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in, refresh tokens, sign out.")
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.auth.errors import LoginThrottled
-from app.ratelimit import RateLimiter
+from app.infra.ratelimit import RateLimiter
 
 PAIR_SCOPE = "login-failures"
 ACCOUNT_SCOPE = "login-failures-account"

@@ -1,2 +1,3 @@
-"""Plumbing beside or beneath the frameworks (metrics, logs, request ids, SQLite write turns, cooperative
-yields); each module says what it saves and what it costs."""
+"""Plumbing beside or beneath the frameworks, each module saying what it saves and what it costs: the JSON encoder,
+rate-limit storage, security headers, request ids and metrics, logs, background loops, session events, SQLite write
+turns, cooperative yields and the request-body deadline."""

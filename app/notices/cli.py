@@ -1,5 +1,6 @@
+"""The notices CLI: purging old notices, and the push dispatcher's long-running worker."""
+
 import signal
-import threading
 from datetime import timedelta
 
 import click
@@ -11,8 +12,9 @@ from app.common import clock
 from app.infra import metrics
 from app.notices import service
 from app.notices.dispatcher import Dispatcher
-from app.push.adapters import build_adapters, build_sms_gateway
+from app.push.providers import build_adapters
 from app.push.settings import PushSettings
+from app.push.sms import build_sms_gateway
 
 notices_cli = AppGroup("notices", help="Notice housekeeping.")
 
@@ -57,7 +59,6 @@ def dispatch(batch_size: int, concurrency: int, lease_seconds: float, idle_secon
         concurrency=concurrency,
         lease=timedelta(seconds=lease_seconds),
     )
-    stop = threading.Event()
     if once:
         try:
             while (turn := dispatcher.turn()).claimed or turn.reminders:
@@ -66,8 +67,8 @@ def dispatch(batch_size: int, concurrency: int, lease_seconds: float, idle_secon
             dispatcher.close()
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *_: dispatcher.stop())
     try:
-        dispatcher.run(stop=stop, idle_seconds=idle_seconds)
+        dispatcher.run(idle_seconds=idle_seconds)
     finally:
         metrics.process_exiting()

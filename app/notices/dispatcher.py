@@ -8,7 +8,6 @@ one transaction. Nothing here runs inside a web request.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,9 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.common import clock
 from app.devices.models import PushProvider
 from app.infra import metrics
+from app.infra.workers import BackgroundLoops
 from app.notices import outbox
 from app.notices.models import DeliveryChannel
-from app.push.adapters import Failed, Outcome, PushAdapter, Retry, Sent, SmsGateway
+from app.push.base import Failed, Outcome, PushAdapter, Retry, Sent
+from app.push.sms import SmsGateway
 
 log = logging.getLogger(__name__)
 
@@ -50,30 +51,26 @@ class Dispatcher:
         self._batch_size = batch_size
         self._lease = lease
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="push")
+        self._loops = BackgroundLoops("push-dispatcher", log=log)
 
-    def run(
-        self,
-        *,
-        stop: threading.Event,
-        idle_seconds: float = 0.5,
-        on_turn: Callable[[DispatchTurn], None] | None = None,
-    ) -> None:
-        """Work until `stop` is set; a full batch is followed at once by the next."""
+    def run(self, *, idle_seconds: float = 0.5, on_turn: Callable[[DispatchTurn], None] | None = None) -> None:
+        """Work in this thread until `stop()`; a full batch is followed at once by the next."""
+
+        def step() -> float:
+            turn = self.turn()
+            if on_turn is not None:
+                on_turn(turn)
+            return idle_seconds if turn.claimed < self._batch_size else 0
+
         try:
-            while not stop.is_set():
-                try:
-                    turn = self.turn()
-                except Exception:
-                    # The database restarting must not end the worker: the rows wait for us.
-                    log.exception("Dispatch turn failed; trying again")
-                    stop.wait(idle_seconds)
-                    continue
-                if on_turn is not None:
-                    on_turn(turn)
-                if turn.claimed < self._batch_size:
-                    stop.wait(idle_seconds)
+            # The database restarting must not end the worker: the rows wait for us.
+            self._loops.run(step, failure="Dispatch turn failed; trying again", retry_seconds=idle_seconds)
         finally:
             self.close()
+
+    def stop(self) -> None:
+        """End `run` after the turn in hand (safe from a signal handler: it only sets an event)."""
+        self._loops.stop()
 
     def close(self) -> None:
         """Finish the sends in flight and close the providers' connections."""

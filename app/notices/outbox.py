@@ -29,7 +29,7 @@ from app.notices.models import (
     NoticePriority,
 )
 from app.notices.text import Message
-from app.push.adapters import Failed, InvalidToken, Outcome, PushMessage, PushTarget, Retry, Sent
+from app.push.base import Failed, InvalidToken, Outcome, PushMessage, PushTarget, Retry, Sent
 from app.users.models import User
 
 # Notices sit below the declarations, whose service queues them: a push names its list by reading the table, not

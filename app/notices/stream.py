@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import redis
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.errors import AccountDisabled, SessionRevoked
 from app.auth.models import AuthSession
 from app.db import reading
 from app.infra import metrics
+from app.infra.workers import BackgroundLoops
 from app.notices import service
 from app.notices.models import Notice
 from app.notices.schemas import NoticeRead
@@ -80,10 +78,11 @@ class NoticeHub:
         self._sign_in_check_seconds = sign_in_check_seconds
         self._subscriptions: dict[int, set[Subscription]] = defaultdict(set)
         self._lock = threading.Lock()
-        self._started_in: int | None = None
+        self._loops = BackgroundLoops("notice-hub", log=log)
         self._redis_listening = threading.Event()
         self._closing = threading.Event()
         self._publisher: redis.Redis | None = None
+        self._watermark: int | None = None
 
     @property
     def listening_to_redis(self) -> bool:
@@ -147,21 +146,17 @@ class NoticeHub:
         for subscription in chosen:
             subscription.ring()
 
+    def stop(self) -> None:
+        """Stop listening, polling and checking sign-ins in this process (streams still open are not rung again)."""
+        self._loops.stop()
+
     def _start(self) -> None:
-        # Threads do not survive a fork: a worker forked from a process that had started them
-        # starts its own (under gevent these "threads" are greenlets).
-        with self._lock:
-            if self._started_in == os.getpid():
-                return
-            self._started_in = os.getpid()
-        if self._redis_url is not None:
-            threading.Thread(target=self._listen, name="notice-hub-redis", daemon=True).start()
-        threading.Thread(target=self._poll, name="notice-hub-poller", daemon=True).start()
-        threading.Thread(target=self._check_sign_ins, name="notice-hub-sign-ins", daemon=True).start()
+        loops = {} if self._redis_url is None else {"notice-hub-redis": self._listen}
+        self._loops.start(loops | {"notice-hub-poller": self._poll, "notice-hub-sign-ins": self._check_sign_ins})
 
     def _listen(self) -> None:
         failures = 0
-        while True:
+        while not self._loops.stopping:
             client = redis.Redis.from_url(self._redis_url, socket_connect_timeout=1, health_check_interval=10)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
@@ -171,7 +166,7 @@ class NoticeHub:
                 log.info("Notice hub listening on Redis channel %s", CHANNEL)
                 # Whatever was published while we were not listening is lost: everyone looks again.
                 self._ring()
-                while True:
+                while not self._loops.stopping:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._ring(json.loads(message["data"]))
@@ -179,58 +174,64 @@ class NoticeHub:
                 if self._redis_listening.is_set():
                     log.warning("Redis went away (%s); notice streams poll the database until it is back", error)
                 self._redis_listening.clear()
-                time.sleep(REDIS_RETRY_SECONDS[min(failures, len(REDIS_RETRY_SECONDS) - 1)])
+                self._loops.wait(REDIS_RETRY_SECONDS[min(failures, len(REDIS_RETRY_SECONDS) - 1)])
                 failures += 1
             finally:
                 pubsub.close()
                 client.close()
 
     def _poll(self) -> None:
-        watermark: int | None = None
-        while True:
-            time.sleep(self._poll_seconds)
-            if self._redis_listening.is_set() or not self._subscriptions:
-                # Read afresh when polling resumes, after the streams have been rung to catch up themselves.
-                watermark = None
-                continue
-            try:
-                with reading(self._sessions) as session:
-                    if watermark is None:
-                        watermark = session.scalar(select(func.coalesce(func.max(Notice.seq), 0)))
-                        self._ring()
-                        continue
-                    fresh = session.execute(
-                        select(Notice.recipient_id, func.max(Notice.seq))
-                        .where(Notice.seq > watermark)
-                        .group_by(Notice.recipient_id)
-                    ).all()
-            except Exception:
-                log.exception("Polling for new notices failed; trying again")
-                continue
-            if fresh:
-                watermark = max(seq for _, seq in fresh)
-                self._ring(user_id for user_id, _ in fresh)
+        every = self._poll_seconds
+        self._loops.run(
+            self._poll_once,
+            failure="Polling for new notices failed; trying again",
+            retry_seconds=every,
+            first_wait=every,
+        )
+
+    def _poll_once(self) -> float:
+        if self._redis_listening.is_set() or not self._subscriptions:
+            # Read afresh when polling resumes, after the streams have been rung to catch up themselves.
+            self._watermark = None
+            return self._poll_seconds
+        with reading(self._sessions) as session:
+            if self._watermark is None:
+                self._watermark = session.scalar(select(func.coalesce(func.max(Notice.seq), 0)))
+                self._ring()
+                return self._poll_seconds
+            fresh = session.execute(
+                select(Notice.recipient_id, func.max(Notice.seq))
+                .where(Notice.seq > self._watermark)
+                .group_by(Notice.recipient_id)
+            ).all()
+        if fresh:
+            self._watermark = max(seq for _, seq in fresh)
+            self._ring(user_id for user_id, _ in fresh)
+        return self._poll_seconds
 
     def _check_sign_ins(self) -> None:
         """End the streams whose sign-in ended (logout, user or enterprise disabled): one query for them all.
 
         Per stream this would be thousands of queries a minute in a worker holding thousands of streams.
         """
-        while True:
-            time.sleep(self._sign_in_check_seconds)
-            with self._lock:
-                open_streams = [s for subscriptions in self._subscriptions.values() for s in subscriptions]
-            if not open_streams:
-                continue
-            try:
-                ended = self._ended_sign_ins({subscription.auth_session_id for subscription in open_streams})
-            except Exception:
-                log.exception("Checking the sign-ins of open streams failed; trying again")
-                continue
+        every = self._sign_in_check_seconds
+        self._loops.run(
+            self._check_sign_ins_once,
+            failure="Checking the sign-ins of open streams failed; trying again",
+            retry_seconds=every,
+            first_wait=every,
+        )
+
+    def _check_sign_ins_once(self) -> float:
+        with self._lock:
+            open_streams = [s for subscriptions in self._subscriptions.values() for s in subscriptions]
+        if open_streams:
+            ended = self._ended_sign_ins({subscription.auth_session_id for subscription in open_streams})
             for subscription in open_streams:
                 if subscription.auth_session_id in ended:
                     subscription.ended_because = ended[subscription.auth_session_id]
                     subscription.ring()
+        return self._sign_in_check_seconds
 
     def _ended_sign_ins(self, auth_session_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
         ended: dict[uuid.UUID, str] = {}
@@ -253,24 +254,9 @@ class NoticeHub:
         return ended
 
 
-@event.listens_for(Session, "after_flush")
-def _remember_new_notices(session: Session, _context: Any) -> None:
-    recipients = {instance.recipient_id for instance in session.new if isinstance(instance, Notice)}
-    if recipients:
-        session.info.setdefault("notice_recipients_to_wake", set()).update(recipients)
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_streams(session: Session) -> None:
-    recipients = session.info.pop("notice_recipients_to_wake", None)
-    hub: NoticeHub | None = session.info.get("notice_hub")
-    if recipients and hub is not None:
-        hub.committed(recipients)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_new_notices(session: Session) -> None:
-    session.info.pop("notice_recipients_to_wake", None)
+def new_notice_recipients(session: Session) -> set[int]:
+    """Who gets a notice this flush wrote: their streams are rung once it commits (app/infra/session_events.py)."""
+    return {instance.recipient_id for instance in session.new if isinstance(instance, Notice)}
 
 
 def notice_events(

@@ -24,7 +24,7 @@ from app.common.fields import normalize_gtin
 from app.config import Settings, current_settings
 from app.errors import DomainError, InvalidInput, NotFound
 from app.goods import service as goods
-from app.ratelimit import public_lookup
+from app.infra.ratelimit import public_lookup
 from app.trace import documents, service
 from app.trace.scans import ScanRecorder
 

@@ -10,7 +10,7 @@ from app.auth.guards import current_actor, current_user, require_role
 from app.common.blueprint import Blueprint
 from app.config import current_settings
 from app.idempotency.guards import idempotent
-from app.ratelimit import public_lookup
+from app.infra.ratelimit import public_lookup
 from app.trace import epcis, labels, resolver, service
 from app.trace.schemas import (
     BatchCodeQuery,

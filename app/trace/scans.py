@@ -12,13 +12,12 @@ from __future__ import annotations
 import atexit
 import logging
 import queue
-import threading
-import time
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.infra import metrics
+from app.infra.workers import BackgroundLoops
 from app.trace import service
 
 log = logging.getLogger(__name__)
@@ -32,18 +31,20 @@ class ScanRecorder:
         self._rules = rules
         self._batch = batch
         self._linger = linger
-        self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        # stop() puts None in the queue, which wakes the writer from its blocking get.
+        self._loops = BackgroundLoops("trace-scans", log=log, wake=lambda: self._queue.put(None))
 
     def record(self, scan: dict[str, Any]) -> None:
         """Queue one scan; the writer thread starts with the first (after gunicorn forked the worker)."""
         self._queue.put(scan)
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="trace-scan-recorder", daemon=True)
-                self._thread.start()
-                atexit.register(self.flush)
+        if not self._loops.started and self._loops.start({"trace-scan-recorder": self._run}):
+            atexit.register(self.flush)
+
+    def stop(self) -> None:
+        """End the writer (after the batch in hand) and write what is still queued."""
+        self._loops.stop()
+        self.flush()
 
     @property
     def queued(self) -> int:
@@ -52,24 +53,30 @@ class ScanRecorder:
 
     def flush(self) -> None:
         """Write whatever is queued now (at exit, and for tests)."""
-        while rows := self._take(block=False):
+        while rows := self._take():
             self._write(rows)
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            # Let the scans of the next moments join this one: one commit (an fsync on SQLite) and one alarm per
-            # code for many lookups, instead of one each; counts lag by this much at most.
-            if self._queue.qsize() < self._batch:
-                time.sleep(self._linger)
-            self._write([first, *self._take(block=False, limit=self._batch - 1)])
+        self._loops.run(self._write_next_batch, failure="the trace-scan writer failed", retry_seconds=0)
 
-    def _take(self, *, block: bool, limit: int | None = None) -> list[dict[str, Any]]:
+    def _write_next_batch(self) -> float:
+        first = self._queue.get()
+        if first is None:  # stop() woke us
+            return 0
+        # Let the scans of the next moments join this one: one commit (an fsync on SQLite) and one alarm per
+        # code for many lookups, instead of one each; counts lag by this much at most.
+        if self._queue.qsize() < self._batch:
+            self._loops.wait(self._linger)
+        self._write([first, *self._take(limit=self._batch - 1)])
+        return 0
+
+    def _take(self, *, limit: int | None = None) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         try:
-            rows.append(self._queue.get(block=block))
             while len(rows) < (limit or self._batch):
-                rows.append(self._queue.get_nowait())
+                row = self._queue.get_nowait()
+                if row is not None:  # the writer's wake-up call, not a scan
+                    rows.append(row)
         except queue.Empty:
             pass
         return rows

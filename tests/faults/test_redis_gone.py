@@ -17,7 +17,7 @@ import redis
 from sqlalchemy import create_engine, text
 from werkzeug.exceptions import TooManyRequests
 
-from app.ratelimit import RateLimiter
+from app.infra.ratelimit import RateLimiter
 from tests.databases import configured_url, is_postgres
 from tests.faults.helpers import submit_declarations
 from tests.live import call, live_server, own_redis, send_receipt

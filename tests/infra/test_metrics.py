@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.devices.models import PushProvider
 from app.notices.dispatcher import Dispatcher
-from app.push.adapters import InvalidToken, Sent
+from app.push.base import InvalidToken, Sent
 from app.trace.scans import ScanRecorder
 from app.trace.service import CloneRules
 from app.users.models import Role

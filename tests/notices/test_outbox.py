@@ -16,7 +16,7 @@ from app.notices import outbox
 from app.notices.dispatcher import Dispatcher
 from app.notices.models import Delivery, DeliveryChannel, DeliveryPurpose, DeliveryState, Notice, NoticeKind
 from app.notices.service import Message, mark_read, notify_enterprise
-from app.push.adapters import Failed, InvalidToken, PushMessage, PushTarget, Retry, Sent
+from app.push.base import Failed, InvalidToken, PushMessage, PushTarget, Retry, Sent
 from app.users.models import Language, Role
 from tests.factories import make_declaration, make_device, make_user
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from app.devices.models import ApnsEnvironment, Platform
-from app.push.adapters import PushMessage, PushTarget
+from app.push.base import PushMessage, PushTarget
 
 BUNDLE_ID = "cn.example.park"
 

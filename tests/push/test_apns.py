@@ -7,7 +7,8 @@ import jwt
 import pytest
 
 from app.devices.models import ApnsEnvironment
-from app.push.adapters import ApnsAdapter, Failed, InvalidToken, PushTarget, Retry, Sent
+from app.push.apns import ApnsAdapter
+from app.push.base import Failed, InvalidToken, PushTarget, Retry, Sent
 from app.push.credentials import ApnsTokenSigner
 from tests.push.helpers import BUNDLE_ID, FakeClock, iphone, message
 from tests.standins import Behaviour

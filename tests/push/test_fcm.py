@@ -4,7 +4,8 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 
-from app.push.adapters import Failed, FcmAdapter, InvalidToken, Retry, Sent
+from app.push.base import Failed, InvalidToken, Retry, Sent
+from app.push.fcm import FcmAdapter
 from tests.push.helpers import android, message, sends
 from tests.standins import Behaviour
 

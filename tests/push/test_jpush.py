@@ -4,7 +4,8 @@ import dataclasses
 import pytest
 
 from app.devices.models import ApnsEnvironment
-from app.push.adapters import Failed, InvalidToken, JPushAdapter, Retry, Sent
+from app.push.base import Failed, InvalidToken, Retry, Sent
+from app.push.jpush import JPushAdapter
 from tests.push.helpers import android, harmony, iphone, message
 from tests.standins import Behaviour
 

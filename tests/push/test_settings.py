@@ -7,8 +7,10 @@ import pytest
 
 from app.config import SettingsError
 from app.devices.models import PushProvider
-from app.push.adapters import build_adapters, build_sms_gateway, retry_after_seconds
+from app.push.base import retry_after_seconds
+from app.push.providers import build_adapters
 from app.push.settings import APNS_PRODUCTION_URL, FCM_BASE_URL, PushSettings
+from app.push.sms import build_sms_gateway
 
 
 def test_without_credentials_no_provider_is_configured():

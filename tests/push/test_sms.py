@@ -2,8 +2,9 @@ import dataclasses
 
 import pytest
 
-from app.push.adapters import Failed, Retry, Sent, build_sms_gateway
+from app.push.base import Failed, Retry, Sent
 from app.push.settings import PushSettings
+from app.push.sms import build_sms_gateway
 from tests.standins import Behaviour
 
 PHONE = "+8613800138000"

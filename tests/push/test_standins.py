@@ -12,7 +12,10 @@ from pathlib import Path
 import httpx
 
 from app.devices.models import PushProvider
-from app.push.adapters import FcmAdapter, JPushAdapter, Retry, Sent, build_adapters
+from app.push.base import Retry, Sent
+from app.push.fcm import FcmAdapter
+from app.push.jpush import JPushAdapter
+from app.push.providers import build_adapters
 from app.push.settings import PushSettings
 from tests.push.helpers import android, iphone, message
 from tests.standins import Behaviour

@@ -1,4 +1,4 @@
-"""Security headers on every answer, set by one after_request hook (`secure`).
+"""Security headers on every answer, added by the one after-request step in app/infra/observe.py.
 
 - Everywhere: `X-Content-Type-Options: nosniff`, and `X-Frame-Options: DENY` beside CSP `frame-ancestors 'none'`
   (older browsers read only the former): no page of ours may be framed, so none can be clickjacked.
@@ -16,7 +16,7 @@ import functools
 import hashlib
 import re
 
-from flask import Response, request
+from flask import Response
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HTML_POLICY = (
@@ -27,22 +27,21 @@ HTML_POLICY = (
 INLINE = re.compile(rb"<(script|style)>(.*?)</\1>", re.DOTALL)
 TOKEN_ENDPOINTS = frozenset({"auth.Login", "auth.Refresh"})
 EVERYWHERE = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"))
-# One extend for an API answer: every public lookup passes here, and each header set on its own scans the list.
+# An API answer's headers, appended as they stand: every public lookup passes here.
 API_HEADERS = (*EVERYWHERE, ("Content-Security-Policy", API_POLICY))
 
 
-def secure(response: Response) -> Response:
-    """Add the security headers this answer needs (see the module docstring)."""
+def secure_page(response: Response) -> None:
+    """The headers of an HTML page: framing and sniffing refused, and its policy with a hash per inline block."""
     headers = response.headers
-    if response.mimetype == "text/html":
-        headers.extend(EVERYWHERE)
-        headers["Content-Security-Policy"] = html_policy(response)
-    else:
-        headers.extend(API_HEADERS)
-    if request.method == "POST" and request.endpoint in TOKEN_ENDPOINTS:
-        headers["Cache-Control"] = "no-store"
-        headers["Pragma"] = "no-cache"
-    return response
+    headers.extend(EVERYWHERE)
+    headers["Content-Security-Policy"] = html_policy(response)
+
+
+def never_store(response: Response) -> None:
+    """A token answer (login, refresh) must not be kept by any cache (RFC 6749 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
 
 
 def html_policy(response: Response) -> str:
