@@ -29,7 +29,7 @@ from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
 from app.gates import approval, lanes, passes, vehicles
 from app.gates.models import BindType, Direction, LaneType, PassportType, VehicleClass
 from app.goods import service as goods
-from app.inspections import service as inspections
+from app.inspections import sites as inspection_sites
 from app.stock import service as stock
 from app.trace import service as trace
 from app.trace.models import TraceCode, TraceCodeStatus
@@ -204,14 +204,14 @@ def _users(
 
 
 def _inspection_site(session: Session) -> None:
-    site = inspections.find_site_by_code(session, SITE_CODE)
+    site = inspection_sites.find_site_by_code(session, SITE_CODE)
     if site is None:
-        site = inspections.create_site(
+        site = inspection_sites.create_site(
             session, code=SITE_CODE, name="西永综保区查验场地1号", customs_code="8012", location="西永综保区B区3号库"
         )
     # A week of half-hour slots, day and night: inspection is 7×24.
     today = clock.utcnow().astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
-    inspections.open_slots(session, site, start=today, end=today + timedelta(days=7), slot_minutes=30, capacity=4)
+    inspection_sites.open_slots(session, site, start=today, end=today + timedelta(days=7), slot_minutes=30, capacity=4)
 
 
 def _declarations(session: Session, *, warehouse: Enterprise) -> None:

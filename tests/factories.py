@@ -136,7 +136,7 @@ def make_declaration(
 from datetime import datetime, timedelta  # noqa: E402
 
 from app.common import clock  # noqa: E402
-from app.inspections import service as inspections  # noqa: E402
+from app.inspections import tasks as inspection_tasks  # noqa: E402
 from app.inspections.models import InspectionSite, InspectionSlot, InspectionTask, TaskSource  # noqa: E402
 
 
@@ -183,7 +183,7 @@ def make_task(session: Session, *, declaration: Declaration | None = None, **ove
     declaration = declaration or make_declaration(session, status=DeclarationStatus.INSPECTION)
     overrides.setdefault("source", TaskSource.RECEIPT_500)
     overrides.setdefault("occurred_at", clock.utcnow())
-    task = inspections.issue_task(session, declaration, **overrides)
+    task = inspection_tasks.issue_task(session, declaration, **overrides)
     session.flush()
     return task
 

@@ -33,7 +33,8 @@ from app.declarations import status as declaration_status
 from app.declarations.models import Declaration, DeclarationStatus, ReleaseSource
 from app.declarations.status import OFFICER_RELEASABLE, InvalidTransition
 from app.errors import NotFound
-from app.inspections import service as inspections
+from app.inspections import closing as inspection_closing
+from app.inspections import tasks as inspection_tasks
 from app.inspections.models import TaskSource
 from app.stock import service as stock
 from app.trace import service as trace
@@ -74,8 +75,8 @@ def apply_status(
     )
     if declaration.status is before:
         return applied
-    if status in inspections.CONCLUDING:
-        inspections.close_when_concluded(session, declaration, status, occurred_at=occurred_at)
+    if status in inspection_closing.CONCLUDING:
+        inspection_closing.close_when_concluded(session, declaration, status, occurred_at=occurred_at)
     if status is S.RELEASED:
         stock.deduct_on_release(session, declaration)
         trace.activate_on_release(session, declaration)
@@ -123,7 +124,7 @@ def apply_customs_decision(
     )
     if applied and status is S.INSPECTION:
         # Repeated 500s find the task already issued.
-        inspections.issue_task(
+        inspection_tasks.issue_task(
             session, declaration, source=TaskSource.RECEIPT_500, occurred_at=occurred_at, receipt_id=receipt_id
         )
     return applied
@@ -138,7 +139,7 @@ def release_by_officer(session: Session, declaration_id: int, *, officer: User, 
         raise InvalidTransition(
             f"Declaration {declaration_id} is {declaration.status.value}; it cannot be released from there."
         )
-    inspections.refuse_release_before_result(session, declaration)
+    inspection_closing.refuse_release_before_result(session, declaration)
     stock.refuse_release_without_stock(session, declaration)
     apply_status(
         session,

@@ -34,7 +34,8 @@ from app.gates.models import (
 from app.gates.passes import settle_bonded_lists
 from app.gates.rules import CAN_PASS, REASON_LABELS
 from app.infra.statements import cached_statement
-from app.inspections import service as inspections
+from app.inspections import rules as inspection_rules
+from app.inspections import tasks as inspection_tasks
 from app.inspections.models import InspectionTask, TaskSource
 from app.notices import service as notices
 from app.notices.models import NoticeKind
@@ -117,9 +118,9 @@ def _send_to_inspection(
                 at=clock.utcnow(),
             )
         for declaration in gate_pass.declarations:
-            if declaration.status in inspections.INSPECTABLE:
+            if declaration.status in inspection_rules.INSPECTABLE:
                 tasks.append(
-                    inspections.order_inspection(
+                    inspection_tasks.order_inspection(
                         session,
                         declaration_id=declaration.id,
                         officer=decider,

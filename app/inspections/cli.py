@@ -2,7 +2,7 @@ import click
 from flask.cli import AppGroup
 
 from app import db
-from app.inspections import service
+from app.inspections import booking
 
 inspections_cli = AppGroup("inspections", help="Inspection housekeeping.")
 
@@ -14,8 +14,8 @@ def expire_appointments() -> None:
     while True:
         # One transaction per batch keeps row locks short while a backlog drains.
         with db.transaction() as session:
-            batch = len(service.expire_missed_appointments(session))
+            batch = len(booking.expire_missed_appointments(session))
         total += batch
-        if batch < service.EXPIRE_BATCH:
+        if batch < booking.EXPIRE_BATCH:
             break
     click.echo(f"Returned {total} missed appointments to be booked again.")

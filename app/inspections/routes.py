@@ -11,7 +11,7 @@ from app.auth.guards import current_actor, current_user, require_role
 from app.common.blueprint import Blueprint
 from app.config import current_settings
 from app.idempotency.guards import idempotent
-from app.inspections import service
+from app.inspections import booking, inspecting, photos, sites, tasks
 from app.inspections.schemas import (
     AppointmentSet,
     PhotoRead,
@@ -64,7 +64,7 @@ class InspectionSites(MethodView):
     def get(self, query):
         """List inspection sites, newest first."""
         with db.transaction() as session:
-            return service.list_sites(session, **query)
+            return sites.list_sites(session, **query)
 
     @require_role(Role.ADMIN)
     @idempotent
@@ -74,7 +74,7 @@ class InspectionSites(MethodView):
     def post(self, payload):
         """Register an inspection site."""
         with db.transaction() as session:
-            return service.create_site(session, actor=current_actor(), **payload)
+            return sites.create_site(session, actor=current_actor(), **payload)
 
 
 @blp.route("/inspection-sites/<int32:site_id>")
@@ -84,7 +84,7 @@ class InspectionSiteById(MethodView):
     def get(self, site_id):
         """Read an inspection site."""
         with db.transaction() as session:
-            return service.get_site(session, site_id)
+            return sites.get_site(session, site_id)
 
     @require_role(Role.ADMIN)
     @idempotent
@@ -93,7 +93,7 @@ class InspectionSiteById(MethodView):
     def patch(self, payload, site_id):
         """Rename or move a site, or close it to new bookings."""
         with db.transaction() as session:
-            return service.update_site(session, site_id, actor=current_actor(), **payload)
+            return sites.update_site(session, site_id, actor=current_actor(), **payload)
 
 
 @blp.route("/inspection-sites/<int32:site_id>/slots")
@@ -104,7 +104,7 @@ class InspectionSlots(MethodView):
     def get(self, query, site_id):
         """A site's slots in a time window (at most 7 days) with their remaining places."""
         with db.transaction() as session:
-            return service.list_slots(session, site_id, **query)
+            return sites.list_slots(session, site_id, **query)
 
     @require_role(Role.ADMIN, Role.CUSTOMS_OFFICER)
     @idempotent
@@ -113,8 +113,8 @@ class InspectionSlots(MethodView):
     def post(self, payload, site_id):
         """Open back-to-back slots over a range (at most 1000); returns the new ones."""
         with db.transaction() as session:
-            site = service.get_site(session, site_id)
-            return service.open_slots(session, site, actor=current_actor(), **payload)
+            site = sites.get_site(session, site_id)
+            return sites.open_slots(session, site, actor=current_actor(), **payload)
 
 
 @blp.route("/inspection-sites/<int32:site_id>/queue")
@@ -125,7 +125,7 @@ class InspectionQueue(MethodView):
     def get(self, query, site_id):
         """The officer's queue: a site's tasks by appointment time within one day."""
         with db.transaction() as session:
-            return service.officer_queue(session, site_id, **query)
+            return tasks.officer_queue(session, site_id, **query)
 
 
 @blp.route("/inspection-tasks")
@@ -136,7 +136,7 @@ class InspectionTasks(MethodView):
     def get(self, query):
         """List the inspection tasks you may see, newest first."""
         with db.transaction() as session:
-            return service.list_tasks(session, viewer=current_user(), **query)
+            return tasks.list_tasks(session, viewer=current_user(), **query)
 
     @require_role(Role.CUSTOMS_OFFICER)
     @idempotent
@@ -146,7 +146,7 @@ class InspectionTasks(MethodView):
     def post(self, payload):
         """Order an inspection of a declaration's goods; returns its open task if it has one."""
         with db.transaction() as session:
-            return service.order_inspection(session, officer=current_user(), **payload)
+            return tasks.order_inspection(session, officer=current_user(), **payload)
 
 
 @blp.route("/inspection-tasks/<int:task_id>")
@@ -156,7 +156,7 @@ class InspectionTaskById(MethodView):
     def get(self, task_id):
         """Read an inspection task."""
         with db.transaction() as session:
-            return service.get_task_for(session, task_id, viewer=current_user())
+            return tasks.get_task_for(session, task_id, viewer=current_user())
 
 
 @blp.route("/inspection-tasks/<int:task_id>/appointment")
@@ -169,7 +169,7 @@ class InspectionTaskAppointment(MethodView):
     def put(self, payload, task_id):
         """Book a slot for the inspection, or move the booking to another slot."""
         with db.transaction() as session:
-            return service.book(session, task_id, booker=current_user(), **payload)
+            return booking.book(session, task_id, booker=current_user(), **payload)
 
 
 @blp.route("/inspection-tasks/<int:task_id>/goods-ready")
@@ -181,7 +181,7 @@ class InspectionTaskGoodsReady(MethodView):
     def post(self, task_id):
         """Confirm the goods are staged for the booked inspection."""
         with db.transaction() as session:
-            return service.mark_goods_ready(session, task_id, operator=current_user())
+            return inspecting.mark_goods_ready(session, task_id, operator=current_user())
 
 
 @blp.route("/inspection-tasks/<int:task_id>/start")
@@ -193,7 +193,7 @@ class InspectionTaskStart(MethodView):
     def post(self, task_id):
         """Start inspecting staged goods."""
         with db.transaction() as session:
-            return service.start(session, task_id, officer=current_user())
+            return inspecting.start(session, task_id, officer=current_user())
 
 
 @blp.route("/inspection-tasks/<int:task_id>/recheck")
@@ -206,7 +206,7 @@ class InspectionTaskRecheck(MethodView):
     def post(self, payload, task_id):
         """Send goods with a suspicious machine image to open-box re-inspection."""
         with db.transaction() as session:
-            return service.recheck(session, task_id, officer=current_user(), **payload)
+            return inspecting.recheck(session, task_id, officer=current_user(), **payload)
 
 
 @blp.route("/inspection-tasks/<int:task_id>/result")
@@ -219,7 +219,7 @@ class InspectionTaskResult(MethodView):
     def post(self, payload, task_id):
         """Record the result (normal or abnormal) and, for abnormal goods, the disposal."""
         with db.transaction() as session:
-            return service.record_result(session, task_id, officer=current_user(), **payload)
+            return inspecting.record_result(session, task_id, officer=current_user(), **payload)
 
 
 @blp.route("/inspection-tasks/<int:task_id>/photos")
@@ -229,7 +229,7 @@ class InspectionTaskPhotos(MethodView):
     def get(self, task_id):
         """List an inspection's photos."""
         with db.transaction() as session:
-            return service.list_photos(session, task_id, viewer=current_user())
+            return photos.list_photos(session, task_id, viewer=current_user())
 
     @require_role(Role.CUSTOMS_OFFICER)
     @photo_sized_body
@@ -242,7 +242,7 @@ class InspectionTaskPhotos(MethodView):
         """Upload a JPEG or PNG photo of the inspection (multipart field `photo`)."""
         settings = current_settings()
         with db.transaction() as session:
-            return service.add_photo(
+            return photos.add_photo(
                 session,
                 task_id,
                 officer=current_user(),
@@ -260,9 +260,9 @@ class InspectionTaskPhotoById(MethodView):
     def get(self, task_id, photo_id):
         """Download an inspection photo."""
         with db.transaction() as session:
-            photo = service.get_photo_for(session, task_id, photo_id, viewer=current_user())
+            photo = photos.get_photo_for(session, task_id, photo_id, viewer=current_user())
         response = send_file(
-            service.photo_path(current_settings().upload_dir, photo),
+            photos.photo_path(current_settings().upload_dir, photo),
             mimetype=photo.content_type,
             etag=photo.sha256,
             conditional=True,

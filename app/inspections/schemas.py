@@ -8,7 +8,7 @@ from app.common.fields import BigInteger, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import DeclarationStatus
 from app.inspections.models import Disposal, InspectionMethod, InspectionResult, TaskSource, TaskStatus
-from app.inspections.service import MAX_SLOT_CAPACITY, MAX_SLOT_MINUTES, MIN_SLOT_MINUTES
+from app.inspections.rules import MAX_SLOT_CAPACITY, MAX_SLOT_MINUTES, MIN_SLOT_MINUTES
 
 FOUR_DIGITS = validate.Regexp(r"^\d{4}$", error="A 4-digit customs office code.")
 

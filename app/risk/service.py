@@ -20,7 +20,7 @@ from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import Declaration
 from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
-from app.inspections import service as inspections
+from app.inspections import tasks as inspection_tasks
 from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
 from app.risk.models import (
     SEVERITY_RANK,
@@ -305,7 +305,7 @@ def order_inspection(
     if target is None:
         message = "This warning names no declaration; give the declaration to inspect."
         raise InvalidInput(message, errors={"json": {"declaration_id": [message]}})
-    task = inspections.order_inspection(
+    task = inspection_tasks.order_inspection(
         session,
         declaration_id=target,
         officer=officer,

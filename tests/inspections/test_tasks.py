@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.common import clock
 from app.declarations.models import DeclarationEvent, DeclarationStatus
 from app.declarations.status import InvalidTransition
-from app.inspections import service
+from app.inspections import tasks
 from app.inspections.models import InspectionMethod, InspectionTask, TaskSource, TaskStatus
 from app.notices.models import Notice, NoticeKind
 from app.users.models import Role
@@ -22,7 +22,7 @@ def notices_of(session, user):
 def issue(session, declaration, **overrides):
     overrides.setdefault("source", TaskSource.RECEIPT_500)
     overrides.setdefault("occurred_at", clock.utcnow())
-    return service.issue_task(session, declaration, **overrides)
+    return tasks.issue_task(session, declaration, **overrides)
 
 
 def test_issuing_notifies_the_declarants_and_the_warehouse_operators(session, declaration, declarant, operator):
@@ -83,15 +83,3 @@ def test_a_released_declaration_gets_no_task(session, declarant):
 
     with pytest.raises(InvalidTransition):
         issue(session, released)
-
-
-def test_closing_the_open_task_gives_back_its_place_and_ends_it(session, task, slot, declarant, declaration):
-    service.book(session, task.id, slot_id=slot.id, booker=declarant)
-
-    closed = service.close_open_task(session, declaration, occurred_at=clock.utcnow(), title="扣留，查验任务结束")
-
-    assert closed.id == task.id and closed.status is TaskStatus.CLOSED
-    session.refresh(slot)
-    assert slot.booked == 0
-    assert service.find_open_task(session, declaration.id) is None
-    assert service.close_open_task(session, declaration, occurred_at=clock.utcnow(), title="again") is None

@@ -1,0 +1,94 @@
+"""How customs' conclusion of a declaration ends its inspection, as the clearance flow calls it: the check
+that refuses an officer's in-app release before the result, and closing the open task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.declarations.models import Declaration, DeclarationStatus, Disposition
+from app.declarations.status import InvalidTransition
+from app.inspections.booking import give_back_place
+from app.inspections.models import Disposal, InspectionResult, InspectionTask, TaskStatus
+from app.inspections.rules import DISPOSAL_LABELS, HOLDS_A_PLACE
+from app.inspections.tasks import find_open_task, record_step
+
+T = TaskStatus
+
+
+def refuse_release_before_result(session: Session, declaration: Declaration) -> None:
+    """An officer may release in the app only once the inspection found the goods releasable."""
+    task = find_open_task(session, declaration.id, lock=True)
+    if task is None or task.status is T.RESULT_NORMAL:
+        return
+    if task.status is T.DISPOSED and task.disposal is Disposal.RELEASE:
+        return
+    if task.status is T.DISPOSED and task.disposal is not None:
+        raise InvalidTransition(
+            f"Inspection task {task.task_no} found the goods abnormal ({DISPOSAL_LABELS[task.disposal].en}); "
+            "customs' receipt releases them once the disposal is done."
+        )
+    raise InvalidTransition(
+        f"Inspection task {task.task_no} is {task.status.value}; record the inspection result before releasing."
+    )
+
+
+# Customs' conclusions that end an inspection, whatever stage it reached (customs has the last word).
+CONCLUDING = {
+    DeclarationStatus.RELEASED: "放行，查验任务结束",
+    DeclarationStatus.DETAINED: "扣留，查验任务结束",
+    DeclarationStatus.SHIPPED_BACK: "退运，查验任务结束",
+    DeclarationStatus.REJECTED: "退单，查验任务结束",
+    DeclarationStatus.CANCELLED: "撤单，查验任务结束",
+}
+
+
+def close_when_concluded(
+    session: Session, declaration: Declaration, status: DeclarationStatus, *, occurred_at: datetime
+) -> None:
+    """Release, detention, return, rejection or cancellation ends the declaration's open inspection."""
+    if status in CONCLUDING:
+        close_open_task(
+            session,
+            declaration,
+            occurred_at=occurred_at,
+            title=CONCLUDING[status],
+            details={
+                "declaration_status": status.value,
+                "release_source": getattr(declaration.release_source, "value", None),
+            },
+        )
+
+
+def close_open_task(
+    session: Session,
+    declaration: Declaration,
+    *,
+    occurred_at: datetime,
+    title: str,
+    details: dict[str, Any] | None = None,
+) -> InspectionTask | None:
+    """Close the declaration's open task because customs concluded the declaration (release, detention,
+    return); a place it still holds in a slot is given back."""
+    task = find_open_task(session, declaration.id, lock=True)
+    if task is None:
+        return None
+    if task.status in HOLDS_A_PLACE and task.slot is not None:
+        give_back_place(session, task.slot)
+    disposition = None  # the declaration's own (released, detained, ...) unless a result says more
+    if task.result is not None:
+        disposition = Disposition.CONFORMANT if task.result is InspectionResult.NORMAL else Disposition.NON_CONFORMANT
+    task.status = T.CLOSED
+    task.closed_at = occurred_at
+    record_step(
+        session,
+        task,
+        step="inspection_closed",
+        title=title,
+        occurred_at=occurred_at,
+        disposition=disposition,
+        details={"had_result": task.result is not None, **(details or {})},
+    )
+    return task
