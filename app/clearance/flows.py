@@ -86,16 +86,16 @@ def apply_status(
 def lock_for_decisions(session: Session, decisions: Iterable[tuple[Declaration, DeclarationStatus]]) -> None:
     """Before a batch of decisions applies, take the rows its consequences lock, in one global order.
 
-    The declarations are already locked, by id (`declarations.find_for_receipt`); the stock rows their releases
-    deduct follow, by (warehouse, GTIN); trace codes and inspection tasks belong to one declaration each. Without
-    this, two documents releasing popular products in different orders deadlock on `stock_levels`.
+    The declarations are already locked, by id (`declarations.find_for_receipt`); then the inspection slots whose
+    places concluded declarations give back, by id; then the stock rows their releases deduct, by (warehouse,
+    GTIN). Trace codes and inspection tasks belong to one declaration each. Without this, two documents releasing
+    popular products (or closing tasks booked into the same slots) in different orders deadlock.
     """
     rank = declaration_status.STATUS_RANK
-    releasing = {
-        declaration.id
-        for declaration, status in decisions
-        if status is S.RELEASED and rank[declaration.status] < rank[S.RELEASED]
-    }
+    moving = [(declaration, status) for declaration, status in decisions if rank[declaration.status] < rank[status]]
+    concluding = {declaration.id for declaration, status in moving if status in inspection_closing.CONCLUDING}
+    releasing = {declaration.id for declaration, status in moving if status is S.RELEASED}
+    inspection_closing.lock_places_held_for(session, sorted(concluding))
     stock.lock_levels_for_release(session, sorted(releasing))
 
 

@@ -3,15 +3,17 @@ that refuses an officer's in-app release before the result, and closing the open
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.declarations.models import Declaration, DeclarationStatus, Disposition
 from app.declarations.status import InvalidTransition
 from app.inspections.booking import give_back_place
-from app.inspections.models import Disposal, InspectionResult, InspectionTask, TaskStatus
+from app.inspections.models import Disposal, InspectionResult, InspectionSlot, InspectionTask, TaskStatus
 from app.inspections.rules import DISPOSAL_LABELS, HOLDS_A_PLACE
 from app.inspections.tasks import find_open_task, record_step
 
@@ -33,6 +35,22 @@ def refuse_release_before_result(session: Session, declaration: Declaration) -> 
     raise InvalidTransition(
         f"Inspection task {task.task_no} is {task.status.value}; record the inspection result before releasing."
     )
+
+
+def lock_places_held_for(session: Session, declaration_ids: Sequence[int]) -> None:
+    """Lock the slots whose places these declarations' open tasks hold, by slot id: one global order.
+
+    Closing tasks one declaration at a time gives places back in a document's order; two documents closing tasks
+    booked into the same slots in different orders would deadlock on `inspection_slots`.
+    """
+    if not declaration_ids:
+        return
+    held = select(InspectionTask.slot_id).where(
+        InspectionTask.declaration_id.in_(declaration_ids), InspectionTask.status.in_(HOLDS_A_PLACE)
+    )
+    session.execute(
+        select(InspectionSlot.id).where(InspectionSlot.id.in_(held)).order_by(InspectionSlot.id).with_for_update()
+    ).all()
 
 
 # Customs' conclusions that end an inspection, whatever stage it reached (customs has the last word).
