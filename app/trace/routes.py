@@ -1,3 +1,5 @@
+"""The staff API of trace codes: issuing batches, status changes, labels, downloads, the EPCIS export and capture."""
+
 import csv
 import io
 from collections.abc import Iterable, Iterator

@@ -1,3 +1,5 @@
+"""Request and response shapes of the trace-code API."""
+
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
