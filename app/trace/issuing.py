@@ -266,9 +266,9 @@ class LabelFacts:
 def label_facts_for(serial: str, *, viewer: User) -> LabelFacts:
     """A code's label, read in one statement outside the session: label printers ask for them by the thousand."""
     row = _LABEL.first(serial=serial)
-    if row is None or not may_see(viewer, row["warehouse_enterprise_id"]):
+    if row is None or not may_see(viewer, row.warehouse_enterprise_id):
         raise NotFound(f"Trace code {serial} does not exist.")
-    return LabelFacts(gtin=row["gtin"], serial=row["serial"], lot=row["lot"])
+    return LabelFacts(gtin=row.gtin, serial=row.serial, lot=row.lot)
 
 
 def _label_statement() -> Select[Any]:

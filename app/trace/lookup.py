@@ -226,40 +226,40 @@ def look_up(
     if row is None:
         return None
     code = CodeFacts(
-        id=row["id"],
-        serial=row["serial"],
-        gtin=row["gtin"],
-        lot=row["lot"],
-        status=row["status"],
-        declaration_id=row["declaration_id"],
-        scan_count=row["scan_count"],
-        first_scanned_at=row["first_scanned_at"],
+        id=row.id,
+        serial=row.serial,
+        gtin=row.gtin,
+        lot=row.lot,
+        status=row.status,
+        declaration_id=row.declaration_id,
+        scan_count=row.scan_count,
+        first_scanned_at=row.first_scanned_at,
     )
     # A serial printed under another GTIN is not this code: a forged label.
     if gtin is not None and code.gtin != gtin:
         return None
     product = None
-    if row["product_gtin"] is not None:
+    if row.product_gtin is not None:
         product = ProductFacts(
-            gtin=row["product_gtin"],
-            name_zh=row["name_zh"],
-            name_en=row["name_en"],
-            brand=row["brand"],
-            specification=row["specification"],
-            origin_country=row["origin_country"],
+            gtin=row.product_gtin,
+            name_zh=row.name_zh,
+            name_en=row.name_en,
+            brand=row.brand,
+            specification=row.specification,
+            origin_country=row.origin_country,
         )
     clearance = Clearance(
         id=code.declaration_id,
-        status=row["declaration_status"],
-        number=row["invt_no"],
-        trader=row["ebc_name"],
-        warehouse=row["area_name"],
+        status=row.declaration_status,
+        number=row.invt_no,
+        trader=row.ebc_name,
+        warehouse=row.area_name,
     )
     count, first_at = code.scan_count, code.first_scanned_at
     if client is not None:
         count, first_at = count + 1, first_at or now
-        networks = row["networks_seen"] + (1 if client.network and not row["network_known"] else 0)
-        regions = row["regions_seen"] + (1 if client.region and not row["region_known"] else 0)
+        networks = row.networks_seen + (1 if client.network and not row.network_known else 0)
+        regions = row.regions_seen + (1 if client.region and not row.region_known else 0)
         suspicious = count > rules.lookups or networks > rules.networks or regions > rules.regions
     else:
         suspicious = count > rules.lookups
@@ -275,9 +275,9 @@ def look_up(
             "verdict": verdict.value,
             "before_release": _before_release(code, clearance),
         }
-    last_step = row["last_step"]
+    last_step = row.last_step
     chain = steps = _STEPS.get((code.declaration_id, last_step))
-    partner = row["partner_by_serial"] is not None or row["partner_by_lot"] is not None
+    partner = row.partner_by_serial is not None or row.partner_by_lot is not None
     if steps is None or partner:
         with db.statement_read() as connection:
             if steps is None:
