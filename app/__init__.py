@@ -14,11 +14,15 @@ from app.config import INSTANCE_DIR, Settings
 from app.infra import logs, metrics, observe
 from app.infra.body_deadline import BodyDeadline
 from app.json_provider import OrjsonProvider
+from app.notices.metrics import OutboxCollector
 from app.notices.stream import NoticeHub
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or Settings.from_env()
+    if settings is None:
+        from app.cli import loading_for_offline_command
+
+        settings = Settings.from_env(require_jwt_secret=not loading_for_offline_command())
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.json = OrjsonProvider(app)
     app.config.update(
@@ -43,7 +47,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    engine = db.make_engine(settings.database_url, write_wait_seconds=settings.database_write_wait_seconds)
+    engine = db.make_engine(
+        settings.database_url,
+        write_wait_seconds=settings.database_write_wait_seconds,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     app.extensions["settings"] = settings
     app.extensions["engine"] = engine
     # A closed session refuses further use instead of quietly opening a new transaction: code that outlives its
@@ -64,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
     observe.init_app(app)  # the first hook: whatever a later one logs or refuses carries the request id
     app.register_blueprint(metrics.blp)
+    metrics.collect_at_scrape(app, OutboxCollector(app))
     for unavailable in errors.DATABASE_UNAVAILABLE:
         app.register_error_handler(unavailable, errors.render_database_unavailable)
     ratelimit.init_app(app, settings)

@@ -7,16 +7,15 @@ from typing import Any
 
 import flask
 import flask_smorest
-from flask import Flask, Request, send_from_directory
+from flask import Flask, send_from_directory
 from flask_smorest.utils import prepare_response
-from marshmallow import Schema, fields, missing
+from marshmallow import Schema, fields
 from swagger_ui_bundle import swagger_ui_path
-from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.exceptions import HTTPException
 
 from app import errors
 from app.common.fields import DecimalString, Integer, String
-from app.common.requests import IdConverter, Int32Converter, TooDeep, loads_json_body, refuse_control_characters_in_path
+from app.common.requests import IdConverter, Int32Converter, refuse_control_characters_in_path
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS_PATH = f"{API_PREFIX}/docs/assets/"
@@ -37,25 +36,6 @@ class ProblemSchema(Schema):
     request_id = String(
         metadata={"description": "The request's id, as in the X-Request-Id response header and the service's logs."}
     )
-
-
-class JsonBodyParser(FlaskParser):
-    """webargs ignores a body whose type is not JSON and then reports every field missing;
-    saying 415 names the real mistake (a form post, a missing Content-Type header)."""
-
-    def _raw_load_json(self, req: Request) -> Any:
-        if req.content_length and not is_json_request(req):
-            abort(415, messages={"json": ["Send the body as application/json."]})
-        if not is_json_request(req):
-            return missing
-        try:
-            return loads_json_body(req.get_data(cache=True))
-        except TooDeep as error:
-            abort(400, messages={"json": [f"{error.msg}."]})
-
-
-class Blueprint(flask_smorest.Blueprint):
-    ARGUMENTS_PARSER = JsonBodyParser()
 
 
 class Api(flask_smorest.Api):
@@ -138,7 +118,10 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.audit.routes import verify_blp as audit_verify_blp
     from app.auth.key_routes import blp as api_keys_blp
     from app.auth.routes import blp as auth_blp
+    from app.auth.user_routes import admin_blp as admin_users_blp
+    from app.auth.user_routes import me_blp
     from app.bonded_lists.routes import blp as bonded_lists_blp
+    from app.clearance.routes import blp as clearance_blp
     from app.customs.routes import blp as customs_blp
     from app.declarations.routes import blp as declarations_blp
     from app.devices.routes import blp as devices_blp
@@ -153,8 +136,6 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.stock.routes import blp as stock_blp
     from app.trace.resolver import blp as resolver_blp
     from app.trace.routes import blp as trace_blp
-    from app.users.routes import admin_blp as admin_users_blp
-    from app.users.routes import me_blp
 
     # Before any rule is added: rules take their converters when they are added.
     app.url_map.converters["int"] = IdConverter
@@ -174,6 +155,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         audit_blp,
         audit_verify_blp,
         declarations_blp,
+        clearance_blp,
         customs_blp,
         bonded_lists_blp,
         inspections_blp,

@@ -10,13 +10,14 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from app import db, demo
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.auth import passwords
+from app.auth import passwords, users
 from app.auth import service as auth
+from app.auth.user_schemas import USERNAME
 from app.config import current_settings
 from app.errors import DomainError
 from app.goods.cli import goods_cli
@@ -24,9 +25,7 @@ from app.idempotency.cli import idempotency_cli
 from app.inspections.cli import inspections_cli
 from app.notices.cli import notices_cli
 from app.risk.cli import risk_cli
-from app.users import service as users
 from app.users.models import Role
-from app.users.schemas import USERNAME
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -34,8 +33,25 @@ db_cli = AppGroup("db", help="Database migrations (Alembic).")
 audit_cli = AppGroup("audit", help="Audit trail checks.")
 auth_cli = AppGroup("auth", help="Sign-in housekeeping.")
 
+# Commands of `flask` that serve HTTP (and so sign and check tokens): only these need JWT_SECRET to load the app.
+SERVING_COMMANDS = frozenset({"run"})
+
 # The actor recorded for changes made from the command line.
 CLI_ACTOR = Actor(user=None, client_addr="cli")
+
+
+def loading_for_offline_command() -> bool:
+    """Whether the `flask` command line is loading the app for a command that serves no HTTP.
+
+    Such commands (flask db current, flask audit verify, flask openapi write, ...) run without JWT_SECRET; gunicorn,
+    `flask run` and scripts load the app outside this case and still refuse to start without it. Flask loads the
+    app inside the click context that carries its ScriptInfo: the group's while it looks up an app command, the
+    built-in command's own for `run`, `shell` and `routes`.
+    """
+    context = click.get_current_context(silent=True)
+    if context is None or context.find_object(ScriptInfo) is None:
+        return False
+    return context.info_name not in SERVING_COMMANDS
 
 
 def alembic_config(database_url: str) -> Config:

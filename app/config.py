@@ -29,6 +29,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}.") from None
 
 
+def _optional_int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:
+    """An integer of at least `minimum`, or None when unset (the caller's default applies)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    value = _int(env, name, 0)
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {raw!r}.")
+    return value
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -86,7 +97,8 @@ def normalize_database_url(url: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    jwt_secret: str
+    # None only in a process that neither serves HTTP nor issues tokens (the offline `flask` commands).
+    jwt_secret: str | None
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=30)
     jwt_issuer: str = "smart-park"
@@ -132,6 +144,10 @@ class Settings:
     product_import_max_bytes: int = 16 * 1024 * 1024
     # Scans are written by a background thread so lookups never wait for an INSERT; tests write them inline.
     trace_scans_in_background: bool = True
+    # Connections each process keeps open, and how many more it may open under load; None keeps the backend's
+    # default (db.make_engine). Workers times (size + overflow) must stay under the server's max_connections.
+    db_pool_size: int | None = None
+    db_max_overflow: int | None = None
     # On SQLite, how long a write waits for the database's one write lock before it answers 503 database_busy.
     database_write_wait_seconds: float = 10.0
     # Bearer token Prometheus sends to GET /metrics; unset, /metrics answers 404.
@@ -140,10 +156,11 @@ class Settings:
     log_format: str = "text"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
-        secret = env.get("JWT_SECRET", "")
-        # A short HMAC key is guessable offline from any token; refuse to start with one.
-        if len(secret) < 32:
+    def from_env(cls, env: Mapping[str, str] = os.environ, *, require_jwt_secret: bool = True) -> Settings:
+        """The settings the environment names; without JWT_SECRET only if `require_jwt_secret` is false."""
+        secret = env.get("JWT_SECRET") or None
+        # A short HMAC key is guessable offline from any token; refuse to start with one, even where none is signed.
+        if (secret is None and require_jwt_secret) or (secret is not None and len(secret) < 32):
             raise SettingsError(
                 "JWT_SECRET must be set to at least 32 random characters "
                 "(scripts/run.sh generates one into instance/ for local use)."
@@ -184,6 +201,9 @@ class Settings:
             trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
             product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
             trace_scans_in_background=env.get("TRACE_SCANS_IN_BACKGROUND", "1") != "0",
+            # 0 would mean "no limit" to SQLAlchemy's pool: refuse it rather than open connections without bound.
+            db_pool_size=_optional_int(env, "DB_POOL_SIZE", minimum=1),
+            db_max_overflow=_optional_int(env, "DB_MAX_OVERFLOW", minimum=0),
             database_write_wait_seconds=_float(env, "DATABASE_WRITE_WAIT_SECONDS", cls.database_write_wait_seconds),
             metrics_token=_metrics_token(env.get("METRICS_TOKEN") or None),
             log_format=_log_format(env.get("LOG_FORMAT") or cls.log_format),

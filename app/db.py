@@ -80,17 +80,36 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
 
-def make_engine(database_url: str, *, write_wait_seconds: float = 10.0) -> Engine:
+# Per process, when the settings name none: PostgreSQL's as before; SQLite keeps SQLAlchemy's (5 and 10).
+POSTGRES_POOL_SIZE = 10
+POSTGRES_MAX_OVERFLOW = 10
+
+
+def make_engine(
+    database_url: str,
+    *,
+    write_wait_seconds: float = 10.0,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+) -> Engine:
     """An engine with the connection settings each backend needs.
 
     `write_wait_seconds`: on SQLite, how long a writer waits for the write lock before it gets 503 `database_busy`.
+    `pool_size`, `max_overflow`: connections the pool keeps, and may open beyond them under load (None: the default).
     """
+    pool: dict[str, int] = {}
+    if pool_size is not None:
+        pool["pool_size"] = pool_size
+    if max_overflow is not None:
+        pool["max_overflow"] = max_overflow
     if database_url.startswith("sqlite"):
         turns = WriteTurns(wait_seconds=write_wait_seconds)
-        engine = create_engine(database_url, connect_args={"timeout": turns.busy_timeout_ms / 1000})
+        engine = create_engine(database_url, connect_args={"timeout": turns.busy_timeout_ms / 1000}, **pool)
         _configure_sqlite(engine, turns)
         return engine
-    engine = create_engine(database_url, pool_size=10, max_overflow=10)
+    pool.setdefault("pool_size", POSTGRES_POOL_SIZE)
+    pool.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
+    engine = create_engine(database_url, **pool)
     _ping_idle_connections(engine)
     return engine
 

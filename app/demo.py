@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
+from app.auth import users
 from app.bonded_lists import service as bonded_lists
 from app.bonded_lists.models import ApprovalResult, ImpExp
 from app.common import clock
@@ -25,14 +26,13 @@ from app.declarations import service as declarations
 from app.declarations.models import Declaration
 from app.enterprises import service as enterprises
 from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind
-from app.gates import service as gates
+from app.gates import approval, lanes, passes, vehicles
 from app.gates.models import BindType, Direction, LaneType, PassportType, VehicleClass
 from app.goods import service as goods
 from app.inspections import service as inspections
 from app.stock import service as stock
 from app.trace import issuing, lifecycle
 from app.trace.models import TraceCode, TraceCodeStatus
-from app.users import service as users
 from app.users.models import Role, User
 
 ENTERPRISES = [
@@ -302,12 +302,12 @@ def _payload(cop_no: str, warehouse: Enterprise) -> dict[str, Any]:
 
 def _gate(session: Session, *, owner: Enterprise, actor: Actor) -> None:
     """A gate with a lane of each type each way, the demo vehicles, and passes for two of them."""
-    if gates.find_gate_by_code(session, GATE_CODE) is not None:
+    if lanes.find_gate_by_code(session, GATE_CODE) is not None:
         return
-    gate = gates.create_gate(session, code=GATE_CODE, name="西永综保区1号卡口", customs_code="8012", actor=actor)
+    gate = lanes.create_gate(session, code=GATE_CODE, name="西永综保区1号卡口", customs_code="8012", actor=actor)
     for direction in Direction:
         for index, lane_type in enumerate(LaneType, start=1):
-            gates.add_lane(
+            lanes.add_lane(
                 session,
                 gate.id,
                 code=f"{direction.value[0].upper()}{index:02d}",
@@ -322,8 +322,8 @@ def _gate(session: Session, *, owner: Enterprise, actor: Actor) -> None:
     if admin is None or declarant is None or officer is None:
         return
     for plate, ic_no, vehicle_class, tare, container in VEHICLES:
-        if gates.find_vehicle_by_plate(session, plate) is None:
-            gates.register_vehicle(
+        if vehicles.find_vehicle_by_plate(session, plate) is None:
+            vehicles.register_vehicle(
                 session,
                 registrant=admin,
                 actor=actor,
@@ -342,7 +342,7 @@ def _gate(session: Session, *, owner: Enterprise, actor: Actor) -> None:
     if released is None:
         return
     # DEMO-0004 was released by its 800 receipt: its goods may leave across the second line.
-    second_line = gates.declare_pass(
+    second_line = passes.declare_pass(
         session,
         declarant=declarant,
         actor=actor,
@@ -355,8 +355,8 @@ def _gate(session: Session, *, owner: Enterprise, actor: Actor) -> None:
         goods_net_kg=Decimal("1720"),
         declaration_ids=[released.id],
     )
-    gates.approve_pass(session, second_line.id, approver=officer, actor=actor)
-    gates.declare_pass(
+    approval.approve_pass(session, second_line.id, approver=officer, actor=actor)
+    passes.declare_pass(
         session,
         declarant=declarant,
         actor=actor,
@@ -375,7 +375,7 @@ def _bonded_list(session: Session, *, actor: Actor) -> None:
     declarant = users.find_user_by_username(session, "declarant")
     gateway = users.find_user_by_username(session, "gateway")
     officer = users.find_user_by_username(session, "officer")
-    vehicle = gates.find_vehicle_by_plate(session, BONDED_LIST_PLATE)
+    vehicle = vehicles.find_vehicle_by_plate(session, BONDED_LIST_PLATE)
     if declarant is None or gateway is None or officer is None or vehicle is None:
         return
     if bonded_lists.find_bonded_list_by_number(session, BONDED_LIST_NO) is not None:
@@ -406,7 +406,7 @@ def _bonded_list(session: Session, *, actor: Actor) -> None:
     )
     bonded_lists.record_approval(session, bonded_list.id, result=ApprovalResult.APPROVED, approver=gateway, actor=actor)
     bonded_lists.release_entry(session, bonded_list.id, officer=gateway, actor=actor)
-    gate_pass = gates.declare_pass(
+    gate_pass = passes.declare_pass(
         session,
         declarant=declarant,
         actor=actor,
@@ -419,4 +419,4 @@ def _bonded_list(session: Session, *, actor: Actor) -> None:
         goods_net_kg=Decimal("1120"),
         bonded_list_ids=[bonded_list.id],
     )
-    gates.approve_pass(session, gate_pass.id, approver=officer, actor=actor)
+    approval.approve_pass(session, gate_pass.id, approver=officer, actor=actor)

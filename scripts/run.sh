@@ -3,7 +3,8 @@
 #   scripts/run.sh            (SQLite in instance/, http://127.0.0.1:8000)
 #   DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/park PORT=8080 scripts/run.sh
 set -euo pipefail
-source "$(dirname "$0")/_venv.sh"
+# Serving needs the runtime packages only (requirements.txt); tests and lint add requirements-dev.txt.
+VENV_NEEDS=runtime source "$(dirname "$0")/_venv.sh"
 
 mkdir -p instance
 chmod 700 instance

@@ -6,9 +6,10 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.pool import NullPool
 
-from app import db
+from app import create_app, db
+from app.config import Settings, SettingsError
 from app.users.models import User
-from tests.conftest import scratch_app
+from tests.conftest import TEST_JWT_SECRET, make_settings, scratch_app
 from tests.databases import configured_url, is_postgres, transaction_handling
 from tests.factories import make_user
 
@@ -94,3 +95,46 @@ def test_a_write_that_waits_past_the_limit_is_503_database_busy_with_retry_after
         assert busy.status_code == 503
         assert busy.headers["Retry-After"] == "1"
         assert busy.json["code"] == "database_busy"
+
+
+def test_the_pool_keeps_todays_sizes_unless_told_otherwise(tmp_path):
+    url = configured_url() or f"sqlite:///{tmp_path / 'pool.db'}"
+    engine = db.make_engine(url)
+    try:
+        # PostgreSQL's own choice since the pool was sized; SQLite keeps SQLAlchemy's.
+        expected = (10, 10) if is_postgres(url) else (5, 10)
+        assert (engine.pool.size(), engine.pool._max_overflow) == expected
+    finally:
+        engine.dispose()
+
+
+def test_the_app_sizes_its_pool_from_db_pool_size_and_db_max_overflow(tmp_path):
+    url = configured_url() or f"sqlite:///{tmp_path / 'pool.db'}"
+    settings = Settings.from_env({"JWT_SECRET": TEST_JWT_SECRET, "DB_POOL_SIZE": "3", "DB_MAX_OVERFLOW": "0"})
+    app = create_app(make_settings(url, db_pool_size=settings.db_pool_size, db_max_overflow=settings.db_max_overflow))
+    engine = app.extensions["engine"]
+    try:
+        assert (engine.pool.size(), engine.pool._max_overflow) == (3, 0)
+        # At the limit, nothing more is opened: a fourth checkout would wait for one of these.
+        connections = [engine.connect() for _ in range(3)]
+        assert engine.pool.checkedout() == 3
+        assert engine.pool.overflow() == 0
+        for connection in connections:
+            connection.close()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("DB_POOL_SIZE", "0"), ("DB_POOL_SIZE", "ten"), ("DB_MAX_OVERFLOW", "-1"), ("DB_MAX_OVERFLOW", "1.5")],
+)
+def test_a_malformed_pool_setting_stops_the_start(name, raw):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({"JWT_SECRET": TEST_JWT_SECRET, name: raw})
+
+
+def test_unset_pool_settings_leave_the_choice_to_the_engine():
+    settings = Settings.from_env({"JWT_SECRET": TEST_JWT_SECRET, "DB_POOL_SIZE": "", "DB_MAX_OVERFLOW": ""})
+
+    assert (settings.db_pool_size, settings.db_max_overflow) == (None, None)

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from app.users import routes as users_routes
+from app.auth import user_routes as users_routes
 from app.users.models import Role
 from tests.factories import make_enterprise, make_user
 

@@ -1,10 +1,10 @@
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.audit import service
 from app.audit.schemas import AuditEventPage, AuditEventQuery, AuditVerificationRead, AuditVerifyQuery
 from app.auth.guards import require_role
+from app.common.blueprint import Blueprint
 from app.users.models import Role
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/admin/audit-events", description="Audit trail (admins).")

@@ -3,10 +3,10 @@
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth import api_keys
 from app.auth.guards import current_actor, require_role
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyQuery
+from app.common.blueprint import Blueprint
 from app.idempotency.guards import idempotent
 from app.users.models import Role
 

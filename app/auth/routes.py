@@ -2,11 +2,11 @@ from flask import current_app, request
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth import service
 from app.auth.guards import client_address, current_actor, current_session_id, require_role
 from app.auth.schemas import LoginCreate, RefreshCreate, TokenPairRead
 from app.auth.throttle import LoginThrottle
+from app.common.blueprint import Blueprint
 from app.config import current_settings
 from app.ratelimit import limiter, per_client
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from typing import NoReturn
@@ -24,6 +23,7 @@ from app.auth.models import AuthSession, RefreshToken, RevokeReason
 from app.auth.throttle import LoginThrottle
 from app.common import clock
 from app.config import Settings
+from app.infra.statements import cached_statement
 from app.users.models import MACHINE_ROLES, User
 
 # One message for every failure, so a caller cannot tell which usernames exist or are locked.
@@ -233,7 +233,7 @@ def signed_in_user(session: Session, *, session_id: uuid.UUID, user_id: int | No
 
 
 # Every authenticated request runs this statement: built once, it costs 40% less than built per request.
-@functools.cache
+@cached_statement
 def _signed_in() -> Select[tuple[User, object]]:
     return (
         select(User, AuthSession.revoked_at)
@@ -242,7 +242,7 @@ def _signed_in() -> Select[tuple[User, object]]:
     )
 
 
-@functools.cache
+@cached_statement
 def _signed_in_as() -> Select[tuple[User, object]]:
     return _signed_in().where(User.id == bindparam("user_id"))
 

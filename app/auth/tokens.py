@@ -13,7 +13,7 @@ from datetime import datetime
 import jwt
 
 from app.auth.errors import TokenExpired, TokenInvalid
-from app.config import Settings
+from app.config import Settings, SettingsError
 
 # Pinned: the verifier never lets the token choose its own algorithm ("alg": "none", RS/HS confusion).
 ALGORITHM = "HS256"
@@ -48,15 +48,22 @@ def encode_access_token(
         "iat": int(now.timestamp()),
         "exp": int((now + settings.access_token_ttl).timestamp()),
     }
-    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM)
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
-    claims, expires_at = _verified(settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer, token)
+    claims, expires_at = _verified(_secret(settings), settings.jwt_audience, settings.jwt_issuer, token)
     # The same test PyJWT makes (no leeway), on every use: only the signature check is remembered.
     if expires_at <= time.time():
         raise TokenExpired("The access token has expired; refresh it.")
     return claims
+
+
+def _secret(settings: Settings) -> str:
+    # Offline commands start without JWT_SECRET (app/cli.py); one that reaches for a token stops here, plainly.
+    if settings.jwt_secret is None:
+        raise SettingsError("JWT_SECRET must be set to issue or check tokens; this process was started without it.")
+    return settings.jwt_secret
 
 
 # An app sends the same token for its whole 15 minutes: check its signature and claims once. What a token says

@@ -1,7 +1,6 @@
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
 from app.bonded_lists import service
 from app.bonded_lists.schemas import (
@@ -12,6 +11,7 @@ from app.bonded_lists.schemas import (
     BondedListRead,
     EntryReleaseCreate,
 )
+from app.common.blueprint import Blueprint
 from app.idempotency.guards import idempotent
 from app.users.models import Role
 

@@ -29,7 +29,7 @@ from app.bonded_lists.models import (
 )
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
 from app.users.models import Role, User
 

@@ -133,3 +133,19 @@ class Gtin(String):
             return normalize_gtin(super()._deserialize(value, attr, data, **kwargs))
         except ValueError as error:
             raise ValidationError(str(error)) from None
+
+
+def normalize_plate(raw: str) -> str:
+    """A vehicle plate without separators, upper case (gates and risk both read plates)."""
+    # Plates are written with a middle dot or a space after the office letter (渝A·12345).
+    return re.sub(r"[\s·•.\-]", "", raw).upper()
+
+
+class PlateRead(String):
+    """A plate as a camera read it: normalised but not validated (a misread is evidence, not an error)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        plate = normalize_plate(super()._deserialize(value, attr, data, **kwargs))
+        if not 1 <= len(plate) <= 10:
+            raise ValidationError("1-10 characters.")
+        return plate

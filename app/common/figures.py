@@ -1,8 +1,10 @@
-"""Summary statistics for the admin figures."""
+"""Summary statistics for the admin figures, and the time window they are asked for."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float | None:
@@ -13,3 +15,13 @@ def percentile(ordered: Sequence[float], fraction: float) -> float | None:
     lower = int(position)
     upper = min(lower + 1, len(ordered) - 1)
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+class FiguresQuery(Schema):
+    since = fields.AwareDateTime(required=True, metadata={"description": "Submitted at or after."})
+    until = fields.AwareDateTime(required=True, metadata={"description": "Submitted before."})
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        if {"since", "until"} <= data.keys() and data["since"] >= data["until"]:
+            raise ValidationError("until must be after since.", field_name="until")

@@ -2,8 +2,8 @@ from flask import request
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
+from app.common.blueprint import Blueprint
 from app.customs import service
 from app.customs.schemas import (
     MAX_RECEIPTS_PER_DOCUMENT,
@@ -16,6 +16,7 @@ from app.customs.schemas import (
 )
 from app.idempotency.guards import idempotent
 from app.infra import metrics
+from app.infra.retry import retries_conflicts
 from app.users.models import Role
 
 blp = Blueprint("customs", __name__, url_prefix="/api/v1/customs", description="Customs receipts (CEB622).")
@@ -36,6 +37,7 @@ _RECEIPTS_BODY = {
 @blp.route("/receipts")
 class Receipts(MethodView):
     @require_role(Role.CUSTOMS_GATEWAY)
+    @retries_conflicts
     @idempotent
     @blp.doc(requestBody=_RECEIPTS_BODY)
     @blp.response(200, ReceiptBatchRead)
@@ -43,7 +45,7 @@ class Receipts(MethodView):
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     def post(self):
         """Take customs receipts; each is stored once and applied by rank, never backwards."""
-        receipts, format = load_receipts(request.get_data(cache=False), request.mimetype)
+        receipts, format = load_receipts(request.get_data(cache=True), request.mimetype)
         with db.transaction() as session:
             results = service.ingest(session, receipts, gateway=current_user(), format=format)
             counts = service.outcome_counts(results)

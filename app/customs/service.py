@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
+from app.clearance import flows
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.customs.models import Receipt, ReceiptFormat, ReceiptOutcome
 from app.customs.schemas import IncomingReceipt
 from app.declarations import service as declarations
-from app.declarations.models import Declaration, DeclarationStatus, ReleaseSource
+from app.declarations import status as declaration_status
+from app.declarations.models import Declaration, DeclarationStatus
 from app.errors import Conflict, NotFound
-from app.inspections import service as inspections
-from app.inspections.models import TaskSource
 from app.users.models import User
 
 S = DeclarationStatus
@@ -94,6 +94,14 @@ def ingest(
         cop_nos={r.cop_no for r in receipts if r.cop_no},
     )
     targets = [_declaration_named(found, receipt) for receipt in receipts]
+    flows.lock_for_decisions(
+        session,
+        [
+            (target, status)
+            for receipt, target in zip(receipts, targets, strict=True)
+            if target is not None and (status := status_for(receipt.status_code)) is not None
+        ],
+    )
     fingerprints = [_fingerprint(receipt, target) for receipt, target in zip(receipts, targets, strict=True)]
 
     # Insert each new fingerprint once; a twin in this document, an earlier delivery, or a
@@ -102,9 +110,10 @@ def ingest(
     for index, fingerprint in enumerate(fingerprints):
         first_index.setdefault(fingerprint, index)
     now = clock.utcnow()
+    # Inserted in fingerprint order: two documents sharing receipts take the unique index's entries in one order.
     rows = [
         _receipt_row(receipts[index], targets[index], fingerprint, format, gateway, now)
-        for fingerprint, index in first_index.items()
+        for fingerprint, index in sorted(first_index.items())
     ]
     inserted = _insert_new(session, rows)
     stored = {
@@ -257,7 +266,7 @@ def _apply(
     title = RECEIPT_TITLES.get(code, f"海关回执 {code}")
     status = status_for(code)
     if status is None:
-        declarations.record_event(
+        declaration_status.record_event(
             session,
             declaration,
             step=f"receipt_{code}",
@@ -268,7 +277,7 @@ def _apply(
             details={"return_info": receipt.return_info} if receipt.return_info else None,
         )
         return True
-    applied = declarations.transition(
+    return flows.apply_customs_decision(
         session,
         declaration,
         status,
@@ -277,13 +286,7 @@ def _apply(
         occurred_at=receipt.return_time,
         receipt_id=receipt_id,
         return_info=receipt.return_info,
-        release_source=ReleaseSource.RECEIPT_800 if status is S.RELEASED else None,
     )
-    if applied and status is S.INSPECTION:
-        inspections.issue_task(
-            session, declaration, source=TaskSource.RECEIPT_500, occurred_at=receipt.return_time, receipt_id=receipt_id
-        )
-    return applied
 
 
 def _take_numbers(declaration: Declaration, receipt: IncomingReceipt, taken_invt_nos: set[str]) -> None:

@@ -1,17 +1,16 @@
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_user, require_role
-from app.declarations import service
+from app.common.blueprint import Blueprint
+from app.common.figures import FiguresQuery
+from app.declarations import figures, service
 from app.declarations.schemas import (
     ClearanceFiguresRead,
     DeclarationCreate,
     DeclarationPage,
     DeclarationQuery,
     DeclarationRead,
-    FiguresQuery,
-    ReleaseCreate,
     TimelineRead,
 )
 from app.idempotency.guards import idempotent
@@ -75,19 +74,6 @@ class DeclarationTimeline(MethodView):
             return {"declaration_id": declaration_id, "events": events}
 
 
-@blp.route("/declarations/<int:declaration_id>/release")
-class DeclarationRelease(MethodView):
-    @require_role(Role.CUSTOMS_OFFICER)
-    @idempotent
-    @blp.arguments(ReleaseCreate)
-    @blp.response(200, DeclarationRead)
-    @blp.alt_response(409, response="CONFLICT")
-    def post(self, payload, declaration_id):
-        """Release a declaration in the app, as customs' 800 receipt would."""
-        with db.transaction() as session:
-            return service.release_by_officer(session, declaration_id, officer=current_user(), **payload)
-
-
 @blp.route("/admin/figures/clearance")
 class ClearanceFigures(MethodView):
     @require_role(Role.ADMIN)
@@ -96,4 +82,4 @@ class ClearanceFigures(MethodView):
     def get(self, query):
         """Median and p90 clearance times, inspection rate and status counts over a date range."""
         with db.transaction() as session:
-            return service.clearance_figures(session, **query)
+            return figures.clearance_figures(session, **query)

@@ -217,16 +217,6 @@ class ReleaseCreate(Schema):
     note = TrimmedString(load_default=None, validate=validate.Length(max=500))
 
 
-class FiguresQuery(Schema):
-    since = fields.AwareDateTime(required=True, metadata={"description": "Submitted at or after."})
-    until = fields.AwareDateTime(required=True, metadata={"description": "Submitted before."})
-
-    @validates_schema
-    def ordered(self, data, **kwargs):
-        if {"since", "until"} <= data.keys() and data["since"] >= data["until"]:
-            raise ValidationError("until must be after since.", field_name="until")
-
-
 class DurationFigures(Schema):
     count = Integer()
     median_seconds = fields.Float(allow_none=True)

@@ -1,4 +1,7 @@
-"""Declarations: submission, who may see them, status by rank, the timeline, and release."""
+"""Declarations: submission within the 1210 limits, who may see them, the timeline, and finding them for receipts.
+
+Status changes live in `status.py`; what a release sets off in other domains in `app/clearance/flows.py`.
+"""
 
 from __future__ import annotations
 
@@ -9,93 +12,25 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from blinker import Signal
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy import ColumnElement, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import service as audit
 from app.common import clock
-from app.common.figures import percentile
 from app.common.pagination import Page, paginate, where_given
-from app.declarations.models import (
-    BizStep,
-    Declaration,
-    DeclarationEvent,
-    DeclarationLine,
-    DeclarationStatus,
-    Disposition,
-    ReleaseSource,
-)
+from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine, DeclarationStatus
+from app.declarations.status import InvalidTransition, record_event
 from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
-from app.notices import service as notices
-from app.notices.models import NoticeKind
-from app.notices.service import Message
 from app.users.models import Role, User
 
 S = DeclarationStatus
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-# A receipt may only move a declaration forward: receipts arrive late, twice and out of order.
-STATUS_RANK: dict[DeclarationStatus, int] = {
-    S.SUBMITTED: 10,
-    S.SEND_FAILED: 15,
-    S.ACCEPTED: 20,
-    S.MANUAL_REVIEW: 30,
-    S.AUDITED: 40,
-    S.INSPECTION: 50,
-    S.REJECTED: 55,
-    S.DETAINED: 60,
-    S.SHIPPED_BACK: 70,
-    S.RELEASED: 80,
-    S.CLOSED: 90,
-    S.CANCELLED: 95,
-}
-
-# Where each status sits in CBV terms, so the timeline maps onto EPCIS ObjectEvents.
-STATUS_CBV: dict[DeclarationStatus, tuple[BizStep, Disposition]] = {
-    S.SUBMITTED: (BizStep.ARRIVING, Disposition.IN_PROGRESS),
-    S.SEND_FAILED: (BizStep.OTHER, Disposition.UNKNOWN),
-    S.ACCEPTED: (BizStep.ACCEPTING, Disposition.IN_PROGRESS),
-    S.MANUAL_REVIEW: (BizStep.HOLDING, Disposition.IN_PROGRESS),
-    S.AUDITED: (BizStep.HOLDING, Disposition.SELLABLE_NOT_ACCESSIBLE),
-    S.INSPECTION: (BizStep.INSPECTING, Disposition.IN_PROGRESS),
-    S.REJECTED: (BizStep.OTHER, Disposition.INACTIVE),
-    S.DETAINED: (BizStep.HOLDING, Disposition.NON_CONFORMANT),
-    S.SHIPPED_BACK: (BizStep.SHIPPING, Disposition.RETURNED),
-    S.RELEASED: (BizStep.DEPARTING, Disposition.SELLABLE_ACCESSIBLE),
-    S.CLOSED: (BizStep.DEPARTING, Disposition.SELLABLE_ACCESSIBLE),
-    S.CANCELLED: (BizStep.OTHER, Disposition.INACTIVE),
-}
-
-# Transitions the declaring enterprise's declarants are told about, with the notice's title.
-_NOTIFIED: dict[DeclarationStatus, tuple[NoticeKind, Message]] = {
-    S.ACCEPTED: (NoticeKind.DECLARATION_ACCEPTED, Message("清单已被海关接收", "Accepted by customs")),
-    S.REJECTED: (NoticeKind.DECLARATION_REJECTED, Message("清单被海关退单", "Rejected by customs")),
-    S.DETAINED: (NoticeKind.DECLARATION_DETAINED, Message("货物被海关扣留", "Goods detained by customs")),
-    S.RELEASED: (NoticeKind.DECLARATION_RELEASED, Message("清单已放行", "Released")),
-}
-
-# Statuses from which an officer may release in the app (customs has the list; it is not final).
-OFFICER_RELEASABLE = frozenset({S.ACCEPTED, S.MANUAL_REVIEW, S.AUDITED, S.INSPECTION, S.DETAINED})
-
 # 1210 retail import limits (GAC): per order, and per buyer per calendar year.
 SINGLE_ORDER_LIMIT = Decimal("5000")
 ANNUAL_LIMIT = Decimal("26000")
 _NOT_COUNTED_TOWARD_LIMIT = (S.REJECTED, S.CANCELLED, S.SEND_FAILED, S.SHIPPED_BACK)
-
-# Other domains act on a release in the same transaction: trace codes activate, gates open.
-# Receivers get (declaration, session=..., source=...).
-declaration_released = Signal("declaration-released")
-# Receivers may veto an officer's in-app release by raising a DomainError (e.g. an unfinished inspection).
-release_requested = Signal("declaration-release-requested")
-# Every status change, for domains that follow more than the release; receivers get
-# (declaration, session=..., status=..., occurred_at=...).
-declaration_status_changed = Signal("declaration-status-changed")
-
-
-class InvalidTransition(Conflict):
-    code, title = "invalid_transition", "Not allowed in this status"
 
 
 class CopNoTaken(Conflict):
@@ -285,146 +220,6 @@ def _check_retail_limits(session: Session, buyer_id_number: str, total: Decimal)
         )
 
 
-def record_event(
-    session: Session,
-    declaration: Declaration,
-    *,
-    step: str,
-    title: str,
-    occurred_at: datetime | None = None,
-    status_changed: bool = True,
-    biz_step: BizStep | None = None,
-    disposition: Disposition | None = None,
-    actor: User | None = None,
-    receipt_id: int | None = None,
-    place: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> DeclarationEvent:
-    """Append a step to the declaration's timeline (CBV bizStep and disposition default from its status)."""
-    default_step, default_disposition = STATUS_CBV[declaration.status]
-    event = DeclarationEvent(
-        declaration_id=declaration.id,
-        occurred_at=occurred_at or clock.utcnow(),
-        step=step,
-        title=title,
-        status=declaration.status,
-        status_changed=status_changed,
-        biz_step=biz_step or default_step,
-        disposition=disposition or default_disposition,
-        actor_id=actor.id if actor else None,
-        receipt_id=receipt_id,
-        place=place or declaration.customs_code,
-        details=details or {},
-    )
-    session.add(event)
-    return event
-
-
-def transition(
-    session: Session,
-    declaration: Declaration,
-    status: DeclarationStatus,
-    *,
-    step: str,
-    title: str,
-    occurred_at: datetime,
-    actor: User | None = None,
-    receipt_id: int | None = None,
-    return_info: str | None = None,
-    release_source: ReleaseSource | None = None,
-) -> bool:
-    """Move a declaration to `status` unless that would be a step back; the event lands on the timeline
-    either way. Returns False for a stale step (lower rank than where the declaration already is)."""
-    current, wanted = STATUS_RANK[declaration.status], STATUS_RANK[status]
-    stale, changed = wanted < current, wanted > current
-    if changed:
-        declaration.status = status
-    if return_info and not stale:
-        declaration.return_info = return_info[:1000]
-    if changed and status is S.RELEASED:
-        declaration.released_at = occurred_at
-        declaration.release_source = release_source
-        # Every release, by an officer or by customs' 800 receipt, under one action.
-        audit.record(
-            session,
-            action="declaration.released",
-            actor=audit.by(actor),
-            target=declaration,
-            details={
-                "source": release_source.value if release_source else None,
-                "receipt_id": receipt_id,
-                "note": return_info,
-            },
-            flush=False,
-        )
-    if stale:
-        details: dict[str, Any] | None = {"stale": True, "would_be": status.value, "return_info": return_info}
-    else:
-        details = {"return_info": return_info} if return_info else None
-    record_event(
-        session,
-        declaration,
-        step=step,
-        title=title,
-        occurred_at=occurred_at,
-        status_changed=changed,
-        actor=actor,
-        receipt_id=receipt_id,
-        details=details,
-    )
-    if stale:
-        return False
-    if changed:
-        _notify(session, declaration, status, return_info)
-        declaration_status_changed.send(declaration, session=session, status=status, occurred_at=occurred_at)
-        if status is S.RELEASED:
-            declaration_released.send(declaration, session=session, source=release_source)
-    return True
-
-
-def _notify(session: Session, declaration: Declaration, status: DeclarationStatus, return_info: str | None) -> None:
-    if status not in _NOTIFIED:
-        return
-    kind, title = _NOTIFIED[status]
-    number = declaration.invt_no or declaration.cop_no
-    reason = f" ({return_info})" if return_info else ""
-    notices.notify_enterprise(
-        session,
-        enterprise_id=declaration.declaring_enterprise_id,
-        roles=[Role.DECLARANT],
-        kind=kind,
-        title=Message(f"{title.zh} {number}", f"{title.en}: {number}"),
-        body=Message(f"{title.zh}：{number}{reason}", f"{title.en}: {number}{reason}"),
-        # A declaration reaches each status once (by rank), so this names the decision.
-        source_key=f"declaration/{declaration.id}/{status.value}",
-        declaration_id=declaration.id,
-    )
-
-
-def release_by_officer(session: Session, declaration_id: int, *, officer: User, note: str | None = None) -> Declaration:
-    """An officer releases in the app: the same release customs' 800 receipt performs."""
-    declaration = session.get(Declaration, declaration_id, with_for_update=True)
-    if declaration is None:
-        raise NotFound(f"Declaration {declaration_id} does not exist.")
-    if declaration.status not in OFFICER_RELEASABLE:
-        raise InvalidTransition(
-            f"Declaration {declaration_id} is {declaration.status.value}; it cannot be released from there."
-        )
-    release_requested.send(declaration, session=session)
-    transition(
-        session,
-        declaration,
-        S.RELEASED,
-        step="officer_release",
-        title="关员放行",
-        occurred_at=clock.utcnow(),
-        actor=officer,
-        return_info=note,
-        release_source=ReleaseSource.OFFICER,
-    )
-    return declaration
-
-
 def timeline(session: Session, declaration_id: int, *, viewer: User) -> list[DeclarationEvent]:
     """Every step of a declaration in the order it happened."""
     declaration = get_declaration_for(session, declaration_id, viewer=viewer)
@@ -468,49 +263,3 @@ def find_for_receipt(session: Session, *, guids: set[str], cop_nos: set[str]) ->
             if held is None or held.status is S.REJECTED or declaration.status is not S.REJECTED:
                 found[f"cop:{declaration.cop_no}"] = declaration
     return found
-
-
-def clearance_figures(session: Session, *, since: datetime, until: datetime) -> dict[str, Any]:
-    """How fast clearance is for declarations submitted in [since, until): the park's headline figure."""
-    in_range = (Declaration.submitted_at >= since, Declaration.submitted_at < until)
-    by_status = {
-        status: count
-        for status, count in session.execute(
-            select(Declaration.status, func.count()).where(*in_range).group_by(Declaration.status)
-        )
-    }
-    submitted = sum(by_status.values())
-    released = select(Declaration.submitted_at, Declaration.released_at).where(
-        *in_range, Declaration.released_at.is_not(None)
-    )
-    first_inspection = (
-        select(DeclarationEvent.declaration_id, func.min(DeclarationEvent.occurred_at).label("issued_at"))
-        .where(DeclarationEvent.step == "inspection_issued")
-        .group_by(DeclarationEvent.declaration_id)
-        .subquery()
-    )
-    inspected = select(first_inspection.c.issued_at, Declaration.released_at).join(
-        Declaration, Declaration.id == first_inspection.c.declaration_id
-    )
-    inspected_count = session.scalar(select(func.count()).select_from(inspected.where(*in_range).subquery()))
-    return {
-        "since": since,
-        "until": until,
-        "submitted": submitted,
-        "submission_to_release": _duration_figures(session, released),
-        "inspection_to_release": _duration_figures(
-            session, inspected.where(*in_range, Declaration.released_at.is_not(None))
-        ),
-        "inspection_rate": (inspected_count / submitted) if submitted else None,
-        "by_status": {status.value: by_status.get(status, 0) for status in DeclarationStatus},
-    }
-
-
-def _duration_figures(session: Session, pairs: Select[Any]) -> dict[str, Any]:
-    """Count, median and 90th percentile of (end - start) in seconds, interpolated like percentile_cont."""
-    seconds = sorted((end - start).total_seconds() for start, end in session.execute(pairs))
-    return {
-        "count": len(seconds),
-        "median_seconds": percentile(seconds, 0.5),
-        "p90_seconds": percentile(seconds, 0.9),
-    }

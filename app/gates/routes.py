@@ -1,11 +1,11 @@
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
+from app.common.blueprint import Blueprint
 from app.common.pagination import PageQuery
 from app.config import current_settings
-from app.gates import service
+from app.gates import approval, arrival, decision, figures, lanes, passage, passes, vehicles, weighing
 from app.gates.schemas import (
     ArrivalCreate,
     DecisionCreate,
@@ -54,7 +54,7 @@ class Gates(MethodView):
     def get(self, query):
         """List gates with their lanes, newest first."""
         with db.transaction() as session:
-            return service.list_gates(session, **query)
+            return lanes.list_gates(session, **query)
 
     @require_role(Role.ADMIN)
     @idempotent
@@ -64,7 +64,7 @@ class Gates(MethodView):
     def post(self, payload):
         """Register a checkpoint gate."""
         with db.transaction() as session:
-            return service.create_gate(session, actor=current_actor(), **payload)
+            return lanes.create_gate(session, actor=current_actor(), **payload)
 
 
 @blp.route("/gates/<int32:gate_id>")
@@ -74,7 +74,7 @@ class GateById(MethodView):
     def get(self, gate_id):
         """Read a gate with its lanes."""
         with db.transaction() as session:
-            return service.get_gate(session, gate_id)
+            return lanes.get_gate(session, gate_id)
 
 
 @blp.route("/gates/<int32:gate_id>/lanes")
@@ -87,7 +87,7 @@ class GateLanes(MethodView):
     def post(self, payload, gate_id):
         """Add a lane to a gate."""
         with db.transaction() as session:
-            return service.add_lane(session, gate_id, actor=current_actor(), **payload)
+            return lanes.add_lane(session, gate_id, actor=current_actor(), **payload)
 
 
 @blp.route("/lanes/<int32:lane_id>")
@@ -99,7 +99,7 @@ class LaneById(MethodView):
     def patch(self, payload, lane_id):
         """Switch a lane's type or open/close it; audited."""
         with db.transaction() as session:
-            return service.switch_lane(session, lane_id, actor=current_actor(), **payload)
+            return lanes.switch_lane(session, lane_id, actor=current_actor(), **payload)
 
 
 @blp.route("/vehicles")
@@ -110,7 +110,7 @@ class Vehicles(MethodView):
     def get(self, query):
         """List the vehicles you may see (your enterprise's, or all for gate and customs staff)."""
         with db.transaction() as session:
-            return service.list_vehicles(session, viewer=current_user(), **query)
+            return vehicles.list_vehicles(session, viewer=current_user(), **query)
 
     @require_role(Role.DECLARANT, Role.ADMIN)
     @idempotent
@@ -120,7 +120,7 @@ class Vehicles(MethodView):
     def post(self, payload):
         """Register a vehicle with its plate, IC card, class, tare weight and container."""
         with db.transaction() as session:
-            return service.register_vehicle(session, registrant=current_user(), actor=current_actor(), **payload)
+            return vehicles.register_vehicle(session, registrant=current_user(), actor=current_actor(), **payload)
 
 
 @blp.route("/vehicles/<int32:vehicle_id>")
@@ -130,7 +130,7 @@ class VehicleById(MethodView):
     def get(self, vehicle_id):
         """Read a vehicle."""
         with db.transaction() as session:
-            return service.get_vehicle_for(session, vehicle_id, viewer=current_user())
+            return vehicles.get_vehicle_for(session, vehicle_id, viewer=current_user())
 
 
 @blp.route("/gate-passes")
@@ -141,7 +141,7 @@ class GatePasses(MethodView):
     def get(self, query):
         """List the gate passes you may see, newest first."""
         with db.transaction() as session:
-            return service.list_passes(session, viewer=current_user(), **query)
+            return passes.list_passes(session, viewer=current_user(), **query)
 
     @require_role(Role.DECLARANT)
     @idempotent
@@ -151,7 +151,7 @@ class GatePasses(MethodView):
     def post(self, payload):
         """Declare a gate pass (核放单) binding a vehicle to the declarations or bonded lists it carries."""
         with db.transaction() as session:
-            return service.declare_pass(session, declarant=current_user(), actor=current_actor(), **payload)
+            return passes.declare_pass(session, declarant=current_user(), actor=current_actor(), **payload)
 
 
 @blp.route("/gate-passes/<int:pass_id>")
@@ -161,7 +161,7 @@ class GatePassById(MethodView):
     def get(self, pass_id):
         """Read a gate pass."""
         with db.transaction() as session:
-            return service.get_pass_for(session, pass_id, viewer=current_user())
+            return passes.get_pass_for(session, pass_id, viewer=current_user())
 
 
 @blp.route("/gate-passes/<int:pass_id>/void")
@@ -173,7 +173,7 @@ class GatePassVoid(MethodView):
     def post(self, pass_id):
         """Void a gate pass the vehicle has not used."""
         with db.transaction() as session:
-            return service.void_pass(session, pass_id, declarant=current_user(), actor=current_actor())
+            return passes.void_pass(session, pass_id, declarant=current_user(), actor=current_actor())
 
 
 @blp.route("/gate-passes/<int:pass_id>/approve")
@@ -185,7 +185,7 @@ class GatePassApprove(MethodView):
     def post(self, pass_id):
         """Approve a gate pass, or lift a gate hold (SAS221); the lists it covers must allow it."""
         with db.transaction() as session:
-            return service.approve_pass(session, pass_id, approver=current_user(), actor=current_actor())
+            return approval.approve_pass(session, pass_id, approver=current_user(), actor=current_actor())
 
 
 @blp.route("/gate-passes/<int:pass_id>/hold")
@@ -198,7 +198,7 @@ class GatePassHold(MethodView):
     def post(self, payload, pass_id):
         """Hold a gate pass for customs (SAS224): no vehicle passes on it until approve releases it."""
         with db.transaction() as session:
-            return service.hold_pass(session, pass_id, officer=current_user(), actor=current_actor(), **payload)
+            return approval.hold_pass(session, pass_id, officer=current_user(), actor=current_actor(), **payload)
 
 
 @blp.route("/gate/arrivals")
@@ -212,8 +212,8 @@ class Arrivals(MethodView):
     def post(self, payload):
         """A vehicle is read at a gate: the passage with its lane and what is still needed."""
         with db.transaction() as session:
-            arrival = service.arrive(session, operator=current_user(), **payload)
-        return arrival.passage, 201 if arrival.created else 200
+            arrived = arrival.arrive(session, operator=current_user(), **payload)
+        return arrived.passage, 201 if arrived.created else 200
 
 
 @blp.route("/gate/passages")
@@ -224,7 +224,7 @@ class Passages(MethodView):
     def get(self, query):
         """List passages, newest first."""
         with db.transaction() as session:
-            return service.list_passages(session, **query)
+            return passage.list_passages(session, **query)
 
 
 @blp.route("/gate/passages/<int:passage_id>")
@@ -234,7 +234,7 @@ class PassageById(MethodView):
     def get(self, passage_id):
         """Read a passage."""
         with db.transaction() as session:
-            return service.get_passage(session, passage_id)
+            return passage.get_passage(session, passage_id)
 
 
 @blp.route("/gate/passages/<int:passage_id>/weight")
@@ -248,7 +248,7 @@ class PassageWeight(MethodView):
         """The weighbridge reading: clears the vehicle automatically or refers it with every reason."""
         tolerance = current_settings().gate_weight_tolerance_percent
         with db.transaction() as session:
-            return service.weigh(session, passage_id, tolerance_percent=tolerance, **payload)
+            return weighing.weigh(session, passage_id, tolerance_percent=tolerance, **payload)
 
 
 @blp.route("/gate/passages/<int:passage_id>/decision")
@@ -261,7 +261,7 @@ class PassageDecision(MethodView):
     def post(self, payload, passage_id):
         """Clear, turn back or send to inspection a referred vehicle, with a reason code."""
         with db.transaction() as session:
-            return service.decide(session, passage_id, decider=current_user(), actor=current_actor(), **payload)
+            return decision.decide(session, passage_id, decider=current_user(), actor=current_actor(), **payload)
 
 
 @blp.route("/gate/figures")
@@ -272,4 +272,4 @@ class GateFigures(MethodView):
     def get(self, query):
         """Per gate and lane over a date range: vehicles/hour, decision time, auto-cleared share, referrals."""
         with db.transaction() as session:
-            return service.gate_figures(session, **query)
+            return figures.gate_figures(session, **query)

@@ -7,7 +7,16 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from stdnum import iso6346
 
 from app.bonded_lists.models import DeductionMark, EntryStatus, InvtStatus
-from app.common.fields import CUSTOMS_CODE, BigInteger, DecimalString, Integer, String, TrimmedString
+from app.common.fields import (
+    CUSTOMS_CODE,
+    BigInteger,
+    DecimalString,
+    Integer,
+    PlateRead,
+    String,
+    TrimmedString,
+    normalize_plate,
+)
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import DeclarationStatus
 from app.gates.models import (
@@ -36,28 +45,13 @@ IC_NO = validate.Regexp(r"^[0-9A-Z]{6,32}$", error="6-32 letters or digits.")
 KG = {"places": 1}
 
 
-def _normalize_plate(raw: str) -> str:
-    # Plates are written with a middle dot or a space after the office letter (渝A·12345).
-    return re.sub(r"[\s·•.\-]", "", raw).upper()
-
-
 class Plate(String):
     """A mainland Chinese plate, including new-energy plates; returned without separators."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        plate = _normalize_plate(super()._deserialize(value, attr, data, **kwargs))
+        plate = normalize_plate(super()._deserialize(value, attr, data, **kwargs))
         if not PLATE.match(plate):
             raise ValidationError("Not a mainland Chinese plate, e.g. 渝A12345 or 渝AD12345.")
-        return plate
-
-
-class PlateRead(String):
-    """A plate as a camera read it: normalised but not validated (a misread is evidence, not an error)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        plate = _normalize_plate(super()._deserialize(value, attr, data, **kwargs))
-        if not 1 <= len(plate) <= 10:
-            raise ValidationError("1-10 characters.")
         return plate
 
 

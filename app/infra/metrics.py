@@ -31,11 +31,9 @@ from prometheus_client import (
     multiprocess,
     values,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
-from app import db
 from app.errors import Unauthorized
 
 # prometheus-client picked its value class from the environment when it was imported: this is what it chose.
@@ -129,29 +127,15 @@ def _pool_size(engine: Engine) -> int:
     return engine.pool.size() if hasattr(engine.pool, "size") else 0
 
 
+def collect_at_scrape(app: Flask, collector: Collector) -> None:
+    """Add a figure that needs a query (a domain's collector, handed over by the factory) to every scrape."""
+    app.extensions.setdefault("metrics_collectors", []).append(collector)
+
+
 def process_exiting(pid: int | None = None) -> None:
     """Drop an ended process's live gauges from the sums (gunicorn's child_exit, the dispatcher's exit)."""
     if MULTIPROCESS:
         multiprocess.mark_process_dead(pid or os.getpid())
-
-
-class OutboxCollector(Collector):
-    """Outbox depth and the age of its oldest pending delivery, read when Prometheus scrapes, not per request."""
-
-    def __init__(self, app: Flask) -> None:
-        self._app = app
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from app.notices import outbox  # plumbing reads a domain's figure; the domain knows nothing of metrics
-
-        with db.reading(self._app.extensions["sessionmaker"]) as session:
-            depth, oldest_age = outbox.depth(session)
-        yield GaugeMetricFamily("smartpark_outbox_pending", "Deliveries waiting in the push outbox.", value=depth)
-        yield GaugeMetricFamily(
-            "smartpark_outbox_oldest_pending_age_seconds",
-            "Age of the oldest delivery waiting in the push outbox (0 when it is empty).",
-            value=oldest_age,
-        )
 
 
 class _ThisProcess(Collector):
@@ -183,7 +167,8 @@ def scrape() -> Response:
     else:
         _sample(app)
         registry.register(_ThisProcess())
-    registry.register(OutboxCollector(app))
+    for collector in app.extensions.get("metrics_collectors", ()):
+        registry.register(collector)
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

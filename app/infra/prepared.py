@@ -29,9 +29,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Insert, Select, exc, select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
-
-from app.db import session_factory
+from sqlalchemy.orm import Session, sessionmaker
 
 
 def select_named(columns: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
@@ -46,8 +44,9 @@ class PreparedRead:
         self._build = build
         self._prepared: dict[str, _Prepared] = {}
 
-    def first(self, **params: Any) -> Any:
-        bind = session_factory().kw["bind"]
+    def first(self, sessions: sessionmaker[Session], /, **params: Any) -> Any:
+        """The first row for `params`, on the connection `sessions` are bound to (the app's db.session_factory())."""
+        bind = sessions.kw["bind"]
         if isinstance(bind, Connection):
             return self._prepare(bind.dialect).run(bind.connection.driver_connection, params)
         prepared = self._prepare(bind.dialect)

@@ -7,8 +7,8 @@ from flask import request, send_file
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_actor, current_user, require_role
+from app.common.blueprint import Blueprint
 from app.config import current_settings
 from app.idempotency.guards import idempotent
 from app.inspections import service

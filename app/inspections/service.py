@@ -19,8 +19,9 @@ from app.audit.service import Actor
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations import service as declarations
+from app.declarations import status as declaration_status
 from app.declarations.models import BizStep, Declaration, DeclarationStatus, Disposition
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.inspections.models import (
     Disposal,
@@ -389,8 +390,11 @@ def order_inspection(
             f"Declaration {declaration.id} is {declaration.status.value}; it cannot be inspected from there."
         )
     now = clock.utcnow()
-    if declarations.STATUS_RANK[declaration.status] < declarations.STATUS_RANK[DeclarationStatus.INSPECTION]:
-        declarations.transition(
+    if (
+        declaration_status.STATUS_RANK[declaration.status]
+        < declaration_status.STATUS_RANK[DeclarationStatus.INSPECTION]
+    ):
+        declaration_status.transition(
             session,
             declaration,
             DeclarationStatus.INSPECTION,
@@ -873,8 +877,7 @@ def photo_path(upload_dir: Path, photo: InspectionPhoto) -> Path:
 # Release
 
 
-@declarations.release_requested.connect
-def _refuse_release_before_result(declaration: Declaration, *, session: Session, **_: Any) -> None:
+def refuse_release_before_result(session: Session, declaration: Declaration) -> None:
     """An officer may release in the app only once the inspection found the goods releasable."""
     task = find_open_task(session, declaration.id, lock=True)
     if task is None or task.status is T.RESULT_NORMAL:
@@ -892,7 +895,7 @@ def _refuse_release_before_result(declaration: Declaration, *, session: Session,
 
 
 # Customs' conclusions that end an inspection, whatever stage it reached (customs has the last word).
-_CONCLUDING = {
+CONCLUDING = {
     DeclarationStatus.RELEASED: "放行，查验任务结束",
     DeclarationStatus.DETAINED: "扣留，查验任务结束",
     DeclarationStatus.SHIPPED_BACK: "退运，查验任务结束",
@@ -901,17 +904,16 @@ _CONCLUDING = {
 }
 
 
-@declarations.declaration_status_changed.connect
-def _close_when_concluded(
-    declaration: Declaration, *, session: Session, status: DeclarationStatus, occurred_at: datetime, **_: Any
+def close_when_concluded(
+    session: Session, declaration: Declaration, status: DeclarationStatus, *, occurred_at: datetime
 ) -> None:
     """Release, detention, return, rejection or cancellation ends the declaration's open inspection."""
-    if status in _CONCLUDING:
+    if status in CONCLUDING:
         close_open_task(
             session,
             declaration,
             occurred_at=occurred_at,
-            title=_CONCLUDING[status],
+            title=CONCLUDING[status],
             details={
                 "declaration_status": status.value,
                 "release_source": getattr(declaration.release_source, "value", None),
@@ -966,7 +968,7 @@ def _record(
     disposition: Disposition | None = Disposition.IN_PROGRESS,
     details: dict[str, Any] | None = None,
 ) -> None:
-    declarations.record_event(
+    declaration_status.record_event(
         session,
         task.declaration,
         step=step,

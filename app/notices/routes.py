@@ -2,11 +2,11 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.errors import PasswordChangeRequired
 from app.auth.guards import authenticate_bearer, current_session_id, current_user, require_role
+from app.common.blueprint import Blueprint
+from app.common.figures import FiguresQuery
 from app.config import current_settings
-from app.declarations.schemas import FiguresQuery
 from app.errors import InvalidInput
 from app.idempotency.guards import idempotent
 from app.notices import service, stream

@@ -3,6 +3,7 @@ from flask.cli import AppGroup
 
 from app import db
 from app.config import current_settings
+from app.gates import overdue
 from app.risk import service
 
 risk_cli = AppGroup("risk", help="Risk-warning sweeps.")
@@ -16,7 +17,7 @@ def sweep() -> None:
     while True:
         # One transaction per batch keeps locks short while a backlog drains.
         with db.transaction() as session:
-            batch = service.sweep_unpassed_releases(session, overdue_after=overdue_after)
+            batch = overdue.sweep_unpassed_releases(session, overdue_after=overdue_after)
         unpassed += batch
         if batch < service.SWEEP_BATCH:
             break

@@ -2,9 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.common.fields import BigInteger, Integer, String, TrimmedString
+from app.common.fields import BigInteger, Integer, PlateRead, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
-from app.gates.schemas import PlateRead
 from app.inspections.models import InspectionMethod
 from app.risk.models import Resolution, Severity, VideoEventType, WarningSource, WarningStatus
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, String, and_, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, Exists, and_, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,10 +17,9 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
-from app.declarations.models import Declaration, DeclarationStatus
-from app.declarations.service import InvalidTransition
+from app.declarations.models import Declaration
+from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
-from app.gates.models import GatePass, GatePassDeclaration, PassStatus
 from app.inspections import service as inspections
 from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
 from app.risk.models import (
@@ -335,48 +334,6 @@ def _assign(warning: RiskWarning, officer: User) -> None:
 
 
 # Sweeps (flask risk sweep)
-
-
-def sweep_unpassed_releases(session: Session, *, overdue_after: timedelta, limit: int = SWEEP_BATCH) -> int:
-    """Warn about released lists whose goods no gate pass has taken through a gate within `overdue_after`."""
-    cutoff = clock.utcnow() - overdue_after
-    passed = (
-        select(GatePassDeclaration.declaration_id)
-        .join(GatePass, GatePass.id == GatePassDeclaration.pass_id)
-        .where(
-            GatePassDeclaration.declaration_id == Declaration.id,
-            GatePass.status.in_((PassStatus.PASSED_GATE_1, PassStatus.PASSED)),
-        )
-    )
-    # Each list is warned about once: a warning (open or resolved) already names it.
-    subject = literal("unpassed:") + cast(Declaration.id, String)
-    warned = select(RiskWarning.id).where(RiskWarning.subject_key == subject)
-    overdue = list(
-        session.scalars(
-            select(Declaration)
-            .where(
-                Declaration.status == DeclarationStatus.RELEASED,
-                Declaration.released_at < cutoff,
-                ~exists(passed),
-                ~exists(warned),
-            )
-            .order_by(Declaration.id)
-            .limit(limit)
-        )
-    )
-    for declaration in overdue:
-        number = declaration.invt_no or declaration.cop_no
-        raise_warning(
-            session,
-            source=WarningSource.OVERDUE_GATE,
-            subject_key=f"unpassed:{declaration.id}",
-            severity=Severity.MEDIUM,
-            title=f"清单 {number} 放行后超过 {overdue_after.total_seconds() / 3600:.0f} 小时未过卡",
-            details={"released_at": declaration.released_at.isoformat() if declaration.released_at else None},
-            declaration_id=declaration.id,
-            enterprise_id=declaration.declaring_enterprise_id,
-        )
-    return len(overdue)
 
 
 def sweep_abnormal_inspections(session: Session) -> int:

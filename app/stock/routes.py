@@ -1,8 +1,8 @@
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
 from app.auth.guards import current_user, require_role
+from app.common.blueprint import Blueprint
 from app.idempotency.guards import idempotent
 from app.stock import service
 from app.stock.schemas import MovementRead, ScanInCreate, StockPage, StockQuery

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
-from app.declarations import service as declarations
 from app.declarations.models import Declaration, DeclarationLine
 from app.errors import Conflict, InvalidInput
 from app.goods.models import Product
@@ -118,8 +117,29 @@ def _needs(session: Session, declaration: Declaration) -> dict[str, Decimal]:
     return needs
 
 
-@declarations.release_requested.connect
-def _refuse_release_without_stock(declaration: Declaration, *, session: Session, **_: Any) -> None:
+def lock_levels_for_release(session: Session, declaration_ids: Sequence[int]) -> None:
+    """Lock every stock row these declarations' releases will deduct, in one global order (warehouse, GTIN).
+
+    A customs document releases many declarations; deducting them one by one would lock a popular product's rows in
+    document order, and two documents naming the same products in different orders would deadlock. Taken here
+    first, in key order, the rows make concurrent documents queue instead (`deduct_on_release` then finds them held).
+    """
+    if not declaration_ids:
+        return
+    wanted = (
+        select(Declaration.warehouse_enterprise_id, DeclarationLine.gtin)
+        .join(DeclarationLine, DeclarationLine.declaration_id == Declaration.id)
+        .where(Declaration.id.in_(declaration_ids))
+    )
+    session.execute(
+        select(StockLevel.id)
+        .where(tuple_(StockLevel.warehouse_enterprise_id, StockLevel.gtin).in_(wanted))
+        .order_by(StockLevel.warehouse_enterprise_id, StockLevel.gtin)
+        .with_for_update()
+    ).all()
+
+
+def refuse_release_without_stock(session: Session, declaration: Declaration) -> None:
     """An officer's in-app release must not take the warehouse's booked stock of a product below zero."""
     needs = _needs(session, declaration)
     held = dict(
@@ -140,8 +160,7 @@ def _refuse_release_without_stock(declaration: Declaration, *, session: Session,
         )
 
 
-@declarations.declaration_released.connect
-def _deduct_on_release(declaration: Declaration, *, session: Session, **_: Any) -> None:
+def deduct_on_release(session: Session, declaration: Declaration) -> None:
     """Take the declaration's goods out of its warehouse's booked stock, never below zero.
 
     Customs' 800 receipt releases whatever the stock says; a shortage is recorded on the movement

@@ -18,6 +18,7 @@ from app.audit import service as audit
 from app.common import clock
 from app.common.pagination import Page, paginate
 from app.declarations import service as declarations
+from app.declarations import status as declaration_status
 from app.declarations.models import DeclarationLine, DeclarationStatus
 from app.errors import Conflict, InvalidInput, NotFound
 from app.goods import service as goods
@@ -89,7 +90,7 @@ def issue_trace_codes(
     if operator.role is not Role.WAREHOUSE_OPERATOR or declaration.warehouse_enterprise_id != operator.enterprise_id:
         raise NotFound(f"Declaration {declaration_id} is not held by your warehouse.")
     if declaration.status in NOT_ISSUABLE:
-        raise declarations.InvalidTransition(
+        raise declaration_status.InvalidTransition(
             f"Declaration {declaration_id} is {declaration.status.value}; its goods get no trace codes."
         )
     # The line's row lock serialises concurrent batches for it, so two cannot both pass the count.
@@ -265,7 +266,7 @@ class LabelFacts:
 
 def label_facts_for(serial: str, *, viewer: User) -> LabelFacts:
     """A code's label, read in one statement outside the session: label printers ask for them by the thousand."""
-    row = _LABEL.first(serial=serial)
+    row = _LABEL.first(db.session_factory(), serial=serial)
     if row is None or not may_see(viewer, row.warehouse_enterprise_id):
         raise NotFound(f"Trace code {serial} does not exist.")
     return LabelFacts(gtin=row.gtin, serial=row.serial, lot=row.lot)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -13,7 +12,6 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
-from app.declarations import service as declarations
 from app.declarations.models import Declaration, DeclarationStatus
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.trace.issuing import get_batch_for, may_see
@@ -127,8 +125,7 @@ def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-@declarations.declaration_released.connect
-def activate_on_release(declaration: Declaration, *, session: Session, **_: Any) -> None:
+def activate_on_release(session: Session, declaration: Declaration) -> None:
     """Release makes the declaration's affixed codes live (those affixed later go live when affixed)."""
     changed = session.execute(
         update(TraceCode)

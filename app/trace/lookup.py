@@ -218,6 +218,7 @@ def look_up(
     """
     now = clock.utcnow()
     row = _LOOKUP.first(
+        db.session_factory(),
         serial=serial,
         since=now - rules.window,
         network=client.network if client else None,

@@ -19,7 +19,7 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
+from app.common.blueprint import Blueprint
 from app.common.fields import normalize_gtin
 from app.config import Settings, current_settings
 from app.errors import DomainError, InvalidInput, NotFound

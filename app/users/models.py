@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
 from app.db import Base, enum_type
-from app.enterprises.models import Enterprise
 
 
 class Role(enum.StrEnum):
@@ -57,7 +56,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow, onupdate=clock.utcnow)
 
-    enterprise: Mapped[Enterprise | None] = relationship(lazy="joined")
+    # Named, not imported: enterprises sit above users (their service records audit entries, which name a user).
+    enterprise = relationship("Enterprise", lazy="joined")
 
     def is_locked_out(self, now: datetime) -> bool:
         return self.lockout_until is not None and self.lockout_until > now

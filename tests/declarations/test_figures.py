@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from app.common import clock
-from app.declarations import service
+from app.declarations import status
 from app.declarations.models import DeclarationStatus
 from app.users.models import Role
 from tests.factories import make_declaration, make_user
@@ -24,7 +24,7 @@ def released_after(session, start, minutes, *, inspected_after=None):
         status=DeclarationStatus.RELEASED,
     )
     if inspected_after is not None:
-        service.record_event(
+        status.record_event(
             session,
             declaration,
             step="inspection_issued",
@@ -42,7 +42,7 @@ def test_figures_give_median_p90_rate_and_counts(client, session, admin):
     released_after(session, start, 40, inspected_after=10)
     released_after(session, start, 70, inspected_after=20)
     make_declaration(session, submitted_at=start, status=DeclarationStatus.INSPECTION)
-    service.record_event(
+    status.record_event(
         session, make_declaration(session, submitted_at=start, status=DeclarationStatus.REJECTED), step="x", title="x"
     )
 

@@ -38,12 +38,12 @@ def test_a_prepared_read_answers_as_sqlalchemy_does_and_hands_its_connection_bac
                 select(User.username, User.role, User.created_at).where(User.username == "prepared-reader")
             ).one()
 
-        row = _prepared_user_read().first(username="prepared-reader")
+        row = _prepared_user_read().first(db.session_factory(), username="prepared-reader")
 
         # Converted by the columns' own types: the enum member, an aware UTC time, the statement's own literal.
         assert row._asdict() == {**expected._asdict(), "phone": "-"}
         assert row.created_at.utcoffset() == timedelta(0)
-        assert _prepared_user_read().first(username="nobody") is None
+        assert _prepared_user_read().first(db.session_factory(), username="nobody") is None
         with engine.connect() as connection:
             assert transaction_handling(connection) == before
 
@@ -52,7 +52,7 @@ def test_a_prepared_read_refuses_two_columns_of_one_name(racing_app):
     read = PreparedRead(lambda: select(User.username, func.lower(User.username).label("username")))
 
     with racing_app.app_context(), pytest.raises(ValueError, match="distinct column names"):
-        read.first()
+        read.first(db.session_factory())
 
 
 @pytest.mark.postgres_only
@@ -60,7 +60,7 @@ def test_a_prepared_read_after_the_server_dropped_its_pooled_connection_gets_a_n
     engine = racing_app.extensions["engine"]
     with racing_app.app_context():
         read = PreparedRead(lambda: select_named({"pid": func.pg_backend_pid()}))
-        backend = read.first().pid
+        backend = read.first(db.session_factory()).pid
         with create_engine(configured_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT").connect() as other:
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
             gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
@@ -69,5 +69,5 @@ def test_a_prepared_read_after_the_server_dropped_its_pooled_connection_gets_a_n
                 time.sleep(0.02)
 
         # The server's goodbye is waiting on the idle connection: checkout sees it and connects afresh.
-        assert read.first().pid != backend
+        assert read.first(db.session_factory()).pid != backend
     assert engine.pool.checkedout() == 0

@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import select
 
+from app.clearance import flows
 from app.common import clock
-from app.declarations import service as declarations
 from app.declarations.models import DeclarationStatus
 from app.inspections.models import InspectionTask, TaskStatus
 from app.notices.models import Notice
@@ -12,7 +12,7 @@ from tests.inspections.helpers import TASKS, act, book, timeline
 
 
 def release_by_receipt(session, declaration):
-    declarations.transition(
+    flows.apply_status(
         session, declaration, DeclarationStatus.RELEASED, step="receipt_800", title="放行", occurred_at=clock.utcnow()
     )
     session.flush()
@@ -95,7 +95,7 @@ def test_customs_concluding_otherwise_also_closes_the_task(
 ):
     book(client, auth_headers(declarant), task.id, slot.id)
 
-    declarations.transition(session, declaration, status, step="receipt", title="海关结论", occurred_at=clock.utcnow())
+    flows.apply_status(session, declaration, status, step="receipt", title="海关结论", occurred_at=clock.utcnow())
     session.flush()
 
     session.refresh(task)

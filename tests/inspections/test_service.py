@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.common import clock
 from app.declarations.models import DeclarationEvent, DeclarationStatus
-from app.declarations.service import InvalidTransition
+from app.declarations.status import InvalidTransition
 from app.inspections import service
 from app.inspections.models import InspectionMethod, InspectionTask, TaskSource, TaskStatus
 from app.notices.models import Notice, NoticeKind

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from app.declarations import service as declarations
+from app.declarations import status as declaration_status
 from app.declarations.models import Declaration, DeclarationStatus
 from app.goods.models import Product
 from app.users.models import Role, User
@@ -47,7 +47,7 @@ def make_setup(session: Session, *, qty: int = 10, status: DeclarationStatus = D
     declaration.invt_no = f"80122026I{declaration.id:09d}"
     declaration.lines[0].qty = Decimal(qty)
     session.flush()
-    declarations.record_event(session, declaration, step="audited", title="审结")
+    declaration_status.record_event(session, declaration, step="audited", title="审结")
     session.flush()
     return Setup(operator=operator, officer=officer, declaration=declaration, product=product)
 

@@ -1,3 +1,5 @@
+"""What goes in and out of the account routes: users, their profile and their passwords."""
+
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from app.common.fields import Integer, String, TrimmedString

@@ -1,4 +1,7 @@
-"""Accounts: creation, the rules between roles and enterprises, state changes and passwords."""
+"""Accounts: creation, the rules between roles and enterprises, state changes and passwords.
+
+They live with auth, above the users' model, because a change of password or state ends the account's sign-ins.
+"""
 
 from __future__ import annotations
 

@@ -1,13 +1,11 @@
+"""Routes for accounts: the signed-in user's own profile and password (/me), and admins managing users."""
+
 from flask.views import MethodView
 
 from app import db
-from app.api import Blueprint
+from app.auth import users as service
 from app.auth.guards import current_actor, current_session_id, current_user, require_role
-from app.config import current_settings
-from app.idempotency.guards import idempotent
-from app.users import service
-from app.users.models import Role
-from app.users.schemas import (
+from app.auth.user_schemas import (
     MeUpdate,
     PasswordChange,
     PasswordReset,
@@ -18,6 +16,10 @@ from app.users.schemas import (
     UserRead,
     UserUpdate,
 )
+from app.common.blueprint import Blueprint
+from app.config import current_settings
+from app.idempotency.guards import idempotent
+from app.users.models import Role
 
 me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user.")
 admin_blp = Blueprint(

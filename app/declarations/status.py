@@ -1,0 +1,191 @@
+"""A declaration's status, moved only forward by rank, and the timeline every step lands on.
+
+Customs' receipts arrive late, twice and out of order, so a status only ever moves up `STATUS_RANK`; a stale
+step still lands on the timeline. What a status change sets off in other domains (release: stock, trace codes,
+the inspection) is not here: `app/clearance/flows.py` calls `transition` and then each consequence by name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.common import clock
+from app.declarations.models import (
+    BizStep,
+    Declaration,
+    DeclarationEvent,
+    DeclarationStatus,
+    Disposition,
+    ReleaseSource,
+)
+from app.errors import Conflict
+from app.notices import service as notices
+from app.notices.models import NoticeKind
+from app.notices.service import Message
+from app.users.models import Role, User
+
+S = DeclarationStatus
+
+# A receipt may only move a declaration forward: receipts arrive late, twice and out of order.
+STATUS_RANK: dict[DeclarationStatus, int] = {
+    S.SUBMITTED: 10,
+    S.SEND_FAILED: 15,
+    S.ACCEPTED: 20,
+    S.MANUAL_REVIEW: 30,
+    S.AUDITED: 40,
+    S.INSPECTION: 50,
+    S.REJECTED: 55,
+    S.DETAINED: 60,
+    S.SHIPPED_BACK: 70,
+    S.RELEASED: 80,
+    S.CLOSED: 90,
+    S.CANCELLED: 95,
+}
+
+# Where each status sits in CBV terms, so the timeline maps onto EPCIS ObjectEvents.
+STATUS_CBV: dict[DeclarationStatus, tuple[BizStep, Disposition]] = {
+    S.SUBMITTED: (BizStep.ARRIVING, Disposition.IN_PROGRESS),
+    S.SEND_FAILED: (BizStep.OTHER, Disposition.UNKNOWN),
+    S.ACCEPTED: (BizStep.ACCEPTING, Disposition.IN_PROGRESS),
+    S.MANUAL_REVIEW: (BizStep.HOLDING, Disposition.IN_PROGRESS),
+    S.AUDITED: (BizStep.HOLDING, Disposition.SELLABLE_NOT_ACCESSIBLE),
+    S.INSPECTION: (BizStep.INSPECTING, Disposition.IN_PROGRESS),
+    S.REJECTED: (BizStep.OTHER, Disposition.INACTIVE),
+    S.DETAINED: (BizStep.HOLDING, Disposition.NON_CONFORMANT),
+    S.SHIPPED_BACK: (BizStep.SHIPPING, Disposition.RETURNED),
+    S.RELEASED: (BizStep.DEPARTING, Disposition.SELLABLE_ACCESSIBLE),
+    S.CLOSED: (BizStep.DEPARTING, Disposition.SELLABLE_ACCESSIBLE),
+    S.CANCELLED: (BizStep.OTHER, Disposition.INACTIVE),
+}
+
+# Transitions the declaring enterprise's declarants are told about, with the notice's title.
+_NOTIFIED: dict[DeclarationStatus, tuple[NoticeKind, Message]] = {
+    S.ACCEPTED: (NoticeKind.DECLARATION_ACCEPTED, Message("清单已被海关接收", "Accepted by customs")),
+    S.REJECTED: (NoticeKind.DECLARATION_REJECTED, Message("清单被海关退单", "Rejected by customs")),
+    S.DETAINED: (NoticeKind.DECLARATION_DETAINED, Message("货物被海关扣留", "Goods detained by customs")),
+    S.RELEASED: (NoticeKind.DECLARATION_RELEASED, Message("清单已放行", "Released")),
+}
+
+# Statuses from which an officer may release in the app (customs has the list; it is not final).
+OFFICER_RELEASABLE = frozenset({S.ACCEPTED, S.MANUAL_REVIEW, S.AUDITED, S.INSPECTION, S.DETAINED})
+
+
+class InvalidTransition(Conflict):
+    code, title = "invalid_transition", "Not allowed in this status"
+
+
+def record_event(
+    session: Session,
+    declaration: Declaration,
+    *,
+    step: str,
+    title: str,
+    occurred_at: datetime | None = None,
+    status_changed: bool = True,
+    biz_step: BizStep | None = None,
+    disposition: Disposition | None = None,
+    actor: User | None = None,
+    receipt_id: int | None = None,
+    place: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> DeclarationEvent:
+    """Append a step to the declaration's timeline (CBV bizStep and disposition default from its status)."""
+    default_step, default_disposition = STATUS_CBV[declaration.status]
+    event = DeclarationEvent(
+        declaration_id=declaration.id,
+        occurred_at=occurred_at or clock.utcnow(),
+        step=step,
+        title=title,
+        status=declaration.status,
+        status_changed=status_changed,
+        biz_step=biz_step or default_step,
+        disposition=disposition or default_disposition,
+        actor_id=actor.id if actor else None,
+        receipt_id=receipt_id,
+        place=place or declaration.customs_code,
+        details=details or {},
+    )
+    session.add(event)
+    return event
+
+
+def transition(
+    session: Session,
+    declaration: Declaration,
+    status: DeclarationStatus,
+    *,
+    step: str,
+    title: str,
+    occurred_at: datetime,
+    actor: User | None = None,
+    receipt_id: int | None = None,
+    return_info: str | None = None,
+    release_source: ReleaseSource | None = None,
+) -> bool:
+    """Move a declaration to `status` unless that would be a step back; the event lands on the timeline
+    either way. Returns False for a stale step (lower rank than where the declaration already is)."""
+    current, wanted = STATUS_RANK[declaration.status], STATUS_RANK[status]
+    stale, changed = wanted < current, wanted > current
+    if changed:
+        declaration.status = status
+    if return_info and not stale:
+        declaration.return_info = return_info[:1000]
+    if changed and status is S.RELEASED:
+        declaration.released_at = occurred_at
+        declaration.release_source = release_source
+        # Every release, by an officer or by customs' 800 receipt, under one action.
+        audit.record(
+            session,
+            action="declaration.released",
+            actor=audit.by(actor),
+            target=declaration,
+            details={
+                "source": release_source.value if release_source else None,
+                "receipt_id": receipt_id,
+                "note": return_info,
+            },
+            flush=False,
+        )
+    if stale:
+        details: dict[str, Any] | None = {"stale": True, "would_be": status.value, "return_info": return_info}
+    else:
+        details = {"return_info": return_info} if return_info else None
+    record_event(
+        session,
+        declaration,
+        step=step,
+        title=title,
+        occurred_at=occurred_at,
+        status_changed=changed,
+        actor=actor,
+        receipt_id=receipt_id,
+        details=details,
+    )
+    if stale:
+        return False
+    if changed:
+        _notify(session, declaration, status, return_info)
+    return True
+
+
+def _notify(session: Session, declaration: Declaration, status: DeclarationStatus, return_info: str | None) -> None:
+    if status not in _NOTIFIED:
+        return
+    kind, title = _NOTIFIED[status]
+    number = declaration.invt_no or declaration.cop_no
+    reason = f" ({return_info})" if return_info else ""
+    notices.notify_enterprise(
+        session,
+        enterprise_id=declaration.declaring_enterprise_id,
+        roles=[Role.DECLARANT],
+        kind=kind,
+        title=Message(f"{title.zh} {number}", f"{title.en}: {number}"),
+        body=Message(f"{title.zh}：{number}{reason}", f"{title.en}: {number}{reason}"),
+        # A declaration reaches each status once (by rank), so this names the decision.
+        source_key=f"declaration/{declaration.id}/{status.value}",
+        declaration_id=declaration.id,
+    )

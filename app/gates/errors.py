@@ -1,0 +1,26 @@
+"""The gates domain's own conflicts: codes and plates already taken, a second live pass, no lane to send a vehicle to.
+
+Their `code` values are part of the API.
+"""
+
+from app.errors import Conflict
+
+
+class GateCodeTaken(Conflict):
+    code, title = "gate_code_taken", "Gate code already registered"
+
+
+class LaneCodeTaken(Conflict):
+    code, title = "lane_code_taken", "Lane code already used at this gate"
+
+
+class PlateTaken(Conflict):
+    code, title = "plate_taken", "Vehicle already registered"
+
+
+class VehicleHasLivePass(Conflict):
+    code, title = "vehicle_has_live_pass", "Vehicle already has a gate pass in play"
+
+
+class NoLaneOpen(Conflict):
+    code, title = "no_lane_open", "No open lane fits this vehicle"

@@ -1,0 +1,96 @@
+"""Gates and their lanes: registering a checkpoint, adding lanes, and switching a lane's type or state as traffic
+changes (every switch audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.common.pagination import Page, paginate
+from app.errors import NotFound
+from app.gates.errors import GateCodeTaken, LaneCodeTaken
+from app.gates.models import Direction, Gate, Lane, LaneState, LaneType
+
+
+def create_gate(session: Session, *, code: str, name: str, customs_code: str, actor: Actor) -> Gate:
+    """Register a checkpoint gate."""
+    if session.scalar(select(Gate.id).where(Gate.code == code)) is not None:
+        raise GateCodeTaken(f"A gate with code {code} exists.", errors={"json": {"code": ["Already registered."]}})
+    gate = Gate(code=code, name=name, customs_code=customs_code, lanes=[])
+    session.add(gate)
+    session.flush()
+    audit.record(session, action="gate.created", actor=actor, target=gate, details={"code": code, "name": name})
+    return gate
+
+
+def get_gate(session: Session, gate_id: int) -> Gate:
+    """A gate with its lanes, or NotFound."""
+    gate = session.scalar(select(Gate).where(Gate.id == gate_id).options(selectinload(Gate.lanes)))
+    if gate is None:
+        raise NotFound(f"Gate {gate_id} does not exist.")
+    return gate
+
+
+def find_gate_by_code(session: Session, code: str) -> Gate | None:
+    """A gate by its code, or None."""
+    return session.scalar(select(Gate).where(Gate.code == code))
+
+
+def list_gates(session: Session, *, cursor: int | None = None, limit: int) -> Page[Gate]:
+    """Gates with their lanes, newest first."""
+    statement = select(Gate).options(selectinload(Gate.lanes))
+    return paginate(session, statement, key=Gate.id, cursor=cursor, limit=limit)
+
+
+def add_lane(
+    session: Session,
+    gate_id: int,
+    *,
+    code: str,
+    lane_type: LaneType,
+    direction: Direction,
+    dual_gate: bool = False,
+    state: LaneState = LaneState.OPEN,
+    actor: Actor,
+) -> Lane:
+    """Add a lane to a gate."""
+    gate = get_gate(session, gate_id)
+    if any(lane.code == code for lane in gate.lanes):
+        raise LaneCodeTaken(f"Gate {gate.code} already has lane {code}.", errors={"json": {"code": ["Already used."]}})
+    lane = Lane(gate=gate, code=code, lane_type=lane_type, direction=direction, dual_gate=dual_gate, state=state)
+    session.add(lane)
+    session.flush()
+    audit.record(session, action="gate.lane_added", actor=actor, target=lane, details=_lane_snapshot(lane))
+    return lane
+
+
+def switch_lane(session: Session, lane_id: int, *, actor: Actor, **changes: Any) -> Lane:
+    """Switch a lane's type or state when traffic changes; every switch is audited."""
+    lane = session.scalar(
+        select(Lane).where(Lane.id == lane_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if lane is None:
+        raise NotFound(f"Lane {lane_id} does not exist.")
+    before = _lane_snapshot(lane)
+    for name, value in changes.items():
+        setattr(lane, name, value)
+    session.flush()
+    changed = audit.changes(before, _lane_snapshot(lane))
+    if changed:
+        audit.record(session, action="gate.lane_switched", actor=actor, target=lane, details=changed)
+    return lane
+
+
+def _lane_snapshot(lane: Lane) -> dict[str, Any]:
+    return {
+        "gate_id": lane.gate_id,
+        "code": lane.code,
+        "lane_type": lane.lane_type.value,
+        "direction": lane.direction.value,
+        "state": lane.state.value,
+        "dual_gate": lane.dual_gate,
+    }

@@ -1,0 +1,56 @@
+"""Reading gate passages: one by id, the operator's filtered list, and the passage a pass's vehicle has open at a gate
+now (arrived, or referred and waiting for a decision)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session
+
+from app.common.pagination import Page, paginate, where_given
+from app.errors import NotFound
+from app.gates.models import GatePassage, PassageStatus
+from app.infra.statements import cached_statement
+
+
+def get_passage(session: Session, passage_id: int) -> GatePassage:
+    """A passage by id, or NotFound."""
+    passage = session.get(GatePassage, passage_id)
+    if passage is None:
+        raise NotFound(f"Gate passage {passage_id} does not exist.")
+    return passage
+
+
+def list_passages(
+    session: Session,
+    *,
+    gate_id: int | None = None,
+    lane_id: int | None = None,
+    status: PassageStatus | None = None,
+    pass_id: int | None = None,
+    cursor: int | None = None,
+    limit: int,
+) -> Page[GatePassage]:
+    """Passages, newest first (the gate operator's screen filters by gate and status)."""
+    statement: Select[Any] = where_given(
+        select(GatePassage),
+        (GatePassage.gate_id, gate_id),
+        (GatePassage.lane_id, lane_id),
+        (GatePassage.status, status),
+        (GatePassage.pass_id, pass_id),
+    )
+    return paginate(session, statement, key=GatePassage.id, cursor=cursor, limit=limit)
+
+
+def find_open_passage(session: Session, pass_id: int) -> GatePassage | None:
+    """The passage of a pass's vehicle still at a gate (lane assigned or referred), or None."""
+    return session.scalar(_open_passage_statement(), {"pass_id": pass_id})
+
+
+@cached_statement
+def _open_passage_statement() -> Select[tuple[GatePassage]]:
+    return select(GatePassage).where(
+        GatePassage.pass_id == bindparam("pass_id"),
+        GatePassage.status.in_((PassageStatus.LANE_ASSIGNED, PassageStatus.REFERRED)),
+    )
