@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import select
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -16,16 +16,13 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
-    Insert,
     Integer,
     MetaData,
-    Select,
     create_engine,
     event,
     exc,
 )
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -233,121 +230,6 @@ def statement_read() -> Iterator[Connection]:
     options = {"sqlite_begin": None} if bind.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
     with bind.connect().execution_options(**options) as connection:
         yield connection
-
-
-class PreparedRead:
-    """A Core SELECT run straight on a pooled DBAPI connection, compiled once per dialect: one row or None.
-
-    On the hottest public read SQLAlchemy's execution layers (a Connection, its autobegin and reset, the lookup of
-    the compiled form, the result proxy) cost eight times the query. Values still convert as SQLAlchemy converts
-    them: each parameter and each column goes through its type's own processor. Sessions bound to a connection
-    (the tests' rollback fixture) read inside its transaction, as statement_read does.
-    """
-
-    def __init__(self, build: Callable[[], Select[Any]]) -> None:
-        self._build = build
-        self._prepared: dict[str, _Prepared] = {}
-
-    def first(self, **params: Any) -> tuple[Any, ...] | None:
-        bind = session_factory().kw["bind"]
-        if isinstance(bind, Connection):
-            return self._prepare(bind.dialect).run(bind.connection.driver_connection, params)
-        prepared = self._prepare(bind.dialect)
-        pooled = bind.raw_connection()
-        try:
-            driver = pooled.driver_connection
-            if bind.dialect.name != "postgresql":
-                # Our SQLite connections are in autocommit already (isolation_level None): no BEGIN, no ROLLBACK.
-                return prepared.run(driver, params)
-            # One statement needs no transaction: autocommit spares PostgreSQL a BEGIN and the pool's ROLLBACK.
-            driver.autocommit = True
-            try:
-                return prepared.run(driver, params)
-            finally:
-                driver.autocommit = False
-        except bind.dialect.loaded_dbapi.Error as error:
-            if bind.dialect.is_disconnect(error, driver, None):
-                pooled.invalidate(error)
-            raise exc.DBAPIError.instance(prepared.sql, params, error, bind.dialect.loaded_dbapi.Error) from error
-        finally:
-            pooled.close()
-
-    def _prepare(self, dialect: Dialect) -> _Prepared:
-        prepared = self._prepared.get(dialect.name)
-        if prepared is None:
-            prepared = self._prepared[dialect.name] = _Prepared(self._build(), dialect)
-        return prepared
-
-
-class PreparedWrite:
-    """A Core INSERT (or upsert) of many rows, compiled once per dialect and run with the driver's executemany inside
-    the session's transaction.
-
-    For a writer that runs the same upserts batch after batch: SQLAlchemy built, cached and looked up each statement
-    again per batch, which took longer than the database's own work on small batches. Each value still goes through
-    its type's own processor. `columns` are the keys every row has.
-    """
-
-    def __init__(self, build: Callable[[Dialect], Insert], *, columns: Sequence[str]) -> None:
-        self._build = build
-        self._columns = list(columns)
-        self._prepared: dict[str, _Prepared] = {}
-
-    def run(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
-        connection = session.connection()
-        dialect = connection.dialect
-        prepared = self._prepared.get(dialect.name)
-        if prepared is None:
-            prepared = self._prepared[dialect.name] = _Prepared(self._build(dialect), dialect, columns=self._columns)
-        parameters = [prepared.parameters(row) for row in rows]
-        cursor = connection.connection.driver_connection.cursor()
-        try:
-            cursor.executemany(prepared.sql, parameters)
-        except dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(prepared.sql, parameters[:1], error, dialect.loaded_dbapi.Error) from error
-        finally:
-            cursor.close()
-
-
-class _Prepared:
-    def __init__(self, statement: Select[Any] | Insert, dialect: Dialect, *, columns: list[str] | None = None) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=columns)
-        self.sql = compiled.string
-        # qmark drivers (pysqlite) take the values in order; pyformat ones (psycopg) take them by name.
-        self._order = list(compiled.positiontup or ()) if compiled.positional else None
-        self._defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
-        self._binds = {
-            name: processor
-            for name, bind in compiled.binds.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        }
-        # Only the columns whose type converts (times, enums): most come back from the driver as they are.
-        self._converters = [
-            (index, convert)
-            for index, column in enumerate(statement.selected_columns if isinstance(statement, Select) else ())
-            if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
-        ]
-
-    def parameters(self, params: dict[str, Any]) -> dict[str, Any] | list[Any]:
-        """The statement's parameters as its driver takes them, each converted as its type converts it."""
-        values = {**self._defaults, **params}
-        for name, processor in self._binds.items():
-            values[name] = processor(values[name])
-        return values if self._order is None else [values[name] for name in self._order]
-
-    def run(self, driver: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        cursor = driver.cursor()
-        try:
-            cursor.execute(self.sql, self.parameters(params))
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        if row is None:
-            return None
-        values = list(row)
-        for index, convert in self._converters:
-            values[index] = convert(values[index])
-        return tuple(values)
 
 
 def close_session(_exc: BaseException | None = None) -> None:

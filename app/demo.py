@@ -31,7 +31,7 @@ from app.gates.models import BindType, Direction, LaneType, PassportType, Vehicl
 from app.goods import service as goods
 from app.inspections import sites as inspection_sites
 from app.stock import service as stock
-from app.trace import service as trace
+from app.trace import issuing, lifecycle
 from app.trace.models import TraceCode, TraceCodeStatus
 from app.users.models import Role, User
 
@@ -143,8 +143,10 @@ def _traced_declaration(session: Session, *, warehouse: Enterprise, actor: Actor
         items=[{"gtin": gtin, "quantity": Decimal(100)} for gtin, *_ in PRODUCTS],
     )
     declaration = declarations.submit(session, declarant=declarant, **_payload(TRACED_COP_NO, warehouse))
-    issued = trace.issue_trace_codes(session, operator=operator, declaration_id=declaration.id, gnum=1, quantity=2)
-    trace.change_status(session, user=operator, actor=actor, status=TraceCodeStatus.AFFIXED, batch_id=issued.batch.id)
+    issued = issuing.issue_trace_codes(session, operator=operator, declaration_id=declaration.id, gnum=1, quantity=2)
+    lifecycle.change_status(
+        session, user=operator, actor=actor, status=TraceCodeStatus.AFFIXED, batch_id=issued.batch.id
+    )
     customs.ingest(
         session,
         [_receipt(declaration, code, info) for code, info in TRACED_RECEIPTS],

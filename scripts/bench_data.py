@@ -32,7 +32,7 @@ from app import create_app, demo
 from app.common import clock
 from app.declarations.models import Declaration, DeclarationLine, DeclarationStatus
 from app.enterprises.models import Enterprise, EnterpriseKind, EnterpriseKindLink
-from app.trace import service as trace
+from app.trace.issuing import new_serial
 from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus
 from app.users.models import User
 
@@ -213,7 +213,7 @@ def add_trace_codes(session, *, count: int) -> int:
         session.commit()
         return count
     for offset in range(1, count, BATCH):
-        serials = [trace.new_serial() for _ in range(min(BATCH, count - offset))]
+        serials = [new_serial() for _ in range(min(BATCH, count - offset))]
         session.execute(
             insert(TraceCode),
             [{"serial": serial, **columns, "status": TraceCodeStatus.ACTIVE} for serial in serials],

@@ -15,7 +15,7 @@ from app import create_app
 from app.auth import service as auth
 from app.cli import alembic_config
 from app.config import Settings
-from app.trace import service as trace
+from app.trace import lookup as trace_lookup
 from app.users.models import Role, User
 from tests.databases import configured_url, is_postgres, scratch_database
 from tests.factories import make_user
@@ -90,7 +90,7 @@ def db_connection(app: Flask) -> Iterator[Connection]:
             factory.configure(bind=engine, join_transaction_mode="conditional_savepoint")
             outer.rollback()
             # The rollback hands ids out again, so the lookup's cached chain steps would describe the wrong rows.
-            trace.clear_caches()
+            trace_lookup.clear_caches()
 
 
 @pytest.fixture

@@ -46,3 +46,11 @@ def scratch_database(base_url: str | None, directory: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def transaction_handling(connection) -> object:
+    """How the driver connection handles transactions: pysqlite's isolation level, psycopg's autocommit."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite":
+        return dbapi_connection.isolation_level
+    return dbapi_connection.autocommit

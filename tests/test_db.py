@@ -1,9 +1,8 @@
 import sqlite3
-import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import bindparam, create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.pool import NullPool
 
@@ -11,7 +10,7 @@ from app import create_app, db
 from app.config import Settings, SettingsError
 from app.users.models import User
 from tests.conftest import TEST_JWT_SECRET, make_settings, scratch_app
-from tests.databases import configured_url, is_postgres
+from tests.databases import configured_url, is_postgres, transaction_handling
 from tests.factories import make_user
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -66,70 +65,16 @@ def test_a_pooled_connection_idle_past_the_ping_threshold_is_replaced_if_the_ser
         engine.dispose()
 
 
-def _transaction_handling(connection) -> object:
-    dbapi_connection = connection.connection.dbapi_connection
-    if connection.dialect.name == "sqlite":
-        return dbapi_connection.isolation_level
-    return dbapi_connection.autocommit
-
-
 def test_a_statement_read_returns_its_connection_to_the_pool_as_it_found_it(racing_app):
     engine = racing_app.extensions["engine"]
     with engine.connect() as connection:
-        before = _transaction_handling(connection)
+        before = transaction_handling(connection)
 
     with racing_app.app_context(), db.statement_read() as connection:
         assert connection.scalar(text("SELECT 1")) == 1
 
     with engine.connect() as connection:
-        assert _transaction_handling(connection) == before
-
-
-def _prepared_user_read() -> db.PreparedRead:
-    return db.PreparedRead(
-        lambda: select(User.username, User.role, User.created_at, func.coalesce(User.phone, "-")).where(
-            User.username == bindparam("username")
-        )
-    )
-
-
-def test_a_prepared_read_answers_as_sqlalchemy_does_and_hands_its_connection_back_as_it_found_it(racing_app):
-    engine = racing_app.extensions["engine"]
-    with racing_app.app_context():
-        with db.transaction() as session:
-            make_user(session, username="prepared-reader", phone=None)
-        with engine.connect() as connection:
-            before = _transaction_handling(connection)
-            expected = connection.execute(
-                select(User.username, User.role, User.created_at).where(User.username == "prepared-reader")
-            ).one()
-
-        row = _prepared_user_read().first(username="prepared-reader")
-
-        # Converted by the columns' own types: the enum member, an aware UTC time, the statement's own literal.
-        assert row == (*expected, "-")
-        assert row[2].utcoffset() == timedelta(0)
-        assert _prepared_user_read().first(username="nobody") is None
-        with engine.connect() as connection:
-            assert _transaction_handling(connection) == before
-
-
-@pytest.mark.postgres_only
-def test_a_prepared_read_after_the_server_dropped_its_pooled_connection_gets_a_new_one(racing_app):
-    engine = racing_app.extensions["engine"]
-    with racing_app.app_context():
-        read = db.PreparedRead(lambda: select(func.pg_backend_pid()))
-        backend = read.first()[0]
-        with create_engine(configured_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT").connect() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-            gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-            deadline = time.monotonic() + 10
-            while other.scalar(gone, {"pid": backend}) and time.monotonic() < deadline:
-                time.sleep(0.02)
-
-        # The server's goodbye is waiting on the idle connection: checkout sees it and connects afresh.
-        assert read.first()[0] != backend
-    assert engine.pool.checkedout() == 0
+        assert transaction_handling(connection) == before
 
 
 @pytest.mark.skipif(is_postgres(configured_url()), reason="SQLite's one write lock")

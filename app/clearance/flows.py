@@ -37,7 +37,7 @@ from app.inspections import closing as inspection_closing
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import TaskSource
 from app.stock import service as stock
-from app.trace import service as trace
+from app.trace import lifecycle as trace_codes
 from app.users.models import User
 
 S = DeclarationStatus
@@ -79,7 +79,7 @@ def apply_status(
         inspection_closing.close_when_concluded(session, declaration, status, occurred_at=occurred_at)
     if status is S.RELEASED:
         stock.deduct_on_release(session, declaration)
-        trace.activate_on_release(session, declaration)
+        trace_codes.activate_on_release(session, declaration)
     return applied
 
 

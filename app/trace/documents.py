@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from app.goods.models import Product
-from app.trace.service import Lookup, ProductFacts
+from app.trace.lookup import Lookup, ProductFacts
 
 GS1_VOC = "https://ref.gs1.org/voc/"
 # Link types this resolver can answer with, as the GS1 Web vocabulary names them.

@@ -27,9 +27,9 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
 from app.errors import InvalidInput
+from app.trace.chain import CodeHistory
 from app.trace.event_hash import event_hash
 from app.trace.models import CapturedEvent, CapturedEventItem, TraceCode
-from app.trace.service import CodeHistory
 from app.users.models import Role, User
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"

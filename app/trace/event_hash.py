@@ -5,7 +5,7 @@ standard's canonical order (one order for all five event types), list entries so
 equal events written differently (URN or Digital Link, bare CBV word or URI, another UTC offset, 1.0 or 1) give the
 same string. Its SHA-256 in lowercase hex becomes `ni:///sha-256;<hex>?ver=CBV2.0` (RFC 6920).
 
-Normalisation, as the standard asks and as GS1's reference vectors show it:
+Normalisation, as the standard asks and as GS1's reference vectors show it (identifiers in canonical_uris.py):
 
 - eventID, recordTime, certificationInfo, errorDeclaration and comments are left out;
 - times go to UTC with milliseconds (`…T10:00:30.000Z`), a 4th decimal rounding half up;
@@ -33,17 +33,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
-from stdnum import ean
+from app.trace.canonical_uris import STANDARD_CURIES, as_text, canonical_uri, cbv_term, voc_term
 
 VERSION = "CBV2.0"
-CBV = "https://ref.gs1.org/cbv/"
-GS1_VOC = "https://ref.gs1.org/voc/"
-DIGITAL_LINK = "https://id.gs1.org"
-
-# The prefixes CBV values may be written with (`cbv:BizStep-receiving`, `gs1:Temperature`).
-STANDARD_CURIES = {"cbv": CBV, "gs1": GS1_VOC, "epcis": "https://ref.gs1.org/epcis/"}
 # Prefixes for extension names when the document's @context does not bind them: cbvmda hashes under its XML namespace,
 # so that the same ILMD gives the same string whichever syntax carried it.
 DEFAULT_PREFIXES = {
@@ -87,7 +80,6 @@ ORDER = (
 STANDARD = {*ORDER, *LEFT_OUT, "@context"}
 VOCABULARY = {"bizStep": "BizStep-", "disposition": "Disp-"}
 PARTY_TYPES = {"bizTransactionList": "BTT-", "sourceList": "SDT-", "destinationList": "SDT-"}
-URN_VOCABULARY = {"bizstep": "BizStep-", "disp": "Disp-", "btt": "BTT-", "sdt": "SDT-", "er": "ER-"}
 METADATA = ("time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData", "dataProcessingMethod", "bizRules")
 REPORT = (
     "type",
@@ -133,7 +125,7 @@ def pre_hash(event: Mapping[str, Any], *, context: Any = None) -> str:
     prefixes = dict(DEFAULT_PREFIXES)
     for source in (context, event.get("@context")):
         prefixes.update(_prefixes(source))
-    parts = [f"eventType={_text(event.get('type'))}"]
+    parts = [f"eventType={as_text(event.get('type'))}"]
     for name in ORDER:
         if event.get(name) not in (None, [], {}, ""):
             parts.append(_field(name, event[name], prefixes))
@@ -160,22 +152,22 @@ def _field(name: str, value: Any, prefixes: Mapping[str, str]) -> str:
     if name == "eventTime":
         return f"{name}={_time(value)}"
     if name in EPC_LISTS:
-        return name + "".join(sorted(f"epc={_uri(epc)}" for epc in _list(value)))
+        return name + "".join(sorted(f"epc={canonical_uri(epc)}" for epc in _list(value)))
     if name in QUANTITY_LISTS:
         return name + "".join(sorted(_quantity(element) for element in _objects(value)))
     if name in ("parentID", "transformationID"):
-        return f"{name}={_uri(value)}"
+        return f"{name}={canonical_uri(value)}"
     if name in VOCABULARY:
-        return f"{name}={_term(value, VOCABULARY[name])}"
+        return f"{name}={cbv_term(value, VOCABULARY[name])}"
     if name == "persistentDisposition":
         return name + "".join(
             f"{part}={term}"
             for part in ("set", "unset")
-            for term in sorted(_term(item, "Disp-") for item in _list(_get(value, part)))
+            for term in sorted(cbv_term(item, "Disp-") for item in _list(_get(value, part)))
         )
     if name in ("readPoint", "bizLocation"):
         location = _get(value, "id")
-        return f"{name}id={_uri(location)}" if location is not None else name
+        return f"{name}id={canonical_uri(location)}" if location is not None else name
     if name in PARTY_LISTS:
         entries = (_party(element, PARTY_LISTS[name], PARTY_TYPES[name]) for element in _objects(value))
         return name + "".join(sorted(entries))
@@ -183,24 +175,24 @@ def _field(name: str, value: Any, prefixes: Mapping[str, str]) -> str:
         return "".join(sorted(_sensor_element(element) for element in _objects(value)))
     if name == "ilmd":
         return name + "".join(sorted(_extensions(value, prefixes)))
-    return f"{name}={_text(value)}"
+    return f"{name}={as_text(value)}"
 
 
 def _quantity(element: Mapping[str, Any]) -> str:
     text = "quantityElement"
     if element.get("epcClass") is not None:
-        text += f"epcClass={_uri(element['epcClass'])}"
+        text += f"epcClass={canonical_uri(element['epcClass'])}"
     if element.get("quantity") is not None:
         text += f"quantity={_number(element['quantity'])}"
     if element.get("uom") is not None:
-        text += f"uom={_text(element['uom'])}"
+        text += f"uom={as_text(element['uom'])}"
     return text
 
 
 def _party(element: Mapping[str, Any], key: str, type_prefix: str) -> str:
     # The type goes first: the vectors sort `type=…bizTransaction=…` strings, so entries group by type.
-    text = f"type={_term(element['type'], type_prefix)}" if element.get("type") is not None else ""
-    return text + (f"{key}={_uri(element[key])}" if element.get(key) is not None else "")
+    text = f"type={cbv_term(element['type'], type_prefix)}" if element.get("type") is not None else ""
+    return text + (f"{key}={canonical_uri(element[key])}" if element.get(key) is not None else "")
 
 
 def _sensor_element(element: Mapping[str, Any]) -> str:
@@ -221,15 +213,15 @@ def _sensor_fields(values: Mapping[str, Any], order: Iterable[str]) -> str:
         if name in TIMES:
             text += f"{name}={_time(value)}"
         elif name in ("type", "exception"):
-            text += f"{name}={_voc(value)}"
+            text += f"{name}={voc_term(value)}"
         elif name == "component":
-            text += f"{name}={_term(value, 'Comp-')}"
+            text += f"{name}={cbv_term(value, 'Comp-')}"
         elif name in NUMBERS:
             text += f"{name}={_number(value)}"
         elif name in TEXTS:
-            text += f"{name}={_text(value)}"
+            text += f"{name}={as_text(value)}"
         else:
-            text += f"{name}={_uri(value)}"
+            text += f"{name}={canonical_uri(value)}"
     return text
 
 
@@ -296,7 +288,7 @@ def _extension_value(value: Any) -> str:
         return _time(text)
     if DECIMAL.fullmatch(text):
         return _number(text)
-    return _uri(text)
+    return canonical_uri(text)
 
 
 def _prefixes(context: Any) -> dict[str, str]:
@@ -315,19 +307,13 @@ def _prefixes(context: Any) -> dict[str, str]:
 # Values
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).strip()
-
-
 def _number(value: Any) -> str:
     if isinstance(value, bool):
-        return _text(value)
+        return as_text(value)
     try:
         number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
     except InvalidOperation:
-        return _text(value)
+        return as_text(value)
     text = format(number, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -336,7 +322,7 @@ def _number(value: Any) -> str:
 
 def _time(value: Any) -> str:
     """UTC with millisecond precision; a 4th decimal of 5–9 rounds the 3rd up (`.1415` → `.142`)."""
-    text = _text(value)
+    text = as_text(value)
     match = DATE_TIME.fullmatch(text)
     if match is None:
         return text
@@ -351,212 +337,6 @@ def _time(value: Any) -> str:
     milliseconds = Decimal(f"0.{fraction or '0'}").quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
     moment += timedelta(milliseconds=int(milliseconds * 1000))
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _term(value: Any, prefix: str) -> str:
-    """A CBV vocabulary value as its web URI: a bare word gets `https://ref.gs1.org/cbv/<prefix><word>`."""
-    text = _text(value)
-    if ":" not in text:
-        return f"{CBV}{prefix}{text}"
-    return _uri(text)
-
-
-def _voc(value: Any) -> str:
-    """A sensor type or exception: bare words are GS1 Web Vocabulary terms."""
-    text = _text(value)
-    return f"{GS1_VOC}{text}" if ":" not in text else _uri(text)
-
-
-def _uri(value: Any) -> str:
-    """An identifier in its canonical form: Digital Link for GS1 keys, web URIs for CBV terms, others as written."""
-    text = _text(value)
-    if text.startswith(("urn:epc:id:", "urn:epc:class:", "urn:epc:idpat:")):
-        return _epc_urn(text)
-    if text.startswith(("https://", "http://")):
-        return _digital_link(text) or text
-    if text.startswith("urn:epcglobal:cbv:"):
-        kind, _, term = text.removeprefix("urn:epcglobal:cbv:").partition(":")
-        return f"{CBV}{URN_VOCABULARY[kind]}{term}" if kind in URN_VOCABULARY and term else text
-    prefix, colon, local = text.partition(":")
-    if colon and prefix in STANDARD_CURIES:
-        return STANDARD_CURIES[prefix] + local
-    return text
-
-
-# EPC URNs (GS1 EPC Tag Data Standard) to canonical Digital Link
-
-
-def _check(digits: str) -> str:
-    return digits + ean.calc_check_digit(digits)
-
-
-def _gtin(company: str, item: str) -> str | None:
-    # The indicator digit (or GTIN-8/12/13 padding) leads the item reference in the URN and the GTIN alike.
-    body = item[:1] + company + item[1:]
-    return _check(body) if len(body) == 13 and body.isdigit() else None
-
-
-def _digits(*parts: str, length: int) -> str | None:
-    body = "".join(parts)
-    return _check(body) if len(body) == length and body.isdigit() else None
-
-
-# How many dot-separated fields each EPC scheme has; the last (a serial) may itself hold dots.
-EPC_FIELDS = {
-    "sgtin": 3,
-    "upui": 3,
-    "sscc": 2,
-    "sgln": 3,
-    "grai": 3,
-    "giai": 2,
-    "gsrn": 2,
-    "gsrnp": 2,
-    "gdti": 3,
-    "sgcn": 3,
-    "cpi": 3,
-    "ginc": 2,
-    "gsin": 2,
-    "itip": 5,
-    "pgln": 2,
-    "lgtin": 3,
-}
-
-
-def _epc_urn(urn: str) -> str:
-    # urn:epc:<scheme>:<kind>:<fields>, scheme being id, class or idpat.
-    _, _, scheme, kind, value = [*urn.split(":", 4), "", ""][:5]
-    if kind not in EPC_FIELDS:
-        return urn
-    path = _epc_path(scheme, kind, value.split(".", EPC_FIELDS[kind] - 1))
-    return f"{DIGITAL_LINK}/{path}" if path else urn
-
-
-def _epc_path(scheme: str, kind: str, fields: list[str]) -> str | None:
-    pattern = scheme == "idpat"
-    if pattern:
-        if fields[-1] != "*":
-            return None
-        fields = fields[:-1]
-    if scheme == "class" and kind == "lgtin" and len(fields) == 3:
-        gtin = _gtin(fields[0], fields[1])
-        return gtin and f"01/{gtin}/10/{fields[2]}"
-    if scheme not in ("id", "idpat"):
-        return None
-    path: str | None = None
-    match kind, fields:
-        case "sgtin" | "upui", [company, item, *serial] if len(serial) == (0 if pattern else 1):
-            gtin = _gtin(company, item)
-            qualifier = "21" if kind == "sgtin" else "235"
-            path = gtin and (f"01/{gtin}" + (f"/{qualifier}/{serial[0]}" if serial else ""))
-        case "sscc", [company, serial] if not pattern:
-            sscc = _digits(serial[:1], company, serial[1:], length=17)
-            path = sscc and f"00/{sscc}"
-        case "sgln", [company, location, *extension] if len(extension) == (0 if pattern else 1):
-            gln = _digits(company, location, length=12)
-            path = gln and (f"414/{gln}" + (f"/254/{extension[0]}" if extension and extension[0] != "0" else ""))
-        case "grai", [company, asset, *serial] if len(serial) == (0 if pattern else 1):
-            grai = _digits("0", company, asset, length=13)
-            path = grai and f"8003/{grai}{serial[0] if serial else ''}"
-        case "giai", [company, asset] if not pattern:
-            path = f"8004/{company}{asset}"
-        case "gsrn" | "gsrnp", [company, service] if not pattern:
-            gsrn = _digits(company, service, length=17)
-            path = gsrn and f"{'8018' if kind == 'gsrn' else '8017'}/{gsrn}"
-        case "gdti" | "sgcn", [company, document, *serial] if len(serial) == (0 if pattern else 1):
-            key = _digits(company, document, length=12)
-            path = key and f"{'253' if kind == 'gdti' else '255'}/{key}{serial[0] if serial else ''}"
-        case "cpi", [company, part, *serial] if len(serial) == (0 if pattern else 1):
-            path = f"8010/{company}{part}" + (f"/8011/{serial[0]}" if serial else "")
-        case "ginc", [company, consignment] if not pattern:
-            path = f"401/{company}{consignment}"
-        case "gsin", [company, shipper] if not pattern:
-            gsin = _digits(company, shipper, length=16)
-            path = gsin and f"402/{gsin}"
-        case "itip", [company, item, piece, total, *serial] if len(serial) == (0 if pattern else 1):
-            gtin = _gtin(company, item)
-            path = gtin and f"8006/{gtin}{piece}{total}" + (f"/21/{serial[0]}" if serial else "")
-        case "pgln", [company, party] if not pattern:
-            gln = _digits(company, party, length=12)
-            path = gln and f"417/{gln}"
-    return path
-
-
-# GS1 Digital Link: primary keys, the qualifiers kept (finest first), and DL 1.0's short names.
-
-PRIMARY_KEYS = {
-    "00": (),
-    "01": ("21", "235", "10"),
-    "253": (),
-    "255": (),
-    "401": (),
-    "402": (),
-    "414": ("254",),
-    "417": (),
-    "8003": (),
-    "8004": (),
-    "8006": ("21", "10"),
-    "8010": ("8011",),
-    "8013": (),
-    "8017": (),
-    "8018": (),
-}
-QUALIFIERS = {"10", "21", "22", "235", "254", "7040", "8011", "8019"}
-SHORT_NAMES = {
-    "sscc": "00",
-    "gtin": "01",
-    "gdti": "253",
-    "gcn": "255",
-    "ginc": "401",
-    "gsin": "402",
-    "gln": "414",
-    "party": "417",
-    "grai": "8003",
-    "giai": "8004",
-    "itip": "8006",
-    "cpid": "8010",
-    "gmn": "8013",
-    "gsrnp": "8017",
-    "gsrn": "8018",
-    "cpv": "22",
-    "lot": "10",
-    "ser": "21",
-    "glnx": "254",
-    "cpsn": "8011",
-    "srin": "8019",
-}
-FIXED_LENGTH = {"00": {18}, "01": {8, 12, 13, 14}, "414": {13}, "417": {13}}
-
-
-def _digital_link(uri: str) -> str | None:
-    """The constrained canonical form of a Digital Link URI on any host, or None if the URI is not one."""
-    try:
-        path = urlsplit(uri).path
-    except ValueError:  # a malformed authority such as an unclosed IPv6 bracket
-        return None
-    segments = [segment for segment in path.split("/") if segment]
-    for start, segment in enumerate(segments):
-        key = SHORT_NAMES.get(segment, segment)
-        rest = segments[start + 1 :]
-        if key not in PRIMARY_KEYS or len(rest) % 2 != 1:
-            continue
-        value, pairs = rest[0], dict(zip(rest[1::2], rest[2::2], strict=True))
-        qualifiers = {SHORT_NAMES.get(name, name): text for name, text in pairs.items()}
-        if not set(qualifiers) <= QUALIFIERS or not _key_value_ok(key, value):
-            continue
-        if key == "01":
-            value = value.zfill(14)
-        canonical = f"{DIGITAL_LINK}/{key}/{value}"
-        for qualifier in PRIMARY_KEYS[key]:
-            if qualifier in qualifiers:
-                return f"{canonical}/{qualifier}/{qualifiers[qualifier]}"
-        return canonical
-    return None
-
-
-def _key_value_ok(key: str, value: str) -> bool:
-    if key in FIXED_LENGTH:
-        return value.isdigit() and len(value) in FIXED_LENGTH[key]
-    return bool(value)
 
 
 def _get(value: Any, key: str) -> Any:

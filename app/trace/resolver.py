@@ -25,7 +25,8 @@ from app.config import Settings, current_settings
 from app.errors import DomainError, InvalidInput, NotFound
 from app.goods import service as goods
 from app.infra.ratelimit import public_lookup
-from app.trace import documents, service
+from app.trace import alarms, documents, issuing
+from app.trace.lookup import CloneRules, Lookup, ScanClient, look_up, truncate_address
 from app.trace.scans import ScanRecorder
 
 blp = Blueprint(
@@ -111,7 +112,7 @@ def _lang() -> str:
     return request.accept_languages.best_match(["zh", "en"], default="zh") or "zh"
 
 
-def _scan_client() -> service.ScanClient | None:
+def _scan_client() -> ScanClient | None:
     """Who is looking, for counting; None for a bot, a HEAD or a preflight, which are not scans."""
     if request.method != "GET" and request.method != "POST":
         return None
@@ -120,9 +121,7 @@ def _scan_client() -> service.ScanClient | None:
         return None
     # A region is taken only from the park's own edge proxy, which sets it; clients could forge it.
     region = request.headers.get("X-Client-Region") if current_settings().trusted_proxy_count else None
-    return service.ScanClient(
-        network=service.truncate_address(request.remote_addr), client_class=client_class, region=(region or None)
-    )
+    return ScanClient(network=truncate_address(request.remote_addr), client_class=client_class, region=(region or None))
 
 
 # Phones of one model send one user agent: classify each once.
@@ -140,8 +139,8 @@ def _client_class(agent: str) -> str | None:
     return "other"
 
 
-def clone_rules(settings: Settings) -> service.CloneRules:
-    return service.CloneRules(
+def clone_rules(settings: Settings) -> CloneRules:
+    return CloneRules(
         lookups=settings.trace_scan_limit,
         networks=settings.trace_network_limit,
         regions=settings.trace_region_limit,
@@ -149,21 +148,21 @@ def clone_rules(settings: Settings) -> service.CloneRules:
     )
 
 
-def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool) -> service.Lookup | None:
+def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool) -> Lookup | None:
     settings = current_settings()
     client = _scan_client() if count else None
     rules = clone_rules(settings)
-    lookup = service.look_up(serial, gtin=gtin, barcode=barcode, client=client, rules=rules)
+    lookup = look_up(serial, gtin=gtin, barcode=barcode, client=client, rules=rules)
     if lookup is not None and lookup.scan is not None:
         if settings.trace_scans_in_background:
             _recorder(rules).record(lookup.scan)
         else:
             with db.transaction() as session:
-                service.record_scans(session, [lookup.scan], rules=rules)
+                alarms.record_scans(session, [lookup.scan], rules=rules)
     return lookup
 
 
-def _recorder(rules: service.CloneRules) -> ScanRecorder:
+def _recorder(rules: CloneRules) -> ScanRecorder:
     recorder = current_app.extensions.get("trace_scan_recorder")
     if recorder is None:
         recorder = current_app.extensions.setdefault(
@@ -226,7 +225,7 @@ def _redirect(link_type: str, target: Target) -> Response:
     return redirect(f"{href}?{query}" if query else href, code=307)
 
 
-def _page(lookup: service.Lookup | None, *, lang: str, status: int, error: str | None = None) -> Response:
+def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None) -> Response:
     body = render_template(
         "trace/code.html",
         lang=lang,
@@ -257,7 +256,7 @@ def resolve(rest: str) -> Response:
         with db.transaction() as session:
             product = goods.find_product_by_gtin(session, target.gtin)
             known = product is not None and (
-                target.serial is None or service.find_code(session, target.serial) is not None
+                target.serial is None or issuing.find_code(session, target.serial) is not None
             )
         if not known:
             raise UnknownTraceCode(f"Nothing is registered under {request.path}.")

@@ -1,3 +1,5 @@
+"""The staff API of trace codes: issuing batches, status changes, labels, downloads, the EPCIS export and capture."""
+
 import csv
 import io
 from collections.abc import Iterable, Iterator
@@ -11,7 +13,7 @@ from app.common.blueprint import Blueprint
 from app.config import current_settings
 from app.idempotency.guards import idempotent
 from app.infra.ratelimit import public_lookup
-from app.trace import epcis, labels, resolver, service
+from app.trace import chain, epcis, issuing, labels, lifecycle, resolver
 from app.trace.schemas import (
     BatchCodeQuery,
     BatchRead,
@@ -51,7 +53,7 @@ def _csv(rows: Iterable[tuple[str, str, str | None]], *, filename: str) -> Respo
         writer = csv.writer(buffer)
         writer.writerow(["serial", "gtin", "lot", "url"])
         for serial, gtin, lot in rows:
-            writer.writerow([serial, gtin, lot or "", service.code_url(host, gtin, serial, lot)])
+            writer.writerow([serial, gtin, lot or "", issuing.code_url(host, gtin, serial, lot)])
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -82,7 +84,7 @@ class TraceCodes(MethodView):
     def post(self, query, payload):
         """Issue trace codes for a goods line of a declaration your warehouse holds (CSV with Accept: text/csv)."""
         with db.transaction() as session:
-            issued = service.issue_trace_codes(session, operator=current_user(), **payload)
+            issued = issuing.issue_trace_codes(session, operator=current_user(), **payload)
         batch = issued.batch
         if _wants_csv(query["format"]):
             response = _csv(
@@ -103,7 +105,7 @@ class TraceCodeStatusChanges(MethodView):
     def post(self, payload):
         """Mark codes affixed, sold or void (warehouse), or recalled (customs, admin); audited."""
         with db.transaction() as session:
-            changed = service.change_status(session, user=current_user(), actor=current_actor(), **payload)
+            changed = lifecycle.change_status(session, user=current_user(), actor=current_actor(), **payload)
         return {"status": payload["status"], "changed": changed}
 
 
@@ -114,7 +116,7 @@ class TraceCodeBySerial(MethodView):
     def get(self, serial):
         """Read one trace code."""
         with db.transaction() as session:
-            return service.get_code_for(session, serial, viewer=current_user())
+            return issuing.get_code_for(session, serial, viewer=current_user())
 
 
 @blp.route("/trace-codes/<string:serial>/qr.png")
@@ -124,8 +126,8 @@ class TraceCodePng(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, serial):
         """The code's QR label as PNG, the serial printed under it."""
-        label = service.label_facts_for(serial, viewer=current_user())
-        url = service.code_url(current_settings().trace_host, label.gtin, label.serial, label.lot)
+        label = issuing.label_facts_for(serial, viewer=current_user())
+        url = issuing.code_url(current_settings().trace_host, label.gtin, label.serial, label.lot)
         return Response(labels.png(url, label.serial), mimetype="image/png")
 
 
@@ -136,8 +138,8 @@ class TraceCodeSvg(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, serial):
         """The code's QR label as SVG, the serial printed under it."""
-        label = service.label_facts_for(serial, viewer=current_user())
-        url = service.code_url(current_settings().trace_host, label.gtin, label.serial, label.lot)
+        label = issuing.label_facts_for(serial, viewer=current_user())
+        url = issuing.code_url(current_settings().trace_host, label.gtin, label.serial, label.lot)
         return Response(labels.svg(url, label.serial), mimetype="image/svg+xml")
 
 
@@ -156,7 +158,7 @@ class TraceCodeEpcis(MethodView):
     def get(self, serial):
         """The code's chain as an EPCIS 2.0 document: commissioning, then each clearance step (CBV terms)."""
         with db.transaction() as session:
-            history = service.history_for(session, serial, viewer=current_user())
+            history = chain.history_for(session, serial, viewer=current_user())
         response = current_app.json.response(epcis.document(history, host=current_settings().trace_host))
         response.mimetype = EPCIS_MEDIA_TYPE
         return response
@@ -169,7 +171,7 @@ class BatchById(MethodView):
     def get(self, batch_id):
         """Read a batch of issued codes."""
         with db.transaction() as session:
-            return service.get_batch_for(session, batch_id, viewer=current_user())
+            return issuing.get_batch_for(session, batch_id, viewer=current_user())
 
 
 @blp.route("/trace-code-batches/<int:batch_id>/codes")
@@ -180,7 +182,7 @@ class BatchCodes(MethodView):
     def get(self, query, batch_id):
         """A batch's codes with their status, newest first."""
         with db.transaction() as session:
-            return service.list_batch_codes(session, batch_id, viewer=current_user(), **query)
+            return issuing.list_batch_codes(session, batch_id, viewer=current_user(), **query)
 
 
 @blp.route("/trace-code-batches/<int:batch_id>/codes.csv")
@@ -191,8 +193,8 @@ class BatchCodesCsv(MethodView):
     def get(self, batch_id):
         """Every code of a batch as CSV for a label printer, streamed in issuing order."""
         with db.transaction() as session:
-            batch = service.get_batch_for(session, batch_id, viewer=current_user())
-        codes = service.stream_batch_codes(db.session_factory(), batch)
+            batch = issuing.get_batch_for(session, batch_id, viewer=current_user())
+        codes = issuing.stream_batch_codes(db.session_factory(), batch)
         return _csv(codes, filename=f"trace-codes-{batch.id}.csv")
 
 
@@ -205,10 +207,10 @@ class BatchLabelSheet(MethodView):
     def get(self, query, batch_id):
         """One sheet of a batch's QR labels (page by page, in issuing order), the serial under each."""
         with db.transaction() as session:
-            codes = service.sheet_codes(session, batch_id, viewer=current_user(), **query)
+            codes = issuing.sheet_codes(session, batch_id, viewer=current_user(), **query)
         host = current_settings().trace_host
         sheet = labels.svg_sheet(
-            (service.code_url(host, code.gtin, code.serial, code.lot), code.serial) for code in codes
+            (issuing.code_url(host, code.gtin, code.serial, code.lot), code.serial) for code in codes
         )
         return Response(sheet, mimetype="image/svg+xml")
 

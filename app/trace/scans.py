@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.infra import metrics
 from app.infra.workers import BackgroundLoops
-from app.trace import service
+from app.trace import alarms
+from app.trace.lookup import CloneRules
 
 log = logging.getLogger(__name__)
 
 
 class ScanRecorder:
     def __init__(
-        self, factory: sessionmaker[Session], *, rules: service.CloneRules, batch: int = 500, linger: float = 0.2
+        self, factory: sessionmaker[Session], *, rules: CloneRules, batch: int = 500, linger: float = 0.2
     ) -> None:
         self._factory = factory
         self._rules = rules
@@ -84,7 +85,7 @@ class ScanRecorder:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         try:
             with self._factory() as session, session.begin():
-                service.record_scans(session, rows, rules=self._rules)
+                alarms.record_scans(session, rows, rules=self._rules)
         except Exception:
             # A lost batch of scan records must not kill the writer: later scans still count.
             log.exception("could not record %d trace-code scans", len(rows))

@@ -1,3 +1,5 @@
+"""Request and response shapes of the trace-code API."""
+
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -8,8 +10,8 @@ from app.common.requests import loads_json_body
 from app.config import current_settings
 from app.errors import DomainError, InvalidInput
 from app.trace.epcis import Outcome
+from app.trace.issuing import SERIAL, code_url
 from app.trace.models import TraceCodeStatus
-from app.trace.service import SERIAL, code_url
 
 # GS1 AI 10 allows more, but upper-case letters and digits keep the QR code in alphanumeric mode.
 LOT = validate.Regexp(r"^[0-9A-Z]{1,20}$", error="Up to 20 upper-case letters and digits.")

@@ -13,8 +13,8 @@ from sqlalchemy.exc import OperationalError
 from app.devices.models import PushProvider
 from app.notices.dispatcher import Dispatcher
 from app.push.base import InvalidToken, Sent
+from app.trace.lookup import CloneRules
 from app.trace.scans import ScanRecorder
-from app.trace.service import CloneRules
 from app.users.models import Role
 from tests.factories import make_declaration, make_device, make_user
 from tests.infra.scrape import TOKEN, families, value

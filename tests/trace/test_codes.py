@@ -12,7 +12,7 @@ from app import db
 from app.audit.models import AuditEvent
 from app.auth import service as auth
 from app.declarations.models import DeclarationStatus
-from app.trace import service
+from app.trace import issuing
 from app.trace.models import TraceCode
 from app.users.models import Role
 from tests.factories import make_user
@@ -133,7 +133,7 @@ def test_a_serial_collision_is_drawn_again(client, session, auth_headers, monkey
     headers = auth_headers(setup.operator)
     taken = issue(client, headers, setup.declaration.id, 1).json["codes"][0]["serial"]
     draws = iter([taken, "ABCDEFGHJKMNPQRS"])
-    monkeypatch.setattr(service, "new_serial", lambda: next(draws))
+    monkeypatch.setattr(issuing, "new_serial", lambda: next(draws))
 
     response = issue(client, headers, setup.declaration.id, 1)
 

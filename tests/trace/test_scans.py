@@ -11,7 +11,8 @@ from app.auth import service as auth
 from app.cli import alembic_config
 from app.common import clock
 from app.risk.models import RiskWarning
-from app.trace import service
+from app.trace import alarms
+from app.trace.lookup import CloneRules
 from app.trace.models import TraceScan
 from tests.conftest import make_settings
 from tests.databases import configured_url, scratch_database
@@ -87,6 +88,6 @@ def test_a_batch_the_database_refuses_fails_as_sqlalchemy_statements_do(session)
         "verdict": "genuine",
         "before_release": False,
     }
-    rules = service.CloneRules(lookups=50, networks=5, regions=3, window=timedelta(hours=24))
+    rules = CloneRules(lookups=50, networks=5, regions=3, window=timedelta(hours=24))
     with pytest.raises(IntegrityError, match="trace_scans"):
-        service.record_scans(session, [scan], rules=rules)
+        alarms.record_scans(session, [scan], rules=rules)

@@ -1,0 +1,157 @@
+"""A code's chain: its declaration's clearance steps and the events partners captured about it, as the consumer's
+lookup shows them and as the staff's EPCIS export tells them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Select, select
+from sqlalchemy.orm import Session
+
+from app.declarations import service as declarations
+from app.declarations.models import Declaration, DeclarationEvent, DeclarationStatus
+from app.trace.issuing import get_batch_for, get_code_for
+from app.trace.models import CapturedEvent, CapturedEventItem, TraceCode, TraceCodeBatch
+from app.users.models import User
+
+D = DeclarationStatus
+
+
+class NamedCode(Protocol):
+    """What names a code in partners' events (a TraceCode, or the facts a lookup read of one)."""
+
+    @property
+    def serial(self) -> str: ...
+    @property
+    def gtin(self) -> str: ...
+    @property
+    def lot(self) -> str | None: ...
+
+
+# Consumer-facing names of the clearance steps; event titles are staff wording and Chinese only.
+STEP_LABELS: dict[DeclarationStatus, tuple[str, str]] = {
+    D.SUBMITTED: ("跨境电商清单已申报", "Inventory list declared"),
+    D.ACCEPTED: ("海关已接收申报", "Accepted by customs"),
+    D.MANUAL_REVIEW: ("海关人工审核", "Customs manual review"),
+    D.AUDITED: ("海关审结", "Customs audit concluded"),
+    D.INSPECTION: ("海关查验", "Customs inspection"),
+    D.DETAINED: ("海关扣留", "Detained by customs"),
+    D.RELEASED: ("海关放行", "Released by customs"),
+    D.CLOSED: ("结关", "Clearance closed"),
+}
+
+
+# Consumer-facing names of partners' CBV business steps; others show as a generic supply-chain event.
+PARTNER_LABELS: dict[str, tuple[str, str]] = {
+    "commissioning": ("生产赋码", "Commissioned by the maker"),
+    "packing": ("装箱", "Packed"),
+    "shipping": ("境外发货", "Shipped abroad"),
+    "departing": ("离港", "Departed"),
+    "transporting": ("运输途中", "In transport"),
+    "arriving": ("到港", "Arrived"),
+    "receiving": ("收货", "Received"),
+    "inspecting": ("检验", "Inspected"),
+    "storing": ("入库", "Stored"),
+    "loading": ("装载", "Loaded"),
+    "unloading": ("卸载", "Unloaded"),
+}
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    # The declaration status reached, or "partner" for an event captured from a partner over EPCIS.
+    step: str
+    biz_step: str | None
+    disposition: str | None
+    at: datetime
+    title_zh: str
+    title_en: str
+
+
+@dataclass(frozen=True)
+class CodeHistory:
+    """What the EPCIS export of a code tells: the code, its batch, its declaration's clearance steps, and the
+    events partners captured about it (as they sent them)."""
+
+    code: TraceCode
+    batch: TraceCodeBatch
+    declaration: Declaration
+    chain: list[ChainStep]
+    captured: list[tuple[datetime, dict[str, Any]]]
+
+
+def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
+    """A code's commissioning and customs chain, and partners' events about it, for staff."""
+    code = get_code_for(session, serial, viewer=viewer)
+    declaration = declarations.get_declaration(session, code.declaration_id)
+    captured = session.execute(
+        select(CapturedEvent.event_time, CapturedEvent.event)
+        .where(CapturedEvent.id.in_(captured_event_ids(code)))
+        .order_by(CapturedEvent.event_time, CapturedEvent.id)
+    )
+    return CodeHistory(
+        code=code,
+        batch=get_batch_for(session, code.batch_id, viewer=viewer),
+        declaration=declaration,
+        chain=clearance_steps(session, declaration.id),
+        captured=[(at, event) for at, event in captured],
+    )
+
+
+def clearance_steps(reader: Session | Connection, declaration_id: int) -> list[ChainStep]:
+    """The declaration's status changes a consumer is shown, oldest first (at most 100)."""
+    events = (
+        select(
+            DeclarationEvent.status,
+            DeclarationEvent.biz_step,
+            DeclarationEvent.disposition,
+            DeclarationEvent.occurred_at,
+        )
+        .where(DeclarationEvent.declaration_id == declaration_id, DeclarationEvent.status_changed.is_(True))
+        .order_by(DeclarationEvent.occurred_at, DeclarationEvent.id)
+        .limit(100)
+    )
+    steps = []
+    for status, biz_step, disposition, at in reader.execute(events):
+        if status not in STEP_LABELS:
+            continue
+        zh, en = STEP_LABELS[status]
+        steps.append(
+            ChainStep(
+                step=status.value,
+                biz_step=biz_step.value,
+                disposition=disposition.value,
+                at=at,
+                title_zh=zh,
+                title_en=en,
+            )
+        )
+    return steps
+
+
+def partner_steps(connection: Connection, code: NamedCode) -> list[ChainStep]:
+    """Partners' captured events about the code, as chain steps, oldest first (at most 100)."""
+    steps = []
+    captured = connection.execute(
+        select(CapturedEvent.biz_step, CapturedEvent.disposition, CapturedEvent.event_time)
+        .where(CapturedEvent.id.in_(captured_event_ids(code)))
+        .order_by(CapturedEvent.event_time, CapturedEvent.id)
+        .limit(100)
+    )
+    for biz_step, disposition, at in captured:
+        zh, en = PARTNER_LABELS.get(biz_step or "", ("供应链事件", "Supply-chain event"))
+        steps.append(
+            ChainStep(step="partner", biz_step=biz_step, disposition=disposition, at=at, title_zh=zh, title_en=en)
+        )
+    return steps
+
+
+def captured_event_ids(code: NamedCode) -> Select[tuple[int]]:
+    """Captured events naming the code: its serial, or its lot for class-level (quantity) events."""
+    item = CapturedEventItem
+    matches = (item.serial == code.serial) & (item.gtin == code.gtin)
+    if code.lot:
+        matches |= item.serial.is_(None) & (item.gtin == code.gtin) & (item.lot == code.lot)
+    return select(item.event_pk).where(matches)

@@ -1,0 +1,321 @@
+"""What a consumer learns from looking up a trace code: the verdict, the product, the clearance and the chain.
+
+The hottest public read: one prepared statement answers it, outside the ORM session and any transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, bindparam, exists, func, select
+
+from app import db
+from app.common import clock
+from app.declarations.models import Declaration, DeclarationEvent, DeclarationStatus
+from app.goods.models import Product
+from app.infra.prepared import PreparedRead, select_named
+from app.trace.chain import ChainStep, clearance_steps, partner_steps
+from app.trace.lifecycle import RELEASED
+from app.trace.models import CapturedEventItem, TraceCode, TraceCodeScanTotal, TraceCodeStatus, TraceSighting
+
+S = TraceCodeStatus
+
+
+class Verdict(enum.StrEnum):
+    GENUINE = "genuine"
+    NOT_RELEASED = "not_released"
+    GTIN_MISMATCH = "gtin_mismatch"
+    SUSPICIOUS = "suspicious"
+    RECALLED = "recalled"
+    VOID = "void"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Scans:
+    count: int
+    first_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ScanClient:
+    """Who looked, as far as a lookup is counted: the /24 network, a client class, an optional region."""
+
+    network: str | None
+    client_class: str
+    region: str | None
+
+
+@dataclass(frozen=True)
+class CloneRules:
+    """When a code counts as copied: looked up more than `lookups` times in all, or from more than `networks`
+    networks or `regions` regions within `window`."""
+
+    lookups: int
+    networks: int
+    regions: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """A code's declaration as a consumer sees it: no buyer, no officer."""
+
+    id: int
+    number: str | None
+    status: DeclarationStatus
+    trader: str
+    warehouse: str
+
+
+@dataclass(frozen=True)
+class CodeFacts:
+    """What a lookup reads of a trace code."""
+
+    id: int
+    serial: str
+    gtin: str
+    lot: str | None
+    status: TraceCodeStatus
+    declaration_id: int
+    scan_count: int
+    first_scanned_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    """What a consumer is told of a product."""
+
+    gtin: str
+    name_zh: str
+    name_en: str | None
+    brand: str
+    specification: str | None
+    origin_country: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    verdict: Verdict
+    code: CodeFacts
+    product: ProductFacts | None
+    declaration: Clearance
+    chain: list[ChainStep]
+    scans: Scans
+    # The row of the scan this lookup counts, for record_scans; None for machine views.
+    scan: dict[str, Any] | None
+
+
+@functools.lru_cache(maxsize=65536)
+def truncate_address(address: str | None) -> str | None:
+    """A client address cut to its /24 (IPv4) or /48 (IPv6) network."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def _seen(kind: str) -> dict[str, Any]:
+    """How many networks (or regions) saw the code within the window, and whether the asking one is among them."""
+    in_window = (
+        (TraceSighting.trace_code_id == TraceCode.__table__.c.id)
+        & (TraceSighting.kind == kind)
+        & (TraceSighting.last_seen_at >= bindparam("since"))
+    )
+    return {
+        f"{kind}s_seen": select(func.count()).where(in_window).scalar_subquery(),
+        f"{kind}_known": exists().where(in_window, TraceSighting.value == bindparam(kind)),
+    }
+
+
+def _lookup_statement() -> Select[Any]:
+    """The whole lookup in one statement: the code, its product, its declaration's public fields, markers that say
+    whether cached chain steps still hold, and the sightings.
+
+    Table columns, not ORM entities: loading entities cost more than the query itself on this path. Each column is
+    named, and look_up reads the row by these names.
+    """
+    code, product, declaration = TraceCode.__table__.c, Product.__table__.c, Declaration.__table__.c
+    item, totals = CapturedEventItem.__table__.c, TraceCodeScanTotal.__table__.c
+    columns = {
+        "id": code.id,
+        "serial": code.serial,
+        "gtin": code.gtin,
+        "lot": code.lot,
+        "status": code.status,
+        "declaration_id": code.declaration_id,
+        # From the writer's totals (none until the first lookup is written).
+        "scan_count": func.coalesce(totals.scan_count, 0),
+        "first_scanned_at": totals.first_scanned_at,
+        "product_gtin": product.gtin,
+        "name_zh": product.name_zh,
+        "name_en": product.name_en,
+        "brand": product.brand,
+        "specification": product.specification,
+        "origin_country": product.origin_country,
+        "declaration_status": declaration.status,
+        "invt_no": declaration.invt_no,
+        "ebc_name": declaration.ebc_name,
+        "area_name": declaration.area_name,
+        # Timelines only grow: the latest event's id tells whether the cached steps are still all of them.
+        "last_step": select(func.max(DeclarationEvent.id))
+        .where(DeclarationEvent.declaration_id == code.declaration_id)
+        .scalar_subquery(),
+        "partner_by_serial": select(func.max(item.event_pk))
+        .where(item.serial == code.serial, item.gtin == code.gtin)
+        .scalar_subquery(),
+        "partner_by_lot": select(func.max(item.event_pk))
+        .where(item.serial.is_(None), item.gtin == code.gtin, item.lot == code.lot)
+        .scalar_subquery(),
+        **_seen("network"),
+        **_seen("region"),
+    }
+    return (
+        select_named(columns)
+        .select_from(TraceCode.__table__)
+        .join(Declaration.__table__, declaration.id == code.declaration_id)
+        .outerjoin(Product.__table__, product.gtin == code.gtin)
+        .outerjoin(TraceCodeScanTotal.__table__, totals.trace_code_id == code.id)
+        .where(code.serial == bindparam("serial"))
+    )
+
+
+# Compiled once per database, run on the DBAPI connection (app/infra/prepared.py says what that saves).
+_LOOKUP = PreparedRead(_lookup_statement)
+
+
+# Clearance steps per (declaration, latest timeline event): exact, as timelines are append-only, so a release
+# shows at once. Per process and bounded; emptied when full rather than tracking recency.
+_STEPS: dict[tuple[int, int | None], list[ChainStep]] = {}
+STEPS_CACHE_SIZE = 10_000
+
+
+def clear_caches() -> None:
+    """Forget cached chain steps (tests roll back, so ids come round again; production never needs this)."""
+    _STEPS.clear()
+
+
+def look_up(
+    serial: str,
+    *,
+    gtin: str | None,
+    barcode: str | None,
+    client: ScanClient | None,
+    rules: CloneRules,
+) -> Lookup | None:
+    """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
+
+    A lookup by `client` counts as a scan (included in `scans`, stored by `record_scans`); pass None for
+    machine views. Reading only here keeps the lookup a read on SQLite, where readers never wait. One statement
+    gives the answer, so it needs no transaction; the chain steps it may read next are keyed by what it saw.
+    """
+    now = clock.utcnow()
+    row = _LOOKUP.first(
+        db.session_factory(),
+        serial=serial,
+        since=now - rules.window,
+        network=client.network if client else None,
+        region=client.region if client else None,
+    )
+    if row is None:
+        return None
+    code = CodeFacts(
+        id=row.id,
+        serial=row.serial,
+        gtin=row.gtin,
+        lot=row.lot,
+        status=row.status,
+        declaration_id=row.declaration_id,
+        scan_count=row.scan_count,
+        first_scanned_at=row.first_scanned_at,
+    )
+    # A serial printed under another GTIN is not this code: a forged label.
+    if gtin is not None and code.gtin != gtin:
+        return None
+    product = None
+    if row.product_gtin is not None:
+        product = ProductFacts(
+            gtin=row.product_gtin,
+            name_zh=row.name_zh,
+            name_en=row.name_en,
+            brand=row.brand,
+            specification=row.specification,
+            origin_country=row.origin_country,
+        )
+    clearance = Clearance(
+        id=code.declaration_id,
+        status=row.declaration_status,
+        number=row.invt_no,
+        trader=row.ebc_name,
+        warehouse=row.area_name,
+    )
+    count, first_at = code.scan_count, code.first_scanned_at
+    if client is not None:
+        count, first_at = count + 1, first_at or now
+        networks = row.networks_seen + (1 if client.network and not row.network_known else 0)
+        regions = row.regions_seen + (1 if client.region and not row.region_known else 0)
+        suspicious = count > rules.lookups or networks > rules.networks or regions > rules.regions
+    else:
+        suspicious = count > rules.lookups
+    verdict = _verdict(code, clearance, barcode=barcode, suspicious=suspicious)
+    scan = None
+    if client is not None:
+        scan = {
+            "trace_code_id": code.id,
+            "scanned_at": now,
+            "network": client.network,
+            "client_class": client.client_class,
+            "region": client.region,
+            "verdict": verdict.value,
+            "before_release": _before_release(code, clearance),
+        }
+    last_step = row.last_step
+    chain = steps = _STEPS.get((code.declaration_id, last_step))
+    partner = row.partner_by_serial is not None or row.partner_by_lot is not None
+    if steps is None or partner:
+        with db.statement_read() as connection:
+            if steps is None:
+                if len(_STEPS) >= STEPS_CACHE_SIZE:
+                    _STEPS.clear()
+                chain = steps = _STEPS[(code.declaration_id, last_step)] = clearance_steps(
+                    connection, code.declaration_id
+                )
+            if partner:
+                chain = sorted(steps + partner_steps(connection, code), key=lambda step: step.at)
+    return Lookup(
+        verdict=verdict,
+        code=code,
+        product=product,
+        declaration=clearance,
+        chain=chain,
+        scans=Scans(count=count, first_at=first_at),
+        scan=scan,
+    )
+
+
+def _before_release(code: CodeFacts, clearance: Clearance) -> bool:
+    # Void and recalled codes say so whatever customs did; their lookups are no sign of leaked labels.
+    if code.status in (S.VOID, S.RECALLED):
+        return False
+    return code.status in (S.ISSUED, S.AFFIXED) or clearance.status not in RELEASED
+
+
+def _verdict(code: CodeFacts, clearance: Clearance, *, barcode: str | None, suspicious: bool) -> Verdict:
+    if code.status is S.VOID:
+        return Verdict.VOID
+    if code.status is S.RECALLED:
+        return Verdict.RECALLED
+    if barcode is not None and barcode != code.gtin:
+        return Verdict.GTIN_MISMATCH
+    if code.status not in (S.ACTIVE, S.SOLD) or clearance.status not in RELEASED:
+        return Verdict.NOT_RELEASED
+    if suspicious:
+        return Verdict.SUSPICIOUS
+    return Verdict.GENUINE

@@ -1,0 +1,73 @@
+"""Prepared reads and writes on the DBAPI connection: answers as SQLAlchemy gives them, read by column name."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import bindparam, create_engine, func, select, text
+from sqlalchemy.pool import NullPool
+
+from app import db
+from app.infra.prepared import PreparedRead, select_named
+from app.users.models import User
+from tests.databases import configured_url, transaction_handling
+from tests.factories import make_user
+
+
+def _prepared_user_read() -> PreparedRead:
+    return PreparedRead(
+        lambda: select_named(
+            {
+                "username": User.username,
+                "role": User.role,
+                "created_at": User.created_at,
+                "phone": func.coalesce(User.phone, "-"),
+            }
+        ).where(User.username == bindparam("username"))
+    )
+
+
+def test_a_prepared_read_answers_as_sqlalchemy_does_and_hands_its_connection_back_as_it_found_it(racing_app):
+    engine = racing_app.extensions["engine"]
+    with racing_app.app_context():
+        with db.transaction() as session:
+            make_user(session, username="prepared-reader", phone=None)
+        with engine.connect() as connection:
+            before = transaction_handling(connection)
+            expected = connection.execute(
+                select(User.username, User.role, User.created_at).where(User.username == "prepared-reader")
+            ).one()
+
+        row = _prepared_user_read().first(db.session_factory(), username="prepared-reader")
+
+        # Converted by the columns' own types: the enum member, an aware UTC time, the statement's own literal.
+        assert row._asdict() == {**expected._asdict(), "phone": "-"}
+        assert row.created_at.utcoffset() == timedelta(0)
+        assert _prepared_user_read().first(db.session_factory(), username="nobody") is None
+        with engine.connect() as connection:
+            assert transaction_handling(connection) == before
+
+
+def test_a_prepared_read_refuses_two_columns_of_one_name(racing_app):
+    read = PreparedRead(lambda: select(User.username, func.lower(User.username).label("username")))
+
+    with racing_app.app_context(), pytest.raises(ValueError, match="distinct column names"):
+        read.first(db.session_factory())
+
+
+@pytest.mark.postgres_only
+def test_a_prepared_read_after_the_server_dropped_its_pooled_connection_gets_a_new_one(racing_app):
+    engine = racing_app.extensions["engine"]
+    with racing_app.app_context():
+        read = PreparedRead(lambda: select_named({"pid": func.pg_backend_pid()}))
+        backend = read.first(db.session_factory()).pid
+        with create_engine(configured_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT").connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            deadline = time.monotonic() + 10
+            while other.scalar(gone, {"pid": backend}) and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        # The server's goodbye is waiting on the idle connection: checkout sees it and connects afresh.
+        assert read.first(db.session_factory()).pid != backend
+    assert engine.pool.checkedout() == 0
