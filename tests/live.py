@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
 import socket
 import subprocess
@@ -21,6 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tests.databases import configured_url, scratch_database
 
@@ -230,3 +233,71 @@ class Probe:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join(timeout=15)
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    data: dict
+    received_at: float
+
+
+class EventStream:
+    """An app's open notice stream (directly or through a proxy's `client`), read on a thread of its own;
+    notes when each event arrives."""
+
+    def __init__(
+        self,
+        base: str,
+        token: str,
+        *,
+        last_event_id: int | None = None,
+        client: httpx.Client | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        headers = {**(headers or {}), "Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.opened = threading.Event()
+        self.ended = threading.Event()
+        self._client = client or httpx.Client(timeout=httpx.Timeout(10, read=30))
+        self._response = self._client.send(
+            self._client.build_request("GET", f"{base}/api/v1/notices/stream", headers=headers), stream=True
+        )
+        assert self._response.status_code == 200, self._response.read()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        assert self.opened.wait(5), "the stream never said it was connected"
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        try:
+            for line in self._response.iter_lines():
+                if line.startswith(": connected"):
+                    self.opened.set()
+                elif line == "":
+                    if fields.get("event") == "notice":
+                        self.events.put(Event(int(fields["id"]), json.loads(fields["data"]), time.monotonic()))
+                    fields = {}
+                elif not line.startswith(":"):
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+        except (httpx.HTTPError, RuntimeError):
+            pass  # closed by the test
+        finally:
+            self.ended.set()
+
+    def next(self, timeout: float = 5.0) -> Event:
+        return self.events.get(timeout=timeout)
+
+    def nothing_more(self, wait: float = 0.5) -> bool:
+        try:
+            self.events.get(timeout=wait)
+        except queue.Empty:
+            return True
+        return False
+
+    def close(self) -> None:
+        self._response.close()
+        self._client.close()

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import os
-import queue
 import re
 import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.live import ROOT, LiveServer, _free_port, call, live_server, send_receipt, submit_declaration
+from tests.live import ROOT, EventStream, LiveServer, _free_port, call, live_server, send_receipt, submit_declaration
 
 SITE = ROOT / "deploy" / "nginx.conf"
 API_HOST, TRACE_HOST = "api.smartpark.example.cn", "t.smartpark.example.cn"
@@ -173,58 +170,20 @@ def proxy(tmp_path_factory) -> Iterator[Proxy]:
         yield running
 
 
-class StreamReader:
-    """A notice stream opened through nginx, read on a thread of its own; notes when each event arrives."""
-
-    def __init__(self, proxy: Proxy, token: str, last_event_id: int) -> None:
-        self.events: queue.Queue[tuple[float, dict]] = queue.Queue()
-        self.opened = threading.Event()
-        self._client = proxy.client()
-        headers = {
-            "Host": API_HOST,
-            "Authorization": f"Bearer {token}",
-            "Accept": "text/event-stream",
-            "Last-Event-ID": str(last_event_id),
-        }
-        request = self._client.build_request("GET", proxy.url("/api/v1/notices/stream"), headers=headers)
-        self._response = self._client.send(request, stream=True)
-        assert self._response.status_code == 200, self._response.read()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        assert self.opened.wait(5), "the stream did not say it was connected through nginx"
-
-    def _read(self) -> None:
-        fields: dict[str, str] = {}
-        try:
-            for line in self._response.iter_lines():
-                if line.startswith(": connected"):
-                    self.opened.set()
-                elif line == "":
-                    if fields.get("event") == "notice":
-                        self.events.put((time.monotonic(), json.loads(fields["data"])))
-                    fields = {}
-                elif not line.startswith(":"):
-                    name, _, value = line.partition(": ")
-                    fields[name] = value
-        except (httpx.HTTPError, RuntimeError):
-            pass  # closed by the test
-
-    def close(self) -> None:
-        self._response.close()
-        self._client.close()
-
-
 def test_a_decision_reaches_a_stream_through_nginx_within_a_second(proxy):
     app = proxy.app
     declarant = app.login("declarant")[1]["access_token"]
     gateway = app.login("gateway")[1]["access_token"]
     declaration = submit_declaration(app, declarant, "NGINX0001")
     latest = call(f"{app.base}/api/v1/notices?after_seq=0&limit=200", token=declarant)[1]["next_after_seq"]
-    stream = StreamReader(proxy, declarant, latest)
+    stream = EventStream(
+        proxy.url(""), declarant, last_event_id=latest, client=proxy.client(), headers={"Host": API_HOST}
+    )
     try:
         assert send_receipt(app, gateway, declaration["guid"], 120) == "applied"
         decided_at = time.monotonic()
-        arrived_at, notice = stream.events.get(timeout=10)
+        event = stream.next(timeout=10)
+        arrived_at, notice = event.received_at, event.data
     finally:
         stream.close()
 

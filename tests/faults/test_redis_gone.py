@@ -20,8 +20,8 @@ from werkzeug.exceptions import TooManyRequests
 from app.infra.ratelimit import RateLimiter
 from tests.databases import configured_url, is_postgres
 from tests.faults.helpers import submit_declarations
-from tests.live import call, live_server, own_redis, send_receipt
-from tests.notices.test_live_delivery import EventStream, wait_until
+from tests.live import EventStream, call, live_server, own_redis, send_receipt
+from tests.notices.test_live_delivery import wait_until
 
 WORKERS = 2 if is_postgres(configured_url()) else 1
 LIMIT = 6

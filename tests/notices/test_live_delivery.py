@@ -3,79 +3,15 @@ process and (stand-in) push providers, all on loopback."""
 
 from __future__ import annotations
 
-import json
-import queue
 import signal
 import subprocess
-import threading
 import time
-from dataclasses import dataclass
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.live import BIN, ROOT, call, live_server, own_redis, send_receipt, submit_declaration
+from tests.live import BIN, ROOT, EventStream, call, live_server, own_redis, send_receipt, submit_declaration
 from tests.standins import StandIns
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    data: dict
-    received_at: float
-
-
-class EventStream:
-    """An app's open notice stream, read on a thread of its own."""
-
-    def __init__(self, base: str, token: str, *, last_event_id: int | None = None) -> None:
-        headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
-        if last_event_id is not None:
-            headers["Last-Event-ID"] = str(last_event_id)
-        self.events: queue.Queue[Event] = queue.Queue()
-        self.opened = threading.Event()
-        self.ended = threading.Event()
-        self._client = httpx.Client(timeout=httpx.Timeout(10, read=30))
-        self._response = self._client.send(
-            self._client.build_request("GET", f"{base}/api/v1/notices/stream", headers=headers), stream=True
-        )
-        assert self._response.status_code == 200, self._response.read()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        assert self.opened.wait(5), "the stream never said it was connected"
-
-    def _read(self) -> None:
-        fields: dict[str, str] = {}
-        try:
-            for line in self._response.iter_lines():
-                if line.startswith(": connected"):
-                    self.opened.set()
-                elif line == "":
-                    if fields.get("event") == "notice":
-                        self.events.put(Event(int(fields["id"]), json.loads(fields["data"]), time.monotonic()))
-                    fields = {}
-                elif not line.startswith(":"):
-                    name, _, value = line.partition(": ")
-                    fields[name] = value
-        except (httpx.HTTPError, RuntimeError):
-            pass  # closed by the test
-        finally:
-            self.ended.set()
-
-    def next(self, timeout: float = 5.0) -> Event:
-        return self.events.get(timeout=timeout)
-
-    def nothing_more(self, wait: float = 0.5) -> bool:
-        try:
-            self.events.get(timeout=wait)
-        except queue.Empty:
-            return True
-        return False
-
-    def close(self) -> None:
-        self._response.close()
-        self._client.close()
 
 
 def register_device(server, token: str, device_id: str, push_token: str) -> None:
