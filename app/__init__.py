@@ -59,8 +59,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     # A closed session refuses further use instead of quietly opening a new transaction: code that outlives its
     # request (a streamed body) and still reads through the request's session fails loudly, not by holding a lock.
     sessions = sessionmaker(bind=engine, expire_on_commit=False, close_resets_only=False)
+    # The hub's loops run on threads of their own, so they read on sessions of their own: never through a
+    # connection someone else holds (the tests bind `sessions` to one thread's rollback transaction).
     hub = NoticeHub(
-        sessions,
+        sessionmaker(bind=engine),
         redis_url=settings.redis_url,
         poll_seconds=settings.stream_poll_seconds,
         sign_in_check_seconds=settings.stream_heartbeat_seconds,

@@ -66,7 +66,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     command.upgrade(alembic_config(database_url), "head")
-    flask_app = guard(create_app(make_settings(database_url, upload_dir=tmp_path_factory.mktemp("uploads"))))
+    # A short heartbeat, so an event stream read through this app (tests/test_fuzz_openapi.py) can be cut soon.
+    test_settings = make_settings(
+        database_url, upload_dir=tmp_path_factory.mktemp("uploads"), stream_heartbeat_seconds=0.3
+    )
+    flask_app = guard(create_app(test_settings))
     flask_app.config["TESTING"] = True
     yield flask_app
     flask_app.extensions["engine"].dispose()

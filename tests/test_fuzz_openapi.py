@@ -27,6 +27,9 @@ from tests.factories import make_user
 COMMITTED = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 SCHEMA = schemathesis.openapi.from_path(COMMITTED)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# An event stream never ends by itself: it is read this long (the shared app's heartbeat is shorter, so it is cut
+# at the first heartbeat after), then closed.
+STREAM_SECONDS = 1.0
 EXAMPLES = 8  # per operation, role and generation mode: the whole module stays within a few minutes on 2 cores
 
 # These would end the caller's own session half-way through its run, so every later request would only see 401s;
@@ -56,7 +59,7 @@ def test_every_operation_answers_as_documented(app, session, auth_headers, label
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def answers_as_documented(case: schemathesis.Case) -> None:
-        case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+        case.call_and_validate(app=app, headers=headers, checks=CHECKS, timeout=STREAM_SECONDS)
 
     try:
         answers_as_documented()

@@ -91,6 +91,20 @@ class StreamTickets(MethodView):
         return {"ticket": ticket, "expires_in": int(ttl.total_seconds())}
 
 
+# One event as a client's EventSource parses it: `data` is JSON text, a notice (`event: notice`, `id` its seq) or
+# {"code": ...} saying why the sign-in ended (`event: signed_out`).
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["notice", "signed_out"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$"},
+        "data": {"type": "string", "description": "JSON: the notice, or {\"code\": ...} for `signed_out`."},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+    "required": ["event", "data"],
+}
+
+
 @blp.route("/stream")
 class NoticeStream(MethodView):
     @blp.arguments(StreamQuery, location="query")
@@ -102,7 +116,8 @@ class NoticeStream(MethodView):
                     "Server-Sent Events. Each notice is `id: <seq>`, `event: notice`, `data: <notice JSON>`; "
                     "comments are heartbeats; `event: signed_out` ends the stream when the sign-in ends."
                 ),
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                # OpenAPI 3.0 has no `itemSchema`: for an event stream, `schema` describes each event.
+                "content": {"text/event-stream": {"schema": SSE_EVENT}},
             },
             "401": "UNAUTHORIZED",
             "403": "FORBIDDEN",
