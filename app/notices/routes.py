@@ -98,7 +98,7 @@ SSE_EVENT = {
     "properties": {
         "event": {"type": "string", "enum": ["notice", "signed_out"]},
         "id": {"type": "string", "pattern": "^[0-9]+$"},
-        "data": {"type": "string", "description": "JSON: the notice, or {\"code\": ...} for `signed_out`."},
+        "data": {"type": "string", "description": 'JSON: the notice, or {"code": ...} for `signed_out`.'},
         "retry": {"type": "integer", "minimum": 0},
     },
     "required": ["event", "data"],
