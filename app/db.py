@@ -255,7 +255,7 @@ def transaction(*, enclosing: bool = False) -> Iterator[Session]:
         yield db_session
     except DomainError as error:
         if error.keeps_changes:
-            db_session.commit()
+            _commit(db_session)
         else:
             db_session.rollback()
         raise
@@ -265,4 +265,14 @@ def transaction(*, enclosing: bool = False) -> Iterator[Session]:
     finally:
         if enclosing:
             g.pop("db_transaction_held", None)
-    db_session.commit()
+    _commit(db_session)
+
+
+def _commit(db_session: Session) -> None:
+    # COMMIT can fail by itself (a deferred trigger's deadlock, a lost connection): roll back, so the session is
+    # usable again for whatever runs next in the request (an error handler, `retries_conflicts`' next attempt).
+    try:
+        db_session.commit()
+    except BaseException:
+        db_session.rollback()
+        raise

@@ -26,7 +26,7 @@ import json
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, FetchedValue, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, FetchedValue, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigIntPK
@@ -36,7 +36,13 @@ GENESIS_HASH = "0" * 64
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_target", "target_type", "target_id"),
+        # What the chaining trigger looks for at COMMIT: the committing transaction's own entries (migration 0017).
+        Index(
+            "ix_audit_events_unchained", "id", sqlite_where=text("seq IS NULL"), postgresql_where=text("seq IS NULL")
+        ),
+    )
     # Not fetched with the INSERT's RETURNING, which runs before the chaining trigger: expired, read when used.
     __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": False}
 

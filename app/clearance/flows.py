@@ -5,26 +5,26 @@ and notifies its declarants. Everything other domains do because of it is called
 changes a status through this module (a route, the customs receipt service, a script or worker that never built the
 web app) gets every consequence, and a reader sees them all in one place:
 
-    customs' receipt (app/customs) ─────────► apply_customs_decision ─┐
-    an officer's release in the app ────────► release_by_officer ─────┤  (refusals first: an open
-      (POST /api/v1/declarations/{id}/release)                        │   inspection without a normal result,
-                                                                      │   the warehouse's stock short)
-                                                                      ▼
-                                                                 apply_status
+    customs' receipt document (app/customs) ─► Decisions: apply_customs_decision per receipt, then finish ─┐
+    an officer's release in the app ─────────► release_by_officer (refusals first: an open inspection       │
+      (POST /api/v1/declarations/{id}/release)   without a normal result, the warehouse's stock short) ─────┤
+                                                                                                            ▼
+    at each decision (Decisions.apply_status)
         1. declarations  status moves forward by rank; timeline event; audit entry; notice to the declarants
         2. inspections   500 (inspection) from customs: a task is issued for booking
-                         release, detention, return, rejection, cancellation: the open task closes, its place freed
-        3. stock         release: the lines leave the warehouse's booked stock (never below zero; a shortfall is kept
+    at the end of the batch (Decisions.finish), for every decision in it, in the global lock order
+        3. inspections   release, detention, return, rejection, cancellation: the open task closes, its place freed
+        4. stock         release: the lines leave the warehouse's booked stock (never below zero; a shortfall is kept
                          on the movement for the warehouse to reconcile)
-        4. trace         release: the declaration's affixed trace codes become active
+        5. trace         release: the declaration's affixed trace codes become active
 
 Gates need nothing at release: a gate reads the declarations' statuses when the vehicle arrives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -43,90 +43,118 @@ from app.users.models import User
 S = DeclarationStatus
 
 
-def apply_status(
-    session: Session,
-    declaration: Declaration,
-    status: DeclarationStatus,
-    *,
-    step: str,
-    title: str,
-    occurred_at: datetime,
-    actor: User | None = None,
-    receipt_id: int | None = None,
-    return_info: str | None = None,
-    release_source: ReleaseSource | None = None,
-) -> bool:
-    """Move the declaration to `status` and carry out what that means for the other domains.
+class Decisions:
+    """Decisions applied one after another in one transaction, their consequences carried out together.
 
-    Returns False for a stale step (it lands on the timeline only); a step that repeats the current status
-    changes nothing and sets nothing off."""
-    before = declaration.status
-    applied = declaration_status.transition(
-        session,
-        declaration,
-        status,
-        step=step,
-        title=title,
-        occurred_at=occurred_at,
-        actor=actor,
-        receipt_id=receipt_id,
-        return_info=return_info,
-        release_source=release_source,
-    )
-    if declaration.status is before:
+    Each decision moves its declaration at once (timeline, audit, notice, a 500's inspection task), in the order
+    given; what releases and conclusions set off in other domains waits for `finish`, which does it for all of them
+    in a few statements, in the global lock order: the inspection slots whose places are given back (by id), then
+    the stock rows the releases deduct (by warehouse and GTIN), then the trace codes (each declaration's own).
+
+    A customs document of 100 receipts is one batch: per release, its own statements cost ~10 round trips, and the
+    stock rows of a popular product, locked at the document's start, made every document releasing it wait for the
+    whole of the one before. Taken last, they are held only from `finish` to COMMIT. The declarations themselves are
+    locked first, by id, by whoever loads them (`declarations.find_for_receipt`, `release_by_officer`).
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._concluded: list[tuple[Declaration, DeclarationStatus, datetime]] = []
+        self._released: list[Declaration] = []
+
+    def apply_status(
+        self,
+        declaration: Declaration,
+        status: DeclarationStatus,
+        *,
+        step: str,
+        title: str,
+        occurred_at: datetime,
+        actor: User | None = None,
+        receipt_id: int | None = None,
+        return_info: str | None = None,
+        release_source: ReleaseSource | None = None,
+    ) -> bool:
+        """Move the declaration to `status`; its consequences follow at `finish`.
+
+        Returns False for a stale step (it lands on the timeline only); a step that repeats the current status
+        changes nothing and sets nothing off."""
+        before = declaration.status
+        applied = declaration_status.transition(
+            self.session,
+            declaration,
+            status,
+            step=step,
+            title=title,
+            occurred_at=occurred_at,
+            actor=actor,
+            receipt_id=receipt_id,
+            return_info=return_info,
+            release_source=release_source,
+        )
+        if declaration.status is before:
+            return applied
+        if status in inspection_closing.CONCLUDING:
+            self._concluded.append((declaration, status, occurred_at))
+        if status is S.RELEASED:
+            self._released.append(declaration)
         return applied
-    if status in inspection_closing.CONCLUDING:
-        inspection_closing.close_when_concluded(session, declaration, status, occurred_at=occurred_at)
-    if status is S.RELEASED:
-        stock.deduct_on_release(session, declaration)
-        trace_codes.activate_on_release(session, declaration)
+
+    def apply_customs_decision(
+        self,
+        declaration: Declaration,
+        status: DeclarationStatus,
+        *,
+        step: str,
+        title: str,
+        occurred_at: datetime,
+        receipt_id: int | None,
+        return_info: str | None,
+    ) -> bool:
+        """Customs' receipt decides: its status applies by rank, and a 500 (inspection) issues the task to book."""
+        applied = self.apply_status(
+            declaration,
+            status,
+            step=step,
+            title=title,
+            occurred_at=occurred_at,
+            receipt_id=receipt_id,
+            return_info=return_info,
+            release_source=ReleaseSource.RECEIPT_800 if status is S.RELEASED else None,
+        )
+        if applied and status is S.INSPECTION:
+            # Repeated 500s find the task already issued.
+            inspection_tasks.issue_task(
+                self.session,
+                declaration,
+                source=TaskSource.RECEIPT_500,
+                occurred_at=occurred_at,
+                receipt_id=receipt_id,
+            )
+        return applied
+
+    def finish(self) -> None:
+        """What the decisions set off across the park, in order (see the module's docstring)."""
+        concluded, self._concluded = self._concluded, []
+        released, self._released = self._released, []
+        inspection_closing.close_when_concluded(self.session, concluded)
+        stock.deduct_on_release(self.session, released)
+        trace_codes.activate_on_release(self.session, released)
+
+
+def apply_status(session: Session, declaration: Declaration, status: DeclarationStatus, **step: Any) -> bool:
+    """One decision and its consequences (`Decisions.apply_status`)."""
+    decisions = Decisions(session)
+    applied = decisions.apply_status(declaration, status, **step)
+    decisions.finish()
     return applied
 
 
-def lock_for_decisions(session: Session, decisions: Iterable[tuple[Declaration, DeclarationStatus]]) -> None:
-    """Before a batch of decisions applies, take the rows its consequences lock, in one global order.
-
-    The declarations are already locked, by id (`declarations.find_for_receipt`); then the inspection slots whose
-    places concluded declarations give back, by id; then the stock rows their releases deduct, by (warehouse,
-    GTIN). Trace codes and inspection tasks belong to one declaration each. Without this, two documents releasing
-    popular products (or closing tasks booked into the same slots) in different orders deadlock.
-    """
-    rank = declaration_status.STATUS_RANK
-    moving = [(declaration, status) for declaration, status in decisions if rank[declaration.status] < rank[status]]
-    concluding = {declaration.id for declaration, status in moving if status in inspection_closing.CONCLUDING}
-    releasing = {declaration.id for declaration, status in moving if status is S.RELEASED}
-    inspection_closing.lock_places_held_for(session, sorted(concluding))
-    stock.lock_levels_for_release(session, sorted(releasing))
-
-
-def apply_customs_decision(
-    session: Session,
-    declaration: Declaration,
-    status: DeclarationStatus,
-    *,
-    step: str,
-    title: str,
-    occurred_at: datetime,
-    receipt_id: int | None,
-    return_info: str | None,
-) -> bool:
-    """Customs' receipt decides: its status applies by rank, and a 500 (inspection) issues the task to book."""
-    applied = apply_status(
-        session,
-        declaration,
-        status,
-        step=step,
-        title=title,
-        occurred_at=occurred_at,
-        receipt_id=receipt_id,
-        return_info=return_info,
-        release_source=ReleaseSource.RECEIPT_800 if status is S.RELEASED else None,
-    )
-    if applied and status is S.INSPECTION:
-        # Repeated 500s find the task already issued.
-        inspection_tasks.issue_task(
-            session, declaration, source=TaskSource.RECEIPT_500, occurred_at=occurred_at, receipt_id=receipt_id
-        )
+def apply_customs_decision(session: Session, declaration: Declaration, status: DeclarationStatus, **step: Any) -> bool:
+    """One receipt's decision and its consequences (`Decisions.apply_customs_decision`)."""
+    decisions = Decisions(session)
+    applied = decisions.apply_customs_decision(declaration, status, **step)
+    decisions.finish()
     return applied
 
 

@@ -94,14 +94,6 @@ def ingest(
         cop_nos={r.cop_no for r in receipts if r.cop_no},
     )
     targets = [_declaration_named(found, receipt) for receipt in receipts]
-    flows.lock_for_decisions(
-        session,
-        [
-            (target, status)
-            for receipt, target in zip(receipts, targets, strict=True)
-            if target is not None and (status := status_for(receipt.status_code)) is not None
-        ],
-    )
     fingerprints = [_fingerprint(receipt, target) for receipt, target in zip(receipts, targets, strict=True)]
 
     # Insert each new fingerprint once; a twin in this document, an earlier delivery, or a
@@ -132,7 +124,9 @@ def ingest(
     stale_ids: list[int] = []
     audited: list[AuditEvent] = []
     # One flush at the end sends the document's events and notices as batched INSERTs, rather
-    # than a flush per receipt triggered by each query on the way.
+    # than a flush per receipt triggered by each query on the way; what the decisions set off in other domains
+    # (stock, trace codes, inspections) follows for all of them together.
+    decisions = flows.Decisions(session)
     with session.no_autoflush:
         # Customs' own clock orders the timeline, whatever order the document lists receipts in.
         for index in sorted(range(len(receipts)), key=lambda i: receipts[i].return_time):
@@ -143,7 +137,7 @@ def ingest(
                 outcome = ReceiptOutcome.DUPLICATE
             elif target is None:
                 outcome = ReceiptOutcome.UNKNOWN_DECLARATION
-            elif _apply(session, target, receipts[index], receipt_id, taken_invt_nos):
+            elif _apply(decisions, target, receipts[index], receipt_id, taken_invt_nos):
                 outcome = ReceiptOutcome.APPLIED
             else:
                 outcome = ReceiptOutcome.STALE
@@ -157,6 +151,7 @@ def ingest(
                 declaration_id=target.id if target else None,
                 status=target.status if target else None,
             )
+    decisions.finish()
     if stale_ids:
         session.execute(
             update(Receipt)
@@ -239,22 +234,21 @@ def _receipt_row(
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """INSERT … ON CONFLICT DO NOTHING: the fingerprints this transaction stored first."""
+    """INSERT … ON CONFLICT DO NOTHING: the fingerprints this transaction stored first.
+
+    The rows go as parameters of one statement (SQLAlchemy batches them into a multi-row INSERT), not as a VALUES
+    clause built per document: that one is compiled afresh each time, 13 columns × 100 receipts of bind parameters.
+    """
     if not rows:
         return set()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(Receipt)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["fingerprint"])
-        .returning(Receipt.fingerprint)
-    )
-    return set(session.scalars(statement))
+    statement = insert(Receipt).on_conflict_do_nothing(index_elements=["fingerprint"]).returning(Receipt.fingerprint)
+    return set(session.scalars(statement, rows))
 
 
 def _apply(
-    session: Session,
+    decisions: flows.Decisions,
     declaration: Declaration,
     receipt: IncomingReceipt,
     receipt_id: int | None,
@@ -267,7 +261,7 @@ def _apply(
     status = status_for(code)
     if status is None:
         declaration_status.record_event(
-            session,
+            decisions.session,
             declaration,
             step=f"receipt_{code}",
             title=title,
@@ -277,8 +271,7 @@ def _apply(
             details={"return_info": receipt.return_info} if receipt.return_info else None,
         )
         return True
-    return flows.apply_customs_decision(
-        session,
+    return decisions.apply_customs_decision(
         declaration,
         status,
         step=f"receipt_{code}",
@@ -354,7 +347,9 @@ def retry_unknown(session: Session, receipt_id: int, *, actor: audit.Actor = aud
         return stored
     stored.fingerprint = fingerprint
     taken = set(session.scalars(select(Declaration.invt_no).where(Declaration.invt_no == incoming.invt_no)))
-    applied = _apply(session, target, incoming, stored.id, taken)
+    decisions = flows.Decisions(session)
+    applied = _apply(decisions, target, incoming, stored.id, taken)
+    decisions.finish()
     stored.outcome = ReceiptOutcome.APPLIED if applied else ReceiptOutcome.STALE
     audit.record_all(session, [_audit(incoming, stored.id, target, before, stored.outcome, actor=actor)])
     return stored

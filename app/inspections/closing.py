@@ -64,35 +64,47 @@ CONCLUDING = {
 
 
 def close_when_concluded(
-    session: Session, declaration: Declaration, status: DeclarationStatus, *, occurred_at: datetime
+    session: Session, concluded: Sequence[tuple[Declaration, DeclarationStatus, datetime]]
 ) -> None:
-    """Release, detention, return, rejection or cancellation ends the declaration's open inspection."""
-    if status in CONCLUDING:
-        close_open_task(
-            session,
-            declaration,
-            occurred_at=occurred_at,
-            title=CONCLUDING[status],
-            details={
-                "declaration_status": status.value,
-                "release_source": getattr(declaration.release_source, "value", None),
-            },
+    """Release, detention, return, rejection or cancellation ends each declaration's open inspection.
+
+    `concluded` lists (declaration, status it reached, when), in order. The slots whose places come back are
+    locked first, by id (one global order), then the open tasks, all in two statements.
+    """
+    concluded = [(declaration, status, at) for declaration, status, at in concluded if status in CONCLUDING]
+    if not concluded:
+        return
+    ids = sorted({declaration.id for declaration, _, _ in concluded})
+    lock_places_held_for(session, ids)
+    open_tasks = {
+        task.declaration_id: task
+        for task in session.scalars(
+            select(InspectionTask)
+            .where(InspectionTask.declaration_id.in_(ids), InspectionTask.status != T.CLOSED)
+            .order_by(InspectionTask.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
+    }
+    for declaration, status, occurred_at in concluded:
+        task = open_tasks.pop(declaration.id, None)
+        if task is not None:
+            _close(
+                session,
+                task,
+                occurred_at=occurred_at,
+                title=CONCLUDING[status],
+                details={
+                    "declaration_status": status.value,
+                    "release_source": getattr(declaration.release_source, "value", None),
+                },
+            )
 
 
-def close_open_task(
-    session: Session,
-    declaration: Declaration,
-    *,
-    occurred_at: datetime,
-    title: str,
-    details: dict[str, Any] | None = None,
-) -> InspectionTask | None:
-    """Close the declaration's open task because customs concluded the declaration (release, detention,
-    return); a place it still holds in a slot is given back."""
-    task = find_open_task(session, declaration.id, lock=True)
-    if task is None:
-        return None
+def _close(
+    session: Session, task: InspectionTask, *, occurred_at: datetime, title: str, details: dict[str, Any] | None
+) -> InspectionTask:
+    """Close a task because customs concluded its declaration; a place it still holds in a slot is given back."""
     if task.status in HOLDS_A_PLACE and task.slot is not None:
         give_back_place(session, task.slot)
     disposition = None  # the declaration's own (released, detained, ...) unless a result says more

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, FetchedValue, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
 from app.db import Base, BigIntPK, enum_type
@@ -46,6 +46,8 @@ class Notice(Base):
             sqlite_where=text("priority = 'high' AND acknowledged_at IS NULL"),
             postgresql_where=text("priority = 'high' AND acknowledged_at IS NULL"),
         ),
+        # What the numbering trigger looks for at COMMIT: the committing transaction's own notices (migration 0017).
+        Index("ix_notices_unnumbered", "id", sqlite_where=text("seq IS NULL"), postgresql_where=text("seq IS NULL")),
         # SQLite would otherwise reuse the highest id after a purge, and a reused seq is a lost notice.
         {"sqlite_autoincrement": True},
     )
@@ -125,6 +127,9 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     notice_pk: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    # Set when queued with a notice not yet inserted: the unit of work writes the notices first, then these rows
+    # with their ids, each as one batched INSERT (no flush per notice).
+    notice: Mapped[Notice] = relationship(lazy="raise")
     channel: Mapped[DeliveryChannel] = mapped_column(enum_type(DeliveryChannel))
     purpose: Mapped[DeliveryPurpose] = mapped_column(enum_type(DeliveryPurpose))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)

@@ -114,14 +114,23 @@ def queue_pushes(
         for device in active_devices(session, *{notice.recipient_id for notice in notices}):
             by_user.setdefault(device.user_id, []).append(device)
         devices = by_user
-    session.flush()  # the notices' ids
-    rows = [
-        {"notice_pk": notice.id, "device_id": device.id, "channel": DeliveryChannel.PUSH, "purpose": purpose}
+    now = clock.utcnow()
+    queued = [
+        Delivery(
+            notice=notice,
+            device_id=device.id,
+            channel=DeliveryChannel.PUSH,
+            purpose=purpose,
+            state=DeliveryState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
         for notice in notices
         for device in devices.get(notice.recipient_id, ())
     ]
-    _insert(session, rows)
-    return len(rows)
+    session.add_all(queued)
+    return len(queued)
 
 
 def queue_clears(session: Session, *, user: User, notice_pks: Iterable[int], read_on: str | None) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -117,28 +117,6 @@ def _needs(session: Session, declaration: Declaration) -> dict[str, Decimal]:
     return needs
 
 
-def lock_levels_for_release(session: Session, declaration_ids: Sequence[int]) -> None:
-    """Lock every stock row these declarations' releases will deduct, in one global order (warehouse, GTIN).
-
-    A customs document releases many declarations; deducting them one by one would lock a popular product's rows in
-    document order, and two documents naming the same products in different orders would deadlock. Taken here
-    first, in key order, the rows make concurrent documents queue instead (`deduct_on_release` then finds them held).
-    """
-    if not declaration_ids:
-        return
-    wanted = (
-        select(Declaration.warehouse_enterprise_id, DeclarationLine.gtin)
-        .join(DeclarationLine, DeclarationLine.declaration_id == Declaration.id)
-        .where(Declaration.id.in_(declaration_ids))
-    )
-    session.execute(
-        select(StockLevel.id)
-        .where(tuple_(StockLevel.warehouse_enterprise_id, StockLevel.gtin).in_(wanted))
-        .order_by(StockLevel.warehouse_enterprise_id, StockLevel.gtin)
-        .with_for_update()
-    ).all()
-
-
 def refuse_release_without_stock(session: Session, declaration: Declaration) -> None:
     """An officer's in-app release must not take the warehouse's booked stock of a product below zero."""
     needs = _needs(session, declaration)
@@ -160,46 +138,72 @@ def refuse_release_without_stock(session: Session, declaration: Declaration) -> 
         )
 
 
-def deduct_on_release(session: Session, declaration: Declaration) -> None:
-    """Take the declaration's goods out of its warehouse's booked stock, never below zero.
+def deduct_on_release(session: Session, declarations: Sequence[Declaration]) -> None:
+    """Take the released declarations' goods out of their warehouses' booked stock, never below zero.
 
-    Customs' 800 receipt releases whatever the stock says; a shortage is recorded on the movement
-    for the warehouse to reconcile instead of refusing customs' decision.
+    Customs' 800 receipt releases whatever the stock says; a shortage is recorded on the movement for the warehouse
+    to reconcile instead of refusing customs' decision. The rows are locked here, all at once in one global order
+    (warehouse, GTIN): two documents releasing the same popular products queue for them instead of deadlocking, and
+    hold them only from here to COMMIT. Each row then moves once, by what all `declarations`, in their order, took.
     """
-    now = clock.utcnow()
-    taken_out: list[dict[str, str]] = []
-    for gtin, qty in sorted(_needs(session, declaration).items()):
-        level = session.scalar(
-            select(StockLevel)
-            .where(StockLevel.warehouse_enterprise_id == declaration.warehouse_enterprise_id, StockLevel.gtin == gtin)
+    if not declarations:
+        return
+    needs: dict[int, dict[str, Decimal]] = {declaration.id: defaultdict(Decimal) for declaration in declarations}
+    for declaration_id, gtin, qty in session.execute(
+        select(DeclarationLine.declaration_id, DeclarationLine.gtin, DeclarationLine.qty).where(
+            DeclarationLine.declaration_id.in_(needs)
+        )
+    ):
+        needs[declaration_id][gtin] += qty
+    keys = sorted({(d.warehouse_enterprise_id, gtin) for d in declarations for gtin in needs[d.id]})
+    held = {
+        (row.warehouse_enterprise_id, row.gtin): row
+        for row in session.execute(
+            select(StockLevel.id, StockLevel.warehouse_enterprise_id, StockLevel.gtin, StockLevel.quantity)
+            .where(tuple_(StockLevel.warehouse_enterprise_id, StockLevel.gtin).in_(keys))
+            .order_by(StockLevel.warehouse_enterprise_id, StockLevel.gtin)
             .with_for_update()
         )
-        if level is None:
-            continue
-        taken = min(level.quantity, qty)
-        if taken:
+    }
+    left = {key: row.quantity for key, row in held.items()}
+    now = clock.utcnow()
+    movements: list[dict[str, Any]] = []
+    audited = []
+    for declaration in declarations:
+        taken_out: list[dict[str, str]] = []
+        for gtin, qty in sorted(needs[declaration.id].items()):
+            key = (declaration.warehouse_enterprise_id, gtin)
+            if key not in held:
+                continue  # products the warehouse keeps no stock of here are not booked
+            taken = min(left[key], qty)
+            left[key] -= taken
+            movements.append(
+                {
+                    "warehouse_enterprise_id": declaration.warehouse_enterprise_id,
+                    "gtin": gtin,
+                    "kind": MovementKind.RELEASE_OUT,
+                    "quantity": -taken,
+                    "shortfall": qty - taken,
+                    "declaration_id": declaration.id,
+                    "occurred_at": now,
+                }
+            )
+            taken_out.append({"gtin": gtin, "quantity": str(taken), "shortfall": str(qty - taken)})
+        if taken_out:
+            # One entry for the release's movements: the declaration names them all.
+            audited.append(
+                audit.prepare(
+                    action="stock.released_out",
+                    actor=audit.SYSTEM,
+                    target=declaration,
+                    details={"warehouse_enterprise_id": declaration.warehouse_enterprise_id, "lines": taken_out},
+                )
+            )
+    for key, row in held.items():
+        if left[key] != row.quantity:
             session.execute(
-                update(StockLevel).where(StockLevel.id == level.id).values(quantity=StockLevel.quantity - taken)
+                update(StockLevel).where(StockLevel.id == row.id).values(quantity=left[key], updated_at=now)
             )
-        session.add(
-            StockMovement(
-                warehouse_enterprise_id=declaration.warehouse_enterprise_id,
-                gtin=gtin,
-                kind=MovementKind.RELEASE_OUT,
-                quantity=-taken,
-                shortfall=qty - taken,
-                declaration_id=declaration.id,
-                occurred_at=now,
-            )
-        )
-        taken_out.append({"gtin": gtin, "quantity": str(taken), "shortfall": str(qty - taken)})
-    if taken_out:
-        # One entry for the release's movements: the declaration names them all.
-        audit.record(
-            session,
-            action="stock.released_out",
-            actor=audit.SYSTEM,
-            target=declaration,
-            details={"warehouse_enterprise_id": declaration.warehouse_enterprise_id, "lines": taken_out},
-            flush=False,
-        )
+    if movements:
+        session.execute(insert(StockMovement), movements)
+    audit.record_all(session, audited)

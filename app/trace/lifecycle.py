@@ -4,6 +4,7 @@ goods are released."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from sqlalchemy import select, update
@@ -125,18 +126,30 @@ def _chunks(ids: list[int], size: int = 1000) -> Iterator[list[int]]:
         yield ids[start : start + size]
 
 
-def activate_on_release(session: Session, declaration: Declaration) -> None:
-    """Release makes the declaration's affixed codes live (those affixed later go live when affixed)."""
-    changed = session.execute(
-        update(TraceCode)
-        .where(TraceCode.declaration_id == declaration.id, TraceCode.status == S.AFFIXED)
-        .values(status=S.ACTIVE, status_changed_at=clock.utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed:
-        audit.record(
-            session,
-            action="trace_codes.active",
-            actor=Actor(user=None, client_addr=None),
-            details={"count": changed, "declaration_id": declaration.id},
+def activate_on_release(session: Session, declarations: Sequence[Declaration]) -> None:
+    """Release makes the declarations' affixed codes live (those affixed later go live when affixed)."""
+    if not declarations:
+        return
+    changed = Counter(
+        session.scalars(
+            update(TraceCode)
+            .where(TraceCode.declaration_id.in_([declaration.id for declaration in declarations]))
+            .where(TraceCode.status == S.AFFIXED)
+            .values(status=S.ACTIVE, status_changed_at=clock.utcnow())
+            .returning(TraceCode.declaration_id)
+            .execution_options(synchronize_session=False)
         )
+    )
+    system = Actor(user=None, client_addr=None)
+    audit.record_all(
+        session,
+        [
+            audit.prepare(
+                action="trace_codes.active",
+                actor=system,
+                details={"count": changed[declaration.id], "declaration_id": declaration.id},
+            )
+            for declaration in declarations
+            if changed[declaration.id]
+        ],
+    )
