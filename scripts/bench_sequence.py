@@ -78,21 +78,22 @@ class Code:
 
 def make_serials(rng: random.Random, count: int) -> list[str]:
     """`count` distinct serials of the app's alphabet and length, from the seeded generator."""
-    serials: set[str] = set()
+    # A dict keeps the order drawn; a set's order changes with each process's string hashing.
+    serials: dict[str, None] = {}
     while len(serials) < count:
-        serials.add("".join(rng.choices(SERIAL_ALPHABET, k=16)))
-    return sorted(serials, key=lambda _: rng.random())
+        serials["".join(rng.choices(SERIAL_ALPHABET, k=16))] = None
+    return list(serials)
 
 
 def address_pool(rng: random.Random, count: int) -> list[str]:
     """Client addresses over many /24 networks; a fifth IPv6, as mobile carriers hand out."""
-    pool: set[str] = set()
+    pool: dict[str, None] = {}
     while len(pool) < count:
         if rng.random() < 0.2:
-            pool.add(str(ipaddress.IPv6Address((0x240E << 112) | rng.getrandbits(100))))
+            pool[str(ipaddress.IPv6Address((0x240E << 112) | rng.getrandbits(100)))] = None
         else:
-            pool.add(rng.choice(IPV4_PREFIXES) + ".".join(str(rng.randrange(1, 255)) for _ in range(3)))
-    return sorted(pool, key=lambda _: rng.random())
+            pool[rng.choice(IPV4_PREFIXES) + ".".join(str(rng.randrange(1, 255)) for _ in range(3))] = None
+    return list(pool)
 
 
 class Serials:

@@ -76,3 +76,21 @@ def test_gunicorn_threads_are_refused_under_gevent_workers():
 
     assert done.returncode == 2
     assert "gthread" in done.stderr
+
+
+def test_the_request_sequence_is_the_same_on_every_run(tmp_path):
+    script = (
+        "import random, sys; sys.path.insert(0, 'scripts'); from pathlib import Path; import bench_sequence as s\n"
+        "codes = [s.Code(serial, '06952061553763', None) for serial in s.make_serials(random.Random(1), 500)]\n"
+        "s.write_sequence(Path(sys.argv[1]), codes, requests=2000, seed=1, addresses=300)\n"
+    )
+    files = []
+    for hash_seed in ("1", "2"):  # string hashing differs between processes; the file must not
+        out = tmp_path / f"run-{hash_seed}.seq"
+        subprocess.run(
+            [sys.executable, "-c", script, str(out)], cwd=ROOT, env={**ENV, "PYTHONHASHSEED": hash_seed}, check=True
+        )
+        files.append(out.read_bytes())
+
+    assert files[0] == files[1]
+    assert b"\t404\t" in files[0] and b"\t307\t" in files[0] and b"X-Forwarded-For: " in files[0]
