@@ -257,8 +257,10 @@ def measure(
             children, args, server, request, args.warmup, start=warm_start, workdir=workdir, expected_rps=expected_rps()
         )
         rates[server.name] = max(rates.get(server.name, 0.0), warm.rps)
-        if start is None:
-            start = warm.lines[1]
+        # The app measures after every line its warm-up sent, even when the baseline went first from an earlier
+        # line: a line sent twice would be a repeated lookup (or a duplicate receipt), not a first one.
+        if start is None or server.name == "app":
+            start = max(start or 0, warm.lines[1])
     start = warm_start if start is None else start
     log(f"{server.name}: wrk {args.duration:g}s, {args.connections} connections, {args.threads} threads")
     result = run_wrk(
@@ -279,7 +281,8 @@ def measure(
 
 
 def play_rounds(children, args, app: Server, base: Server, request: RequestSpec, workdir: Path) -> list[dict]:
-    """Rounds AB, BA, AB, ...: both servers measured from the same line; the app never sends a line twice."""
+    """Rounds AB, BA, AB, ...: both measured from the same line (unless the app's warm-up ran past it: then the app
+    starts after it); the app never sends a line twice."""
     rounds, rates = [], {}
     for number in range(1, args.rounds + 1):
         order = [app, base] if number % 2 else [base, app]
@@ -294,6 +297,10 @@ def play_rounds(children, args, app: Server, base: Server, request: RequestSpec,
             if server is app:
                 ends = [result.lines[1]] + ([warm.lines[1]] if warm else [])
                 request.used = max([request.used, *ends])
+                if request.bodies_file is not None and request.used > request.bodies_count:
+                    log(
+                        f"app: {request.used} bodies needed, {request.bodies_count} prepared; earlier ones were re-sent"
+                    )
         rounds.append(round_entry(number, [s.name for s in order], results["app"], results["baseline"]))
     return rounds
 
