@@ -11,6 +11,9 @@ Park stack (blueprints, auth, database, rate limiting).
     PORT=8001 PYTHONPATH=scripts .venv/bin/gunicorn -c gunicorn.conf.py \\
         bench_baseline:app
 
+It echoes ``X-Request-Id`` as the app does, so ``bench.lua`` can match each
+answer of a request sequence to its request.
+
 ``BENCH_BASELINE_BYTES`` (optional) sets the approximate size of the JSON body,
 so the baseline can send as many bytes as the endpoint it is compared with.
 """
@@ -18,7 +21,7 @@ so the baseline can send as many bytes as the endpoint it is compared with.
 import json
 import os
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 DEFAULT_BODY_BYTES = 300
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -60,3 +63,11 @@ app = Flask(__name__)
 def catch_all(path: str):
     # Serialised per request, as a real view would, rather than pre-encoded.
     return jsonify(PROFILE)
+
+
+@app.after_request
+def echo_request_id(response):
+    given = request.headers.get("X-Request-Id")
+    if given:
+        response.headers["X-Request-Id"] = given
+    return response

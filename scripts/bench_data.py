@@ -9,6 +9,9 @@ Run by scripts/bench.py --prepare after migrate and seed-demo:
     # 10,000,000 active trace codes on the demo's released declaration, one of them with the serial
     # BENCH_SERIAL, so the consumer lookup has a fixed path: /api/v1/trace/codes/BENCH2345678ABCD
     .venv/bin/python scripts/bench_data.py trace-codes --count 10000000
+    # the realistic lookup workload (docs/benchmarks.md row 1): 200,000 codes on 500 released declarations,
+    # and the seeded request sequence wrk replays (bench_sequence.py)
+    .venv/bin/python scripts/bench_data.py lookup --codes 200000 --out "$BENCH_WORKDIR/lookup.seq"
 
 Rows go in with bulk INSERTs, not through the API: the point is the size of the data set, not
 how fast it can be typed in.
@@ -20,9 +23,11 @@ import argparse
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select, text
 
@@ -48,8 +53,20 @@ STATUS_MIX = (
 RECEIPT_ROUNDS = [(120, "新增申报成功"), (300, None), (399, None), (800, None)]
 
 
-def add_declarations(session, *, username: str, count: int, status: DeclarationStatus | None) -> list[tuple[int, str]]:
-    """Insert `count` declarations of `username`'s enterprise; returns (id, guid) pairs."""
+def add_declarations(
+    session,
+    *,
+    username: str,
+    count: int,
+    status: DeclarationStatus | None,
+    extra: Callable[[int], dict[str, Any]] | None = None,
+    lines: Callable[[int, int], list[dict[str, Any]]] | None = None,
+) -> list[tuple[int, str]]:
+    """Insert `count` declarations of `username`'s enterprise; returns (id, guid) pairs.
+
+    `extra(n)` adds or replaces columns of the n-th declaration; `lines(n, id)` gives its goods lines (by default
+    one line of infant formula).
+    """
     declarant = session.scalar(select(User).where(User.username == username))
     if declarant is None or declarant.enterprise is None:
         raise SystemExit(f"no declarant {username!r} with an enterprise: run flask seed-demo first")
@@ -98,8 +115,17 @@ def add_declarations(session, *, username: str, count: int, status: DeclarationS
                     "submitted_at": start + timedelta(seconds=n * 30),
                     "updated_at": start + timedelta(seconds=n * 30),
                 }
+                | (extra(n) if extra else {})
             )
-        ids = session.execute(insert(Declaration).returning(Declaration.id, Declaration.guid), rows).all()
+        ids = session.execute(
+            insert(Declaration).returning(Declaration.id, Declaration.guid, sort_by_parameter_order=True), rows
+        ).all()
+        if lines is not None:
+            # sort_by_parameter_order: the n-th id returned is the n-th row's, on both databases.
+            goods = [line for n, (declaration_id, _) in enumerate(ids, offset) for line in lines(n, declaration_id)]
+            session.execute(insert(DeclarationLine), goods)
+            created.extend((declaration_id, guid) for declaration_id, guid in ids)
+            continue
         session.execute(
             insert(DeclarationLine),
             [
@@ -156,6 +182,13 @@ def main() -> None:
     receipts.add_argument("--per-document", type=int, default=100)
     receipts.add_argument("--username", default="declarant")
     receipts.add_argument("--out", type=Path, required=True)
+    lookup = commands.add_parser("lookup", help="the realistic trace-lookup workload: data and request sequence")
+    lookup.add_argument("--codes", type=int, default=200_000)
+    lookup.add_argument("--declarations", type=int, default=500)
+    lookup.add_argument("--seed", type=int, default=23)
+    lookup.add_argument("--out", type=Path, help="write the request sequence here (bench_sequence.py)")
+    lookup.add_argument("--requests", type=int, default=300_000, help="lines of the request sequence")
+    lookup.add_argument("--addresses", type=int, default=50_000, help="client addresses the requests come from")
     codes = commands.add_parser("trace-codes", help="active trace codes for the consumer lookup benchmark")
     codes.add_argument("--count", type=int, default=10_000)
     args = parser.parse_args()
@@ -223,6 +256,18 @@ def add_trace_codes(session, *, count: int) -> int:
 
 
 def load(session, args: argparse.Namespace) -> str:
+    if args.command == "lookup":
+        from bench_lookup_data import load_lookup  # it builds on this module
+
+        return load_lookup(
+            session,
+            codes=args.codes,
+            declarations=args.declarations,
+            seed=args.seed,
+            sequence=args.out,
+            requests=args.requests,
+            addresses=args.addresses,
+        )
     if args.command == "trace-codes":
         added = add_trace_codes(session, count=args.count)
         return f"{added} trace codes added; look up /api/v1/trace/codes/{BENCH_SERIAL}"
