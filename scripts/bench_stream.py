@@ -15,8 +15,9 @@ Steps, all on 127.0.0.1 and in a temp dir removed at the end:
    read before and after (``/proc/<worker>/status`` VmRSS of gunicorn's children).
 4. Receipt documents of ``--per-document`` posted as the demo gateway, open loop at ``--rate`` receipts per
    second (bench_stream_decide.py). Every notice on every stream is timed from its document's due time; the
-   first ``--warmup`` seconds are checked but left out of the figures. A notice that never comes, a duplicate,
-   a receipt not applied, a dropped stream, or a stream that heard neither notices nor heartbeats fails the run.
+   first ``--warmup`` seconds are checked but left out of the figures. A notice that never comes, comes twice
+   or comes to a stream not owed it, a receipt not applied, a dropped stream, or a stream that heard neither
+   notices nor heartbeats fails the run.
 
 ``--hold-only`` skips the decisions: it opens ``--streams`` streams, holds them ``--hold`` seconds and reports
 whether every one stayed connected and heard heartbeats, and the RSS per stream.
@@ -247,7 +248,7 @@ def run(args: argparse.Namespace, children: bench.Children, workdir: Path) -> di
 
 
 def failures(report: dict) -> list[str]:
-    """What makes the run a failure whatever its figures: something owed that a stream never got."""
+    """What makes the run a failure whatever its figures: a stream that did not get exactly what it was owed."""
     streams, found = report["streams"], []
     if streams["still_connected"] < streams["open"]:
         found.append(f"{streams['open'] - streams['still_connected']} streams dropped: {streams['first_ended']}")
@@ -260,6 +261,8 @@ def failures(report: dict) -> list[str]:
         found.append(f"{d['missing']} notices never reached {d['streams_missing_notices']} streams")
     if d and d["duplicates"]:
         found.append(f"{d['duplicates']} notices arrived twice on one stream")
+    if d and d["unexpected"]:
+        found.append(f"{d['unexpected']} notices reached a stream that was owed none of them")
     if d and not d["latency"]["count"]:
         found.append("no notice fell after the warm-up")
     return found
