@@ -10,7 +10,8 @@ Steps, all on 127.0.0.1 and in a temp dir removed at the end:
    here), ``flask db upgrade`` and ``flask seed-demo``; with ``--redis`` a redis-server of the run's own.
 2. In-process (bench_stream_plan.py): ``--streams`` declarants' sign-ins spread over enterprises of
    ``--users-per-enterprise`` declarants, and enough declarations of those enterprises for ``--rate`` ×
-   ``--duration`` receipts (120, 300, 399, 800 each; 120 and 800 notify every declarant of the enterprise).
+   ``--duration`` receipts (120, 300, 399, 800 each, ``--step-gap`` apart; 120 and 800 notify every declarant of
+   the enterprise).
 3. ``gunicorn -c gunicorn.conf.py wsgi:app`` (gevent workers, ``--workers``); every stream opened, worker RSS
    read before and after (``/proc/<worker>/status`` VmRSS of gunicorn's children).
 4. Receipt documents of ``--per-document`` posted as the demo gateway, open loop at ``--rate`` receipts per
@@ -60,6 +61,7 @@ TARGET_P99_MS = 50.0
 # Every stream's file descriptor on both ends (client here, worker in gunicorn) plus headroom.
 FD_HEADROOM = 512
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+DECISION_SETTINGS = ("rate", "per_document", "duration", "step_gap", "warmup")
 
 
 def worker_pids(master_pid: int) -> list[int]:
@@ -195,7 +197,7 @@ def summary(report: dict) -> str:
         latency, post, after = d["latency"], d["document_post"], d["event_after_answer"]
         lines += [
             f"decisions: {d['receipts']} receipts in {d['documents']} documents at {d['receipts_per_s']}/s; "
-            f"{d['not_applied']} not applied",
+            f"{d['not_applied']} not applied, {d['stale']} stale (overtaken by a later step)",
             f"decision->event: {latency['count']} notices, p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms, "
             f"p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms ({d['warmup_notices']} in the warm-up left out)",
             f"missing {d['missing']} on {d['streams_missing_notices']} streams, {d['duplicates']} duplicates, "
@@ -229,7 +231,7 @@ def run(args: argparse.Namespace, children: bench.Children, workdir: Path) -> di
         "streams": args.streams,
         "users_per_enterprise": args.users_per_enterprise,
         "streams_per_user": args.streams_per_user,
-        **({} if args.hold_only else {k: getattr(args, k) for k in ("rate", "per_document", "duration", "warmup")}),
+        **({} if args.hold_only else {k: getattr(args, k) for k in DECISION_SETTINGS}),
         "connections": args.connections,
         "workers": gunicorn["workers"],
         "worker_class": gunicorn["worker_class"],
@@ -279,6 +281,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=50, help="receipts per second, all enterprises together")
     parser.add_argument("--per-document", type=int, default=10, help="receipts per POSTed document (default 10)")
     parser.add_argument("--duration", type=float, default=60, help="seconds of decisions (default 60)")
+    parser.add_argument("--step-gap", type=float, default=2, help="seconds between a declaration's receipts")
     parser.add_argument("--warmup", type=float, default=5, help="first seconds left out of the figures (default 5)")
     parser.add_argument("--connections", type=int, default=4, help="connections the gateway posts on (default 4)")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (WEB_CONCURRENCY)")
@@ -305,8 +308,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--streams must be at least 2 (one warms the worker before its memory is read)")
     if min(args.users_per_enterprise, args.streams_per_user, args.workers, args.per_document, args.connections) < 1:
         parser.error("--users-per-enterprise, --streams-per-user, --workers, --per-document, --connections >= 1")
-    if args.rate <= 0 or args.duration <= 0 or not 0 <= args.warmup < args.duration:
-        parser.error("--rate and --duration must be positive, --warmup shorter than --duration")
+    if min(args.rate, args.duration, args.step_gap) <= 0 or not 0 <= args.warmup < args.duration:
+        parser.error("--rate, --duration and --step-gap must be positive, --warmup shorter than --duration")
     if args.heartbeat_seconds <= 0 or args.hold <= 0:
         parser.error("--heartbeat-seconds and --hold must be positive")
     if args.redis and shutil.which("redis-server") is None:

@@ -38,6 +38,8 @@ class Ledger:
         self.duplicates = 0
         self.unexpected = 0
         self.not_applied = 0
+        self.stale = 0
+        self.owed = 0
         self.errors: list[str] = []
 
     def add_streams(self, streams: list[EventStream]) -> None:
@@ -62,15 +64,22 @@ class Ledger:
             if receipt.key is not None:
                 for stream in self._by_enterprise[receipt.enterprise_id]:
                     stream.waiting[receipt.key] = due
+                    self.owed += 1
 
     def refused(self, receipt: PlannedReceipt, outcome: str) -> None:
-        """A receipt the service did not apply: no notice will come, and that is an error, not a lost event."""
-        self.not_applied += 1
-        if len(self.errors) < 5:
-            self.errors.append(outcome)
+        """A receipt the service did not apply: no notice will come, and that is an error, not a lost event.
+
+        Except `stale`: a later step of the same declaration overtook it (two documents in flight at once), and
+        customs' own late arrivals get the same answer. It is counted, not failed."""
+        if outcome == "stale":
+            self.stale += 1
+        else:
+            self.not_applied += 1
+            if len(self.errors) < 5:
+                self.errors.append(outcome)
         if receipt.key is not None:
             for stream in self._by_enterprise[receipt.enterprise_id]:
-                stream.waiting.pop(receipt.key, None)
+                self.owed -= stream.waiting.pop(receipt.key, None) is not None
 
     @property
     def missing(self) -> int:
@@ -131,10 +140,12 @@ def figures(ledger: Ledger, setup: Setup, posted_in: float) -> dict:
         "receipts_per_s": round(receipts / posted_in, 1) if posted_in else None,
         "posted_in_s": round(posted_in, 2),
         "not_applied": ledger.not_applied,
+        "stale": ledger.stale,
         "first_errors": ledger.errors,
         # Decision to event on the declarant's stream, every notice on every stream after the warm-up.
         "latency": spread_ms([arrived - due for due, arrived in measured]),
         "warmup_notices": len(ledger.arrivals) - len(measured),
+        "notices_owed": ledger.owed,
         "missing": ledger.missing,
         "streams_missing_notices": sum(1 for stream in ledger.streams if stream.waiting),
         "duplicates": ledger.duplicates,

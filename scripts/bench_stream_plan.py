@@ -5,12 +5,14 @@ Streams belong to declarants spread over many enterprises (a few declarants each
 enterprises, 3k-10k staff). A decision notifies every declarant of the declaring enterprise, so each stream
 is owed every notice about its enterprise's declarations. Declarations go round-robin over the enterprises and
 are then shuffled, so consecutive receipts concern different enterprises. Each declaration collects customs'
-receipts in bench_data's order (120, 300, 399, 800; 120 and 800 notify), each step a few documents after the one
-before, and documents carry several receipts, as customs' gateway sends them.
+receipts in bench_data's order (120, 300, 399, 800; 120 and 800 notify), each step ``--step-gap`` seconds after
+the one before (and never within the documents in flight at once), and documents carry several receipts, as
+customs' gateway sends them. The run ends with some declarations part-way, as any stretch of a real day does.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from dataclasses import dataclass, field
@@ -28,8 +30,6 @@ from app.users.models import User
 NOTIFIED = {120: "declaration.accepted", 800: "declaration.released"}
 CODES = [code for code, _ in RECEIPT_ROUNDS]
 INFO = dict(RECEIPT_ROUNDS)
-# A declaration's next receipt comes this many declarations' first receipts later (a few seconds at the defaults).
-STEP_LAG_DECLARATIONS = 25
 SEED = 23
 
 
@@ -69,16 +69,25 @@ class Setup:
     documents: list[list[PlannedReceipt]] = field(default_factory=list)
 
 
-def receipt_sequence(declarations: list[tuple[int, str, int]]) -> list[PlannedReceipt]:
-    """Every declaration's receipts in customs' time order: step r of declaration k comes at slot k + r × lag."""
-    lag = min(STEP_LAG_DECLARATIONS, max(1, len(declarations)))
-    sequence = []
-    for slot in range(len(declarations) + (len(CODES) - 1) * lag):
-        for step, code in enumerate(CODES):
-            k = slot - step * lag
-            if 0 <= k < len(declarations):
-                declaration_id, guid, enterprise_id = declarations[k]
-                sequence.append(PlannedReceipt(declaration_id, guid, enterprise_id, code))
+def receipt_sequence(total: int, gap: int) -> list[tuple[int, int]]:
+    """`total` receipts as (declaration number, step) in customs' time order.
+
+    A declaration's next step comes `gap` receipts after its last one; a new declaration starts whenever no step
+    is due, so the run ends with some declarations part-way, as a real one would.
+    """
+    due: list[tuple[int, int, int]] = []  # (earliest position, declaration, next step)
+    sequence: list[tuple[int, int]] = []
+    started = 0
+    while len(sequence) < total:
+        position = len(sequence)
+        if due and due[0][0] <= position:
+            _, declaration, step = heapq.heappop(due)
+        else:
+            declaration, step = started, 0
+            started += 1
+        sequence.append((declaration, step))
+        if step + 1 < len(CODES):
+            heapq.heappush(due, (position + gap, declaration, step + 1))
     return sequence
 
 
@@ -110,14 +119,17 @@ def prepare(env: dict[str, str], args) -> Setup:
             ][: args.streams]
             setup = Setup(gateway_token=token(gateway), streams=streams, enterprises=enterprises, users=users)
             if not args.hold_only:
-                sequence = receipt_sequence(_declarations(session, members, args))
-                setup.documents = documents_of(sequence, args.per_document)
+                # Documents in flight at once never span a declaration's two steps, whatever the rate.
+                gap = max(args.per_document * (args.connections + 1), math.ceil(args.rate * args.step_gap))
+                sequence = receipt_sequence(max(1, round(args.rate * args.duration)), gap)
+                declarations = _declarations(session, members, 1 + max(number for number, _ in sequence))
+                receipts = [PlannedReceipt(*declarations[number], status_code=CODES[step]) for number, step in sequence]
+                setup.documents = documents_of(receipts, args.per_document)
     return setup
 
 
-def _declarations(session, members: list[tuple[int, User]], args) -> list[tuple[int, str, int]]:
-    """(id, guid, enterprise id) of enough declarations for `--rate` × `--duration` receipts, in random order."""
-    count = max(1, math.ceil(args.rate * args.duration / len(CODES)))
+def _declarations(session, members: list[tuple[int, User]], count: int) -> list[tuple[int, str, int]]:
+    """(id, guid, enterprise id) of `count` declarations spread over the enterprises, in random order."""
     first_user: dict[int, str] = {}
     for enterprise_id, user in members:
         first_user.setdefault(enterprise_id, user.username)

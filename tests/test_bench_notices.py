@@ -33,20 +33,21 @@ def test_stream_bench_times_every_notice_on_every_stream():
     report = run_bench(
         "bench_stream.py",
         *("--streams", "6", "--users-per-enterprise", "2", "--rate", "20", "--per-document", "4"),
-        *("--duration", "3", "--warmup", "0.5"),
+        *("--connections", "1", "--step-gap", "0.1", "--duration", "3", "--warmup", "0.5"),
     )
 
     decisions = report["decisions"]
-    assert decisions["receipts"] == 60 and decisions["not_applied"] == 0
-    assert decisions["missing"] == decisions["duplicates"] == 0
-    # 15 declarations, each accepted and released, on 3 enterprises of 2 streams: 60 notices, some in the warm-up.
-    assert decisions["latency"]["count"] + decisions["warmup_notices"] == 60
+    assert decisions["receipts"] == 60 and decisions["not_applied"] == decisions["stale"] == 0
+    assert decisions["missing"] == decisions["duplicates"] == decisions["unexpected"] == 0
+    # 16 declarations: 16 accepted and 12 released by the end, on 3 enterprises of 2 streams each.
+    assert decisions["notices_owed"] == 2 * 28
+    assert decisions["latency"]["count"] + decisions["warmup_notices"] == decisions["notices_owed"]
     latency = decisions["latency"]
     assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"] < 5000
     assert 0 < decisions["document_post"]["p50_ms"] <= decisions["document_post"]["max_ms"]
     streams = report["streams"]
     assert streams["open"] == streams["still_connected"] == 6 and streams["silent"] == 0
-    assert streams["notices_per_stream"] == {"min": 10, "median": 10, "max": 10}
+    assert streams["notices_per_stream"]["min"] > 0
     assert report["memory"]["worker_rss_kib_with_streams"] > report["memory"]["worker_rss_kib_before_streams"] > 0
     assert report["cpu"]["workers_s"] > 0 and report["cpu"]["client_loop_lag_max_ms"] >= 0
     assert set(report["target"]) == {"p99_ms_at_most", "met"}
