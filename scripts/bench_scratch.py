@@ -166,13 +166,14 @@ def percentile(sorted_values: Sequence[float], share: float) -> float:
 
 
 def spread_ms(seconds: Sequence[float]) -> dict[str, float | int | None]:
-    """p50, p99 and max of durations given in seconds, in milliseconds."""
+    """p50, p95, p99 and max of durations given in seconds, in milliseconds, with how many there were."""
     values = sorted(seconds)
     if not values:
-        return {"count": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+        return {"count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
     return {
         "count": len(values),
         "p50_ms": round(percentile(values, 0.50) * 1000, 3),
+        "p95_ms": round(percentile(values, 0.95) * 1000, 3),
         "p99_ms": round(percentile(values, 0.99) * 1000, 3),
         "max_ms": round(values[-1] * 1000, 3),
     }

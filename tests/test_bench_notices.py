@@ -29,21 +29,29 @@ def run_bench(script: str, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-def test_stream_bench_times_every_decision_with_one_and_with_many_streams_open():
-    report = run_bench("bench_stream.py", "--streams", "4", "--decisions", "6", "--rate", "20")
+def test_stream_bench_times_every_notice_on_every_stream():
+    report = run_bench(
+        "bench_stream.py",
+        *("--streams", "6", "--users-per-enterprise", "2", "--rate", "20", "--per-document", "4"),
+        *("--connections", "1", "--step-gap", "0.1", "--duration", "3", "--warmup", "0.5"),
+    )
 
-    for phase in ("baseline", "loaded"):
-        figures = report[phase]
-        assert figures["lost"] == 0 and figures["not_applied"] == 0
-        assert figures["count"] == (5 if phase == "baseline" else 6)  # one baseline decision warms up
-        assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"] < 5000
-        assert 0 < figures["receipt_post"]["p50_ms"] <= figures["receipt_post"]["max_ms"]
-    assert report["ratios"]["p99"] > 0
-    assert report["streams"]["open"] == report["streams"]["still_connected"] == 4
-    memory = report["memory"]
-    assert memory["worker_rss_kib_with_streams"] > 0 and memory["worker_rss_kib_before_streams"] > 0
-    assert isinstance(memory["kib_per_stream"], float)
-    assert set(report["target"]) == {"loaded_p99_ms_at_most", "met"}
+    decisions = report["decisions"]
+    assert decisions["receipts"] == 60 and decisions["not_applied"] == decisions["stale"] == 0
+    assert decisions["missing"] == decisions["duplicates"] == decisions["unexpected"] == 0
+    # 16 declarations: 16 accepted and 12 released by the end, on 3 enterprises of 2 streams each.
+    assert decisions["notices_owed"] == 2 * 28
+    assert decisions["latency"]["count"] + decisions["warmup_notices"] == decisions["notices_owed"]
+    latency = decisions["latency"]
+    assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["p99_ms"] <= latency["max_ms"] < 5000
+    assert 0 < decisions["document_post"]["p50_ms"] <= decisions["document_post"]["max_ms"]
+    streams = report["streams"]
+    assert streams["open"] == streams["still_connected"] == 6 and streams["silent"] == 0
+    assert streams["notices_per_stream"]["min"] > 0
+    assert report["memory"]["worker_rss_kib_with_streams"] > report["memory"]["worker_rss_kib_before_streams"] > 0
+    assert report["cpu"]["workers_s"] > 0 and report["cpu"]["client_loop_lag_max_ms"] >= 0
+    assert set(report["target"]) == {"p99_ms_at_most", "met"}
+    assert report["settings"]["workers"] == 1 and report["settings"]["redis"] is False
 
 
 def test_stream_bench_holds_streams_that_hear_heartbeats():
@@ -51,8 +59,8 @@ def test_stream_bench_holds_streams_that_hear_heartbeats():
 
     streams = report["streams"]
     assert streams["open"] == streams["still_connected"] == 4
-    assert streams["heartbeats_min"] >= 1 and streams["without_heartbeat"] == 0
-    assert "loaded" not in report and report["settings"]["mode"] == "hold-only"
+    assert streams["heartbeats_per_stream"]["min"] >= 1 and streams["silent"] == 0
+    assert "decisions" not in report and report["settings"]["mode"] == "hold-only"
     assert report["memory"]["worker_rss_kib_with_streams"] > 0
 
 
