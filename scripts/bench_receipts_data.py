@@ -148,10 +148,41 @@ def plan_burst(
             again = position + rng.uniform(1.0, 3.0) * lists_per_document
             deliveries.append((again, len(deliveries), receipt))
     deliveries.sort(key=lambda delivery: (delivery[0], delivery[1]))
-    flat = [receipt for _, _, receipt in deliveries]
-    documents = [flat[offset : offset + per_document] for offset in range(0, len(flat), per_document)]
+    documents = _pack([receipt for _, _, receipt in deliveries], per_document)
     documents, final_rank = _expected(documents)
     return Burst(planned, gtins, documents, _waits(documents), final_rank)
+
+
+def _pack(flat: list[PlannedReceipt], per_document: int) -> list[list[PlannedReceipt]]:
+    """Documents of `per_document` receipts in delivery order, except that a late 399 waits for the document after
+    its list's 800 (near the burst's end, where few 120s remain, a few documents of customs' time hold few
+    receipts, so its planned delay alone would not keep it out of the 800's document)."""
+    documents: list[list[PlannedReceipt]] = []
+    current: list[PlannedReceipt] = []
+    deferred: list[PlannedReceipt] = []
+    released_in: dict[int, int] = {}
+
+    def ready(receipt: PlannedReceipt) -> bool:
+        return receipt.status_code != 399 or released_in.get(receipt.list_index, len(documents)) < len(documents)
+
+    for receipt in flat:
+        if not ready(receipt):
+            deferred.append(receipt)
+            continue
+        current.append(receipt)
+        if receipt.status_code == 800:
+            released_in[receipt.list_index] = len(documents)
+        if len(current) == per_document:
+            documents.append(current)
+            now_ready = [late for late in deferred if ready(late)][:per_document]
+            deferred = [late for late in deferred if not any(late is taken for taken in now_ready)]
+            current = now_ready
+    for receipt in deferred:  # their 800s are all in the documents so far, or in `current`
+        if len(current) == per_document or not ready(receipt):
+            documents.append(current)
+            current = []
+        current.append(receipt)
+    return [document for document in [*documents, current] if document]
 
 
 def _expected(documents: list[list[PlannedReceipt]]) -> tuple[list[list[PlannedReceipt]], dict[int, int]]:
