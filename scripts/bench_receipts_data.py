@@ -68,6 +68,11 @@ class PlannedReceipt:
     # The notice kind the declarants must hear of it, when it changes the list's status.
     notifies: str | None = None
 
+    @property
+    def key(self) -> tuple[int, int, datetime]:
+        """What makes two receipts the same one (the service's fingerprint): list, code and customs' time."""
+        return self.list_index, self.status_code, self.return_time
+
 
 @dataclass
 class Burst:
@@ -77,6 +82,14 @@ class Burst:
     # The earlier documents each document must wait for: those holding an earlier receipt of one of its lists.
     waits_for: list[set[int]]
     final_rank: dict[int, int] = field(default_factory=dict)
+
+    def copies(self) -> dict[tuple, int]:
+        """How many times each receipt is sent: a receipt sent twice may be answered duplicate in either copy."""
+        return Counter(receipt.key for document in self.documents for receipt in document)
+
+    def notice_of(self) -> dict[tuple, str]:
+        """The notice kind each notifying receipt sends, whichever of its copies lands first."""
+        return {r.key: r.notifies for document in self.documents for r in document if r.notifies}
 
     @property
     def receipts(self) -> int:
@@ -196,11 +209,10 @@ def _expected(documents: list[list[PlannedReceipt]]) -> tuple[list[list[PlannedR
         outcome: dict[int, tuple[str, str | None]] = {}
         fresh = []
         for position, receipt in enumerate(document):
-            key = (receipt.list_index, receipt.status_code, receipt.return_time)
-            if key in seen:
+            if receipt.key in seen:
                 outcome[position] = ("duplicate", None)
             else:
-                seen.add(key)
+                seen.add(receipt.key)
                 fresh.append(position)
         for position in sorted(fresh, key=lambda p: document[p].return_time):
             receipt = document[position]
@@ -220,10 +232,13 @@ def _expected(documents: list[list[PlannedReceipt]]) -> tuple[list[list[PlannedR
 
 
 def _waits(documents: list[list[PlannedReceipt]]) -> list[set[int]]:
+    """A document waits for the earlier documents that first sent another receipt of one of its lists. Copies sent
+    again take no part: whichever copy lands first is stored, the other is the duplicate, and nothing else
+    changes; waiting on them would chain nearly every document to the one before."""
     last_with: dict[int, int] = {}
     waits = []
     for number, document in enumerate(documents):
-        lists = {receipt.list_index for receipt in document}
+        lists = {receipt.list_index for receipt in document if receipt.expected != "duplicate"}
         waits.append({last_with[index] for index in lists if index in last_with})
         for index in lists:
             last_with[index] = number
