@@ -223,8 +223,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--inspections", type=float, default=0.05, help="share of lists given a 500")
     parser.add_argument("--duplicates", type=float, default=0.03, help="share of receipts sent twice")
     parser.add_argument("--late", type=float, default=0.02, help="share of lists given a 399 after their 800")
+    # At least the connections: with the 800 (or its list's 500 or late 399) closer than that, the document must
+    # wait for the one holding the list's earlier receipt, and the connections cannot overlap.
     parser.add_argument(
-        "--release-gap", type=gap, default=(4, 12), help="documents between a list's 120 and its 800: LOW,HIGH"
+        "--release-gap",
+        type=gap,
+        default=(8, 24),
+        help="documents between a list's 120 and its 800 (its 500 halfway, a late 399 as far again): LOW,HIGH",
     )
     parser.add_argument("--seed", type=int, default=23)
     parser.add_argument("--connections", type=int, default=8)

@@ -153,7 +153,7 @@ def plan_burst(
         if rng.random() < late_share:
             # Audited between its 120 and 800 on customs' clock, but delivered after the release: stale.
             stamped = accepted + (released - accepted) * rng.uniform(0.2, 0.8)
-            late = released + rng.uniform(1.0, 2.0) * lists_per_document
+            late = released + rng.uniform(*release_gap) * lists_per_document
             deliveries.append((late, len(deliveries), PlannedReceipt(item.index, 399, at(stamped))))
     for position, _, receipt in list(deliveries):
         if rng.random() < duplicate_share:
