@@ -17,7 +17,8 @@ import httpx
 from bench_receipts_check import WaitSampler
 from bench_receipts_data import Burst, document_body
 from bench_scratch import load_average, log, percentile
-from bench_stream import EventStream, close_streams, open_streams, worker_pids
+from bench_stream import worker_pids
+from bench_stream_sse import EventStream, close_streams, open_streams
 
 ERROR_BODIES_SHOWN = 5
 
@@ -170,10 +171,10 @@ async def burst_and_listen(args: argparse.Namespace, setup: dict, burst: Burst, 
     async with httpx.AsyncClient(base_url=server.base_url, trust_env=False, timeout=120, limits=limits) as client:
         try:
             log(f"opening {len(setup['streams'])} declarants' streams")
-            tokens = [token for token, _ in setup["streams"]]
-            streams = await open_streams(server.port, tokens, [0] * len(tokens), notices.on_notice)
-            for stream, (_, enterprise) in zip(streams, setup["streams"], strict=True):
-                notices.enterprise_of[stream] = enterprise
+            streams = [EventStream(token, enterprise, notices.on_notice) for token, enterprise in setup["streams"]]
+            await open_streams(server.port, streams)
+            for stream in streams:
+                notices.enterprise_of[stream] = stream.enterprise_id
             log(f"burst: {len(bodies)} documents, {burst.receipts} receipts over {args.connections} connections")
             sampler = WaitSampler(url) if url.startswith("postgresql") else None
             cpu_before, load_before = cpu_times(server.proc.pid), load_average()

@@ -14,9 +14,9 @@ web app) gets every consequence, and a reader sees them all in one place:
         2. inspections   500 (inspection) from customs: a task is issued for booking
     at the end of the batch (Decisions.finish), for every decision in it, in the global lock order
         3. inspections   release, detention, return, rejection, cancellation: the open task closes, its place freed
-        4. stock         release: the lines leave the warehouse's booked stock (never below zero; a shortfall is kept
+        4. trace         release: the declaration's affixed trace codes become active
+        5. stock         release: the lines leave the warehouse's booked stock (never below zero; a shortfall is kept
                          on the movement for the warehouse to reconcile)
-        5. trace         release: the declaration's affixed trace codes become active
 
 Gates need nothing at release: a gate reads the declarations' statuses when the vehicle arrives.
 """
@@ -48,13 +48,13 @@ class Decisions:
 
     Each decision moves its declaration at once (timeline, audit, notice, a 500's inspection task), in the order
     given; what releases and conclusions set off in other domains waits for `finish`, which does it for all of them
-    in a few statements, in the global lock order: the inspection slots whose places are given back (by id), then
-    the stock rows the releases deduct (by warehouse and GTIN), then the trace codes (each declaration's own).
+    in a few statements, in the global lock order: the inspection slots whose places are given back (by id), the
+    trace codes (each declaration's own), then the stock rows the releases deduct (by warehouse and GTIN).
 
     A customs document of 100 receipts is one batch: per release, its own statements cost ~10 round trips, and the
     stock rows of a popular product, locked at the document's start, made every document releasing it wait for the
     whole of the one before. Taken last, they are held only from `finish` to COMMIT. The declarations themselves are
-    locked first, by id, by whoever loads them (`declarations.find_for_receipt`, `release_by_officer`).
+    locked first, by id, by whoever changes them (`declarations.lock_for_receipts`, `release_by_officer`).
     """
 
     def __init__(self, session: Session) -> None:
@@ -138,8 +138,9 @@ class Decisions:
         concluded, self._concluded = self._concluded, []
         released, self._released = self._released, []
         inspection_closing.close_when_concluded(self.session, concluded)
-        stock.deduct_on_release(self.session, released)
         trace_codes.activate_on_release(self.session, released)
+        # Last: the stock rows of popular products are what concurrent batches queue for.
+        stock.deduct_on_release(self.session, released)
 
 
 def apply_status(session: Session, declaration: Declaration, status: DeclarationStatus, **step: Any) -> bool:

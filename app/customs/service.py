@@ -107,7 +107,11 @@ def ingest(
         _receipt_row(receipts[index], targets[index], fingerprint, format, gateway, now)
         for fingerprint, index in sorted(first_index.items())
     ]
+    # Before any declaration is locked: a receipt re-sent while its first delivery's document is still being
+    # applied waits here for that document, and holds nothing another document needs meanwhile.
     inserted = _insert_new(session, rows)
+    changing = [targets[index] for fingerprint, index in first_index.items() if fingerprint in inserted]
+    declarations.lock_for_receipts(session, [target for target in changing if target is not None])
     stored = {
         fingerprint: receipt_id
         for fingerprint, receipt_id in session.execute(
@@ -125,7 +129,7 @@ def ingest(
     audited: list[AuditEvent] = []
     # One flush at the end sends the document's events and notices as batched INSERTs, rather
     # than a flush per receipt triggered by each query on the way; what the decisions set off in other domains
-    # (stock, trace codes, inspections) follows for all of them together.
+    # (stock, trace codes, inspections) follows for all of them together, at the end.
     decisions = flows.Decisions(session)
     with session.no_autoflush:
         # Customs' own clock orders the timeline, whatever order the document lists receipts in.
@@ -151,7 +155,6 @@ def ingest(
                 declaration_id=target.id if target else None,
                 status=target.status if target else None,
             )
-    decisions.finish()
     if stale_ids:
         session.execute(
             update(Receipt)
@@ -160,6 +163,8 @@ def ingest(
             .execution_options(synchronize_session=False)
         )
     audit.record_all(session, audited)
+    # Last, so the rows every release of a popular product needs are held only from here to COMMIT.
+    decisions.finish()
     session.flush()
     return [result for result in results if result is not None]
 
@@ -335,6 +340,7 @@ def retry_unknown(session: Session, receipt_id: int, *, actor: audit.Actor = aud
     target = _declaration_named(found, incoming)
     if target is None:
         return stored
+    declarations.lock_for_receipts(session, [target])
     before = target.status
     fingerprint = _fingerprint(incoming, target)
     stored.resolved_at = clock.utcnow()

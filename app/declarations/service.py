@@ -6,7 +6,7 @@ Status changes live in `status.py`; what a release sets off in other domains in 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -234,28 +234,16 @@ def timeline(session: Session, declaration_id: int, *, viewer: User) -> list[Dec
 
 
 def find_for_receipt(session: Session, *, guids: set[str], cop_nos: set[str]) -> dict[str, Declaration]:
-    """Declarations named by receipts, keyed by guid and by "cop:<cop_no>", locked for update.
-
-    Two documents for one declaration must apply one after the other, or a 120 committed after
-    an 800 would undo the release. The rows are locked in id order, so concurrent documents
-    naming overlapping declarations queue instead of deadlocking. For a cop_no declared twice
-    (after a rejection) the live copy wins over the rejected one.
+    """Declarations named by receipts, keyed by guid and by "cop:<cop_no>"; lock those you change
+    (`lock_for_receipts`). For a cop_no declared twice (after a rejection) the live copy wins over the rejected one.
     """
     named = [Declaration.guid.in_(guids)] if guids else []
     if cop_nos:
         named.append(Declaration.cop_no.in_(cop_nos))
     if not named:
         return {}
-    ids = session.scalars(select(Declaration.id).where(or_(*named))).all()
-    locked = session.scalars(
-        select(Declaration)
-        .where(Declaration.id.in_(ids))
-        .order_by(Declaration.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
     found: dict[str, Declaration] = {}
-    for declaration in locked:
+    for declaration in session.scalars(select(Declaration).where(or_(*named)).order_by(Declaration.id)):
         if declaration.guid in guids:
             found[declaration.guid] = declaration
         if declaration.cop_no in cop_nos:
@@ -263,3 +251,20 @@ def find_for_receipt(session: Session, *, guids: set[str], cop_nos: set[str]) ->
             if held is None or held.status is S.REJECTED or declaration.status is not S.REJECTED:
                 found[f"cop:{declaration.cop_no}"] = declaration
     return found
+
+
+def lock_for_receipts(session: Session, declarations: Iterable[Declaration]) -> None:
+    """Lock the declarations receipts are about to change, in id order, and read them afresh.
+
+    Two documents for one declaration must apply one after the other, or a 120 committed after an 800 would undo
+    the release; in id order, concurrent documents naming overlapping declarations queue instead of deadlocking.
+    """
+    ids = sorted({declaration.id for declaration in declarations})
+    if ids:
+        session.execute(
+            select(Declaration)
+            .where(Declaration.id.in_(ids))
+            .order_by(Declaration.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
