@@ -92,7 +92,7 @@ def record(
         action=action, actor=actor, target=target, target_type=target_type, target_id=target_id, details=details
     )
     if session.get_bind().dialect.name != "postgresql":
-        _chain_now(session, event)
+        _chain_now(session, [event])
     session.add(event)
     if flush:
         session.flush()
@@ -124,18 +124,20 @@ def record_all(session: Session, events: Sequence[AuditEvent]) -> None:
     if not events:
         return
     if session.get_bind().dialect.name != "postgresql":
-        for event in events:
-            _chain_now(session, event)
+        _chain_now(session, events)
     session.execute(insert(AuditEvent), [{name: getattr(event, name) for name in _COLUMNS} for event in events])
 
 
-def _chain_now(session: Session, event: AuditEvent) -> None:
-    # SQLite's writers take turns (BEGIN IMMEDIATE), so the head read here is still the head at COMMIT.
+def _chain_now(session: Session, events: Sequence[AuditEvent]) -> None:
+    # SQLite's writers take turns (BEGIN IMMEDIATE), so the head read here is still the head at COMMIT: the events
+    # are linked here, in order, with one read and one write of the head.
     head = session.execute(select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == 1)).first()
     seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
-    event.seq, event.prev_hash = seq + 1, prev_hash
-    event.hash = link_hash(prev_hash, event.digest or "")
-    values = {"seq": event.seq, "hash": event.hash}
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev_hash
+        event.hash = prev_hash = link_hash(prev_hash, event.digest or "")
+    values = {"seq": seq, "hash": prev_hash}
     if head is None:
         session.execute(insert(AuditChainHead).values(id=1, **values))
     else:

@@ -111,7 +111,9 @@ def ingest(
     # applied waits here for that document, and holds nothing another document needs meanwhile.
     inserted = _insert_new(session, rows)
     changing = [targets[index] for fingerprint, index in first_index.items() if fingerprint in inserted]
-    declarations.lock_for_receipts(session, [target for target in changing if target is not None])
+    changing = [target for target in changing if target is not None]
+    declarations.lock_for_receipts(session, changing)
+    declaration_status.prefetch_notified(session, changing)
     stored = {
         fingerprint: receipt_id
         for fingerprint, receipt_id in session.execute(

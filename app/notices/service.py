@@ -107,34 +107,52 @@ class Recipient:
     devices: list[Device]
 
 
+def prefetch_recipients(session: Session, enterprise_ids: Iterable[int], roles: Iterable[Role]) -> None:
+    """Read the recipients of many enterprises in one query, for a batch about to notify them all.
+
+    A customs document notifies the declarants of dozens of enterprises; one query each was a tenth of its time.
+    """
+    _load_recipients(session, set(enterprise_ids), frozenset(roles))
+
+
 def _recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) -> list[Recipient]:
     """The enterprise's active users in `roles`, with the devices their pushes go to, in one query.
 
     A receipt batch notifies the same few enterprises many times; ask the database once per transaction.
     """
+    return _load_recipients(session, {enterprise_id}, roles)[enterprise_id]
+
+
+def _load_recipients(session: Session, enterprise_ids: set[int], roles: frozenset[Role]) -> dict[int, list[Recipient]]:
     cache: dict[Any, list[Recipient]] = session.info.setdefault("notice_recipients", {})
-    key = (session.get_transaction(), enterprise_id, roles)
-    if key not in cache:
+    transaction = session.get_transaction()
+    wanted = sorted(e for e in enterprise_ids if (transaction, e, roles) not in cache)
+    if wanted:
+        found: dict[int, dict[int, Recipient]] = {enterprise_id: {} for enterprise_id in wanted}
         rows = session.execute(
             _recipients_statement(roles),
-            {"enterprise_id": enterprise_id, "seen_since": devices.seen_since(clock.utcnow())},
+            {"enterprise_ids": wanted, "seen_since": devices.seen_since(clock.utcnow())},
         )
-        recipients: dict[int, Recipient] = {}
-        for user_id, language, device in rows:
-            recipient = recipients.setdefault(user_id, Recipient(user_id, language, []))
+        for enterprise_id, user_id, language, device in rows:
+            recipient = found[enterprise_id].setdefault(user_id, Recipient(user_id, language, []))
             if device is not None:
                 recipient.devices.append(device)
-        cache[key] = list(recipients.values())
-    return cache[key]
+        for enterprise_id, recipients in found.items():
+            cache[(transaction, enterprise_id, roles)] = list(recipients.values())
+    return {enterprise_id: cache[(transaction, enterprise_id, roles)] for enterprise_id in enterprise_ids}
 
 
 # Built once per set of roles: a gate decision notifies with it, and building it cost a tenth of a millisecond.
 @cached_statement
-def _recipients_statement(roles: frozenset[Role]) -> Select[tuple[int, Language, Device]]:
+def _recipients_statement(roles: frozenset[Role]) -> Select[tuple[int, int, Language, Device]]:
     return (
-        select(User.id, User.language, Device)
+        select(User.enterprise_id, User.id, User.language, Device)
         .outerjoin(Device, and_(Device.user_id == User.id, *devices.deliverable(bindparam("seen_since"))))
-        .where(User.enterprise_id == bindparam("enterprise_id"), User.role.in_(roles), User.is_active.is_(True))
+        .where(
+            User.enterprise_id.in_(bindparam("enterprise_ids", expanding=True)),
+            User.role.in_(roles),
+            User.is_active.is_(True),
+        )
         .order_by(User.id, Device.id)
     )
 
