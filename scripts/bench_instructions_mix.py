@@ -4,7 +4,9 @@ The mix is a request-sequence file as ``bench_sequence.py`` writes it (``bench_d
 line, tab-separated kind, expected status, method, path and ``Name: value`` headers; ``#`` lines are metadata.
 Each kind ("api/fresh", "page/repeated" ...) is a row of the report.
 
-The mix is replayed in order, in-process, under callgrind: the first ``--warmup`` requests unmeasured, then
+The mix is replayed in order, in-process, under callgrind: the first ``--warmup`` requests unmeasured (and
+uninstrumented, so they run many times faster: the driver then waits until ``callgrind_control`` switches
+instrumentation on), then
 ``--measure`` requests, and before each of them the driver calls ``os.getppid()``, on which callgrind dumps its
 counters (``--dump-before=getppid``). Each dump then holds one request's instructions, nothing of start-up and
 nothing of the others: the report gives each kind's mean and median, and the mix's mean. The counted lookups the
@@ -33,6 +35,7 @@ import bench
 
 # The driver's mark between requests: a libc call nothing else in the process makes.
 SENTINEL = "getppid"
+READY = "@@warm@@"
 HEADER_BYTES = 4096
 
 
@@ -88,6 +91,9 @@ def drive(app: Any, call: Any, requests: list[MixRequest], *, warmup: int, recor
         recorder.flush()
     gc.collect()
     gc.freeze()
+    # The warm-up ran without instrumentation (many times faster); the parent switches it on now.
+    print(READY, flush=True)
+    sys.stdin.readline()
     answered = []
     mark = os.getppid
     for request, headers in prepared[warmup:]:
@@ -138,6 +144,7 @@ def count_mix(target: str, args: Any, env: dict[str, str], workdir: Path) -> dic
     command = [
         "valgrind",
         "--tool=callgrind",
+        "--instr-atstart=no",
         f"--dump-before={SENTINEL}",
         "--dump-instr=no",
         f"--callgrind-out-file={out}",
@@ -154,11 +161,24 @@ def count_mix(target: str, args: Any, env: dict[str, str], workdir: Path) -> dic
         "--anonymous",
     ]
     bench.log(f"{target}: {args.warmup} + {args.measure} requests of {args.mix} under callgrind")
-    done = subprocess.run(command, cwd=bench.REPO, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise bench.BenchError(f"{target} under callgrind failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
-    answered = json.loads(done.stdout.strip().splitlines()[-1])
-    # Dump 1 is start-up and warm-up; then one per request; then the scan writes (the last file, unnumbered, is exit).
+    errors = workdir / f"callgrind.mix.{target}.stderr"
+    with errors.open("w") as stderr:
+        driver = subprocess.Popen(
+            command, cwd=bench.REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        assert driver.stdin is not None and driver.stdout is not None
+        for line in driver.stdout:
+            if line.strip() == READY:
+                subprocess.run(["callgrind_control", "--instr=on", str(driver.pid)], capture_output=True, check=True)
+                break
+        output, _ = driver.communicate("go\n")
+    if driver.returncode != 0:
+        raise bench.BenchError(
+            f"{target} under callgrind failed (exit {driver.returncode}):\n{errors.read_text()[-3000:]}"
+        )
+    answered = json.loads(output.strip().splitlines()[-1])
+    # Dump 1 is the moment between switching instrumentation on and the first mark; then one per request; then
+    # the scan writes (the last file, unnumbered, is the exit).
     totals = dump_totals(out, 1 + len(answered) + 1)
     return {"requests": answered, "instructions": totals[1:-1], "scan_writes": totals[-1]}
 
@@ -172,12 +192,12 @@ def summarize(app: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         return rows.setdefault(kind, {"app": [], "baseline": [], "statuses": collections.Counter(), "unexpected": 0})
 
     for (kind, expect, status), count in zip(app["requests"], app["instructions"], strict=True):
-        for name in {kind, kind.split("/")[0] + "/*"}:
+        for name in _rows_of(kind):
             row(name)["app"].append(count)
             row(name)["statuses"][status] += 1
             row(name)["unexpected"] += status != expect
     for (kind, _, _), count in zip(baseline["requests"], baseline["instructions"], strict=True):
-        for name in {kind, kind.split("/")[0] + "/*"}:
+        for name in _rows_of(kind):
             row(name)["baseline"].append(count)
     kinds = {}
     for kind, counts in sorted(rows.items()):
@@ -202,6 +222,11 @@ def summarize(app: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
         "baseline": round(base_mix),
         "app/baseline": round(app_mix / base_mix, 2),
     }
+
+
+def _rows_of(kind: str) -> list[str]:
+    """A request counts in its kind's row and, for "api/fresh" and the like, in the row of all "api/*" too."""
+    return [kind, kind.split("/")[0] + "/*"] if "/" in kind else [kind]
 
 
 def render(report: dict[str, Any]) -> str:
