@@ -14,6 +14,9 @@ part (gunicorn, HTTP parsing, the socket) is not: ``bench.py`` measures the whol
         --path /api/v1/trace/codes/BENCH2345678ABCD \\
         --prepare '.venv/bin/python scripts/bench_data.py trace-codes --count 10000'
 
+With ``--mix FILE`` it counts a request sequence instead (``bench_sequence.py``'s file, as ``bench_data.py lookup``
+writes it), each request by itself, per kind and for the whole mix: ``scripts/bench_instructions_mix.py`` says how.
+
 Needs valgrind (``apt-get install valgrind``); a run takes a few minutes, most of it importing under valgrind.
 """
 
