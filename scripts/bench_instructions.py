@@ -14,6 +14,9 @@ part (gunicorn, HTTP parsing, the socket) is not: ``bench.py`` measures the whol
         --path /api/v1/trace/codes/BENCH2345678ABCD \\
         --prepare '.venv/bin/python scripts/bench_data.py trace-codes --count 10000'
 
+With ``--mix FILE`` it counts a request sequence instead (``bench_sequence.py``'s file, as ``bench_data.py lookup``
+writes it), each request by itself, per kind and for the whole mix: ``scripts/bench_instructions_mix.py`` says how.
+
 Needs valgrind (``apt-get install valgrind``); a run takes a few minutes, most of it importing under valgrind.
 """
 
@@ -36,24 +39,32 @@ SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
 import bench  # noqa: E402  (the HTTP harness: database set-up, flask CLI, logging)
+import bench_instructions_mix as mix  # noqa: E402
 
 if TYPE_CHECKING:
     from app.trace.scans import ScanRecorder
 
 TOTALS = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 WARMUP_REQUESTS = 50
+# What the mix's answers depend on, reported beside its figures.
+MIX_SETTINGS = ("TRUSTED_PROXY_COUNT", "TRACE_RATE_LIMIT", "TRACE_UNKNOWN_RATE_LIMIT")
 
 
-def drive(target: str, path: str, count: int, user: str | None) -> None:
-    """Send GET `path` `count` times to the app (or the baseline) in this process, after a warm-up."""
-    recorder = None
+def _load(target: str):
+    """The app (with its scan recorder) or the baseline, imported in this process."""
     if target == "app":
         sys.path.insert(0, str(bench.REPO))
         from wsgi import app
 
-        recorder = _scans_written_in_full_batches(app)
-    else:
-        from bench_baseline import app
+        return app, _scans_written_in_full_batches(app)
+    from bench_baseline import app
+
+    return app, None
+
+
+def drive(target: str, path: str, count: int, user: str | None) -> None:
+    """Send GET `path` `count` times to the app (or the baseline) in this process, after a warm-up."""
+    app, recorder = _load(target)
     headers = {}
     if user is not None:
         status, body = _call(
@@ -102,6 +113,13 @@ def _expect_ok(app, path: str, headers: dict[str, str]) -> None:
 
 
 def _call(app, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    return _call_as_sent(
+        app, method, path, {"HTTP_ACCEPT": "application/json", "CONTENT_TYPE": "application/json", **headers}, body
+    )
+
+
+def _call_as_sent(app, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    """One request through the WSGI app, with no header but `headers` (environ keys) and the Host."""
     path, _, query = path.partition("?")
     environ = {
         "REQUEST_METHOD": method,
@@ -112,8 +130,6 @@ def _call(app, method: str, path: str, headers: dict[str, str], body: bytes) -> 
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": bench.HOST,
         "HTTP_HOST": f"{bench.HOST}:8000",
-        "HTTP_ACCEPT": "application/json",
-        "CONTENT_TYPE": "application/json",
         "CONTENT_LENGTH": str(len(body)),
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(body),
@@ -186,12 +202,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="requests in the smaller count (default 200)")
     parser.add_argument("--prepare", help="shell command run after migrate and seed (as bench.py's)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--mix",
+        help="a request-mix file (JSON lines: kind, method, path, headers; $BENCH_WORKDIR expands after --prepare): "
+        "count each request by itself instead of one GET",
+    )
+    parser.add_argument("--warmup", type=int, default=300, help="mix requests replayed before counting (default 300)")
+    parser.add_argument("--measure", type=int, default=1000, help="mix requests counted (default 1000)")
     parser.add_argument("--drive", choices=("app", "baseline"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.drive and args.mix:
+        app, recorder = _load(args.drive)
+        requests = mix.load_mix(Path(args.mix), args.warmup + args.measure)
+        mix.drive(app, _call_as_sent, requests, warmup=args.warmup, recorder=recorder)
+        return 0
     if args.drive:
         # The baseline answers every path alike: nobody to sign in as.
         signed_in = args.drive == "app" and not args.anonymous
@@ -211,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             bench.run_flask_cli(env, "seed-demo")
             if args.prepare:
                 bench.run_prepare(args.prepare, dict(env, BENCH_WORKDIR=str(workdir)))
+            if args.mix:
+                # The mix's clients arrive through one proxy (X-Forwarded-For), as behind the shipped nginx.
+                env.setdefault("TRUSTED_PROXY_COUNT", "1")
+                return _report_mix(args, env, workdir)
             report = {
                 "path": args.path,
                 "app": per_request("app", args, env, workdir),
@@ -227,6 +259,17 @@ def main(argv: list[str] | None = None) -> int:
             f"GET {report['path']}: app {report['app']:,} instructions a request, "
             f"baseline {report['baseline']:,}, app/baseline {report['app/baseline']}x"
         )
+    return 0
+
+
+def _report_mix(args: argparse.Namespace, env: dict[str, str], workdir: Path) -> int:
+    args.mix = Path(os.path.expandvars(args.mix.replace("$BENCH_WORKDIR", str(workdir))))
+    if not args.mix.is_file():
+        raise bench.BenchError(f"no mix file {args.mix}")
+    report = mix.summarize(mix.count_mix("app", args, env, workdir), mix.count_mix("baseline", args, env, workdir))
+    report["settings"] = {name: env.get(name, "default") for name in MIX_SETTINGS}
+    report["settings"]["database"] = env["DATABASE_URL"].split(":", 1)[0]
+    print(json.dumps(report, indent=2) if args.json else mix.render(report))
     return 0
 
 

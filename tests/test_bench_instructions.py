@@ -51,3 +51,51 @@ def test_a_request_that_does_not_answer_200_stops_the_count(tmp_path):
 def _harness(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "scripts/bench_instructions.py", *args]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+
+
+# As STAND_IN, for --mix: one numbered dump per mark the driver makes (callgrind's --dump-before), each counting 7
+# for an app request (3 for the baseline), and 100 for the scan writes after the last request.
+MIX_STAND_IN = textwrap.dedent(
+    """\
+    #!{python}
+    import subprocess, sys
+    args = sys.argv[1:]
+    out = next(arg for arg in args if arg.startswith("--callgrind-out-file=")).split("=", 1)[1]
+    command = args[next(i for i, arg in enumerate(args) if not arg.startswith("--")):]
+    subprocess.run(command, check=True)
+    measure = int(args[args.index("--measure") + 1])
+    per_request = 7 if args[args.index("--drive") + 1] == "app" else 3
+    counts = [5, *([per_request] * measure), 100]
+    for number, count in enumerate(counts, start=1):
+        with open(f"{{out}}.{{number}}", "w") as file:
+            file.write(f"events: Ir\\nsummary: {{count}}\\n")
+    """
+)
+SEQUENCE = (
+    "# lines=3\n"
+    "api/fresh\t404\tGET\t/api/v1/trace/codes/NOSUCHCODE2345AB\tAccept: application/json\tX-Forwarded-For: 10.0.0.1\n"
+    "page/fresh\t404\tGET\t/01/04006381333931/21/NOSUCHCODE2345AB\tAccept: text/html\tX-Forwarded-For: 10.0.1.1\n"
+    "resolver\t200\tGET\t/.well-known/gs1resolver\tX-Forwarded-For: 10.0.2.1\n"
+)
+
+
+def test_a_mix_is_counted_request_by_request_and_reported_per_kind(tmp_path):
+    for name, text in (("valgrind", MIX_STAND_IN), ("callgrind_control", "#!/bin/sh\nexit 0\n")):
+        tool = tmp_path / name
+        tool.write_text(text.format(python=sys.executable))
+        tool.chmod(0o755)
+    sequence = tmp_path / "lookup.seq"
+    sequence.write_text(SEQUENCE)
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env['PATH']}"
+
+    done = _harness(env, "--mix", str(sequence), "--warmup", "1", "--measure", "2", "--json")
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["kinds"]["page/fresh"]["statuses"] == {"404": 1}
+    assert report["kinds"]["resolver"]["app_mean"] == 7
+    assert report["kinds"]["resolver"]["baseline_mean"] == 3
+    assert report["scan_writes_per_request"] == 50
+    assert report["app"] == 57  # (7 + 7 + 100) / 2
+    assert report["settings"]["TRUSTED_PROXY_COUNT"] == "1"

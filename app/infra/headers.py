@@ -15,6 +15,7 @@ import base64
 import functools
 import hashlib
 import re
+from collections.abc import Iterator
 
 from flask import Response
 
@@ -24,7 +25,7 @@ HTML_POLICY = (
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 # Blocks without attributes are inline code; one with src= loads a file from 'self'.
-INLINE = re.compile(rb"<(script|style)>(.*?)</\1>", re.DOTALL)
+OPENING = re.compile(rb"<(script|style)>")
 TOKEN_ENDPOINTS = frozenset({"auth.Login", "auth.Refresh"})
 EVERYWHERE = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"))
 # An API answer's headers, appended as they stand: every public lookup passes here.
@@ -48,9 +49,26 @@ def html_policy(response: Response) -> str:
     """The HTML policy with a hash for each inline block of this page (none for a streamed page)."""
     hashes: dict[bytes, list[str]] = {b"script": [], b"style": []}
     if not response.is_streamed and not response.direct_passthrough:
-        for match in INLINE.finditer(response.get_data()):
-            hashes[match.group(1)].append(_source(match.group(2)))
+        for tag, block in inline_blocks(response.get_data()):
+            hashes[tag].append(_source(block))
     return HTML_POLICY.format(scripts="".join(hashes[b"script"]), styles="".join(hashes[b"style"]))
+
+
+def inline_blocks(page: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """Each inline block's tag and content: from an opening tag to the first closing tag of its kind after it.
+
+    Found by bytes.find, not by one pattern with a lazy `(.*?)</\\1>`, which tried the closing tag at every byte of
+    the blocks: 360,000 instructions for the consumer's trace page, about as much as the lookup's database read.
+    """
+    position = 0
+    while (opening := OPENING.search(page, position)) is not None:
+        tag = opening.group(1)
+        closing = page.find(b"</" + tag + b">", opening.end())
+        if closing == -1:  # never closed: not a block; look on from the next byte
+            position = opening.start() + 1
+            continue
+        yield tag, page[opening.end() : closing]
+        position = closing + len(tag) + 3
 
 
 @functools.lru_cache(maxsize=64)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.declarations import service as declarations
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationStatus
+from app.infra.statements import cached_statement
 from app.trace.issuing import get_batch_for, get_code_for
 from app.trace.models import CapturedEvent, CapturedEventItem, TraceCode, TraceCodeBatch
 from app.users.models import User
@@ -100,21 +101,27 @@ def history_for(session: Session, serial: str, *, viewer: User) -> CodeHistory:
     )
 
 
-def clearance_steps(reader: Session | Connection, declaration_id: int) -> list[ChainStep]:
-    """The declaration's status changes a consumer is shown, oldest first (at most 100)."""
-    events = (
+@cached_statement
+def _clearance_events() -> Select[tuple[DeclarationStatus, Any, Any, datetime]]:
+    return (
         select(
             DeclarationEvent.status,
             DeclarationEvent.biz_step,
             DeclarationEvent.disposition,
             DeclarationEvent.occurred_at,
         )
-        .where(DeclarationEvent.declaration_id == declaration_id, DeclarationEvent.status_changed.is_(True))
+        .where(
+            DeclarationEvent.declaration_id == bindparam("declaration_id"), DeclarationEvent.status_changed.is_(True)
+        )
         .order_by(DeclarationEvent.occurred_at, DeclarationEvent.id)
         .limit(100)
     )
+
+
+def clearance_steps(reader: Session | Connection, declaration_id: int) -> list[ChainStep]:
+    """The declaration's status changes a consumer is shown, oldest first (at most 100)."""
     steps = []
-    for status, biz_step, disposition, at in reader.execute(events):
+    for status, biz_step, disposition, at in reader.execute(_clearance_events(), {"declaration_id": declaration_id}):
         if status not in STEP_LABELS:
             continue
         zh, en = STEP_LABELS[status]

@@ -73,10 +73,10 @@ def _link(href: str, title: str, media_type: str, **extra: Any) -> dict[str, Any
     return {"href": href, "title": title, "type": media_type, **extra}
 
 
-def linkset(*, base: str, gtin: str, serial: str | None, lot: str | None, product: Product | None) -> dict[str, Any]:
-    """Links for the product (the GTIN) and, for a trace code, for the item: each level up to the primary key."""
+def linkset(*, base: str, gtin: str, serial: str | None, lot: str | None, name: str) -> dict[str, Any]:
+    """Links for the product (the GTIN, named `name`) and, for a trace code, for the item: each level up to the
+    primary key."""
     product_uri = f"{base}/01/{gtin}"
-    name = product.name_zh if product else f"GTIN {gtin}"
     entries: list[dict[str, Any]] = [
         {
             "anchor": product_uri,

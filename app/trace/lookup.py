@@ -19,6 +19,7 @@ from app.common import clock
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationStatus
 from app.goods.models import Product
 from app.infra.prepared import PreparedRead, select_named
+from app.infra.statements import cached_statement
 from app.trace.chain import ChainStep, clearance_steps, partner_steps
 from app.trace.lifecycle import RELEASED
 from app.trace.models import CapturedEventItem, TraceCode, TraceCodeScanTotal, TraceCodeStatus, TraceSighting
@@ -111,15 +112,24 @@ class Lookup:
     scan: dict[str, Any] | None
 
 
+_V4_NETWORK = (1 << 32) - (1 << 8)  # the first 24 of 32 bits
+_V6_NETWORK = (1 << 128) - (1 << 80)  # the first 48 of 128 bits
+
+
 @functools.lru_cache(maxsize=65536)
 def truncate_address(address: str | None) -> str | None:
-    """A client address cut to its /24 (IPv4) or /48 (IPv6) network."""
+    """A client address cut to its /24 (IPv4) or /48 (IPv6) network, written as ipaddress writes the network."""
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
         return None
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    # Masking the parsed address's bits, not parsing "address/24" again as a network: 38,000 instructions instead
+    # of 85,000 for each address a process has not seen yet (most of a crowd's).
+    if ip.version == 4:
+        return f"{ipaddress.IPv4Address(int(ip) & _V4_NETWORK)}/24"
+    if ip.scope_id:  # a zone index (fe80::1%eth0), which the network keeps
+        return str(ipaddress.ip_network(f"{ip}/48", strict=False))
+    return f"{ipaddress.IPv6Address(int(ip) & _V6_NETWORK)}/48"
 
 
 def _seen(kind: str) -> dict[str, Any]:
@@ -298,6 +308,24 @@ def look_up(
         scans=Scans(count=count, first_at=first_at),
         scan=scan,
     )
+
+
+@cached_statement
+def _linked_statement() -> Select[Any]:
+    product, code = Product.__table__.c, TraceCode.__table__.c
+    issued = exists().where(code.serial == bindparam("serial"))
+    return select(product.name_zh, issued.label("issued")).where(product.gtin == bindparam("gtin"))
+
+
+def linked_product(gtin: str, serial: str | None) -> str | None:
+    """The name of the product a Digital Link names if its GTIN is registered here and its serial (if it names one)
+    was issued in this park; None otherwise. For the resolver's linksets: one statement, read outside any
+    transaction as the lookup reads (a session, its BEGIN and COMMIT and two ORM queries cost 2.6 times as much)."""
+    with db.statement_read() as connection:
+        row = connection.execute(_linked_statement(), {"gtin": gtin, "serial": serial}).first()
+    if row is None or (serial is not None and not row.issued):
+        return None
+    return row.name_zh
 
 
 def _before_release(code: CodeFacts, clearance: Clearance) -> bool:
