@@ -12,15 +12,16 @@ Why a watermark read never skips a notice: seq is assigned at COMMIT under a loc
 (migrations 0011 and 0017; on SQLite the writers take turns), so once seq N is visible every seq below N is too. The
 read takes its upper bound, `max(seq)`, in the same statement as the rows, so everything up to the bound is in it.
 
-Why a stream gets each notice at least once and in order (never a gap; at most twice, and it drops the second by seq):
-a stream subscribes first and only then reads what it missed from the database itself (`notices_after`, from the
-client's Last-Event-ID). A notice committed after that read began is visible only after the read's snapshot, so it
-is above the bound of every hub read that ended before the stream subscribed, and the next hub read whose user list
-includes the stream hands it over. The one gap would be a hub read already under way when the stream subscribed:
-its user list lacks the stream but its bound may pass notices the stream's read did not see. So each stream that
-subscribes while a read runs (and every stream when the hub sets its first watermark) is told, once that read has
-ended, to read the database itself again from the last seq it sent; that read begins after the hub's bound was
-visible. A stream whose queue passes its cap is told the same.
+Why a stream gets each notice at least once and in order (never a gap; read twice at most, the second dropped by
+seq): a stream subscribes first and only then reads what it missed from the database itself (`notices_after`, from
+the client's Last-Event-ID). Say the hub's watermark is W when it subscribes and no read is under way. Every notice
+up to W was visible before the subscription, so the stream's own read, which begins after it, sees those of its
+user; every read from then on includes the stream's user and covers every seq above W, so hands over the rest. The
+one gap would be a read already under way when the stream subscribed: its user list lacks the stream, but its bound
+may pass notices that committed after the stream's own read. So each stream that subscribes while a read runs (and
+every stream when the hub sets its first watermark) is told, once that read has ended, to read the database itself
+again from the last seq it sent: that read begins after the bound was visible. A stream whose queue passes its cap
+is told the same.
 """
 
 from __future__ import annotations
