@@ -23,7 +23,7 @@ from tests.conftest import scratch_app
 from tests.notices.test_stream import Stream, commit_notice, commit_user, open_stream
 
 # Time enough for the hub's reader (a thread of its own) to act on what a test just committed.
-SETTLE_SECONDS = 0.3
+SETTLE_SECONDS = 0.5
 
 
 @pytest.fixture
