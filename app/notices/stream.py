@@ -1,10 +1,27 @@
-"""Live notices: wake the streams open in this worker when their user gets a notice.
+"""Live notices: one read per wake-up for every stream open in this worker, handed to each stream of its user.
 
-The database is the truth and every stream reads its notices from there; all this module
-says is "look again". With Redis each worker keeps one pub/sub subscription (not one per
-client) and routes `{user, seq}` messages to its local streams. Without Redis, or while Redis
-is away, one poller per worker asks the database once a second which users have new notices.
-A lost wake-up only delays a notice until the next one; it cannot lose it.
+The database is the truth; this module only decides when to read it, and reads it once for all. Each worker's
+`NoticeHub` keeps a watermark (the highest seq it has read) and one reader loop. A wake-up (a local commit through
+`committed`, another worker's through Redis, or without Redis a poll once a second) asks the reader to read; rings
+while it reads only mark "read again". One read is one statement per `READ_CHUNK` users subscribed here:
+`seq > watermark AND recipient_id IN (...)`, ordered by seq, each notice rendered once and handed to every stream of
+its recipient (app/notices/subscription.py). With Redis each worker keeps one pub/sub subscription (not one per
+client). A lost wake-up only delays a notice until the next one; it cannot lose it.
+
+Why a watermark read never skips a notice: seq is assigned at COMMIT under a lock held until the commit is visible
+(migrations 0011 and 0017; on SQLite the writers take turns), so once seq N is visible every seq below N is too. The
+read takes its upper bound, `max(seq)`, in the same statement as the rows, so everything up to the bound is in it.
+
+Why a stream gets each notice at least once and in order (never a gap; read twice at most, the second dropped by
+seq): a stream subscribes first and only then reads what it missed from the database itself (`notices_after`, from
+the client's Last-Event-ID). Say the hub's watermark is W when it subscribes and no read is under way. Every notice
+up to W was visible before the subscription, so the stream's own read, which begins after it, sees those of its
+user; every read from then on includes the stream's user and covers every seq above W, so hands over the rest. The
+one gap would be a read already under way when the stream subscribed: its user list lacks the stream, but its bound
+may pass notices that committed after the stream's own read. So each stream that subscribes while a read runs (and
+every stream when the hub sets its first watermark) is told, once that read has ended, to read the database itself
+again from the last seq it sent: that read begins after the bound was visible. A stream whose queue passes its cap
+is told the same.
 """
 
 from __future__ import annotations
@@ -19,7 +36,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.errors import AccountDisabled, SessionRevoked
@@ -29,7 +46,7 @@ from app.infra import metrics
 from app.infra.workers import BackgroundLoops
 from app.notices import service
 from app.notices.models import Notice
-from app.notices.schemas import NoticeRead
+from app.notices.subscription import QUEUE_CAP, Event, Subscription, notice_event
 from app.users.models import User
 
 log = logging.getLogger(__name__)
@@ -37,32 +54,16 @@ log = logging.getLogger(__name__)
 CHANNEL = "smart-park:notices"
 STREAM_BATCH = 100
 SIGN_IN_CHECK_CHUNK = 1000
-_schema = NoticeRead()
+# Users per statement of a hub read (bound parameters stay far below every driver's limit).
+READ_CHUNK = 1000
+# With Redis, a read at least this often even when nobody here was rung, so the watermark stays near the head and a
+# user who subscribes later is not handed, once, the notices the database gained meanwhile.
+KEEP_UP_SECONDS = 30.0
 REDIS_RETRY_SECONDS = (0.5, 1, 2, 5)
 
 
-class Subscription:
-    """One open stream's doorbell, and whether the sign-in it was opened with has ended."""
-
-    def __init__(self, user_id: int, auth_session_id: uuid.UUID) -> None:
-        self.user_id = user_id
-        self.auth_session_id = auth_session_id
-        # Set by the hub's sign-in check: the problem code the stream ends with.
-        self.ended_because: str | None = None
-        self._bell = threading.Event()
-
-    def ring(self) -> None:
-        self._bell.set()
-
-    def wait(self, timeout: float) -> bool:
-        """Block until rung or `timeout`; True when rung. Rings during the caller's next read are kept."""
-        rung = self._bell.wait(timeout)
-        self._bell.clear()
-        return rung
-
-
 class NoticeHub:
-    """Per worker process: which users have streams open here, and how they learn of new notices."""
+    """Per worker process: the streams open here, when to read their users' new notices, and the one reader."""
 
     def __init__(
         self,
@@ -78,11 +79,17 @@ class NoticeHub:
         self._sign_in_check_seconds = sign_in_check_seconds
         self._subscriptions: dict[int, set[Subscription]] = defaultdict(set)
         self._lock = threading.Lock()
-        self._loops = BackgroundLoops("notice-hub", log=log)
+        # Set by a wake-up; the reader clears it as a read begins, so a ring during a read means one more read.
+        self._wanted = threading.Event()
+        self._loops = BackgroundLoops("notice-hub", log=log, wake=self._wanted.set)
         self._redis_listening = threading.Event()
         self._closing = threading.Event()
         self._publisher: redis.Redis | None = None
+        # Highest seq read (None: not read yet, or nobody was subscribed). Only the reader loop writes it.
         self._watermark: int | None = None
+        # While a read runs: the streams that subscribed after it took its list of users (they catch up after it).
+        self._joined_during_read: list[Subscription] | None = None
+        self.queue_cap = QUEUE_CAP
 
     @property
     def listening_to_redis(self) -> bool:
@@ -99,7 +106,8 @@ class NoticeHub:
         stays. Left open, the streams would keep a recycled worker for its whole graceful timeout, accepting nobody.
         """
         self._closing.set()
-        self._ring()
+        for subscription in self._all_subscriptions():
+            subscription.ring()
 
     @property
     def open_streams(self) -> int:
@@ -109,9 +117,13 @@ class NoticeHub:
     @contextmanager
     def subscribe(self, user_id: int, auth_session_id: uuid.UUID) -> Iterator[Subscription]:
         self._start()
-        subscription = Subscription(user_id, auth_session_id)
+        subscription = Subscription(user_id, auth_session_id, cap=self.queue_cap)
         with self._lock:
             self._subscriptions[user_id].add(subscription)
+            if self._joined_during_read is not None:
+                self._joined_during_read.append(subscription)
+        if self._watermark is None:
+            self._wanted.set()
         metrics.OPEN_STREAMS.inc()
         try:
             yield subscription
@@ -122,11 +134,15 @@ class NoticeHub:
                 mine.discard(subscription)
                 if not mine:
                     del self._subscriptions[user_id]
+                nobody = not self._subscriptions
+            if nobody:
+                # The reader forgets its watermark: the next stream starts it afresh, at the database's head.
+                self._wanted.set()
 
     def committed(self, recipients: Iterable[int]) -> None:
-        """Notices for `recipients` have committed (in this process): ring here and tell the other workers."""
+        """Notices for `recipients` have committed (in this process): read here and tell the other workers."""
         recipients = set(recipients)
-        self._ring(recipients)
+        self._wake(recipients)
         if self._redis_url is None:
             return
         try:
@@ -137,22 +153,24 @@ class NoticeHub:
             # The other workers' pollers take over while Redis is away; the notice itself is committed.
             log.warning("Could not publish a notice wake-up to Redis: %s", error)
 
-    def _ring(self, recipients: Iterable[int] | None = None) -> None:
+    def _wake(self, recipients: Iterable[int]) -> None:
+        """Ask for a read if any of `recipients` has a stream open here."""
         with self._lock:
-            if recipients is None:
-                chosen = [s for subscriptions in self._subscriptions.values() for s in subscriptions]
-            else:
-                chosen = [s for user_id in recipients for s in self._subscriptions.get(user_id, ())]
-        for subscription in chosen:
-            subscription.ring()
+            wanted = any(user_id in self._subscriptions for user_id in recipients)
+        if wanted:
+            self._wanted.set()
+
+    def _all_subscriptions(self) -> list[Subscription]:
+        with self._lock:
+            return [s for subscriptions in self._subscriptions.values() for s in subscriptions]
 
     def stop(self) -> None:
-        """Stop listening, polling and checking sign-ins in this process (streams still open are not rung again)."""
+        """Stop reading, listening and checking sign-ins in this process (streams still open are not rung again)."""
         self._loops.stop()
 
     def _start(self) -> None:
         loops = {} if self._redis_url is None else {"notice-hub-redis": self._listen}
-        self._loops.start(loops | {"notice-hub-poller": self._poll, "notice-hub-sign-ins": self._check_sign_ins})
+        self._loops.start(loops | {"notice-hub-reader": self._read, "notice-hub-sign-ins": self._check_sign_ins})
 
     def _listen(self) -> None:
         failures = 0
@@ -164,50 +182,105 @@ class NoticeHub:
                 self._redis_listening.set()
                 failures = 0
                 log.info("Notice hub listening on Redis channel %s", CHANNEL)
-                # Whatever was published while we were not listening is lost: everyone looks again.
-                self._ring()
+                # Whatever was published while we were not listening is lost: read once to be sure.
+                self._wanted.set()
                 while not self._loops.stopping:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
-                        self._ring(json.loads(message["data"]))
+                        self._wake(json.loads(message["data"]))
             except (redis.RedisError, OSError, ValueError) as error:
                 if self._redis_listening.is_set():
                     log.warning("Redis went away (%s); notice streams poll the database until it is back", error)
                 self._redis_listening.clear()
+                # The reader polls from now on; it may be waiting out the longer wait it takes while Redis is up.
+                self._wanted.set()
                 self._loops.wait(REDIS_RETRY_SECONDS[min(failures, len(REDIS_RETRY_SECONDS) - 1)])
                 failures += 1
             finally:
                 pubsub.close()
                 client.close()
 
-    def _poll(self) -> None:
-        every = self._poll_seconds
+    def _read(self) -> None:
         self._loops.run(
-            self._poll_once,
-            failure="Polling for new notices failed; trying again",
-            retry_seconds=every,
-            first_wait=every,
+            self._read_once, failure="Reading new notices for the open streams failed; trying again", retry_seconds=1
         )
 
-    def _poll_once(self) -> float:
-        if self._redis_listening.is_set() or not self._subscriptions:
-            # Read afresh when polling resumes, after the streams have been rung to catch up themselves.
-            self._watermark = None
-            return self._poll_seconds
+    def _read_once(self) -> float:
+        """Wait for a wake-up (or, without Redis, a poll's turn), then read the new notices of everyone here."""
+        idle = KEEP_UP_SECONDS if self._redis_listening.is_set() else self._poll_seconds
+        self._wanted.wait(idle)
+        self._wanted.clear()
+        if self._loops.stopping:
+            return 0
+        with self._lock:
+            users = sorted(self._subscriptions)
+            if not users:
+                self._watermark = None
+                return 0
+            starting = self._watermark is None
+            self._joined_during_read = []
+        caught_up: list[Subscription] = []
+        try:
+            if starting:
+                with reading(self._sessions) as session:
+                    self._watermark = session.scalar(select(func.coalesce(func.max(Notice.seq), 0)))
+            else:
+                self._hand_over(self._read_notices(users))
+        except Exception:
+            self._wanted.set()
+            raise
+        finally:
+            with self._lock:
+                caught_up = self._all_locked() if starting else self._joined_during_read
+                self._joined_during_read = None
+            # A stream that subscribed during the read (or before the first watermark) reads the gap itself.
+            for subscription in caught_up:
+                subscription.catch_up()
+        return 0
+
+    def _all_locked(self) -> list[Subscription]:
+        return [s for subscriptions in self._subscriptions.values() for s in subscriptions]
+
+    def _read_notices(self, users: list[int]) -> dict[int, list[Event]]:
+        """Each user's notices above the watermark, rendered, in seq order; moves the watermark to the read's bound."""
+        after = self._watermark
+        events: dict[int, list[Event]] = defaultdict(list)
         with reading(self._sessions) as session:
-            if self._watermark is None:
-                self._watermark = session.scalar(select(func.coalesce(func.max(Notice.seq), 0)))
-                self._ring()
-                return self._poll_seconds
-            fresh = session.execute(
-                select(Notice.recipient_id, func.max(Notice.seq))
-                .where(Notice.seq > self._watermark)
-                .group_by(Notice.recipient_id)
+            # The first chunk's statement finds the bound beside the rows (one row with no notice when none is new);
+            # the other chunks stop at it. Everything up to the bound was visible when it was taken.
+            head = select(func.coalesce(func.max(Notice.seq), 0).label("seq")).subquery("head")
+            rows = session.execute(
+                select(head.c.seq, Notice)
+                .select_from(head)
+                .outerjoin(
+                    Notice,
+                    and_(Notice.seq > after, Notice.seq <= head.c.seq, Notice.recipient_id.in_(users[:READ_CHUNK])),
+                )
+                .order_by(Notice.seq)
             ).all()
-        if fresh:
-            self._watermark = max(seq for _, seq in fresh)
-            self._ring(user_id for user_id, _ in fresh)
-        return self._poll_seconds
+            bound = rows[0][0]
+            notices = [notice for _, notice in rows if notice is not None]
+            for start in range(READ_CHUNK, len(users), READ_CHUNK):
+                notices += session.scalars(
+                    select(Notice)
+                    .where(
+                        Notice.seq > after,
+                        Notice.seq <= bound,
+                        Notice.recipient_id.in_(users[start : start + READ_CHUNK]),
+                    )
+                    .order_by(Notice.seq)
+                )
+            for notice in notices:
+                events[notice.recipient_id].append(notice_event(notice))
+        # A purge of everything would lower max(seq); the watermark never goes back.
+        self._watermark = max(after, bound)
+        return events
+
+    def _hand_over(self, events: dict[int, list[Event]]) -> None:
+        with self._lock:
+            receivers = [(s, events[user_id]) for user_id in events for s in self._subscriptions.get(user_id, ())]
+        for subscription, theirs in receivers:
+            subscription.deliver(theirs)
 
     def _check_sign_ins(self) -> None:
         """End the streams whose sign-in ended (logout, user or enterprise disabled): one query for them all.
@@ -271,30 +344,35 @@ def notice_events(
 ) -> Iterator[str]:
     """The event-stream body: what the client missed, then each notice as it commits.
 
-    Subscribing comes first and reading second, so a notice committing in between rings the
-    bell and is read on the next turn: it can arrive twice at most (the client drops it by
-    seq), never not at all. No database session is held while waiting.
+    Subscribing comes first and reading second (the module docstring says why nothing falls between them): the
+    stream reads what it missed itself, then sends what the hub hands it, dropping what it has sent already by
+    seq. It reads the database again only when the hub says so. No database session is held while waiting.
     """
     with hub.subscribe(recipient.id, auth_session_id) as subscription:
         yield f"retry: {retry_ms}\n: connected\n\n"
         last_seq = after_seq
+        catching_up = True
         while True:
             if subscription.ended_because is not None:
                 # Logged out or disabled elsewhere: say so once, then end; the app signs in again.
                 yield f"event: signed_out\ndata: {json.dumps({'code': subscription.ended_because})}\n\n"
                 return
-            with reading(sessions) as session:
-                # The route checked the starting cursor; a purge while the stream is open removes only
-                # notices past retention, far behind what the stream has already sent.
-                feed = service.notices_after(session, recipient=recipient, after_seq=last_seq, limit=STREAM_BATCH)
-            for notice in feed.items:
-                data = json.dumps(_schema.dump(notice), ensure_ascii=False)
-                yield f"id: {notice.seq}\nevent: notice\ndata: {data}\n\n"
-            last_seq = feed.next_after_seq
+            handed, told_to_catch_up = subscription.take()
+            if catching_up or told_to_catch_up:
+                with reading(sessions) as session:
+                    # The route checked the starting cursor; a purge while the stream is open removes only
+                    # notices past retention, far behind what the stream has already sent.
+                    feed = service.notices_after(session, recipient=recipient, after_seq=last_seq, limit=STREAM_BATCH)
+                handed = [notice_event(notice) for notice in feed.items]
+                catching_up = feed.has_more
+            for seq, event in handed:
+                if seq > last_seq:
+                    yield event
+                    last_seq = seq
             if hub.closing:
                 return
             # Jittered, so streams opened together (after a restart) do not all write at once.
-            if feed.has_more or subscription.wait(heartbeat_seconds * random.uniform(0.5, 1.0)):
+            if catching_up or subscription.wait(heartbeat_seconds * random.uniform(0.5, 1.0)):
                 continue
             # Also how a vanished client is noticed: writing to its socket fails.
             yield ": heartbeat\n\n"
