@@ -211,10 +211,15 @@ def test_scan_writer_queue_and_drops_are_counted(app, client, monkeypatch):
         recorder.record({"serial": "X"})
     queued = scrape(client)
     deadline = time.monotonic() + 30
-    while value(after := scrape(client), dropped) - value(before, dropped) < 3 and time.monotonic() < deadline:
+    # The drop counter is the process's: a writer of another test's app may add to it meanwhile, so wait for this
+    # writer's queue to empty as well.
+    while time.monotonic() < deadline:
+        after = scrape(client)
+        if value(after, length) == 0 and value(after, dropped) - value(before, dropped) >= 3:
+            break
         time.sleep(0.1)
 
     # At most one is in the writer's hands while it lingers; the others wait in the queue.
     assert value(queued, length) >= 2
     assert value(after, length) == 0
-    assert value(after, dropped) - value(before, dropped) == 3
+    assert value(after, dropped) - value(before, dropped) >= 3
