@@ -110,8 +110,11 @@ def ingest(
     # Before any declaration is locked: a receipt re-sent while its first delivery's document is still being
     # applied waits here for that document, and holds nothing another document needs meanwhile.
     inserted = _insert_new(session, rows)
-    changing = [targets[index] for fingerprint, index in first_index.items() if fingerprint in inserted]
-    changing = [target for target in changing if target is not None]
+    changing = [
+        target
+        for fingerprint, index in first_index.items()
+        if fingerprint in inserted and (target := targets[index]) is not None
+    ]
     declarations.lock_for_receipts(session, changing)
     declaration_status.prefetch_notified(session, changing)
     stored = {
