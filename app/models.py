@@ -8,6 +8,15 @@ from app.db import Base
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine
 from app.devices.models import Device
 from app.enterprises.models import Enterprise, EnterpriseKindLink
+from app.exports.models import (
+    ExportContainer,
+    ExportList,
+    ExportParcel,
+    ExportTarget,
+    LineScan,
+    MasterBag,
+    Recheck,
+)
 from app.gates.models import Gate, GatePass, GatePassage, GatePassBondedList, GatePassDeclaration, Lane, Vehicle
 from app.goods.models import Product
 from app.idempotency.models import IdempotentRequest
@@ -31,6 +40,10 @@ __all__ = [
     "Device",
     "Enterprise",
     "EnterpriseKindLink",
+    "ExportContainer",
+    "ExportList",
+    "ExportParcel",
+    "ExportTarget",
     "Gate",
     "GatePass",
     "GatePassBondedList",
@@ -42,10 +55,13 @@ __all__ = [
     "InspectionSlot",
     "InspectionTask",
     "Lane",
+    "LineScan",
+    "MasterBag",
     "Notice",
     "NoticePurge",
     "Product",
     "Receipt",
+    "Recheck",
     "RefreshToken",
     "RiskWarning",
     "StockLevel",

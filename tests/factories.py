@@ -375,3 +375,92 @@ def make_bonded_list(
     session.add(bonded_list)
     session.flush()
     return bonded_list
+
+
+# Exports (appended; its imports sit here so this section never touches the file's head).
+
+from app.declarations.models import DeclarationKind  # noqa: E402
+from app.exports.models import ExportList, ExportParcel, ParcelStage  # noqa: E402
+
+
+def make_export_list(
+    session: Session,
+    *,
+    declarant: User | None = None,
+    warehouse: Enterprise | None = None,
+    status: DeclarationStatus = DeclarationStatus.SUBMITTED,
+    parcels: int = 3,
+    stage: ParcelStage = ParcelStage.DECLARED,
+    trade_mode: str = "9610",
+    **overrides: Any,
+) -> Declaration:
+    """An export list with `parcels` parcels at `stage`, stored directly (the API builds it in tests of its own)."""
+    serial = next(_sequence)
+    declarant = declarant or make_user(session, role=Role.DECLARANT)
+    warehouse = warehouse or make_enterprise(session, kinds=[EnterpriseKind.ZONE])
+    agent = declarant.enterprise
+    fields: dict[str, Any] = {
+        "kind": DeclarationKind.EXPORT_INVENTORY,
+        "guid": str(uuid.uuid4()).upper(),
+        "status": status,
+        "cop_no": f"EXP{serial:08d}",
+        "order_no": f"EORD{serial:08d}",
+        "logistics_no": f"EW{serial:010d}",
+        "ebp_code": "500224A005",
+        "ebp_name": "渝购全球",
+        "ebc_code": "500224A004",
+        "ebc_name": "重庆出海优品",
+        "agent_code": agent.customs_reg_code,
+        "agent_name": agent.name,
+        "area_code": warehouse.customs_reg_code,
+        "area_name": warehouse.name,
+        "trade_mode": trade_mode,
+        "customs_code": "8012",
+        "port_code": "8013",
+        "currency": "502",
+        "freight": Decimal("0.00"),
+        "insured_fee": Decimal("0.00"),
+        "goods_value": Decimal("60.00"),
+        "gross_weight": Decimal("1.5") * parcels,
+        "net_weight": Decimal("1.0") * parcels,
+        "declaring_enterprise_id": agent.id,
+        "warehouse_enterprise_id": warehouse.id,
+        "submitted_by_id": declarant.id,
+    }
+    fields.update(overrides)
+    declaration = Declaration(**fields)
+    declaration.lines = [
+        DeclarationLine(
+            gnum=1,
+            item_no="SKU-TEE",
+            item_name="棉质T恤",
+            hs_code="6109100021",
+            gtin=None,
+            country="142",
+            qty=Decimal(parcels),
+            unit="011",
+            price=Decimal("20"),
+            total_price=Decimal("20.00") * parcels,
+        )
+    ]
+    session.add(declaration)
+    session.flush()
+    export = ExportList(
+        declaration=declaration,
+        destination_country="344",
+        consignee_name="Alex Chan",
+        consignee_country="344",
+        logistics_code="500224L001",
+        logistics_name="渝新欧物流",
+        statistics_flag="A",
+        traf_mode="5",
+        wrap_type="2",
+        pack_no=parcels,
+        parcels=[
+            ExportParcel(waybill_no=f"P{serial:08d}{index:04d}", gross_weight=Decimal("1.5"), stage=stage)
+            for index in range(parcels)
+        ],
+    )
+    session.add(export)
+    session.flush()
+    return declaration

@@ -14,9 +14,10 @@ web app) gets every consequence, and a reader sees them all in one place:
         2. inspections   500 (inspection) from customs: a task is issued for booking
     at the end of the batch (Decisions.finish), for every decision in it, in the global lock order
         3. inspections   release, detention, return, rejection, cancellation: the open task closes, its place freed
-        4. trace         release: the declaration's affixed trace codes become active
-        5. stock         release: the lines leave the warehouse's booked stock (never below zero; a shortfall is kept
-                         on the movement for the warehouse to reconcile)
+        4. trace         release of an import list: the declaration's affixed trace codes become active
+        5. stock         release of an import list: the lines leave the warehouse's booked stock (never below zero; a
+                         shortfall is kept on the movement for the warehouse to reconcile)
+    An export list's release sets off nothing more here: its parcels may be bagged from then on (app/exports).
 
 Gates need nothing at release: a gate reads the declarations' statuses when the vehicle arrives.
 """
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from app.common import clock
 from app.declarations import status as declaration_status
-from app.declarations.models import Declaration, DeclarationStatus, ReleaseSource
+from app.declarations.models import Declaration, DeclarationKind, DeclarationStatus, ReleaseSource
 from app.declarations.status import OFFICER_RELEASABLE, InvalidTransition
 from app.errors import NotFound
 from app.inspections import closing as inspection_closing
@@ -41,6 +42,7 @@ from app.trace import lifecycle as trace_codes
 from app.users.models import User
 
 S = DeclarationStatus
+K = DeclarationKind
 
 
 class Decisions:
@@ -138,9 +140,12 @@ class Decisions:
         concluded, self._concluded = self._concluded, []
         released, self._released = self._released, []
         inspection_closing.close_when_concluded(self.session, concluded)
-        trace_codes.activate_on_release(self.session, released)
+        # An export list has no trace codes and takes nothing from bonded stock when released: its parcels become
+        # loadable (app/exports reads the list's status when they are bagged).
+        imports = [declaration for declaration in released if declaration.kind is K.IMPORT_INVENTORY]
+        trace_codes.activate_on_release(self.session, imports)
         # Last: the stock rows of popular products are what concurrent batches queue for.
-        stock.deduct_on_release(self.session, released)
+        stock.deduct_on_release(self.session, imports)
 
 
 def apply_status(session: Session, declaration: Declaration, status: DeclarationStatus, **step: Any) -> bool:
@@ -169,7 +174,8 @@ def release_by_officer(session: Session, declaration_id: int, *, officer: User, 
             f"Declaration {declaration_id} is {declaration.status.value}; it cannot be released from there."
         )
     inspection_closing.refuse_release_before_result(session, declaration)
-    stock.refuse_release_without_stock(session, declaration)
+    if declaration.kind is K.IMPORT_INVENTORY:
+        stock.refuse_release_without_stock(session, declaration)
     apply_status(
         session,
         declaration,

@@ -19,17 +19,20 @@ from app.infra import metrics
 from app.infra.retry import retries_conflicts
 from app.users.models import Role
 
-blp = Blueprint("customs", __name__, url_prefix="/api/v1/customs", description="Customs receipts (CEB622).")
+blp = Blueprint(
+    "customs", __name__, url_prefix="/api/v1/customs", description="Customs receipts (CEB622 import, CEB604 export)."
+)
 
 _RECEIPTS_BODY = {
     "required": True,
     "description": (
-        f"Up to {MAX_RECEIPTS_PER_DOCUMENT} receipts: JSON, or a CEB622Message with InventoryReturn elements in "
-        "namespace http://www.chinaport.gov.cn/ceb. DTDs and entities are refused."
+        f"Up to {MAX_RECEIPTS_PER_DOCUMENT} receipts: JSON, or a CEB622Message (import lists) or CEB604Message "
+        "(export lists) with InventoryReturn elements in namespace http://www.chinaport.gov.cn/ceb. DTDs and "
+        "entities are refused."
     ),
     "content": {
         "application/json": {"schema": ReceiptBatchCreate},
-        "application/xml": {"schema": {"type": "string", "description": "A CEB622 document."}},
+        "application/xml": {"schema": {"type": "string", "description": "A CEB622 or CEB604 document."}},
     },
 }
 

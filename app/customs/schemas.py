@@ -1,4 +1,4 @@
-"""Customs receipts in and out: JSON batches and CEB622 XML documents load into the same shape."""
+"""Customs receipts in and out: JSON batches and CEB622 / CEB604 XML documents load into the same shape."""
 
 from __future__ import annotations
 
@@ -135,12 +135,17 @@ def _inventory_returns(body: bytes) -> list[Element]:
         ) from None
     except ParseError as error:
         raise MalformedXml(f"The XML could not be parsed: {error}.") from None
-    if root.tag != f"{{{CEB_NAMESPACE}}}CEB622Message":
+    if root.tag not in _RECEIPT_DOCUMENTS:
         raise InvalidInput(
-            f"Expected a CEB622Message in namespace {CEB_NAMESPACE}.", errors={"xml": ["Not a CEB622 document."]}
+            f"Expected a CEB622Message (import list receipts) or a CEB604Message (export list receipts) in "
+            f"namespace {CEB_NAMESPACE}.",
+            errors={"xml": ["Not a CEB622 or CEB604 document."]},
         )
     return root.findall(f"{{{CEB_NAMESPACE}}}InventoryReturn")
 
+
+# Both receipts carry InventoryReturn elements with the same fields; the list they name tells import from export.
+_RECEIPT_DOCUMENTS = {f"{{{CEB_NAMESPACE}}}CEB622Message", f"{{{CEB_NAMESPACE}}}CEB604Message"}
 
 _XML_FIELDS = {
     "guid": "guid",

@@ -18,6 +18,9 @@ from app.enterprises.models import Enterprise
 class DeclarationKind(enum.StrEnum):
     # CEB621: cross-border e-commerce import inventory list, 1210 bonded import.
     IMPORT_INVENTORY = "import_inventory"
+    # CEB603: cross-border e-commerce export list (9610, 9710, 9810, 1210 bonded export); its own head is in
+    # app/exports/models.py.
+    EXPORT_INVENTORY = "export_inventory"
 
 
 class DeclarationStatus(enum.StrEnum):
@@ -44,6 +47,10 @@ class BizStep(enum.StrEnum):
     """CBV 2.0 business steps the timeline uses, so events map onto EPCIS ObjectEvents."""
 
     ARRIVING = "arriving"
+    RECEIVING = "receiving"
+    COMMISSIONING = "commissioning"
+    PACKING = "packing"
+    LOADING = "loading"
     ACCEPTING = "accepting"
     HOLDING = "holding"
     INSPECTING = "inspecting"
@@ -56,6 +63,9 @@ class Disposition(enum.StrEnum):
     """CBV 2.0 dispositions the timeline uses."""
 
     IN_PROGRESS = "in_progress"
+    ACTIVE = "active"
+    CONTAINER_CLOSED = "container_closed"
+    IN_TRANSIT = "in_transit"
     CONFORMANT = "conformant"
     NON_CONFORMANT = "non_conformant"
     SELLABLE_NOT_ACCESSIBLE = "sellable_not_accessible"
@@ -107,11 +117,12 @@ class Declaration(Base):
     customs_code: Mapped[str] = mapped_column(String(4))
     port_code: Mapped[str] = mapped_column(String(4))
 
-    buyer_id_type: Mapped[str] = mapped_column(String(1))
-    buyer_id_number: Mapped[str] = mapped_column(String(18), index=True)
-    buyer_name: Mapped[str] = mapped_column(String(60))
-    buyer_telephone: Mapped[str] = mapped_column(String(30))
-    consignee_address: Mapped[str] = mapped_column(String(200))
+    # The buyer (订购人) of an import list; an export list has none (its consignee abroad is on its export head).
+    buyer_id_type: Mapped[str | None] = mapped_column(String(1))
+    buyer_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    buyer_name: Mapped[str | None] = mapped_column(String(60))
+    buyer_telephone: Mapped[str | None] = mapped_column(String(30))
+    consignee_address: Mapped[str | None] = mapped_column(String(200))
 
     currency: Mapped[str] = mapped_column(String(3))
     freight: Mapped[Decimal] = mapped_column(Numeric(14, 2))
@@ -155,7 +166,7 @@ class DeclarationLine(Base):
     item_name: Mapped[str] = mapped_column(String(250))
     g_model: Mapped[str | None] = mapped_column(String(250))
     hs_code: Mapped[str] = mapped_column(String(10))
-    gtin: Mapped[str] = mapped_column(String(14), index=True)
+    gtin: Mapped[str | None] = mapped_column(String(14), index=True)  # optional on export lines (CEB603 barCode)
     country: Mapped[str] = mapped_column(String(3))
     qty: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     unit: Mapped[str] = mapped_column(String(3))

@@ -18,13 +18,20 @@ from sqlalchemy.orm import Session, selectinload
 from app.audit import service as audit
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
-from app.declarations.models import Declaration, DeclarationEvent, DeclarationLine, DeclarationStatus
+from app.declarations.models import (
+    Declaration,
+    DeclarationEvent,
+    DeclarationKind,
+    DeclarationLine,
+    DeclarationStatus,
+)
 from app.declarations.status import InvalidTransition, record_event
 from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
 from app.users.models import Role, User
 
 S = DeclarationStatus
+K = DeclarationKind
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # 1210 retail import limits (GAC): per order, and per buyer per calendar year.
@@ -60,10 +67,17 @@ def get_declaration(session: Session, declaration_id: int) -> Declaration:
 
 
 def get_declaration_for(
-    session: Session, declaration_id: int, *, viewer: User, with_lines: bool = False
+    session: Session,
+    declaration_id: int,
+    *,
+    viewer: User,
+    with_lines: bool = False,
+    kind: DeclarationKind = K.IMPORT_INVENTORY,
 ) -> Declaration:
-    """A declaration as `viewer` may see it; someone else's is simply not there (404)."""
-    statement = select(Declaration).where(Declaration.id == declaration_id, visible_to(viewer))
+    """A declaration of `kind` as `viewer` may see it; someone else's is simply not there (404)."""
+    statement = select(Declaration).where(
+        Declaration.id == declaration_id, Declaration.kind == kind, visible_to(viewer)
+    )
     if with_lines:
         statement = statement.options(selectinload(Declaration.lines))
     declaration = session.scalar(statement)
@@ -82,9 +96,12 @@ def list_declarations(
     q: str | None = None,
     cursor: int | None = None,
     limit: int,
+    kind: DeclarationKind = K.IMPORT_INVENTORY,
 ) -> Page[Declaration]:
-    """Declarations the viewer may see, newest first."""
-    statement = where_given(select(Declaration).where(visible_to(viewer)), (Declaration.status, status))
+    """Declarations of `kind` the viewer may see, newest first."""
+    statement = where_given(
+        select(Declaration).where(visible_to(viewer), Declaration.kind == kind), (Declaration.status, status)
+    )
     if since is not None:
         statement = statement.where(Declaration.submitted_at >= since)
     if until is not None:
@@ -114,22 +131,11 @@ def submit(
     agent = declarant.enterprise
     if agent is None:
         raise InvalidInput("Only a declarant of a customs broker can declare.")
-    warehouse = _bonded_warehouse(session, head["area_code"])
+    warehouse = zone_warehouse(session, head["area_code"])
     goods_value = sum((line["total_price"] for line in lines), Decimal("0.00"))
     total = goods_value + head["freight"] + head["insured_fee"]
     _check_retail_limits(session, head["buyer_id_number"], total)
-    taken = session.scalar(
-        select(Declaration.id).where(
-            Declaration.agent_code == agent.customs_reg_code,
-            Declaration.cop_no == head["cop_no"],
-            Declaration.status != S.REJECTED,
-        )
-    )
-    if taken is not None:
-        raise CopNoTaken(
-            f"Reference {head['cop_no']} is already declared (declaration {taken}).",
-            errors={"json": {"cop_no": ["Already declared."]}},
-        )
+    refuse_taken_cop_no(session, agent, head["cop_no"])
     declaration = Declaration(
         guid=str(uuid.uuid4()).upper(),
         agent_code=agent.customs_reg_code,
@@ -170,6 +176,22 @@ def submit(
     return declaration
 
 
+def refuse_taken_cop_no(session: Session, agent: Enterprise, cop_no: str) -> None:
+    """An enterprise reference names one live list of the agent's, import or export."""
+    taken = session.scalar(
+        select(Declaration.id).where(
+            Declaration.agent_code == agent.customs_reg_code,
+            Declaration.cop_no == cop_no,
+            Declaration.status != S.REJECTED,
+        )
+    )
+    if taken is not None:
+        raise CopNoTaken(
+            f"Reference {cop_no} is already declared (declaration {taken}).",
+            errors={"json": {"cop_no": ["Already declared."]}},
+        )
+
+
 def resubmit(session: Session, rejected_id: int, *, declarant: User, **fields: Any) -> Declaration:
     """Submit a corrected copy of a rejected declaration, linked to it."""
     rejected = get_declaration_for(session, rejected_id, viewer=declarant)
@@ -182,7 +204,8 @@ def resubmit(session: Session, rejected_id: int, *, declarant: User, **fields: A
     return submit(session, declarant=declarant, corrects=rejected, **fields)
 
 
-def _bonded_warehouse(session: Session, area_code: str) -> Enterprise:
+def zone_warehouse(session: Session, area_code: str) -> Enterprise:
+    """The active in-zone warehouse enterprise with this customs code, or a 422 naming `area_code`."""
     warehouse = session.scalar(
         select(Enterprise).where(Enterprise.customs_reg_code == area_code, Enterprise.is_active.is_(True))
     )
@@ -220,9 +243,11 @@ def _check_retail_limits(session: Session, buyer_id_number: str, total: Decimal)
         )
 
 
-def timeline(session: Session, declaration_id: int, *, viewer: User) -> list[DeclarationEvent]:
+def timeline(
+    session: Session, declaration_id: int, *, viewer: User, kind: DeclarationKind = K.IMPORT_INVENTORY
+) -> list[DeclarationEvent]:
     """Every step of a declaration in the order it happened."""
-    declaration = get_declaration_for(session, declaration_id, viewer=viewer)
+    declaration = get_declaration_for(session, declaration_id, viewer=viewer, kind=kind)
     return list(
         session.scalars(
             select(DeclarationEvent)
