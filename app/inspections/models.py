@@ -18,6 +18,7 @@ class TaskSource(enum.StrEnum):
     SAS224 = "sas224"  # gate-pass inspection receipt
     RISK_ALERT = "risk_alert"
     MANUAL = "manual"  # an officer targets the goods
+    LINE_DIVERT = "line_divert"  # the export X-ray line diverted a parcel for open-box recheck
 
 
 class InspectionMethod(enum.StrEnum):

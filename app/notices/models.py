@@ -25,6 +25,11 @@ class NoticeKind(enum.StrEnum):
     GATE_PASSED = "gate.passed"
     GATE_REFERRED = "gate.referred"
     GATE_HELD = "gate.held"
+    # Export (app/exports): one per decision on a list's parcels.
+    EXPORT_DIVERTED = "export.diverted"
+    EXPORT_RECHECKED = "export.rechecked"
+    EXPORT_LEFT_ZONE = "export.left_zone"
+    EXPORT_DEPARTED = "export.departed"
 
 
 class NoticePriority(enum.StrEnum):
