@@ -9,12 +9,18 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.common.figures import percentile
-from app.declarations.models import Declaration, DeclarationEvent, DeclarationStatus
+from app.declarations.models import Declaration, DeclarationEvent, DeclarationKind, DeclarationStatus
 
 
 def clearance_figures(session: Session, *, since: datetime, until: datetime) -> dict[str, Any]:
-    """How fast clearance is for declarations submitted in [since, until): the park's headline figure."""
-    in_range = (Declaration.submitted_at >= since, Declaration.submitted_at < until)
+    """How fast clearance is for import lists submitted in [since, until): the park's headline figure.
+
+    Export lists have figures of their own (app/exports), measured to departure rather than to release."""
+    in_range = (
+        Declaration.kind == DeclarationKind.IMPORT_INVENTORY,
+        Declaration.submitted_at >= since,
+        Declaration.submitted_at < until,
+    )
     by_status = {
         status: count
         for status, count in session.execute(

@@ -83,7 +83,10 @@ class DeclarationCreate(Schema):
     ems_no = TrimmedString(
         load_default=None, validate=validate.Length(max=30), metadata={"description": "Account book."}
     )
-    trade_mode = String(load_default="1210", validate=validate.OneOf(["1210"]))
+    trade_mode = String(
+        load_default="1210",
+        validate=validate.OneOf(["1210"], error="An import list is 1210; declare exports at /api/v1/export-lists."),
+    )
     customs_code = String(required=True, validate=FOUR_DIGITS, metadata={"description": "Customs office."})
     port_code = String(required=True, validate=FOUR_DIGITS)
     buyer_id_type = String(load_default="1", validate=validate.OneOf(["1"]), metadata={"description": "1: ID card."})
