@@ -4,8 +4,10 @@ from flask.views import MethodView
 from app import db
 from app.auth.guards import current_user, require_role
 from app.common.blueprint import Blueprint
+from app.common.figures import FiguresQuery
 from app.config import current_settings
-from app.exports import epcis
+from app.exports import epcis, figures
+from app.exports.figures_schemas import ExportFiguresRead
 from app.users.models import Role
 
 blp = Blueprint(
@@ -18,6 +20,17 @@ blp = Blueprint(
 EPCIS_MEDIA_TYPE = "application/ld+json"
 # Who sees an export list sees its EPCIS document; the list's own rules then apply (404 for someone else's).
 LIST_READERS = (Role.DECLARANT, Role.WAREHOUSE_OPERATOR, Role.CUSTOMS_OFFICER, Role.ADMIN)
+
+
+@blp.route("/admin/figures/exports")
+class ExportFigures(MethodView):
+    @require_role(Role.ADMIN)
+    @blp.arguments(FiguresQuery, location="query")
+    @blp.response(200, ExportFiguresRead)
+    def get(self, query):
+        """Per Shanghai day, for export lists submitted then: parcels, line diverts, rechecks, time to departure."""
+        with db.transaction() as session:
+            return figures.export_figures(session, **query)
 
 
 @blp.route("/export-lists/<int:declaration_id>/epcis")
