@@ -19,6 +19,7 @@ table), an index on `declarations (kind, submitted_at)` would let a month's expo
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +34,8 @@ from app.exports.models import DivertReason, ExportList, ExportParcel, LineDecis
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 92  # a quarter, day by day
+Cohort = tuple[ColumnElement[bool], ...]
+TalliesOf = Callable[[Any], tuple[dict[str, Any], dict[str, Any]]]
 
 
 def shanghai_day(column: Any, dialect: str) -> ColumnElement[Any]:
@@ -59,11 +62,29 @@ def export_figures(session: Session, *, since: datetime, until: datetime) -> dic
     tallies: dict[date, dict[str, Any]] = {day: _empty() for day in days}
     total = _empty()
 
+    def tallies_of(day: date | str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Each row adds to its day and to the range's total."""
+        return tallies[_as_date(day)], total
+
+    _count_lists(session, dialect, submitted_day, cohort, tallies_of)
+    _count_line(session, submitted_day, cohort, tallies_of)
+    _count_rechecks(session, submitted_day, cohort, tallies_of)
+    durations = _durations(session, dialect, submitted_day, cohort)
+    return {
+        "since": since,
+        "until": until,
+        "time_zone": "Asia/Shanghai",
+        "days": [{"date": day, **_finish(tallies[day], durations.get(day, _no_durations()))} for day in days],
+        "total": _finish(total, durations.get(None, _no_durations())),
+    }
+
+
+def _count_lists(session: Session, dialect: str, submitted_day: Any, cohort: Cohort, tallies_of: TalliesOf) -> None:
     departed_same_day = case(
         (shanghai_day(ExportList.departed_at, dialect) == shanghai_day(Declaration.submitted_at, dialect), 1),
         else_=0,
     )
-    lists = session.execute(
+    rows = session.execute(
         select(
             submitted_day,
             Declaration.status,
@@ -76,28 +97,28 @@ def export_figures(session: Session, *, since: datetime, until: datetime) -> dic
         .where(*cohort)
         .group_by(submitted_day, Declaration.status)
     )
-    for day, status, count, parcels, departed, same_day in lists:
-        for tally in (tallies[_as_date(day)], total):
+    for day, status, count, parcels, departed, same_day in rows:
+        for tally in tallies_of(day):
             tally["lists"] += count
             tally["parcels"] += parcels or 0
             tally["departed"] += departed
             tally["same_day_departed"] += same_day or 0
             tally["lists_by_status"][status.value] += count
 
-    diverted = {
-        reason: func.count(
-            distinct(
-                case((and_(LineScan.decision == LineDecision.DIVERT, LineScan.reason == reason), LineScan.parcel_id))
-            )
-        )
+
+def _count_line(session: Session, submitted_day: Any, cohort: Cohort, tallies_of: TalliesOf) -> None:
+    """Parcels the line scanned, and those it diverted at least once, by reason (a parcel rescanned counts once)."""
+    divert = LineScan.decision == LineDecision.DIVERT
+    by_reason = [
+        func.count(distinct(case((and_(divert, LineScan.reason == reason), LineScan.parcel_id))))
         for reason in DivertReason
-    }
-    line = session.execute(
+    ]
+    rows = session.execute(
         select(
             submitted_day,
             func.count(distinct(LineScan.parcel_id)),
-            func.count(distinct(case((LineScan.decision == LineDecision.DIVERT, LineScan.parcel_id)))),
-            *diverted.values(),
+            func.count(distinct(case((divert, LineScan.parcel_id)))),
+            *by_reason,
         )
         .select_from(LineScan)
         .join(ExportParcel, ExportParcel.id == LineScan.parcel_id)
@@ -105,32 +126,26 @@ def export_figures(session: Session, *, since: datetime, until: datetime) -> dic
         .where(*cohort)
         .group_by(submitted_day)
     )
-    for day, scanned, any_reason, *by_reason in line:
-        for tally in (tallies[_as_date(day)], total):
+    for day, scanned, diverted, *counts in rows:
+        for tally in tallies_of(day):
             tally["line"]["scanned"] += scanned
-            tally["line"]["diverted"] += any_reason
-            for reason, count in zip(diverted, by_reason, strict=True):
+            tally["line"]["diverted"] += diverted
+            for reason, count in zip(DivertReason, counts, strict=True):
                 tally["line"][reason.value] += count
 
-    rechecks = session.execute(
+
+def _count_rechecks(session: Session, submitted_day: Any, cohort: Cohort, tallies_of: TalliesOf) -> None:
+    rows = session.execute(
         select(submitted_day, Recheck.disposal, func.count())
+        .select_from(Recheck)
         .join(ExportParcel, ExportParcel.id == Recheck.parcel_id)
         .join(Declaration, Declaration.id == ExportParcel.declaration_id)
         .where(*cohort)
         .group_by(submitted_day, Recheck.disposal)
     )
-    for day, disposal, count in rechecks:
-        for tally in (tallies[_as_date(day)], total):
+    for day, disposal, count in rows:
+        for tally in tallies_of(day):
             tally["rechecks"][disposal.value] += count
-
-    durations = _durations(session, dialect, submitted_day, cohort)
-    return {
-        "since": since,
-        "until": until,
-        "time_zone": "Asia/Shanghai",
-        "days": [{"date": day, **_finish(tallies[day], durations.get(day, _no_durations()))} for day in days],
-        "total": _finish(total, durations.get(None, _no_durations())),
-    }
 
 
 def _days(since: datetime, until: datetime) -> list[date]:
@@ -186,9 +201,7 @@ def _finish(tally: dict[str, Any], durations: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _durations(
-    session: Session, dialect: str, submitted_day: Any, cohort: tuple[ColumnElement[bool], ...]
-) -> dict[date | None, dict[str, Any]]:
+def _durations(session: Session, dialect: str, submitted_day: Any, cohort: Cohort) -> dict[date | None, dict[str, Any]]:
     """Count, median and p90 of submission → departure in seconds, per day and (under None) over the range."""
     departed = (*cohort, ExportList.departed_at.is_not(None))
     joined = select().select_from(Declaration).join(ExportList, ExportList.declaration_id == Declaration.id)
