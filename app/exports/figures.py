@@ -149,12 +149,19 @@ def _count_rechecks(session: Session, submitted_day: Any, cohort: Cohort, tallie
 
 
 def _days(since: datetime, until: datetime) -> list[date]:
-    first = since.astimezone(SHANGHAI).date()
-    last = (until - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    first = _shanghai_date(since, "since")
+    last = _shanghai_date(until - timedelta(microseconds=1), "until")
     count = (last - first).days + 1
     if count > MAX_DAYS:
         raise InvalidInput.of_field("until", f"The range may span at most {MAX_DAYS} days.", location="query")
     return [first + timedelta(days=offset) for offset in range(count)]
+
+
+def _shanghai_date(moment: datetime, field: str) -> date:
+    try:
+        return moment.astimezone(SHANGHAI).date()
+    except OverflowError:  # year 1 or 9999 at an offset: not a time the database could take either
+        raise InvalidInput.of_field(field, "Give a time within years 1 to 9999 UTC.", location="query") from None
 
 
 def _as_date(value: date | str) -> date:

@@ -178,8 +178,10 @@ def test_a_range_beyond_a_quarter_is_refused_naming_until(client, admin):
         {"since": "2026-11-02T00:00:00+08:00"},
         {"since": "2026-11-03T00:00:00+08:00", "until": "2026-11-02T00:00:00+08:00"},
         {"since": "2026-11-02T00:00:00", "until": "2026-11-03T00:00:00+08:00"},
+        {"since": "0001-01-01T00:00:00+14:00", "until": "0001-01-02T00:00:00+14:00"},
+        {"since": "9999-12-30T00:00:00-12:00", "until": "9999-12-31T23:00:00-12:00"},
     ],
-    ids=["no until", "until before since", "naive since"],
+    ids=["no until", "until before since", "naive since", "before year 1 in UTC", "after year 9999 in UTC"],
 )
 def test_bad_ranges_are_422_naming_the_field(client, admin, query):
     response = client.get(FIGURES, query_string=query, headers=admin)
