@@ -15,6 +15,9 @@ Events, in CBV 2.0 terms, each with its CBV 2.0 event hash as `eventID` (the imp
   the sealed container is the aggregation the port relies on; an unsealed container has no loading event yet;
 - ObjectEvent OBSERVE `departing` (`in_transit`) when parcels departed (CEB509/510), one event per departure moment.
 
+A bag or container may also hold other lists' parcels; those are not named here (whoever reads this list may not
+see them), so an aggregation shows the part of it that concerns this list.
+
 Identifiers. A parcel has no GS1 key: it carries the logistics company's waybill number, which is not an SSCC (no
 GS1 company prefix, no check digit) and is reused after months. No GS1 key is derived from it, and no `urn:epc:id:`
 URN is made up; parcels, bags and containers are named by HTTPS URIs under the park's trace host, a private

@@ -24,6 +24,7 @@ from app.exports.models import (
     Recheck,
     RecheckDisposal,
 )
+from app.trace.canonical_uris import canonical_uri
 from app.trace.event_hash import event_hash
 from app.users.models import Role
 from tests.exports.helpers import EXPORT_LISTS
@@ -185,6 +186,9 @@ def test_parcels_bags_and_containers_have_uris_under_the_park_host(client, auth_
     assert loading["parentID"] == f"https://{settings.trace_host}/export/container/AKE12345CA"
     assert loading["childEPCs"] == [bag]
     assert loading["park:sealNo"] == "SL0001"
+    # Private URIs, not GS1 keys: the event hash must take them as written, not as Digital Link.
+    for uri in (*parcels, bag, loading["parentID"]):
+        assert canonical_uri(uri) == uri
     transaction = events[0]["bizTransactionList"][0]
     assert transaction == {
         "type": f"https://{settings.trace_host}/voc/customsExportList",
