@@ -64,16 +64,22 @@ def document(history: CodeHistory, *, host: str) -> dict[str, Any]:
     ]
     timed += history.captured
     events = [commissioning] + [event for _, event in sorted(timed, key=lambda pair: pair[0])]
+    return envelope(events, park=park)
+
+
+def envelope(events: list[dict[str, Any]], *, park: str) -> dict[str, Any]:
+    """An EPCISDocument around `events`, with `park:` bound to the park's vocabulary for its extensions."""
     return {
         "@context": [CONTEXT, {"park": park}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
-        "creationDate": _time(clock.utcnow()),
+        "creationDate": event_time(clock.utcnow()),
         "epcisBody": {"eventList": events},
     }
 
 
-def _time(moment: datetime) -> str:
+def event_time(moment: datetime) -> str:
+    """A time as EPCIS writes it here: Shanghai local time with its offset, to the millisecond."""
     return moment.astimezone(SHANGHAI).isoformat(timespec="milliseconds")
 
 
@@ -90,7 +96,7 @@ def _event(
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "type": "ObjectEvent",
-        "eventTime": _time(at),
+        "eventTime": event_time(at),
         "eventTimeZoneOffset": "+08:00",
         "epcList": [epc],
         "action": action,
