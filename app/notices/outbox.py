@@ -67,6 +67,10 @@ PUSH_LABELS = {
     NoticeKind.GATE_PASSED: Message("车辆已过卡", "Vehicle passed the gate"),
     NoticeKind.GATE_REFERRED: Message("卡口待处理", "Vehicle held at the gate"),
     NoticeKind.GATE_HELD: Message("核放单挂起", "Gate pass on hold"),
+    NoticeKind.EXPORT_DIVERTED: Message("包裹转人工复验", "Parcel diverted for recheck"),
+    NoticeKind.EXPORT_RECHECKED: Message("复验结果", "Recheck result"),
+    NoticeKind.EXPORT_LEFT_ZONE: Message("出口货物已出区", "Export left the zone"),
+    NoticeKind.EXPORT_DEPARTED: Message("出口货物已离境", "Export departed"),
 }
 REMINDER_PREFIX = Message("【提醒】", "Reminder: ")
 SMS_TEXT = Message(
