@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
@@ -23,5 +24,12 @@ class FiguresQuery(Schema):
 
     @validates_schema
     def ordered(self, data, **kwargs):
+        for name in ("since", "until"):
+            try:
+                # Stored times are UTC: a moment UTC cannot hold (year 1 at +14:00) is refused here, not a 500 later.
+                data[name].astimezone(UTC)
+            except (KeyError, OverflowError):
+                if name in data:
+                    raise ValidationError("Out of range once converted to UTC.", field_name=name) from None
         if {"since", "until"} <= data.keys() and data["since"] >= data["until"]:
             raise ValidationError("until must be after since.", field_name="until")

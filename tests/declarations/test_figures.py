@@ -100,3 +100,14 @@ def test_only_admins_see_figures(client, session, auth_headers):
     )
 
     assert response.status_code == 403
+
+
+def test_a_moment_utc_cannot_hold_is_refused_naming_it(client, admin):
+    response = client.get(
+        FIGURES,
+        query_string={"since": "0001-01-01T00:00:00+14:00", "until": "2026-01-01T00:00:00+00:00"},
+        headers=admin,
+    )
+
+    assert response.status_code == 422
+    assert "since" in response.json["errors"]["query"]
