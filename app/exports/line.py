@@ -181,17 +181,22 @@ def _lookup() -> Select[Any]:
 
 
 @cached_statement
+def _insert_scan() -> Any:
+    return insert(LineScan.__table__).returning(LineScan.id)
+
+
+@cached_statement
 def _insert_scans() -> Any:
     return insert(LineScan.__table__).returning(LineScan.id, sort_by_parameter_order=True)
 
 
 @cached_statement
-def _update_parcel() -> Any:
+def _update_parcels() -> Any:
     p = ExportParcel.__table__.c
     return (
         update(ExportParcel.__table__)
         # Only from the stages the line moves: a parcel bagged meanwhile keeps its bag.
-        .where(p.id == bindparam("parcel_id"), or_(p.stage == S.SCANNED_IN, p.stage == S.PASSED))
+        .where(p.id.in_(bindparam("parcel_ids", expanding=True)), or_(p.stage == S.SCANNED_IN, p.stage == S.PASSED))
         .values(
             stage=bindparam("to_stage"),
             divert_reason=bindparam("to_reason"),
@@ -215,18 +220,23 @@ def _log_scans(session: Session, decided: list[_Decided], now: datetime) -> list
         }
         for item in decided
     ]
+    if len(rows) == 1:
+        # The line's usual request: one row needs none of the many-rows machinery.
+        return [session.scalar(_insert_scan(), rows[0])]
     return list(session.scalars(_insert_scans(), rows))
 
 
 def _move_parcels(session: Session, decided: list[_Decided], now: datetime) -> None:
+    """One UPDATE per (stage, reason) the batch moves parcels to: passed, and diverted for each reason."""
     # The last scan of a parcel in the batch decides where it stays.
-    moves = {
-        item.row.id: {"parcel_id": item.row.id, "to_stage": item.new_stage, "to_reason": item.reason, "at": now}
-        for item in decided
-        if item.new_stage is not None
-    }
-    if moves:
-        session.execute(_update_parcel(), list(moves.values()))
+    last = {item.row.id: (item.new_stage, item.reason) for item in decided if item.new_stage is not None}
+    groups: dict[tuple[S, DivertReason | None], list[int]] = {}
+    for parcel_id, move in last.items():
+        groups.setdefault(move, []).append(parcel_id)
+    for (stage, reason), parcel_ids in groups.items():
+        session.execute(
+            _update_parcels(), {"parcel_ids": parcel_ids, "to_stage": stage, "to_reason": reason, "at": now}
+        )
 
 
 def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decided, int]], at: datetime) -> None:
