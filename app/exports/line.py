@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -93,9 +93,11 @@ def decide(
 def decide_many(session: Session, *, line: User, scans: Sequence[dict[str, Any]]) -> list[LineAnswer]:
     """Answer many scans from a line that buffers them, in their order, as one scan each would be answered."""
     now = clock.utcnow()
+    # Core on the session's connection: the ORM's execution layer costs each statement a tenth of a millisecond.
+    connection = session.connection()
     rows = {
         row.waybill_no: row
-        for row in session.execute(
+        for row in connection.execute(
             _lookup(),
             {"waybills": list({scan["waybill_no"] for scan in scans}), "warehouse_id": line.enterprise_id},
         )
@@ -110,8 +112,8 @@ def decide_many(session: Session, *, line: User, scans: Sequence[dict[str, Any]]
         if item.new_stage is not None:
             moved[row.id] = (item.new_stage, item.reason)
         decided.append(item)
-    scan_ids = _log_scans(session, decided, now)
-    _move_parcels(session, decided, now)
+    scan_ids = _log_scans(connection, decided, now)
+    _move_parcels(connection, decided, now)
     diverts = [(item, scan_id) for item, scan_id in zip(decided, scan_ids, strict=True) if item.notify]
     if diverts:
         _record_diverts(session, line=line, diverts=diverts, at=now)
@@ -206,7 +208,7 @@ def _update_parcels() -> Any:
     )
 
 
-def _log_scans(session: Session, decided: list[_Decided], now: datetime) -> list[int]:
+def _log_scans(connection: Connection, decided: list[_Decided], now: datetime) -> list[int]:
     rows = [
         {
             "parcel_id": item.row.id if item.row is not None else None,
@@ -222,11 +224,11 @@ def _log_scans(session: Session, decided: list[_Decided], now: datetime) -> list
     ]
     if len(rows) == 1:
         # The line's usual request: one row needs none of the many-rows machinery.
-        return [session.scalar(_insert_scan(), rows[0])]
-    return list(session.scalars(_insert_scans(), rows))
+        return [connection.scalar(_insert_scan(), rows[0])]
+    return list(connection.scalars(_insert_scans(), rows))
 
 
-def _move_parcels(session: Session, decided: list[_Decided], now: datetime) -> None:
+def _move_parcels(connection: Connection, decided: list[_Decided], now: datetime) -> None:
     """One UPDATE per (stage, reason) the batch moves parcels to: passed, and diverted for each reason."""
     # The last scan of a parcel in the batch decides where it stays.
     last = {item.row.id: (item.new_stage, item.reason) for item in decided if item.new_stage is not None}
@@ -234,7 +236,7 @@ def _move_parcels(session: Session, decided: list[_Decided], now: datetime) -> N
     for parcel_id, move in last.items():
         groups.setdefault(move, []).append(parcel_id)
     for (stage, reason), parcel_ids in groups.items():
-        session.execute(
+        connection.execute(
             _update_parcels(), {"parcel_ids": parcel_ids, "to_stage": stage, "to_reason": reason, "at": now}
         )
 
