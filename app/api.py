@@ -129,6 +129,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.enterprises.routes import blp as enterprises_blp
     from app.exports.figures_routes import blp as export_figures_blp
     from app.exports.routes import blp as exports_blp
+    from app.exports.zone_routes import blp as export_zone_blp
     from app.gates.routes import blp as gates_blp
     from app.goods.routes import blp as goods_blp
     from app.health.routes import blp as health_blp
@@ -158,6 +159,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         audit_verify_blp,
         declarations_blp,
         exports_blp,
+        export_zone_blp,
         export_figures_blp,
         clearance_blp,
         customs_blp,

@@ -45,7 +45,11 @@ def make_enterprise(session: Session, *, kinds: list[EnterpriseKind] | None = No
     return enterprise
 
 
-_DEFAULT_KIND = {Role.DECLARANT: EnterpriseKind.AGENT, Role.WAREHOUSE_OPERATOR: EnterpriseKind.ZONE}
+_DEFAULT_KIND = {
+    Role.DECLARANT: EnterpriseKind.AGENT,
+    Role.WAREHOUSE_OPERATOR: EnterpriseKind.ZONE,
+    Role.XRAY_LINE: EnterpriseKind.ZONE,
+}
 
 
 def make_user(session: Session, *, role: Role = Role.DECLARANT, **overrides: Any) -> User:

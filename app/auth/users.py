@@ -24,11 +24,12 @@ from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
 from app.users.models import Language, Role, User
 
-# Declarants act for a customs broker and warehouse operators for an in-zone enterprise;
-# every other role works for the park or customs and belongs to no enterprise.
+# Declarants act for a customs broker, warehouse operators and the X-ray lines in their warehouses for an in-zone
+# enterprise; every other role works for the park or customs and belongs to no enterprise.
 ENTERPRISE_KIND_FOR_ROLE = {
     Role.DECLARANT: EnterpriseKind.AGENT,
     Role.WAREHOUSE_OPERATOR: EnterpriseKind.ZONE,
+    Role.XRAY_LINE: EnterpriseKind.ZONE,
 }
 
 

@@ -42,6 +42,8 @@ class DivertReason(enum.StrEnum):
     MACHINE = "machine"  # the X-ray machine flagged the image
     TARGETED = "targeted"  # customs targeted its list or its waybill (布控)
     LIST_STATUS = "list_status"  # its list is not in a status that allows loading
+    UNKNOWN_WAYBILL = "unknown_waybill"  # no parcel in the park's hands bears it (or it is not this warehouse's)
+    NOT_SCANNED_IN = "not_scanned_in"  # on a list, but never past the seal check and scan-in
 
 
 class LineVerdict(enum.StrEnum):

@@ -20,6 +20,7 @@ class WarningSource(enum.StrEnum):
     INSPECTION = "inspection"  # repeated abnormal inspections of one enterprise
     OVERDUE_GATE = "overdue_gate"  # released goods that never passed a gate
     OFFICER = "officer"
+    SEAL = "seal"  # a vehicle's seal found broken at a warehouse's seal check (验封)
 
 
 class Severity(enum.StrEnum):

@@ -22,10 +22,12 @@ class Role(enum.StrEnum):
     CUSTOMS_GATEWAY = "customs_gateway"
     # A camera system's service account: it may report video events and nothing else.
     VIDEO_ANALYTICS = "video_analytics"
+    # An export X-ray line's controller, of the warehouse it stands in: it may post scans and nothing else.
+    XRAY_LINE = "xray_line"
 
 
 # Systems, not people: they authenticate with API keys (app/auth/api_keys.py) and carry no phone.
-MACHINE_ROLES = frozenset({Role.CUSTOMS_GATEWAY, Role.VIDEO_ANALYTICS})
+MACHINE_ROLES = frozenset({Role.CUSTOMS_GATEWAY, Role.VIDEO_ANALYTICS, Role.XRAY_LINE})
 
 
 class Language(enum.StrEnum):
