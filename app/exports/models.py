@@ -15,8 +15,9 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from app.common import clock
@@ -148,6 +149,9 @@ class ExportContainer(Base):
     sealed_at: Mapped[datetime | None]
     left_zone_at: Mapped[datetime | None]
     departed_at: Mapped[datetime | None]
+    # The one record the port received when the container left the zone (zone–port linkage): kept as sent, so
+    # what the port was told can be shown and checked later, whatever happens to the rows it was built from.
+    port_record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow, onupdate=clock.utcnow)
 
 
