@@ -128,6 +128,9 @@ class MasterBag(Base):
     closed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow, onupdate=clock.utcnow)
 
+    # Read-only: parcels move into bags by set-based UPDATEs (app/exports/loading.py), never through this list.
+    parcels: Mapped[list[ExportParcel]] = relationship(viewonly=True, order_by="ExportParcel.id")
+
 
 class ExportContainer(Base):
     """A container or air ULD (集装箱 / 集装器) loaded in the zone for one flight or train."""
@@ -153,6 +156,9 @@ class ExportContainer(Base):
     # what the port was told can be shown and checked later, whatever happens to the rows it was built from.
     port_record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow, onupdate=clock.utcnow)
+
+    # Read-only: bags are loaded by set-based statements (app/exports/containers.py, loading_batch.py).
+    bags: Mapped[list[MasterBag]] = relationship(viewonly=True, order_by=MasterBag.id)
 
 
 class ExportParcel(Base):
@@ -240,3 +246,5 @@ class Recheck(Base):
     disposal: Mapped[RecheckDisposal] = mapped_column(enum_type(RecheckDisposal))
     notes: Mapped[str | None] = mapped_column(String(2000))
     recorded_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+
+    parcel: Mapped[ExportParcel] = relationship(lazy="joined", innerjoin=True)
