@@ -127,6 +127,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.devices.routes import blp as devices_blp
     from app.enterprises.routes import admin_blp as admin_enterprises_blp
     from app.enterprises.routes import blp as enterprises_blp
+    from app.exports.loading_routes import blp as export_loading_blp
     from app.exports.routes import blp as exports_blp
     from app.gates.routes import blp as gates_blp
     from app.goods.routes import blp as goods_blp
@@ -157,6 +158,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         audit_verify_blp,
         declarations_blp,
         exports_blp,
+        export_loading_blp,
         clearance_blp,
         customs_blp,
         bonded_lists_blp,
