@@ -126,7 +126,8 @@ def record_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     now = clock.utcnow()
     defaults = {"occurred_at": now, "status_changed": False, "actor_id": None, "receipt_id": None, "place": None}
     session.execute(
-        insert(DeclarationEvent), [{**defaults, "details": {}, **event, "recorded_at": now} for event in events]
+        insert(DeclarationEvent.__table__),
+        [{**defaults, "details": {}, **event, "recorded_at": now} for event in events],
     )
 
 

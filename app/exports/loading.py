@@ -34,6 +34,7 @@ from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
 from app.exports.lists import LIVE_STAGES
 from app.exports.models import BagStatus, ExportContainer, ExportParcel, MasterBag, ParcelStage
+from app.infra import arrays
 from app.users.models import Role, User
 
 P = ParcelStage
@@ -94,7 +95,9 @@ class Taken:
 def lock_candidates(session: Session, waybills: Iterable[str]) -> dict[str, Candidate]:
     """The live parcels with these waybill numbers, locked by id (one global order), with their lists' status."""
     rows = session.execute(
-        _candidates().where(ExportParcel.waybill_no.in_(list(waybills)), ExportParcel.stage.in_(LIVE_STAGES))
+        _candidates().where(
+            arrays.one_of(session, ExportParcel.waybill_no, list(waybills)), ExportParcel.stage.in_(LIVE_STAGES)
+        )
     )
     return {row.waybill_no: Candidate(*row) for row in rows}
 

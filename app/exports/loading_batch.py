@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, column, insert, select, update, values
+from sqlalchemy import BigInteger, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -40,6 +40,7 @@ from app.exports.loading import (
     warehouse_of,
 )
 from app.exports.models import BagStatus, ContainerStatus, ExportContainer, ExportParcel, MasterBag, ParcelStage
+from app.infra import arrays
 from app.users.models import User
 
 P = ParcelStage
@@ -161,9 +162,7 @@ def _insert_bags(
 
 def _move_parcels(session: Session, assignments: list[tuple[int, int]], *, at: Any) -> None:
     """Every parcel into its bag, loaded, in one UPDATE joined to the (parcel, bag) pairs."""
-    # A CTE rather than FROM (VALUES ...) AS t(a, b), which SQLite cannot parse.
-    pairs = values(column("parcel_id", BigInteger), column("bag_id", BigInteger), name="pairs").data(assignments)
-    pairs = pairs.cte("assigned")
+    pairs = arrays.rows_table(session, "assigned", [("parcel_id", BigInteger()), ("bag_id", BigInteger())], assignments)
     moved = session.execute(
         update(ExportParcel)
         .where(
@@ -173,7 +172,7 @@ def _move_parcels(session: Session, assignments: list[tuple[int, int]], *, at: A
             ExportParcel.bag_id.is_(None),
         )
         .values(bag_id=pairs.c.bag_id, stage=P.LOADED, bagged_at=at, updated_at=at)
-        # Counted from RETURNING: Python's sqlite3 reports no rowcount for a statement that starts with WITH.
+        # Counted from RETURNING: Python's sqlite3 has no rowcount for a statement that starts with WITH (the CTE).
         .returning(ExportParcel.id)
         .execution_options(synchronize_session=False)
     ).all()
