@@ -18,6 +18,7 @@ from app.declarations.status import InvalidTransition
 from app.errors import Conflict, NotFound
 from app.exports.loading import by_list, lock_bagged, readable, record_aggregation, warehouse_of
 from app.exports.models import BagStatus, ContainerStatus, ExportContainer, ExportParcel, MasterBag, ParcelStage
+from app.infra import arrays
 from app.users.models import User
 
 P = ParcelStage
@@ -114,7 +115,7 @@ def load_bags(
     parcels = lock_bagged(session, [bag.id for bag in loading])
     session.execute(
         update(ExportParcel)
-        .where(ExportParcel.id.in_([parcel.id for parcel in parcels]))
+        .where(arrays.one_of(session, ExportParcel.id, [parcel.id for parcel in parcels]))
         .values(stage=P.LOADED, updated_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -28,6 +28,7 @@ from app.declarations.models import BizStep, Declaration, DeclarationStatus, Dis
 from app.declarations.status import InvalidTransition
 from app.errors import NotFound
 from app.exports.models import ContainerStatus, ExportContainer, ExportList, ExportParcel, MasterBag, ParcelStage
+from app.infra import arrays
 from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.service import Message
@@ -128,7 +129,7 @@ def _close_lists(
     waiting = set(
         session.scalars(
             select(ExportParcel.declaration_id)
-            .where(ExportParcel.declaration_id.in_(list(touched)), ExportParcel.stage.not_in(DONE))
+            .where(arrays.one_of(session, ExportParcel.declaration_id, list(touched)), ExportParcel.stage.not_in(DONE))
             .distinct()
         )
     )
@@ -136,7 +137,7 @@ def _close_lists(
     lists = list(
         session.scalars(
             select(Declaration)
-            .where(Declaration.id.in_(list(touched)))
+            .where(arrays.one_of(session, Declaration.id, list(touched)))
             .order_by(Declaration.id)
             .with_for_update()
             .execution_options(populate_existing=True)
@@ -161,7 +162,7 @@ def _close_lists(
     if closed:
         session.execute(
             update(ExportList)
-            .where(ExportList.declaration_id.in_(closed))
+            .where(arrays.one_of(session, ExportList.declaration_id, closed))
             .values(departed_at=leave_time)
             .execution_options(synchronize_session=False)
         )

@@ -47,7 +47,6 @@ class ParcelOutcome(enum.StrEnum):
     """What happened to one scanned waybill, for the handheld to show."""
 
     BAGGED = "bagged"
-    LOADED = "loaded"
     ALREADY_IN_BAG = "already_in_bag"  # a repeated scan into the same bag
     IN_ANOTHER_BAG = "in_another_bag"
     NOT_PASSED = "not_passed"  # not through the line: declared, scanned in, diverted or held
@@ -171,7 +170,7 @@ def move_into_bag(
     result = session.execute(
         update(ExportParcel)
         .where(
-            ExportParcel.id.in_([parcel.id for parcel in parcels]),
+            arrays.one_of(session, ExportParcel.id, [parcel.id for parcel in parcels]),
             # The rule again, in SQL: a parcel in a bag, or no longer PASSED, is not taken.
             ExportParcel.stage == P.PASSED,
             ExportParcel.bag_id.is_(None),

@@ -48,6 +48,7 @@ from app.gates.models import (
     Vehicle,
     VehicleClass,
 )
+from app.infra import arrays
 from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.service import Message
@@ -223,7 +224,7 @@ def _port_record(
                 Declaration.customs_code,
                 Declaration.declaring_enterprise_id,
             )
-            .where(Declaration.id.in_(list(per_list)))
+            .where(arrays.one_of(session, Declaration.id, list(per_list)))
             .order_by(Declaration.id)
         )
     }
