@@ -47,6 +47,7 @@ def create_container(session: Session, *, operator: User, **fields: Any) -> Expo
 
 
 def refuse_container_no_in_use(session: Session, container_no: str) -> None:
+    """409 when a container of this number has not departed yet; a number is reused once its container has."""
     live = session.scalar(
         select(ExportContainer.id).where(
             ExportContainer.container_no == container_no, ExportContainer.status.in_(LIVE_CONTAINER)
@@ -178,6 +179,7 @@ def get_container_for(session: Session, container_id: int, *, viewer: User) -> E
 
 
 def container_bags(session: Session, container: ExportContainer) -> list[MasterBag]:
+    """The bags in a container, in loading order."""
     return list(session.scalars(select(MasterBag).where(MasterBag.container_id == container.id).order_by(MasterBag.id)))
 
 

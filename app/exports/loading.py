@@ -233,6 +233,7 @@ def aggregation_steps(
 
 
 def by_list(parcels: Iterable[Candidate]) -> dict[int, list[Candidate]]:
+    """Parcels grouped by their list, in the order given."""
     grouped: dict[int, list[Candidate]] = defaultdict(list)
     for parcel in parcels:
         grouped[parcel.declaration_id].append(parcel)
@@ -261,6 +262,7 @@ def open_bag(session: Session, *, operator: User, bag_no: str) -> MasterBag:
 
 
 def refuse_taken_bag_nos(session: Session, bag_nos: Sequence[str]) -> None:
+    """409 when any of these bag numbers is already used (a bag number names one bag for good)."""
     taken = sorted(session.scalars(select(MasterBag.bag_no).where(MasterBag.bag_no.in_(bag_nos))))
     if taken:
         raise BagNoTaken(
@@ -339,6 +341,7 @@ def lock_bag(session: Session, bag_id: int, *, operator: User) -> MasterBag:
 
 
 def readable(viewer: User, column: Any) -> ColumnElement[bool]:
+    """The bags or containers (by their warehouse `column`) a viewer may read."""
     if viewer.role in STAFF_READERS:
         return true()
     if viewer.role is Role.WAREHOUSE_OPERATOR and viewer.enterprise_id is not None:
