@@ -128,6 +128,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.enterprises.routes import admin_blp as admin_enterprises_blp
     from app.enterprises.routes import blp as enterprises_blp
     from app.exports.figures_routes import blp as export_figures_blp
+    from app.exports.loading_routes import blp as export_loading_blp
     from app.exports.routes import blp as exports_blp
     from app.exports.zone_routes import blp as export_zone_blp
     from app.gates.routes import blp as gates_blp
@@ -161,6 +162,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         exports_blp,
         export_zone_blp,
         export_figures_blp,
+        export_loading_blp,
         clearance_blp,
         customs_blp,
         bonded_lists_blp,

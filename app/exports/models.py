@@ -15,8 +15,9 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from app.common import clock
@@ -129,6 +130,9 @@ class MasterBag(Base):
     closed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow, onupdate=clock.utcnow)
 
+    # Read-only: parcels move into bags by set-based UPDATEs (app/exports/loading.py), never through this list.
+    parcels: Mapped[list[ExportParcel]] = relationship(viewonly=True, order_by="ExportParcel.id")
+
 
 class ExportContainer(Base):
     """A container or air ULD (集装箱 / 集装器) loaded in the zone for one flight or train."""
@@ -150,7 +154,13 @@ class ExportContainer(Base):
     sealed_at: Mapped[datetime | None]
     left_zone_at: Mapped[datetime | None]
     departed_at: Mapped[datetime | None]
+    # The one record the port received when the container left the zone (zone–port linkage): kept as sent, so
+    # what the port was told can be shown and checked later, whatever happens to the rows it was built from.
+    port_record: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow, onupdate=clock.utcnow)
+
+    # Read-only: bags are loaded by set-based statements (app/exports/containers.py, loading_batch.py).
+    bags: Mapped[list[MasterBag]] = relationship(viewonly=True, order_by=MasterBag.id)
 
 
 class ExportParcel(Base):
@@ -238,3 +248,5 @@ class Recheck(Base):
     disposal: Mapped[RecheckDisposal] = mapped_column(enum_type(RecheckDisposal))
     notes: Mapped[str | None] = mapped_column(String(2000))
     recorded_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+
+    parcel: Mapped[ExportParcel] = relationship(lazy="joined", innerjoin=True)

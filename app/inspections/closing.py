@@ -101,6 +101,14 @@ def close_when_concluded(
             )
 
 
+def close_task(
+    session: Session, task: InspectionTask, *, occurred_at: datetime, title: str, details: dict[str, Any] | None = None
+) -> InspectionTask:
+    """Close a task whose goods are done with before customs concludes the declaration (an export list's diverted
+    parcels all rechecked and disposed of); a place it still holds in a slot is given back."""
+    return _close(session, task, occurred_at=occurred_at, title=title, details=details)
+
+
 def _close(
     session: Session, task: InspectionTask, *, occurred_at: datetime, title: str, details: dict[str, Any] | None
 ) -> InspectionTask:

@@ -4,7 +4,7 @@ queue, and what each step of a task leaves behind (timeline, audit chain, notice
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,15 +54,21 @@ def issue_task(
     receipt_id: int | None = None,
     method: InspectionMethod = InspectionMethod.MACHINE,
     reason: str | None = None,
+    inspectable: Collection[DeclarationStatus] = INSPECTABLE,
+    notify: bool = True,
 ) -> InspectionTask:
-    """Open an inspection task and tell the declarant and the warehouse; returns the open one if there is one."""
+    """Open an inspection task and tell the declarant and the warehouse; returns the open one if there is one.
+
+    `inspectable` widens the declaration statuses it may start from: an export parcel diverted at the X-ray line is
+    rechecked whatever its list's status. `notify=False` leaves the task ISSUED and tells nobody yet: an officer
+    rechecking at the bench starts it at once, and the parties hear of the result instead."""
     # Serialises two issues for one declaration (a 500 receipt and an officer at once); the
     # partial unique index would otherwise turn the loser into a 500 error.
     session.execute(select(Declaration.id).where(Declaration.id == declaration.id).with_for_update())
     existing = find_open_task(session, declaration.id)
     if existing is not None:
         return existing
-    if declaration.status not in INSPECTABLE:
+    if declaration.status not in inspectable:
         raise InvalidTransition(
             f"Declaration {declaration.id} is {declaration.status.value}; it cannot be inspected from there."
         )
@@ -92,6 +98,8 @@ def issue_task(
         receipt_id=receipt_id,
         details={"source": source.value, "method": method.value, "reason": reason},
     )
+    if not notify:
+        return task
     number, label = declaration_number(declaration), METHOD_LABELS[method]
     notify_parties(
         session,

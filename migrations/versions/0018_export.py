@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("sealed_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("left_zone_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("departed_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("port_record", sa.JSON(), nullable=True),
         sa.Column("updated_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], name=op.f("fk_export_containers_created_by_id_users")),
         sa.ForeignKeyConstraint(
