@@ -20,7 +20,6 @@ from tests.exports.loading_helpers import (
 from tests.factories import make_slot, make_user
 from tests.inspections.helpers import JPEG, TASKS, act, book, upload
 
-
 # Bytes of its own: the upload folder outlives each test, and tests/inspections finds its JPEG there by content.
 BENCH_PHOTO = JPEG[:-2] + b"recheck-bench" + JPEG[-2:]
 
