@@ -29,15 +29,19 @@ TEST_JWT_SECRET = "test-secret-long-enough-for-every-hmac-algorithm-0123456789ab
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (row locks, real concurrency)")
+    config.addinivalue_line(
+        "markers",
+        "own_database: brings its own SQLite file whatever DATABASE_URL says, so it runs on the SQLite pass only",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # On the SQLite pass these tests are deselected, not skipped: CI runs them on the
     # PostgreSQL pass, where an unreachable server fails the whole run.
-    if is_postgres(configured_url()):
-        return
-    selected = [item for item in items if item.get_closest_marker("postgres_only") is None]
-    deselected = [item for item in items if item.get_closest_marker("postgres_only") is not None]
+    # A test with a database of its own (`own_database`) would only repeat itself on the PostgreSQL pass.
+    skipped_marker = "own_database" if is_postgres(configured_url()) else "postgres_only"
+    selected = [item for item in items if item.get_closest_marker(skipped_marker) is None]
+    deselected = [item for item in items if item.get_closest_marker(skipped_marker) is not None]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected

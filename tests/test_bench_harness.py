@@ -10,6 +10,9 @@ import pytest
 
 from tests.live import ROOT
 
+# Each run brings its own SQLite file (DATABASE_URL is taken out of its environment): once is enough.
+pytestmark = pytest.mark.own_database
+
 needs_wrk = pytest.mark.skipif(
     shutil.which("wrk") is None and os.environ.get("CI") != "true", reason="wrk is not installed"
 )

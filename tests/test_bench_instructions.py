@@ -6,7 +6,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.live import ROOT
+
+# Each run brings its own SQLite file (DATABASE_URL is taken out of its environment): once is enough.
+pytestmark = pytest.mark.own_database
 
 # Runs the measured command as valgrind would, then writes what callgrind ends its file with: a count that grows by
 # 7 a request above a start-up cost, so the harness must find 7 for the app (3 for the baseline) by subtraction.
