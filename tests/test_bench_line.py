@@ -14,13 +14,13 @@ import pytest
 
 from tests.live import ROOT
 
-# No database at all: once, on the SQLite pass, is enough.
-pytestmark = pytest.mark.own_database
-
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_line_data import Loaded, Shares, plan_scans, request_bytes
 from bench_line_load import judge, open_loop
+
+# No database at all: once, on the SQLite pass, is enough.
+pytestmark = pytest.mark.own_database
 
 
 def loaded(count=2000):
