@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import demo_gates
+from app import demo_exports, demo_gates
 from app.audit.service import Actor
 from app.auth import users
 from app.common import clock
@@ -55,6 +55,7 @@ USERS = [
     ("gate", "钱卡口", Role.GATE_OPERATOR, None),
     ("gateway", "海关回执通道", Role.CUSTOMS_GATEWAY, None),
     ("camera", "卡口视频分析系统", Role.VIDEO_ANALYTICS, None),
+    ("xray-line", "西永X光机检线 XR-01", Role.XRAY_LINE, "warehouse"),
 ]
 
 SITE_CODE = "XY-CY01"
@@ -89,6 +90,7 @@ def seed(session: Session, *, settings: Settings, password: str, actor: Actor) -
     demo_gates.seed_bonded_list(session, actor=actor)
     _products(session)
     _traced_declaration(session, warehouse=by_key["warehouse"], actor=actor)
+    demo_exports.seed_export(session, warehouse=by_key["warehouse"], actor=actor)
     return logins
 
 

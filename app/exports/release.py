@@ -18,6 +18,7 @@ without inspecting it again.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -53,6 +54,8 @@ from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.service import Message
 from app.users.models import Role, User
+
+log = logging.getLogger(__name__)
 
 C = ContainerStatus
 TENTH = Decimal("0.1")
@@ -194,6 +197,26 @@ def leave_zone(
         flush=False,
     )
     return container
+
+
+def leave_zone_when_passed(session: Session, gate_pass: GatePass | None, *, reporter: User) -> None:
+    """Called by the gate when a vehicle's passage is decided: a sealed container on a pass that has now passed the
+    (last) gate leaves the zone there and then, and the port gets its record in the same transaction."""
+    if gate_pass is None or gate_pass.status is not PassStatus.PASSED:
+        return
+    container_id = session.scalar(
+        select(ExportContainer.id).where(
+            ExportContainer.gate_pass_id == gate_pass.id, ExportContainer.status == C.SEALED
+        )
+    )
+    if container_id is None:
+        return
+    try:
+        leave_zone(session, container_id, reporter=reporter)
+    except PortRefused as refused:
+        # The barrier is up whatever the port says: the vehicle passed. The container stays sealed in the records
+        # until the port takes its record (POST .../left-zone again), and nothing was written for it here.
+        log.warning("export container %s passed the gate but the port refused its record: %s", container_id, refused)
 
 
 def _port_record(

@@ -5,6 +5,7 @@ from app.auth.guards import current_actor, current_user, require_role
 from app.common.blueprint import Blueprint
 from app.common.pagination import PageQuery
 from app.config import current_settings
+from app.exports import release as export_release
 from app.gates import approval, arrival, decision, figures, lanes, passage, passes, vehicles, weighing
 from app.gates.schemas import (
     ArrivalCreate,
@@ -248,7 +249,10 @@ class PassageWeight(MethodView):
         """The weighbridge reading: clears the vehicle automatically or refers it with every reason."""
         tolerance = current_settings().gate_weight_tolerance_percent
         with db.transaction() as session:
-            return weighing.weigh(session, passage_id, tolerance_percent=tolerance, **payload)
+            weighed = weighing.weigh(session, passage_id, tolerance_percent=tolerance, **payload)
+            # An export container cleared here has left the zone: the port gets its record (zone–port linkage).
+            export_release.leave_zone_when_passed(session, weighed.gate_pass, reporter=current_user())
+            return weighed
 
 
 @blp.route("/gate/passages/<int:passage_id>/decision")
@@ -261,7 +265,9 @@ class PassageDecision(MethodView):
     def post(self, payload, passage_id):
         """Clear, turn back or send to inspection a referred vehicle, with a reason code."""
         with db.transaction() as session:
-            return decision.decide(session, passage_id, decider=current_user(), actor=current_actor(), **payload)
+            decided = decision.decide(session, passage_id, decider=current_user(), actor=current_actor(), **payload)
+            export_release.leave_zone_when_passed(session, decided.gate_pass, reporter=current_user())
+            return decided
 
 
 @blp.route("/gate/figures")

@@ -162,7 +162,6 @@ def test_a_port_that_refuses_the_record_keeps_the_container_in_the_zone(
 ):
     container, _, _ = sealed_container(session, client, operator, warehouse, declarant)
     declared = client.post(f"{CONTAINERS}/{container['id']}/gate-pass", json={"plate": van.plate}, headers=operator)
-    through_the_gate(client, gate_staff, auth_headers(officer), declared.json, van, make_gate(session))
 
     class Refusing:
         name = "refusing"
@@ -171,6 +170,9 @@ def test_a_port_that_refuses_the_record_keeps_the_container_in_the_zone(
             return port.PortAnswer(accepted=False, reason="manifest closed")
 
     monkeypatch.setattr("app.exports.release.port_gateway", lambda: Refusing())
+    # The gate lets the vehicle through whatever the port says; the container waits for the port in the records.
+    _, weighed = through_the_gate(client, gate_staff, auth_headers(officer), declared.json, van, make_gate(session))
+    assert weighed["status"] == "auto_cleared"
     response = client.post(f"{CONTAINERS}/{container['id']}/left-zone", headers=gate_staff)
 
     assert (response.status_code, response.json["code"]) == (409, "port_refused")
