@@ -48,7 +48,7 @@ _AWAITING_RECHECK = (S.DIVERTED, S.HELD)
 MESSAGES: dict[DivertReason | None, str] = {
     None: "放行",
     DivertReason.MACHINE: "机检图像可疑，转开箱复验",
-    DivertReason.TARGETED: "海关布控，转开箱复验",
+    DivertReason.TARGETED: "海关指令查验，转开箱复验",  # not 布控: targeting rules stay with customs
     DivertReason.LIST_STATUS: "清单未放行，转人工处理",
     DivertReason.UNKNOWN_WAYBILL: "运单号无记录，转人工处理",
     DivertReason.NOT_SCANNED_IN: "未扫码入库，转人工处理",
