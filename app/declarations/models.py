@@ -87,10 +87,12 @@ class Declaration(Base):
             sqlite_where=text("status != 'rejected'"),
             postgresql_where=text("status != 'rejected'"),
         ),
-        # The list views: one enterprise's declarations, newest first, optionally by status.
-        Index("ix_declarations_declaring_enterprise", "declaring_enterprise_id", "id"),
+        # The list views: one enterprise's import or export lists, newest first, optionally by status.
+        Index("ix_declarations_declaring_enterprise", "declaring_enterprise_id", "kind", "id"),
         Index("ix_declarations_declaring_enterprise_status", "declaring_enterprise_id", "status", "id"),
-        Index("ix_declarations_warehouse_enterprise", "warehouse_enterprise_id", "id"),
+        Index("ix_declarations_warehouse_enterprise", "warehouse_enterprise_id", "kind", "id"),
+        # The admin figures: one kind's lists submitted in a period.
+        Index("ix_declarations_kind_submitted_at", "kind", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -98,6 +98,7 @@ class ExportTargets(MethodView):
             return targets.list_targets(session, **query)
 
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.arguments(ExportTargetCreate)
     @blp.response(201, ExportTargetRead)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -111,6 +112,7 @@ class ExportTargets(MethodView):
 @blp.route("/export-targets/<int:target_id>/lift")
 class ExportTargetLift(MethodView):
     @require_role(Role.CUSTOMS_OFFICER)
+    @idempotent
     @blp.response(200, ExportTargetRead)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
