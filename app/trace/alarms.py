@@ -45,7 +45,7 @@ def record_scans(session: Session, scans: list[dict[str, Any]], *, rules: CloneR
     )
     _record_sightings(session, scans)
     for code_id, group in sorted(by_code.items()):
-        flagged = [scan for scan in group if scan["verdict"] == Verdict.SUSPICIOUS or scan["before_release"]]
+        flagged = [scan for scan in group if scan["verdict"] in _FLAGGED or scan["before_release"]]
         if flagged:
             _raise_clone_alarm(session, code_id, flagged=flagged, rules=rules)
 
@@ -104,12 +104,16 @@ def _record_sightings(session: Session, scans: list[dict[str, Any]]) -> None:
         )
 
 
+# Lookups that count toward a clone alarm beside those made before release.
+_FLAGGED = (Verdict.SUSPICIOUS, Verdict.LOT_MISMATCH)
+
 # Why a code was flagged, as the officers' queue says it.
 CLONE_RULES = {
     "lookups": "查询次数超过上限",
     "networks": "查询网络过多",
     "regions": "查询地区过多",
     "before_release": "放行前被查询",
+    "wrong_lot": "批号与签发不符",
 }
 
 
@@ -129,6 +133,7 @@ def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str
         ).all()
     )
     early = sum(1 for scan in flagged if scan["before_release"])
+    wrong_lot = sum(1 for scan in flagged if scan["verdict"] == Verdict.LOT_MISMATCH)
     broken = [
         rule
         for rule, holds in (
@@ -136,12 +141,14 @@ def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str
             ("networks", seen.get("network", 0) > rules.networks),
             ("regions", seen.get("region", 0) > rules.regions),
             ("before_release", early > 0),
+            ("wrong_lot", wrong_lot > 0),
         )
         if holds
     ]
     if not broken:
         return  # the lookup saw the window's edge differently; nothing to name now
     # Many places at once or a label out before release point at copies; a busy code alone may be a family's.
+    # A serial under another lot is a copied label whatever else holds.
     severity = Severity.MEDIUM if broken == ["lookups"] else Severity.HIGH
     risk.raise_warning(
         session,
@@ -161,6 +168,7 @@ def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str
             "window_hours": rules.window.total_seconds() / 3600,
             "flagged_lookups": len(flagged),
             "lookups_before_release": early,
+            "lookups_with_wrong_lot": wrong_lot,
         },
         declaration_id=code.declaration_id,
         enterprise_id=code.warehouse_enterprise_id,

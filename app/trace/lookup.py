@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, select
+from sqlalchemy import Select, String, bindparam, exists, func, or_, select
 
 from app import db
 from app.common import clock
@@ -31,6 +31,8 @@ class Verdict(enum.StrEnum):
     GENUINE = "genuine"
     NOT_RELEASED = "not_released"
     GTIN_MISMATCH = "gtin_mismatch"
+    # The URI names a lot the code was not issued with: a serial copied onto another batch's label.
+    LOT_MISMATCH = "lot_mismatch"
     SUSPICIOUS = "suspicious"
     RECALLED = "recalled"
     VOID = "void"
@@ -219,6 +221,7 @@ def look_up(
     barcode: str | None,
     client: ScanClient | None,
     rules: CloneRules,
+    lot: str | None = None,
 ) -> Lookup | None:
     """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
 
@@ -274,7 +277,7 @@ def look_up(
         suspicious = count > rules.lookups or networks > rules.networks or regions > rules.regions
     else:
         suspicious = count > rules.lookups
-    verdict = _verdict(code, clearance, barcode=barcode, suspicious=suspicious)
+    verdict = _verdict(code, clearance, barcode=barcode, lot=lot, suspicious=suspicious)
     scan = None
     if client is not None:
         scan = {
@@ -313,16 +316,20 @@ def look_up(
 @cached_statement
 def _linked_statement() -> Select[Any]:
     product, code = Product.__table__.c, TraceCode.__table__.c
-    issued = exists().where(code.serial == bindparam("serial"))
+    # With a lot in the URI, only a code issued with that lot: a linkset never vouches for a wrong one.
+    issued = exists().where(
+        code.serial == bindparam("serial"),
+        or_(bindparam("lot", type_=String).is_(None), code.lot == bindparam("lot", type_=String)),
+    )
     return select(product.name_zh, issued.label("issued")).where(product.gtin == bindparam("gtin"))
 
 
-def linked_product(gtin: str, serial: str | None) -> str | None:
+def linked_product(gtin: str, serial: str | None, lot: str | None = None) -> str | None:
     """The name of the product a Digital Link names if its GTIN is registered here and its serial (if it names one)
     was issued in this park; None otherwise. For the resolver's linksets: one statement, read outside any
     transaction as the lookup reads (a session, its BEGIN and COMMIT and two ORM queries cost 2.6 times as much)."""
     with db.statement_read() as connection:
-        row = connection.execute(_linked_statement(), {"gtin": gtin, "serial": serial}).first()
+        row = connection.execute(_linked_statement(), {"gtin": gtin, "serial": serial, "lot": lot}).first()
     if row is None or (serial is not None and not row.issued):
         return None
     return row.name_zh
@@ -335,11 +342,16 @@ def _before_release(code: CodeFacts, clearance: Clearance) -> bool:
     return code.status in (S.ISSUED, S.AFFIXED) or clearance.status not in RELEASED
 
 
-def _verdict(code: CodeFacts, clearance: Clearance, *, barcode: str | None, suspicious: bool) -> Verdict:
+def _verdict(
+    code: CodeFacts, clearance: Clearance, *, barcode: str | None, lot: str | None, suspicious: bool
+) -> Verdict:
     if code.status is S.VOID:
         return Verdict.VOID
     if code.status is S.RECALLED:
         return Verdict.RECALLED
+    # A URI that names a lot names the code's own lot, or it is not this code's label (one without a lot names any).
+    if lot is not None and lot != code.lot:
+        return Verdict.LOT_MISMATCH
     if barcode is not None and barcode != code.gtin:
         return Verdict.GTIN_MISMATCH
     if code.status not in (S.ACTIVE, S.SOLD) or clearance.status not in RELEASED:

@@ -176,11 +176,13 @@ def clone_rules(settings: Settings) -> CloneRules:
     )
 
 
-def _look_up(serial: str, *, gtin: str | None, barcode: str | None, count: bool) -> Lookup | None:
+def _look_up(
+    serial: str, *, gtin: str | None, barcode: str | None, count: bool, lot: str | None = None
+) -> Lookup | None:
     settings = current_settings()
     client = _scan_client() if count else None
     rules = clone_rules(settings)
-    lookup = look_up(serial, gtin=gtin, barcode=barcode, client=client, rules=rules)
+    lookup = look_up(serial, gtin=gtin, barcode=barcode, client=client, rules=rules, lot=lot)
     if lookup is not None and lookup.scan is not None:
         if settings.trace_scans_in_background:
             _recorder(rules).record(lookup.scan)
@@ -214,12 +216,12 @@ def verify(code: str, *, barcode: str | None) -> Response:
     """The verdict document for a scanned code (its URL or serial) and an optional product barcode, as JSON."""
     if "/01/" in code:
         target = parse(code.split("/01/", 1)[1].split("?", 1)[0])
-        serial, gtin = target.serial, target.gtin
+        serial, gtin, lot = target.serial, target.gtin, target.lot
         if serial is None:
             raise BadDigitalLink("The code names a product, not a traced item (no /21/ serial).")
     else:
-        serial, gtin = code.strip().upper(), None
-    lookup = _look_up(serial, gtin=gtin, barcode=barcode, count=True)
+        serial, gtin, lot = code.strip().upper(), None, None
+    lookup = _look_up(serial, gtin=gtin, barcode=barcode, count=True, lot=lot)
     if lookup is None:
         raise UnknownTraceCode(f"No trace code {serial} was issued in this park; the label may be forged.")
     return current_app.json.response(documents.verdict_document(lookup, _lang(), as_json=True))
@@ -281,7 +283,7 @@ def resolve(rest: str) -> Response:
     link_type = _link_type()
     best = _wanted(HTML, JSON, LINKSET)
     if link_type in LINKSET_TYPES or (link_type is None and best == LINKSET):
-        name = linked_product(target.gtin, target.serial)
+        name = linked_product(target.gtin, target.serial, target.lot)
         if name is None:
             raise UnknownTraceCode(f"Nothing is registered under {request.path}.")
         response = current_app.json.response(
@@ -306,7 +308,7 @@ def resolve(rest: str) -> Response:
         if not wants_html:
             raise
         return _page(None, lang=lang, status=422, error=error.detail)
-    lookup = _look_up(target.serial, gtin=target.gtin, barcode=barcode, count=True)
+    lookup = _look_up(target.serial, gtin=target.gtin, barcode=barcode, count=True, lot=target.lot)
     if wants_html:
         return _page(lookup, lang=lang, status=200 if lookup else 404)
     if lookup is None:

@@ -140,7 +140,11 @@ class ScansRead(Schema):
 
 
 class VerdictRead(Schema):
-    verdict = String(metadata={"enum": ["genuine", "not_released", "gtin_mismatch", "suspicious", "recalled", "void"]})
+    verdict = String(
+        metadata={
+            "enum": ["genuine", "not_released", "gtin_mismatch", "lot_mismatch", "suspicious", "recalled", "void"]
+        }
+    )
     gtin = String()
     serial = String()
     lot = String(allow_none=True)
