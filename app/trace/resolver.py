@@ -292,6 +292,10 @@ def resolve(rest: str) -> Response:
         response.mimetype = LINKSET
         response.headers["Cache-Control"] = "public, max-age=300"
         return response
+    if link_type == "pip" and target.serial is None:
+        # The product's own URI is its information page: answer it here, never a redirect to the same URI (a loop a
+        # phone's browser follows until it gives up).
+        return _product_page(target, _lang())
     if link_type is not None and link_type != "defaultLink":
         if link_type not in REDIRECTS:
             raise LinkTypeUnavailable(f"This resolver has no {request.args['linkType']} link for {request.path}.")

@@ -421,3 +421,10 @@ def test_the_resolver_json_and_the_api_agree_with_iso_times(client, live_code):
     assert resolved["chain"] == api["chain"]
     assert datetime.fromisoformat(resolved["chain"][-1]["at"]).tzinfo is not None
     assert datetime.fromisoformat(api["scans"]["first_at"]) == datetime.fromisoformat(resolved["scans"]["first_at"])
+
+
+def test_the_product_information_page_of_a_product_uri_is_answered_not_redirected_to_itself(client, live_code):
+    response = client.get(f"/01/{GTIN}?linkType=gs1:pip", headers=JSON)
+
+    assert response.status_code == 200
+    assert response.json["gtin"] == GTIN
