@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from pathlib import Path
 from typing import IO
 
@@ -11,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.common import uploads
 from app.declarations.status import InvalidTransition
 from app.errors import NotFound
 from app.inspections.models import InspectionPhoto
@@ -19,10 +18,8 @@ from app.inspections.tasks import get_task_for, lock_task_for
 from app.users.models import User
 
 MAX_PHOTOS_PER_TASK = 30
-PHOTO_CHUNK = 64 * 1024
 PHOTO_DIR = "inspections"
-# File signatures: the client's Content-Type and file name prove nothing about the bytes.
-PHOTO_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg", ".jpg"), (b"\x89PNG\r\n\x1a\n", "image/png", ".png"))
+PHOTO_TYPES = (uploads.JPEG, uploads.PNG)
 
 
 def add_photo(
@@ -38,61 +35,44 @@ def add_photo(
     task = lock_task_for(session, task_id, viewer=officer)
     if task.started_at is None:
         raise InvalidTransition(f"Inspection task {task.task_no} has not started; photos come from the inspection.")
-    head = stream.read(8)
-    signature = next((found for found in PHOTO_SIGNATURES if head.startswith(found[0])), None)
-    if signature is None:
-        raise UnsupportedPhoto(
-            "The file is not a JPEG or PNG image.", errors={"files": {"photo": ["Send a JPEG or PNG image."]}}
-        )
-    _, content_type, suffix = signature
     directory = upload_dir / PHOTO_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    stored_name = secrets.token_hex(16) + suffix
-    partial = directory / f"{stored_name}.part"
-    digest, size = hashlib.sha256(head), len(head)
-    try:
-        with partial.open("xb") as out:
-            out.write(head)
-            while chunk := stream.read(PHOTO_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PhotoTooLarge(f"A photo may be at most {max_bytes} bytes.")
-                digest.update(chunk)
-                out.write(chunk)
-        sha256 = digest.hexdigest()
+    with uploads.receive(
+        stream,
+        directory=directory,
+        types=PHOTO_TYPES,
+        max_bytes=max_bytes,
+        unsupported=UnsupportedPhoto(
+            "The file is not a JPEG or PNG image.", errors={"files": {"photo": ["Send a JPEG or PNG image."]}}
+        ),
+        too_large=PhotoTooLarge(f"A photo may be at most {max_bytes} bytes."),
+    ) as received:
         existing = session.scalar(
-            select(InspectionPhoto).where(InspectionPhoto.task_id == task.id, InspectionPhoto.sha256 == sha256)
+            select(InspectionPhoto).where(InspectionPhoto.task_id == task.id, InspectionPhoto.sha256 == received.sha256)
         )
         if existing is not None:
             return existing
         taken = session.scalar(select(func.count()).where(InspectionPhoto.task_id == task.id)) or 0
         if taken >= MAX_PHOTOS_PER_TASK:
             raise PhotoLimitReached(f"Inspection task {task.task_no} already has {taken} photos, the most it keeps.")
-        partial.replace(directory / stored_name)
-    finally:
-        partial.unlink(missing_ok=True)
-    photo = InspectionPhoto(
-        task_id=task.id,
-        stored_name=stored_name,
-        content_type=content_type,
-        size=size,
-        sha256=sha256,
-        uploaded_by_id=officer.id,
-    )
-    session.add(photo)
-    try:
+        received.keep()
+        photo = InspectionPhoto(
+            task_id=task.id,
+            stored_name=received.stored_name,
+            content_type=received.content_type,
+            size=received.size,
+            sha256=received.sha256,
+            uploaded_by_id=officer.id,
+        )
+        session.add(photo)
+        # A commit that fails later leaves an orphan file; harmless, and rarer than this.
         session.flush()
         audit.record(
             session,
             action="inspection.photo_added",
             actor=audit.by(officer),
             target=task,
-            details={"photo_id": photo.id, "sha256": sha256, "size": size},
+            details={"photo_id": photo.id, "sha256": received.sha256, "size": received.size},
         )
-    except BaseException:
-        # A commit that fails later leaves an orphan file; harmless, and rarer than this.
-        (directory / stored_name).unlink(missing_ok=True)
-        raise
     return photo
 
 
