@@ -44,7 +44,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app,
         grace_seconds=settings.body_grace_seconds,
         min_bytes_per_second=max(1, settings.body_min_bytes_per_second),
-        max_bytes=max(settings.max_content_length, settings.product_import_max_bytes, settings.photo_max_bytes),
+        max_bytes=max(
+            settings.max_content_length,
+            settings.product_import_max_bytes,
+            settings.photo_max_bytes,
+            settings.attachment_max_bytes,
+        ),
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 

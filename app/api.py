@@ -114,6 +114,7 @@ def docs_asset(filename: str) -> Any:
 
 
 def register_blueprints(app: Flask, api: Api) -> None:
+    from app.attachments.routes import blp as attachments_blp
     from app.audit.routes import blp as audit_blp
     from app.audit.routes import verify_blp as audit_verify_blp
     from app.auth.key_routes import blp as api_keys_blp
@@ -167,6 +168,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         customs_blp,
         bonded_lists_blp,
         inspections_blp,
+        attachments_blp,
         notices_blp,
         devices_blp,
         gates_blp,

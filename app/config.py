@@ -120,6 +120,8 @@ class Settings:
     problem_type_base: str = "https://smartpark.example.cn/problems/"
     upload_dir: Path = INSTANCE_DIR / "uploads"
     photo_max_bytes: int = 5 * 1024 * 1024
+    # A document on a list (PDF, JPEG, PNG): scanned invoices and contracts run to a few megabytes.
+    attachment_max_bytes: int = 10 * 1024 * 1024
     demo_password: str | None = None
     # Fan-out of "you have a new notice" across workers and hosts; without it each worker polls the database.
     redis_url: str | None = None
@@ -184,6 +186,7 @@ class Settings:
             trusted_proxy_count=_int(env, "TRUSTED_PROXY_COUNT", 0),
             upload_dir=Path(env["UPLOAD_DIR"]) if env.get("UPLOAD_DIR") else INSTANCE_DIR / "uploads",
             photo_max_bytes=_int(env, "PHOTO_MAX_BYTES", cls.photo_max_bytes),
+            attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", cls.attachment_max_bytes),
             demo_password=env.get("DEMO_PASSWORD") or None,
             redis_url=env.get("REDIS_URL") or None,
             stream_heartbeat_seconds=_float(env, "STREAM_HEARTBEAT_SECONDS", cls.stream_heartbeat_seconds),

@@ -1,5 +1,6 @@
 """Every domain's models, imported so Alembic and the mappers see the whole schema."""
 
+from app.attachments.models import Answer, Attachment, Question
 from app.audit.models import AuditEvent
 from app.auth.models import AuthSession, RefreshToken
 from app.bonded_lists.models import BondedList, BondedListLine
@@ -28,6 +29,8 @@ from app.trace.models import TraceCode, TraceCodeBatch, TraceScan
 from app.users.models import User
 
 __all__ = [
+    "Answer",
+    "Attachment",
     "AuditEvent",
     "AuthSession",
     "Base",
@@ -60,6 +63,7 @@ __all__ = [
     "Notice",
     "NoticePurge",
     "Product",
+    "Question",
     "Receipt",
     "Recheck",
     "RefreshToken",

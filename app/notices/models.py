@@ -30,6 +30,8 @@ class NoticeKind(enum.StrEnum):
     EXPORT_RECHECKED = "export.rechecked"
     EXPORT_LEFT_ZONE = "export.left_zone"
     EXPORT_DEPARTED = "export.departed"
+    # Customs asks for more on a list (app/attachments/questions.py).
+    QUESTION_ASKED = "question.asked"
 
 
 class NoticePriority(enum.StrEnum):

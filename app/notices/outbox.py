@@ -71,6 +71,7 @@ PUSH_LABELS = {
     NoticeKind.EXPORT_RECHECKED: Message("复验结果", "Recheck result"),
     NoticeKind.EXPORT_LEFT_ZONE: Message("出口货物已出区", "Export left the zone"),
     NoticeKind.EXPORT_DEPARTED: Message("出口货物已离境", "Export departed"),
+    NoticeKind.QUESTION_ASKED: Message("海关要求补充资料", "Customs requests information"),
 }
 REMINDER_PREFIX = Message("【提醒】", "Reminder: ")
 SMS_TEXT = Message(
