@@ -27,12 +27,16 @@ def upload(client, headers, declaration_id, content=PDF, *, kind="invoice", file
 
 def ask(client, headers, declaration_id, *, request="请提供商业发票原件", due_in=timedelta(days=3)):
     due_by = (clock.utcnow() + due_in).isoformat()
-    return client.post(QUESTIONS, json={"declaration_id": declaration_id, "request": request, "due_by": due_by}, headers=headers)
+    return client.post(
+        QUESTIONS, json={"declaration_id": declaration_id, "request": request, "due_by": due_by}, headers=headers
+    )
 
 
 def answer(client, headers, question_id, *, text="发票已上传", attachment_ids=()):
     return client.post(
-        f"{QUESTIONS}/{question_id}/answers", json={"text": text, "attachment_ids": list(attachment_ids)}, headers=headers
+        f"{QUESTIONS}/{question_id}/answers",
+        json={"text": text, "attachment_ids": list(attachment_ids)},
+        headers=headers,
     )
 
 

@@ -201,3 +201,21 @@ def test_a_gate_operator_may_not_upload(client, session, auth_headers, declarati
     response = upload(client, auth_headers(gate_operator), declaration.id)
 
     assert response.status_code == 403
+
+
+class Unreachable:
+    def scan(self, path):
+        raise scanning.ScanUnavailable("The virus scanner did not answer; try again in a minute.")
+
+
+def test_an_upload_the_scanner_cannot_check_is_refused_not_kept_unscanned(
+    app, client, auth_headers, declarant, declaration, settings, monkeypatch
+):
+    monkeypatch.setitem(app.extensions, scanning.EXTENSION_KEY, Unreachable())
+    before = stored_files(settings)
+
+    response = upload(client, auth_headers(declarant), declaration.id)
+
+    assert response.status_code == 503
+    assert response.json["code"] == "scan_unavailable"
+    assert stored_files(settings) == before
