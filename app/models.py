@@ -1,7 +1,7 @@
 """Every domain's models, imported so Alembic and the mappers see the whole schema."""
 
 from app.audit.models import AuditEvent
-from app.auth.models import AuthSession, RefreshToken
+from app.auth.models import AuthSession, PasswordResetCode, RefreshToken
 from app.bonded_lists.models import BondedList, BondedListLine
 from app.customs.models import Receipt
 from app.db import Base
@@ -21,7 +21,7 @@ from app.gates.models import Gate, GatePass, GatePassage, GatePassBondedList, Ga
 from app.goods.models import Product
 from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
-from app.notices.models import Delivery, Notice, NoticePurge, StreamTicket
+from app.notices.models import Delivery, Notice, NoticePurge, NotificationSettings, StreamTicket
 from app.risk.models import RiskWarning
 from app.stock.models import StockLevel, StockMovement
 from app.trace.models import TraceCode, TraceCodeBatch, TraceScan
@@ -59,6 +59,8 @@ __all__ = [
     "MasterBag",
     "Notice",
     "NoticePurge",
+    "NotificationSettings",
+    "PasswordResetCode",
     "Product",
     "Receipt",
     "Recheck",
