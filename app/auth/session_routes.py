@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask.views import MethodView
 
 from app import db
@@ -31,14 +29,14 @@ class MySessions(MethodView):
             )
 
 
-@blp.route("/<uuid:session_id>")
+@blp.route("/<string:session_id>")
 class MySessionById(MethodView):
     # Ending a sign-in is what a user with a pending password change may well want (a stolen phone).
     @require_role(password_change_pending_ok=True)
     @idempotent
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
-    def delete(self, session_id: uuid.UUID):
+    def delete(self, session_id: str):
         """End one of your sign-ins: its tokens and streams stop, its phone gets no more pushes."""
         with db.transaction() as session:
             sessions.revoke_session(session, session_id, user=current_user(), actor=current_actor())

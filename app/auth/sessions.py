@@ -77,18 +77,21 @@ def list_sessions(session: Session, *, user: User, current: uuid.UUID, settings:
     return SignIns(items=list(items.values()), has_more=len(rows) > MAX_LISTED)
 
 
-def revoke_session(session: Session, session_id: uuid.UUID, *, user: User, actor: Actor) -> None:
+def revoke_session(session: Session, session_id: str, *, user: User, actor: Actor) -> None:
     """End one of the user's sign-ins (this one included); ending an ended one changes nothing."""
-    auth_session = session.get(AuthSession, session_id)
+    try:
+        auth_session = session.get(AuthSession, uuid.UUID(session_id))
+    except ValueError:
+        auth_session = None
     if auth_session is None or auth_session.user_id != user.id:
         raise NotFound(f"You have no sign-in {session_id}.")
     if auth_session.is_revoked:
         return
     auth_session.revoked_at = clock.utcnow()
     auth_session.revoke_reason = RevokeReason.ENDED_ELSEWHERE
-    _stop_pushes(session, user, [session_id])
+    _stop_pushes(session, user, [auth_session.id])
     audit.record(
-        session, action="auth.session_revoked", actor=actor, target=user, details={"session_id": str(session_id)}
+        session, action="auth.session_revoked", actor=actor, target=user, details={"session_id": str(auth_session.id)}
     )
 
 

@@ -11,7 +11,7 @@ from app.audit.models import AuditEvent
 from app.auth.reset_routes import SMS_GATEWAY
 from app.push.sms import build_sms_gateway
 from app.users.models import Role
-from tests.factories import PASSWORD, make_device, make_user
+from tests.factories import make_device, make_user
 
 REQUEST = "/api/v1/auth/password-reset"
 CONFIRM = "/api/v1/auth/password-reset/confirm"
@@ -73,9 +73,7 @@ def test_the_code_sets_a_new_password_and_ends_every_session(client, session, te
     ask(client, user.username)
     [(_, text)] = texts()
 
-    confirmed = client.post(
-        CONFIRM, json={"login": user.username, "code": code_in(text), "new_password": NEW_PASSWORD}
-    )
+    confirmed = client.post(CONFIRM, json={"login": user.username, "code": code_in(text), "new_password": NEW_PASSWORD})
 
     assert confirmed.status_code == 204
     assert client.get("/api/v1/me", headers=signed_in).json["code"] == "session_revoked"
@@ -101,7 +99,9 @@ def test_a_wrong_code_and_a_code_for_nobody_fail_alike(client, session, texts):
 
     assert for_user.status_code == for_nobody.status_code == 422
     assert for_user.json["code"] == for_nobody.json["code"] == "reset_code_invalid"
-    assert for_user.json["errors"] == for_nobody.json["errors"] == {"json": {"code": ["Not a valid code for this login."]}}
+    assert (
+        for_user.json["errors"] == for_nobody.json["errors"] == {"json": {"code": ["Not a valid code for this login."]}}
+    )
 
 
 def test_five_wrong_codes_kill_the_code(client, session, texts):
