@@ -105,7 +105,8 @@ def raise_warning(
 
     A repeat raises the severity if it is higher, keeps the latest details and links, and is
     audited like the first raising. `count` is how many occurrences this call reports at once
-    (a writer that batches them).
+    (a writer that batches them). A warning that becomes high-severity here (new, or raised to it) is pushed to the
+    officers on duty for `customs_code` (else its list's office); repeats at high tell nobody again.
     """
     now = occurred_at or clock.utcnow()
     fields = {
