@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         LOGIN_RATE_LIMIT=settings.login_rate_limit,
         LOGIN_FAILURE_LIMIT=settings.login_failure_limit,
         LOGIN_ACCOUNT_FAILURE_LIMIT=settings.login_account_failure_limit,
+        PASSWORD_RESET_RATE_LIMIT=settings.password_reset_rate_limit,
         TRACE_RATE_LIMIT=settings.trace_rate_limit,
         TRACE_UNKNOWN_RATE_LIMIT=settings.trace_unknown_rate_limit,
         PROBLEM_TYPE_BASE=settings.problem_type_base,

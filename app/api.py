@@ -118,7 +118,9 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.audit.routes import blp as audit_blp
     from app.audit.routes import verify_blp as audit_verify_blp
     from app.auth.key_routes import blp as api_keys_blp
+    from app.auth.reset_routes import blp as password_reset_blp
     from app.auth.routes import blp as auth_blp
+    from app.auth.session_routes import blp as my_sessions_blp
     from app.auth.user_routes import admin_blp as admin_users_blp
     from app.auth.user_routes import me_blp
     from app.bonded_lists.routes import blp as bonded_lists_blp
@@ -137,6 +139,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.health.routes import blp as health_blp
     from app.inspections.routes import blp as inspections_blp
     from app.notices.routes import blp as notices_blp
+    from app.notices.settings_routes import blp as notification_settings_blp
     from app.risk.routes import blp as risk_blp
     from app.stock.routes import blp as stock_blp
     from app.trace.resolver import blp as resolver_blp
@@ -152,7 +155,10 @@ def register_blueprints(app: Flask, api: Api) -> None:
     app.register_blueprint(health_blp)
     for blueprint in (
         auth_blp,
+        password_reset_blp,
         me_blp,
+        my_sessions_blp,
+        notification_settings_blp,
         enterprises_blp,
         admin_users_blp,
         api_keys_blp,

@@ -111,6 +111,9 @@ class Settings:
     login_failure_limit: str = "5 per 15 minutes"
     login_account_failure_limit: str = "20 per hour"
     known_address_ttl: timedelta = timedelta(days=30)
+    # Forgotten-password texts (app/auth/reset.py): per client address on both routes, and per account, silently.
+    password_reset_rate_limit: str = "5 per hour"
+    password_reset_account_limit: str = "3 per hour"
     password_min_length: int = 10
     max_content_length: int = 1024 * 1024
     # A request body must start within the grace and then keep this average pace (app/infra/body_deadline.py).
@@ -177,6 +180,8 @@ class Settings:
             rate_limit_storage_uri=env.get("RATE_LIMIT_STORAGE_URI", cls.rate_limit_storage_uri),
             rate_limit_key_prefix=env.get("RATE_LIMIT_KEY_PREFIX", cls.rate_limit_key_prefix),
             login_failure_limit=env.get("LOGIN_FAILURE_LIMIT", cls.login_failure_limit),
+            password_reset_rate_limit=env.get("PASSWORD_RESET_RATE_LIMIT", cls.password_reset_rate_limit),
+            password_reset_account_limit=env.get("PASSWORD_RESET_ACCOUNT_LIMIT", cls.password_reset_account_limit),
             login_account_failure_limit=env.get("LOGIN_ACCOUNT_FAILURE_LIMIT", cls.login_account_failure_limit),
             known_address_ttl=timedelta(days=_int(env, "KNOWN_ADDRESS_DAYS", 30)),
             password_min_length=_int(env, "PASSWORD_MIN_LENGTH", cls.password_min_length),

@@ -2,7 +2,7 @@
 
 from app.attachments.models import Answer, Attachment, Question
 from app.audit.models import AuditEvent
-from app.auth.models import AuthSession, RefreshToken
+from app.auth.models import AuthSession, PasswordResetCode, RefreshToken
 from app.bonded_lists.models import BondedList, BondedListLine
 from app.customs.models import Receipt
 from app.db import Base
@@ -22,7 +22,7 @@ from app.gates.models import Gate, GatePass, GatePassage, GatePassBondedList, Ga
 from app.goods.models import Product
 from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
-from app.notices.models import Delivery, Notice, NoticePurge, StreamTicket
+from app.notices.models import Delivery, Notice, NoticePurge, NotificationSettings, StreamTicket
 from app.risk.models import RiskWarning
 from app.stock.models import StockLevel, StockMovement
 from app.trace.models import TraceCode, TraceCodeBatch, TraceScan
@@ -62,6 +62,8 @@ __all__ = [
     "MasterBag",
     "Notice",
     "NoticePurge",
+    "NotificationSettings",
+    "PasswordResetCode",
     "Product",
     "Question",
     "Receipt",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import Rule
 
-# Public by design: sign-in, the consumer's trace lookups and the resolver, health probes, the API's own docs.
+# Public by design: sign-in and the forgotten-password reset, the consumer's trace lookups and the resolver, health
+# probes, the API's own docs.
 PUBLIC = {
     "/.well-known/gs1resolver",
     "/01/<path:rest>",
     "/api/v1/auth/login",
+    "/api/v1/auth/password-reset",
+    "/api/v1/auth/password-reset/confirm",
     "/api/v1/auth/refresh",
     "/api/v1/docs",
     "/api/v1/docs/assets/<path:filename>",

@@ -20,6 +20,8 @@ class RevokeReason(enum.StrEnum):
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_RESET = "password_reset"
     ACCOUNT_DISABLED = "account_disabled"
+    # The user ended it from another of their sign-ins (a lost phone, a shared desk).
+    ENDED_ELSEWHERE = "ended_elsewhere"
 
 
 class AuthSession(Base):
@@ -35,6 +37,8 @@ class AuthSession(Base):
     revoke_reason: Mapped[RevokeReason | None] = mapped_column(enum_type(RevokeReason))
     client_addr: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(200))
+    # Where its latest refresh came from (the phone moves between networks); the sign-in's own address stays above.
+    last_client_addr: Mapped[str | None] = mapped_column(String(45))
 
     user: Mapped[User] = relationship()
 
@@ -83,3 +87,20 @@ class ApiKey(Base):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class PasswordResetCode(Base):
+    """A code texted to a user who forgot their password: kept only as a keyed hash, short-lived, few tries."""
+
+    __tablename__ = "password_reset_codes"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # HMAC-SHA-256 under the server's secret: six digits hashed plainly fall to a million guesses offline.
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=clock.utcnow)
+    expires_at: Mapped[datetime]
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    # Set when the code is spent, or retired by a newer code or by too many wrong tries.
+    used_at: Mapped[datetime | None]
+    client_addr: Mapped[str | None] = mapped_column(String(45))

@@ -126,7 +126,12 @@ def open_session(
     session: Session, user: User, *, client_addr: str | None, user_agent: str | None, settings: Settings
 ) -> TokenPair:
     """Start a new token family for an authenticated user."""
-    auth_session = AuthSession(user=user, client_addr=client_addr, user_agent=(user_agent or "")[:200] or None)
+    auth_session = AuthSession(
+        user=user,
+        client_addr=client_addr,
+        last_client_addr=client_addr,
+        user_agent=(user_agent or "")[:200] or None,
+    )
     session.add(auth_session)
     session.flush()
     return _issue_pair(session, auth_session, settings)
@@ -175,6 +180,7 @@ def refresh(session: Session, *, refresh_token: str, client_addr: str | None, se
     if not auth_session.user.may_sign_in:
         raise AccountDisabled("This account is disabled.")
     auth_session.last_refreshed_at = now
+    auth_session.last_client_addr = client_addr
     return _issue_pair(session, auth_session, settings)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
@@ -85,6 +86,11 @@ class Device(Base):
     # Set on sign-out or when the token moved to another registration; the row stays so
     # deliveries can keep pointing at it.
     removed_at: Mapped[datetime | None]
+    # The sign-in that last registered it: what the user's list of sessions shows as that sign-in's phone, and
+    # whose revoking stops this device's pushes.
+    auth_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="SET NULL"), index=True
+    )
 
     def is_stale(self, now: datetime) -> bool:
         return self.last_seen_at < now - STALE_AFTER

@@ -1,7 +1,7 @@
 from flask.views import MethodView
 
 from app import db
-from app.auth.guards import current_user, require_role
+from app.auth.guards import current_session_id, current_user, require_role
 from app.common.blueprint import Blueprint
 from app.devices import service
 from app.devices.schemas import DevicePage, DeviceQuery, DeviceRead, DeviceUpsert
@@ -53,7 +53,9 @@ class DeviceById(MethodView):
     def put(self, payload, device_id):
         """Register this device for push notices or refresh its registration; the app calls it on every launch."""
         with db.transaction() as session:
-            registration = service.register_device(session, device_id, user=current_user(), **payload)
+            registration = service.register_device(
+                session, device_id, user=current_user(), auth_session_id=current_session_id(), **payload
+            )
         return registration.device, 201 if registration.created else 200
 
     # Signing out must work even while a reset password waits to be changed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,6 +68,7 @@ def register_device(
     apns_environment: ApnsEnvironment | None = None,
     bundle_id: str | None = None,
     locale: str | None = None,
+    auth_session_id: uuid.UUID | None = None,
 ) -> Registration:
     """Register a device to `user` or refresh its registration; its token leaves any other holder.
 
@@ -92,6 +94,8 @@ def register_device(
         "apns_environment": apns_environment,
         "bundle_id": bundle_id,
         "locale": locale,
+        # The sign-in registering it now: its list of sessions shows this phone, and ending it stops these pushes.
+        "auth_session_id": auth_session_id,
     }
     now = clock.utcnow()
     device = _lock_device(session, device_id)

@@ -32,6 +32,7 @@ from app.exports.intake import LIVE_PARCEL
 from app.exports.models import DivertReason, ExportParcel, ExportTarget, LineDecision, LineScan, LineVerdict
 from app.exports.models import ParcelStage as S
 from app.infra.statements import cached_statement
+from app.notices import officers as on_duty
 from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.text import Message
@@ -294,6 +295,21 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
             ),
             # Per parcel and scan: each divert decision notifies once, a retried request not again.
             source_key=f"export-parcel/{row.id}/diverted/{scan_id}",
+            declaration_id=declaration.id,
+            link=f"/api/v1/export-lists/{declaration.id}",
+        )
+        # And the officers of the list's customs office: the parcel waits at the recheck bench for one of them.
+        on_duty.notify_officers(
+            session,
+            customs_code=declaration.customs_code,
+            kind=NoticeKind.OFFICER_PARCEL_DIVERTED,
+            title=Message(f"包裹 {row.waybill_no} 待复验", f"Parcel {row.waybill_no} awaits a recheck"),
+            body=Message(
+                f"清单 {number} 的包裹 {row.waybill_no} 在X光机检线 {item.scan['line_id']}：{MESSAGES[reason]}。",
+                f"Parcel {row.waybill_no} of list {number} was diverted at X-ray line {item.scan['line_id']}: "
+                f"{_REASONS_EN[reason]}.",
+            ),
+            source_key=f"officer/export-parcel/{row.id}/diverted/{scan_id}",
             declaration_id=declaration.id,
             link=f"/api/v1/export-lists/{declaration.id}",
         )

@@ -37,6 +37,7 @@ from app.infra.statements import cached_statement
 from app.inspections import rules as inspection_rules
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import InspectionTask, TaskSource
+from app.notices import officers as on_duty
 from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.text import Message
@@ -212,6 +213,7 @@ def raise_gate_warning(
         declaration_id=gate_pass.declarations[0].id if gate_pass is not None and gate_pass.declarations else None,
         enterprise_id=gate_pass.enterprise_id if gate_pass is not None else None,
         gate_passage_id=passage.id,
+        customs_code=passage.gate.customs_code,
     )
 
 
@@ -301,4 +303,21 @@ def tell_declarant(session: Session, passage: GatePassage, kind: NoticeKind, rea
         source_key=f"gate_passage/{passage.id}/{kind.value}",
         declaration_id=gate_pass.declarations[0].id if len(gate_pass.declarations) == 1 else None,
         link=f"/api/v1/gate-passes/{gate_pass.id}",
+    )
+
+
+def tell_officers(session: Session, passage: GatePassage, reasons: list[ReferralReason]) -> None:
+    """Push the officers on duty for this gate's customs office: a vehicle waits at the barrier for one of them."""
+    plate = passage.gate_pass.plate if passage.gate_pass is not None else passage.plate_read
+    where = f"{passage.gate.code}/{passage.lane.code}"
+    zh = "；".join(REASON_LABELS[reason].zh for reason in reasons)
+    en = "; ".join(REASON_LABELS[reason].en for reason in reasons)
+    on_duty.notify_officers(
+        session,
+        customs_code=passage.gate.customs_code,
+        kind=NoticeKind.OFFICER_VEHICLE_HELD,
+        title=Message(f"车辆卡口滞留 {plate}", f"Vehicle held at the gate: {plate}"),
+        body=Message(f"车辆 {plate} 在卡口 {where} 转人工：{zh}。", f"Vehicle {plate} is held at {where}: {en}."),
+        source_key=f"officer/gate_passage/{passage.id}/held",
+        link=f"/api/v1/gate/passages/{passage.id}",
     )

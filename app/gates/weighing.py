@@ -15,7 +15,14 @@ from app.audit import service as audit
 from app.common import clock
 from app.declarations.status import InvalidTransition
 from app.gates.approval import put_on_hold
-from app.gates.decision import let_through, lock_passage, raise_gate_warning, record_on_timelines, tell_declarant
+from app.gates.decision import (
+    let_through,
+    lock_passage,
+    raise_gate_warning,
+    record_on_timelines,
+    tell_declarant,
+    tell_officers,
+)
 from app.gates.models import GatePassage, HoldSource, PassageStatus, PassStatus, ReferralReason
 from app.gates.rules import CAN_PASS, REASON_LABELS
 from app.notices.models import NoticeKind
@@ -86,6 +93,7 @@ def _decide_on_weight(
     record_on_timelines(session, passage, step="gate_referred", title=f"车辆 {passage.plate_read} 在卡口被转人工")
     # Last: writing a notice holds the notice-sequence lock until commit.
     tell_declarant(session, passage, NoticeKind.GATE_REFERRED, reasons)
+    tell_officers(session, passage, reasons)
     return passage
 
 

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, FetchedValue, ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    FetchedValue,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Time,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common import clock
@@ -32,6 +43,10 @@ class NoticeKind(enum.StrEnum):
     EXPORT_DEPARTED = "export.departed"
     # Customs asks for more on a list (app/attachments/questions.py).
     QUESTION_ASKED = "question.asked"
+    # To the customs officers on duty (app/notices/officers.py): what needs one of them now.
+    OFFICER_RISK_WARNING = "officer.risk_warning"
+    OFFICER_PARCEL_DIVERTED = "officer.parcel_diverted"
+    OFFICER_VEHICLE_HELD = "officer.vehicle_held"
 
 
 class NoticePriority(enum.StrEnum):
@@ -162,3 +177,27 @@ class StreamTicket(Base):
     auth_session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
+class NotificationSettings(Base):
+    """What a user wants pushed, and when not: quiet hours in their time zone, kinds switched off.
+
+    A user without a row has the defaults: everything pushed at any hour. Settings govern pushes only; every
+    notice is still stored, streamed and caught up.
+    """
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    time_zone: Mapped[str] = mapped_column(String(64), default=DEFAULT_TIME_ZONE)
+    # Local times; both set or both empty. A start after the end spans midnight (22:00-07:00).
+    quiet_start: Mapped[time | None] = mapped_column(Time)
+    quiet_end: Mapped[time | None] = mapped_column(Time)
+    # NoticeKind values never pushed to this user.
+    muted_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # An officer's customs office (关区代码): with no roster yet, what "on duty for this site" means.
+    customs_code: Mapped[str | None] = mapped_column(String(4))
+    updated_at: Mapped[datetime] = mapped_column(default=clock.utcnow, onupdate=clock.utcnow)

@@ -28,6 +28,7 @@ from app.notices.models import (
     NoticeKind,
     NoticePriority,
 )
+from app.notices.settings import push_at, settings_for
 from app.notices.text import Message
 from app.push.base import Failed, InvalidToken, Outcome, PushMessage, PushTarget, Retry, Sent
 from app.users.models import User
@@ -72,6 +73,9 @@ PUSH_LABELS = {
     NoticeKind.EXPORT_LEFT_ZONE: Message("出口货物已出区", "Export left the zone"),
     NoticeKind.EXPORT_DEPARTED: Message("出口货物已离境", "Export departed"),
     NoticeKind.QUESTION_ASKED: Message("海关要求补充资料", "Customs requests information"),
+    NoticeKind.OFFICER_RISK_WARNING: Message("高风险预警", "High-risk warning"),
+    NoticeKind.OFFICER_PARCEL_DIVERTED: Message("包裹待复验", "Parcel awaiting recheck"),
+    NoticeKind.OFFICER_VEHICLE_HELD: Message("车辆卡口滞留", "Vehicle held at the gate"),
 }
 REMINDER_PREFIX = Message("【提醒】", "Reminder: ")
 SMS_TEXT = Message(
@@ -120,6 +124,9 @@ def queue_pushes(
             by_user.setdefault(device.user_id, []).append(device)
         devices = by_user
     now = clock.utcnow()
+    chosen = settings_for(session, {notice.recipient_id for notice in notices})
+    # Per notice: now, after the recipient's quiet hours, or never (a kind they switched off).
+    due = {id(n): push_at(chosen.get(n.recipient_id), kind=n.kind, priority=n.priority, now=now) for n in notices}
     queued = [
         Delivery(
             notice=notice,
@@ -128,10 +135,11 @@ def queue_pushes(
             purpose=purpose,
             state=DeliveryState.PENDING,
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=due[id(notice)],
             created_at=now,
         )
         for notice in notices
+        if due[id(notice)] is not None
         for device in devices.get(notice.recipient_id, ())
     ]
     session.add_all(queued)

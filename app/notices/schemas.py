@@ -1,7 +1,8 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
 from app.common.fields import BigInteger, Integer, String
-from app.notices.models import NoticeKind, NoticePriority
+from app.notices.models import DEFAULT_TIME_ZONE, NoticeKind, NoticePriority
+from app.notices.settings import ALWAYS_PUSHED
 
 MAX_FEED = 200
 
@@ -92,3 +93,60 @@ class DeliveryFiguresRead(Schema):
     deliveries = fields.Dict(
         keys=String(), values=Integer(), metadata={"description": "Push and SMS deliveries by state."}
     )
+
+
+class QuietHours(Schema):
+    start = fields.Time(required=True, metadata={"description": "Local time quiet hours begin, e.g. 22:00."})
+    end = fields.Time(required=True, metadata={"description": "Local time they end; before start spans midnight."})
+
+
+class NotificationSettingsWrite(Schema):
+    time_zone = String(
+        load_default=DEFAULT_TIME_ZONE,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "IANA time zone the quiet hours are in."},
+    )
+    quiet_hours = fields.Nested(
+        QuietHours,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "null: pushes at any hour. Held-back pushes go out when the quiet hours end."},
+    )
+    muted_kinds = fields.List(
+        fields.Enum(NoticeKind, by_value=True),
+        load_default=list,
+        validate=validate.Length(max=len(NoticeKind)),
+        metadata={"description": "Kinds never pushed (still stored and streamed); always_pushed ones may not be."},
+    )
+    customs_code = String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^\d{4}$", error="A four-digit customs office code."),
+        metadata={"description": "Officers only: the customs office whose alerts you take; null for every office."},
+    )
+
+
+class NotificationSettingsRead(Schema):
+    time_zone = String(required=True)
+    quiet_hours = fields.Nested(QuietHours, required=True, allow_none=True)
+    muted_kinds = fields.List(fields.Enum(NoticeKind, by_value=True), required=True)
+    always_pushed = fields.List(
+        fields.Enum(NoticeKind, by_value=True),
+        required=True,
+        metadata={"description": "Kinds pushed whatever you choose, even in quiet hours."},
+    )
+    customs_code = String(required=True, allow_none=True)
+
+    @pre_dump
+    def _from_model(self, settings, **kwargs):
+        # Quiet hours are two columns, always_pushed is the rule in code.
+        quiet = None
+        if settings.quiet_start is not None and settings.quiet_end is not None:
+            quiet = {"start": settings.quiet_start, "end": settings.quiet_end}
+        return {
+            "time_zone": settings.time_zone,
+            "quiet_hours": quiet,
+            "muted_kinds": [NoticeKind(kind) for kind in settings.muted_kinds],
+            "always_pushed": sorted(ALWAYS_PUSHED),
+            "customs_code": settings.customs_code,
+        }

@@ -74,9 +74,32 @@ def notify_enterprise(
     `source_key` names the event the notice comes from; the same event never notifies a person
     twice. The notice links to `link`, or by default to the declaration.
     """
+    return notify_recipients(
+        session,
+        _recipients(session, enterprise_id, frozenset(roles)),
+        kind=kind,
+        title=title,
+        body=body,
+        source_key=source_key,
+        declaration_id=declaration_id,
+        link=link,
+    )
+
+
+def notify_recipients(
+    session: Session,
+    recipients: Sequence[Recipient],
+    *,
+    kind: NoticeKind,
+    title: Message,
+    body: Message,
+    source_key: str,
+    declaration_id: int | None = None,
+    link: str | None = None,
+) -> list[Notice]:
+    """One notice for each recipient in their language, its pushes queued in the same transaction."""
     if link is None and declaration_id:
         link = f"/api/v1/declarations/{declaration_id}"
-    recipients = _recipients(session, enterprise_id, frozenset(roles))
     notices = [
         Notice(
             recipient_id=recipient.user_id,

@@ -22,6 +22,9 @@ from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
+from app.notices import officers as on_duty
+from app.notices.models import NoticeKind
+from app.notices.text import Message
 from app.risk.models import (
     SEVERITY_RANK,
     Resolution,
@@ -96,12 +99,14 @@ def raise_warning(
     occurred_at: datetime | None = None,
     actor: Actor = SYSTEM_ACTOR,
     count: int = 1,
+    customs_code: str | None = None,
 ) -> RiskWarning:
     """Raise a warning about `subject_key`, or count a repeat on the unresolved one about it.
 
     A repeat raises the severity if it is higher, keeps the latest details and links, and is
     audited like the first raising. `count` is how many occurrences this call reports at once
-    (a writer that batches them).
+    (a writer that batches them). A warning that becomes high-severity here (new, or raised to it) is pushed to the
+    officers on duty for `customs_code` (else its list's office); repeats at high tell nobody again.
     """
     now = occurred_at or clock.utcnow()
     fields = {
@@ -110,9 +115,11 @@ def raise_warning(
         "enterprise_id": enterprise_id,
         "gate_passage_id": gate_passage_id,
     }
+    was_high = False
     while True:
         warning = find_open_warning(session, subject_key, lock=True)
         if warning is not None:
+            was_high = warning.severity is Severity.HIGH
             warning.occurrences += count
             warning.last_raised_at = max(warning.last_raised_at, now)
             if SEVERITY_RANK[severity] > SEVERITY_RANK[warning.severity]:
@@ -143,6 +150,8 @@ def raise_warning(
         except IntegrityError:
             continue
         break
+    if warning.severity is Severity.HIGH and not was_high:
+        _tell_officers(session, warning, customs_code)
     audit.record(
         session,
         action="risk.warning_raised",
@@ -156,6 +165,23 @@ def raise_warning(
         },
     )
     return warning
+
+
+def _tell_officers(session: Session, warning: RiskWarning, customs_code: str | None) -> None:
+    """A warning new at high severity (or raised to it) is pushed to the officers on duty for its customs office."""
+    if customs_code is None and warning.declaration_id is not None:
+        customs_code = session.scalar(select(Declaration.customs_code).where(Declaration.id == warning.declaration_id))
+    on_duty.notify_officers(
+        session,
+        customs_code=customs_code,
+        kind=NoticeKind.OFFICER_RISK_WARNING,
+        title=Message(f"高风险预警：{warning.title}", f"High-risk warning: {warning.title}"),
+        body=Message(warning.title, warning.title),
+        # Once per warning: its repeats count on it and tell nobody again.
+        source_key=f"officer/risk-warning/{warning.id}/high",
+        declaration_id=warning.declaration_id,
+        link=f"/api/v1/risk/warnings/{warning.id}",
+    )
 
 
 def report_video_event(

@@ -17,6 +17,8 @@ WITHOUT_KEY = {
     ("/api/v1/auth/login", "post"),  # no user yet; token answers must never be stored
     ("/api/v1/auth/refresh", "post"),
     ("/api/v1/auth/logout", "post"),  # a retry finds its sign-in ended
+    ("/api/v1/auth/password-reset", "post"),  # no user yet; a repeat texts a new code or is refused alike
+    ("/api/v1/auth/password-reset/confirm", "post"),  # the body holds a password
     ("/api/v1/me/password", "post"),  # the body holds passwords
     ("/api/v1/admin/users", "post"),  # the body holds the first password
     ("/api/v1/admin/users/{user_id}/password-reset", "post"),  # the answer holds a temporary password
