@@ -59,6 +59,19 @@ def visible_to(viewer: User) -> ColumnElement[bool]:
     return false()
 
 
+def counts_by_status(session: Session, *, viewer: User) -> dict[DeclarationKind, dict[DeclarationStatus, int]]:
+    """How many lists the viewer may see, per kind and status (import and export lists alike)."""
+    counts: dict[DeclarationKind, dict[DeclarationStatus, int]] = {kind: {} for kind in DeclarationKind}
+    rows = session.execute(
+        select(Declaration.kind, Declaration.status, func.count())
+        .where(visible_to(viewer))
+        .group_by(Declaration.kind, Declaration.status)
+    )
+    for kind, status, count in rows:
+        counts[kind][status] = count
+    return counts
+
+
 def get_declaration(session: Session, declaration_id: int) -> Declaration:
     declaration = session.get(Declaration, declaration_id)
     if declaration is None:
