@@ -294,9 +294,10 @@ def list_rechecks(
 
 def awaiting_recheck(session: Session) -> dict[ParcelStage, int]:
     """Parcels the officers still owe a recheck: diverted ones at the bench, held ones awaiting their inspection."""
-    counts = dict.fromkeys(RECHECKABLE, 0)
+    awaiting = (P.DIVERTED, P.HELD)  # as ix_export_parcels_awaiting_recheck holds them
+    counts = dict.fromkeys(awaiting, 0)
     rows = session.execute(
-        select(ExportParcel.stage, func.count()).where(ExportParcel.stage.in_(RECHECKABLE)).group_by(ExportParcel.stage)
+        select(ExportParcel.stage, func.count()).where(ExportParcel.stage.in_(awaiting)).group_by(ExportParcel.stage)
     )
     counts.update({key: count for key, count in rows})
     return counts

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 from marshmallow import Schema, fields
 
 from app.common.fields import Integer, String
-from app.declarations.models import DeclarationStatus
+from app.declarations.models import IN_PLAY
 from app.gates.models import PassStatus
 from app.inspections.models import TaskStatus
 from app.notices.schemas import NoticeRead
@@ -15,14 +16,14 @@ from app.risk.models import Severity
 from app.users.models import Role
 
 
-def counts_of(enum_type: type[enum.Enum], name: str, *, leave_out: tuple[enum.Enum, ...] = ()) -> type[Schema]:
-    """A schema with one required count per member of `enum_type`."""
+def counts_of(members: Iterable[enum.Enum], name: str, *, leave_out: tuple[enum.Enum, ...] = ()) -> type[Schema]:
+    """A schema with one required count per member."""
     return Schema.from_dict(
-        {member.value: Integer(required=True) for member in enum_type if member not in leave_out}, name=name
+        {member.value: Integer(required=True) for member in members if member not in leave_out}, name=name
     )
 
 
-ListStatusCounts = counts_of(DeclarationStatus, "HomeListStatusCounts")
+ListStatusCounts = counts_of(IN_PLAY, "HomeListStatusCounts")
 # A task passes through result_abnormal inside one request; closed ones wait on nobody.
 TaskStatusCounts = counts_of(
     TaskStatus, "HomeTaskStatusCounts", leave_out=(TaskStatus.RESULT_ABNORMAL, TaskStatus.CLOSED)
@@ -37,7 +38,13 @@ class HomeNotices(Schema):
 
 
 class HomeListCounts(Schema):
-    total = Integer(required=True)
+    total = Integer(
+        required=True,
+        metadata={
+            "description": "Lists in play: with customs, or rejected or failed to send and back with the declarant. "
+            "Released, closed, cancelled and shipped-back lists are history, in the list views."
+        },
+    )
     by_status = fields.Nested(ListStatusCounts, required=True)
 
 
@@ -120,7 +127,7 @@ class HomeRead(Schema):
         HomeLists,
         allow_none=True,
         required=True,
-        metadata={"description": "The lists you may see, by status (null for a gate operator)."},
+        metadata={"description": "The lists in play you may see, by status (null for a gate operator)."},
     )
     inspections = fields.Nested(
         HomeInspections, allow_none=True, required=True, metadata={"description": "null for a gate operator or admin."}

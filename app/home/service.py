@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.common import clock
 from app.declarations import service as declarations
-from app.declarations.models import DeclarationKind, DeclarationStatus
+from app.declarations.models import IN_PLAY, DeclarationKind, DeclarationStatus
 from app.exports import recheck
 from app.gates import passage, passes
 from app.inspections import waiting
@@ -67,7 +67,7 @@ def home_for(session: Session, user: User) -> dict[str, Any]:
 
 
 def _lists(session: Session, user: User) -> dict[str, Any]:
-    counts = declarations.counts_by_status(session, viewer=user)
+    counts = declarations.in_play_by_status(session, viewer=user)
     return {
         "import": _list_counts(counts[DeclarationKind.IMPORT_INVENTORY]),
         "export": _list_counts(counts[DeclarationKind.EXPORT_INVENTORY]),
@@ -75,7 +75,7 @@ def _lists(session: Session, user: User) -> dict[str, Any]:
 
 
 def _list_counts(by_status: Mapping[DeclarationStatus, int]) -> dict[str, Any]:
-    return {"total": sum(by_status.values()), "by_status": _filled(DeclarationStatus, by_status)}
+    return {"total": sum(by_status.values()), "by_status": _filled(IN_PLAY, by_status)}
 
 
 def _inspections(role: Role, by_status: Mapping[TaskStatus, int], next_at: Any) -> dict[str, Any]:

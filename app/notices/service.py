@@ -189,11 +189,11 @@ def notices_after(session: Session, *, recipient: User, after_seq: int, limit: i
 
 def counts_for(session: Session, recipient: User) -> dict[str, int]:
     """How many of the recipient's notices are unread, and how many no app has acknowledged yet."""
+    # Reading acknowledges (mark_read), so the unacknowledged are among the unread: one partial index has both.
     unread, unacknowledged = session.execute(
-        select(
-            func.count().filter(Notice.read_at.is_(None)),
-            func.count().filter(Notice.acknowledged_at.is_(None)),
-        ).where(Notice.recipient_id == recipient.id)
+        select(func.count(), func.count().filter(Notice.acknowledged_at.is_(None))).where(
+            Notice.recipient_id == recipient.id, Notice.read_at.is_(None)
+        )
     ).one()
     return {"unread": unread, "unacknowledged": unacknowledged}
 
