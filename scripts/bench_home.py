@@ -28,6 +28,7 @@ import argparse
 import json
 import secrets
 import signal
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,7 @@ from app.users.models import Role, User  # noqa: E402
 TARGET_P99_MS = 30.0
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 HOME_PATH = "/api/v1/me/home"
+BASELINE_PATH = "/api/v1/me"
 ROLES = {
     role.value: role for role in (Role.DECLARANT, Role.CUSTOMS_OFFICER, Role.WAREHOUSE_OPERATOR, Role.GATE_OPERATOR)
 }
@@ -92,9 +94,9 @@ def prepare(env: dict[str, str], args: argparse.Namespace) -> dict:
     return {"tokens": tokens, "counts": park.counts, "plans": plans}
 
 
-def explain(app, heaviest: dict[Role, int]) -> dict[str, list[dict]]:
-    """Each statement one home answer makes for the heaviest user of each role, under EXPLAIN ANALYZE."""
-
+def explain(app, heaviest: dict[Role, int]) -> dict[str, dict]:
+    """Each statement one home answer makes for the heaviest user of each role, under EXPLAIN ANALYZE, and the
+    answer's median time in-process."""
     engine, plans = app.extensions["engine"], {}
     for role, user_id in heaviest.items():
         captured: list[tuple[str, object]] = []
@@ -106,38 +108,42 @@ def explain(app, heaviest: dict[Role, int]) -> dict[str, list[dict]]:
             user = session.get(User, user_id)
             event.listen(engine, "before_cursor_execute", capture)
             try:
-                started = time.perf_counter()
                 home.home_for(session, user)
-                elapsed_ms = (time.perf_counter() - started) * 1000
             finally:
                 event.remove(engine, "before_cursor_execute", capture)
-        plans[role.value] = []
+            # Warm, one after another, in one process: the statements' own cost without HTTP or concurrency.
+            took = []
+            for _ in range(20):
+                started = time.perf_counter()
+                home.home_for(session, user)
+                took.append((time.perf_counter() - started) * 1000)
+        statements = []
         with engine.connect() as connection:
             for statement, parameters in captured:
                 rows = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).all()
-                plan = [row[0] for row in rows]
-                plans[role.value].append({"statement": " ".join(statement.split())[:160], "plan": plan})
-        log(f"{role.value}: {len(captured)} statements, {elapsed_ms:.1f} ms in-process (first call, cold caches)")
-        for entry in plans[role.value]:
+                statements.append({"statement": " ".join(statement.split())[:160], "plan": [row[0] for row in rows]})
+        plans[role.value] = {"in_process_median_ms": round(statistics.median(took), 3), "statements": statements}
+        log(f"{role.value}: {len(captured)} statements, median {statistics.median(took):.1f} ms in-process (warm)")
+        for entry in statements:
             log(f"  {entry['statement'][:110]}")
             log("    " + "; ".join(line.strip() for line in entry["plan"] if "Scan" in line or "Execution" in line))
     return plans
 
 
-def write_sequence(path: Path, tokens: list[str]) -> RequestSequence:
-    lines = [f"home\t200\tGET\t{HOME_PATH}\tAuthorization: Bearer {token}" for token in tokens]
+def write_sequence(path: Path, tokens: list[str], url_path: str) -> RequestSequence:
+    lines = [f"home\t200\tGET\t{url_path}\tAuthorization: Bearer {token}" for token in tokens]
     path.write_text("\n".join(lines) + "\n")
     return RequestSequence(path)
 
 
-def measure_role(children, args, server, role: Role, tokens: list[str], workdir: Path) -> dict:
-    sequence = write_sequence(workdir / f"home-{role.value}.tsv", tokens)
+def measure_role(children, args, server, role: Role, tokens: list[str], workdir: Path, url_path: str) -> dict:
+    sequence = write_sequence(workdir / f"home-{role.value}.tsv", tokens, url_path)
     # Every user once before load: each answers 200 (a token, a role the home refuses, a 500 would show here).
     probe_sequence(server, sequence, start=0, count=len(tokens), strict=True)
-    request = RequestSpec(method="GET", path=HOME_PATH, sequence=sequence)
+    request = RequestSpec(method="GET", path=url_path, sequence=sequence)
     if args.warmup > 0:
         run_wrk(children, args, server, request, args.warmup, start=0, workdir=workdir, expected_rps=2000)
-    log(f"{role.value}: wrk {args.duration:g}s, {args.connections} connections, {len(tokens)} users")
+    log(f"{role.value}: GET {url_path}, wrk {args.duration:g}s, {args.connections} connections, {len(tokens)} users")
     result = run_wrk(children, args, server, request, args.duration, start=0, workdir=workdir, expected_rps=2000)
     check_errors(role.value, result, 0.0)
     figures = result.as_dict()
@@ -164,12 +170,13 @@ def run(args: argparse.Namespace, children: bench.Children, workdir: Path) -> di
         roles = {}
         try:
             for role in args.roles:
-                roles[role.value] = measure_role(children, args, server, role, setup["tokens"][role], workdir)
-                figures = roles[role.value]
-                log(
-                    f"{role.value}: {figures['requests_per_s']:.0f} req/s, p50 {figures['p50_ms']:.1f} ms, "
-                    f"p95 {figures['p95_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms"
-                )
+                tokens = setup["tokens"][role]
+                roles[role.value] = measure_role(children, args, server, role, tokens, workdir, HOME_PATH)
+                if args.baseline:
+                    # The simplest signed-in read, same users, same load: what any request costs on this machine now.
+                    roles[role.value]["baseline_me"] = measure_role(
+                        children, args, server, role, tokens, workdir, BASELINE_PATH
+                    )
         finally:
             children.stop(server.proc)
         settings = {key: value for key, value in vars(args).items() if key not in ("json", "gunicorn_config", "wrk")}
@@ -193,11 +200,14 @@ def summary(report: dict) -> str:
         f"load {m['load_average_before']} -> {m['load_average_after']}",
         f"data: {report['data']}",
     ]
-    for role, f in report["roles"].items():
-        lines.append(
-            f"{role:<20} {f['users']:>3} users  {f['requests_per_s']:>7.0f} req/s  p50 {f['p50_ms']:6.1f} ms  "
-            f"p95 {f['p95_ms']:6.1f} ms  p99 {f['p99_ms']:6.1f} ms  ({f['requests']} requests)"
-        )
+    for role, home_figures in report["roles"].items():
+        for path, f in ((HOME_PATH, home_figures), (BASELINE_PATH, home_figures.get("baseline_me"))):
+            if f is not None:
+                lines.append(
+                    f"{role:<19} {path:<16} {f['users']:>3} users {f['requests_per_s']:>6.0f} req/s  "
+                    f"p50 {f['p50_ms']:6.1f} ms  p95 {f['p95_ms']:6.1f} ms  p99 {f['p99_ms']:6.1f} ms  "
+                    f"({f['requests']} requests)"
+                )
     met = "met" if report["target"]["met"] else "not met"
     lines.append(f"target p99 < {TARGET_P99_MS:g} ms for every role: {met}")
     return "\n".join(lines)
@@ -222,6 +232,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_SERVER,
         help="PostgreSQL server (a database named with the run is created and dropped), or a scratch database URL "
         "that does not exist yet",
+    )
+    parser.add_argument(
+        "--baseline", action=argparse.BooleanOptionalAction, default=True, help="also load GET /api/v1/me per role"
     )
     parser.add_argument("--explain", action="store_true", help="print each home statement's plan (EXPLAIN ANALYZE)")
     parser.add_argument("--target", action="store_true", help="exit 3 unless every role's p99 is under 30 ms")
