@@ -137,6 +137,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.gates.routes import blp as gates_blp
     from app.goods.routes import blp as goods_blp
     from app.health.routes import blp as health_blp
+    from app.home.routes import blp as home_blp
     from app.inspections.routes import blp as inspections_blp
     from app.notices.routes import blp as notices_blp
     from app.notices.settings_routes import blp as notification_settings_blp
@@ -159,6 +160,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         me_blp,
         my_sessions_blp,
         notification_settings_blp,
+        home_blp,
         enterprises_blp,
         admin_users_blp,
         api_keys_blp,

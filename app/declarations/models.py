@@ -38,6 +38,22 @@ class DeclarationStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# Lists still in play: with customs, or sent back to the declarant to act on (a rejection, a failed send). The
+# rest (released, closed, cancelled, shipped back) is history, which grows without end; the home screen counts
+# only these, through partial indexes that hold only them.
+IN_PLAY = (
+    DeclarationStatus.SUBMITTED,
+    DeclarationStatus.SEND_FAILED,
+    DeclarationStatus.ACCEPTED,
+    DeclarationStatus.MANUAL_REVIEW,
+    DeclarationStatus.AUDITED,
+    DeclarationStatus.INSPECTION,
+    DeclarationStatus.REJECTED,
+    DeclarationStatus.DETAINED,
+)
+IN_PLAY_SQL = "status IN (" + ", ".join(f"'{status.value}'" for status in IN_PLAY) + ")"
+
+
 class ReleaseSource(enum.StrEnum):
     RECEIPT_800 = "receipt_800"
     OFFICER = "officer"
@@ -93,6 +109,22 @@ class Declaration(Base):
         Index("ix_declarations_warehouse_enterprise", "warehouse_enterprise_id", "kind", "id"),
         # The admin figures: one kind's lists submitted in a period.
         Index("ix_declarations_kind_submitted_at", "kind", "submitted_at"),
+        # The home screen's counts of lists in play, by kind and status: the park's, a declarant's, a warehouse's.
+        *(
+            Index(
+                f"ix_declarations_in_play{suffix}",
+                *columns,
+                "kind",
+                "status",
+                sqlite_where=text(IN_PLAY_SQL),
+                postgresql_where=text(IN_PLAY_SQL),
+            )
+            for suffix, columns in (
+                ("", ()),
+                ("_declaring", ("declaring_enterprise_id",)),
+                ("_warehouse", ("warehouse_enterprise_id",)),
+            )
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -19,6 +19,7 @@ from app.audit import service as audit
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import (
+    IN_PLAY,
     Declaration,
     DeclarationEvent,
     DeclarationKind,
@@ -57,6 +58,19 @@ def visible_to(viewer: User) -> ColumnElement[bool]:
     if viewer.role is Role.WAREHOUSE_OPERATOR and viewer.enterprise_id is not None:
         return Declaration.warehouse_enterprise_id == viewer.enterprise_id
     return false()
+
+
+def in_play_by_status(session: Session, *, viewer: User) -> dict[DeclarationKind, dict[DeclarationStatus, int]]:
+    """How many lists in play (IN_PLAY) the viewer may see, per kind and status, import and export alike."""
+    counts: dict[DeclarationKind, dict[DeclarationStatus, int]] = {kind: {} for kind in DeclarationKind}
+    rows = session.execute(
+        select(Declaration.kind, Declaration.status, func.count())
+        .where(visible_to(viewer), Declaration.status.in_(IN_PLAY))
+        .group_by(Declaration.kind, Declaration.status)
+    )
+    for kind, status, count in rows:
+        counts[kind][status] = count
+    return counts
 
 
 def get_declaration(session: Session, declaration_id: int) -> Declaration:

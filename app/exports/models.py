@@ -179,6 +179,13 @@ class ExportParcel(Base):
         ),
         Index("ix_export_parcels_declaration", "declaration_id", "id"),
         Index("ix_export_parcels_bag", "bag_id"),
+        # The officers' count of parcels awaiting recheck: a handful among millions.
+        Index(
+            "ix_export_parcels_awaiting_recheck",
+            "stage",
+            sqlite_where=text("stage IN ('diverted', 'held')"),
+            postgresql_where=text("stage IN ('diverted', 'held')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

@@ -290,3 +290,14 @@ def list_rechecks(
         raise NotFound(f"Export list {declaration_id} does not exist.")
     statement = select(Recheck).join(Recheck.parcel).where(ExportParcel.declaration_id == declaration_id)
     return paginate(session, statement, key=Recheck.id, cursor=cursor, limit=limit)
+
+
+def awaiting_recheck(session: Session) -> dict[ParcelStage, int]:
+    """Parcels the officers still owe a recheck: diverted ones at the bench, held ones awaiting their inspection."""
+    awaiting = (P.DIVERTED, P.HELD)  # as ix_export_parcels_awaiting_recheck holds them
+    counts = dict.fromkeys(awaiting, 0)
+    rows = session.execute(
+        select(ExportParcel.stage, func.count()).where(ExportParcel.stage.in_(awaiting)).group_by(ExportParcel.stage)
+    )
+    counts.update({key: count for key, count in rows})
+    return counts

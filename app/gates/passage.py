@@ -3,14 +3,15 @@ now (arrived, or referred and waiting for a decision)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.common.pagination import Page, paginate, where_given
 from app.errors import NotFound
-from app.gates.models import GatePassage, PassageStatus
+from app.gates.models import Gate, GatePassage, PassageStatus
 from app.infra.statements import cached_statement
 
 
@@ -54,3 +55,28 @@ def _open_passage_statement() -> Select[tuple[GatePassage]]:
         GatePassage.pass_id == bindparam("pass_id"),
         GatePassage.status.in_((PassageStatus.LANE_ASSIGNED, PassageStatus.REFERRED)),
     )
+
+
+@dataclass
+class GateWaiting:
+    gate: Gate
+    # Vehicles arrived and not yet weighed, and vehicles referred to a person for a decision.
+    lane_assigned: int = 0
+    referred: int = 0
+
+
+def waiting_by_gate(session: Session) -> list[GateWaiting]:
+    """Vehicles at each gate now, arrived or referred; gates with none left out."""
+    rows = session.execute(
+        select(GatePassage.gate_id, GatePassage.status, func.count())
+        .where(GatePassage.status.in_((PassageStatus.LANE_ASSIGNED, PassageStatus.REFERRED)))
+        .group_by(GatePassage.gate_id, GatePassage.status)
+    ).all()
+    if not rows:
+        return []
+    gates = {
+        gate.id: GateWaiting(gate) for gate in session.scalars(select(Gate).where(Gate.id.in_({r[0] for r in rows})))
+    }
+    for gate_id, status, count in rows:
+        setattr(gates[gate_id], status.value, count)
+    return sorted(gates.values(), key=lambda waiting: waiting.gate.code)

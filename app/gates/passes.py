@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import service as audit
@@ -263,6 +263,18 @@ def list_passes(
         (GatePass.passport_type, passport_type),
     )
     return paginate(session, statement, key=GatePass.id, cursor=cursor, limit=limit)
+
+
+def in_flight_by_status(session: Session, *, viewer: User) -> dict[PassStatus, int]:
+    """The viewer's passes still in play (declared, approved, held, through gate 1), by status."""
+    counts = dict.fromkeys(LIVE_PASS, 0)
+    rows = session.execute(
+        select(GatePass.status, func.count())
+        .where(_passes_visible_to(viewer), GatePass.status.in_(LIVE_PASS))
+        .group_by(GatePass.status)
+    )
+    counts.update({key: count for key, count in rows})
+    return counts
 
 
 def void_pass(session: Session, pass_id: int, *, declarant: User, actor: Actor) -> GatePass:

@@ -68,6 +68,15 @@ class Notice(Base):
             sqlite_where=text("priority = 'high' AND acknowledged_at IS NULL"),
             postgresql_where=text("priority = 'high' AND acknowledged_at IS NULL"),
         ),
+        # The home screen's counts: a person's unread notices (and, as reading acknowledges, their unacknowledged
+        # ones among them), however many they have read.
+        Index(
+            "ix_notices_unread",
+            "recipient_id",
+            "acknowledged_at",
+            sqlite_where=text("read_at IS NULL"),
+            postgresql_where=text("read_at IS NULL"),
+        ),
         # What the numbering trigger looks for at COMMIT: the committing transaction's own notices (migration 0017).
         Index("ix_notices_unnumbered", "id", sqlite_where=text("seq IS NULL"), postgresql_where=text("seq IS NULL")),
         # SQLite would otherwise reuse the highest id after a purge, and a reused seq is a lost notice.

@@ -210,6 +210,29 @@ def notices_after(session: Session, *, recipient: User, after_seq: int, limit: i
     return Feed(items=items, next_after_seq=items[-1].seq if items else after_seq, has_more=len(rows) > limit)
 
 
+def counts_for(session: Session, recipient: User) -> dict[str, int]:
+    """How many of the recipient's notices are unread, and how many no app has acknowledged yet."""
+    # Reading acknowledges (mark_read), so the unacknowledged are among the unread: one partial index has both.
+    unread, unacknowledged = session.execute(
+        select(func.count(), func.count().filter(Notice.acknowledged_at.is_(None))).where(
+            Notice.recipient_id == recipient.id, Notice.read_at.is_(None)
+        )
+    ).one()
+    return {"unread": unread, "unacknowledged": unacknowledged}
+
+
+def latest_for(session: Session, recipient: User, *, limit: int) -> list[Notice]:
+    """The recipient's newest committed notices, newest first."""
+    return list(
+        session.scalars(
+            select(Notice)
+            .where(Notice.recipient_id == recipient.id, Notice.seq.is_not(None))
+            .order_by(Notice.seq.desc())
+            .limit(limit)
+        )
+    )
+
+
 def acknowledge(session: Session, *, recipient: User, up_to_seq: int) -> int:
     """The app has everything up to `up_to_seq`; returns how many notices that newly covers."""
     return session.execute(

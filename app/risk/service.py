@@ -271,6 +271,23 @@ def list_warnings(
     return paginate(session, statement, key=RiskWarning.id, cursor=cursor, limit=limit)
 
 
+def unresolved_by_severity(session: Session, *, officer: User) -> dict[Severity, dict[str, int]]:
+    """Per severity: the warnings nobody has taken yet, and those `officer` took and has not resolved."""
+    counts = {severity: {"open": 0, "taken_by_me": 0} for severity in Severity}
+    rows = session.execute(
+        select(
+            RiskWarning.severity,
+            func.count().filter(RiskWarning.status == W.OPEN),
+            func.count().filter(RiskWarning.status == W.TAKEN, RiskWarning.assignee_id == officer.id),
+        )
+        .where(RiskWarning.status.in_((W.OPEN, W.TAKEN)))
+        .group_by(RiskWarning.severity)
+    )
+    for severity, still_open, taken_by_me in rows:
+        counts[severity] = {"open": still_open, "taken_by_me": taken_by_me}
+    return counts
+
+
 def take(session: Session, warning_id: int, *, officer: User, actor: Actor) -> RiskWarning:
     """An officer takes a warning to work on; someone else's is theirs until resolved."""
     warning = get_warning(session, warning_id, lock=True)
