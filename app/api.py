@@ -143,6 +143,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.notices.settings_routes import blp as notification_settings_blp
     from app.risk.routes import blp as risk_blp
     from app.stock.routes import blp as stock_blp
+    from app.sync.routes import blp as sync_blp
     from app.trace.resolver import blp as resolver_blp
     from app.trace.routes import blp as trace_blp
 
@@ -183,6 +184,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         risk_blp,
         goods_blp,
         stock_blp,
+        sync_blp,
         trace_blp,
         resolver_blp,
     ):

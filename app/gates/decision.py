@@ -57,6 +57,7 @@ def decide(
     decider: User,
     actor: Actor,
     note: str | None = None,
+    at: datetime | None = None,
 ) -> GatePassage:
     """A gate operator or officer decides on a referred vehicle: clear, turn back or send to inspection."""
     passage, _ = lock_passage(session, passage_id)
@@ -72,7 +73,7 @@ def decide(
             f"Gate passage {passage_id} is {passage.status.value}; only a referred vehicle waits for a decision."
         )
     gate_pass = passage.gate_pass
-    now = clock.utcnow()
+    now = at or clock.utcnow()  # `at`: when the decision was made at a gate without network
     passage.decision_reason = reason_code
     passage.decision_note = note
     passage.decided_by_id = decider.id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,7 +28,7 @@ from app.users.models import User
 T = TaskStatus
 
 
-def mark_goods_ready(session: Session, task_id: int, *, operator: User) -> InspectionTask:
+def mark_goods_ready(session: Session, task_id: int, *, operator: User, at: datetime | None = None) -> InspectionTask:
     """The warehouse has staged the goods (or put the parcel on the X-ray line)."""
     task = lock_task_for(session, task_id, viewer=operator)
     if task.status is T.GOODS_READY:
@@ -36,12 +38,19 @@ def mark_goods_ready(session: Session, task_id: int, *, operator: User) -> Inspe
             f"Inspection task {task.task_no} is {task.status.value}; goods are staged for a booked appointment."
         )
     task.status = T.GOODS_READY
-    task.goods_ready_at = clock.utcnow()
-    record_step(session, task, step="inspection_goods_ready", title="货物已备妥，等待查验", actor=operator)
+    task.goods_ready_at = at or clock.utcnow()
+    record_step(
+        session,
+        task,
+        step="inspection_goods_ready",
+        title="货物已备妥，等待查验",
+        actor=operator,
+        occurred_at=task.goods_ready_at,
+    )
     return task
 
 
-def start(session: Session, task_id: int, *, officer: User) -> InspectionTask:
+def start(session: Session, task_id: int, *, officer: User, at: datetime | None = None) -> InspectionTask:
     """An officer begins the inspection of staged goods."""
     task = lock_task_for(session, task_id, viewer=officer)
     if task.status is T.IN_PROGRESS and task.officer_id == officer.id:
@@ -52,13 +61,14 @@ def start(session: Session, task_id: int, *, officer: User) -> InspectionTask:
         )
     task.status = T.IN_PROGRESS
     task.officer_id = officer.id
-    task.started_at = clock.utcnow()
+    task.started_at = at or clock.utcnow()
     record_step(
         session,
         task,
         step="inspection_started",
         title=f"查验开始（{METHOD_LABELS[task.method].zh}）",
         actor=officer,
+        occurred_at=task.started_at,
         details={"method": task.method.value},
     )
     return task
@@ -97,6 +107,7 @@ def record_result(
     result: InspectionResult,
     notes: str | None = None,
     disposal: Disposal | None = None,
+    at: datetime | None = None,
 ) -> InspectionTask:
     """Record what the inspection found; an abnormal result comes with its disposal."""
     task = lock_task_for(session, task_id, viewer=officer)
@@ -110,7 +121,7 @@ def record_result(
         raise InvalidInput.of_field("disposal", "An abnormal result needs a disposal.")
     if result is InspectionResult.NORMAL and disposal not in (None, Disposal.RELEASE):
         raise InvalidInput.of_field("disposal", "Goods found normal are released; leave the disposal out.")
-    now = clock.utcnow()
+    now = at or clock.utcnow()  # `at`: when an officer recorded it offline
     task.result = result
     task.result_notes = notes
     task.result_at = now
@@ -125,6 +136,7 @@ def record_result(
         step="inspection_result",
         title="查验结果：正常" if normal else "查验结果：异常",
         actor=officer,
+        occurred_at=now,
         disposition=Disposition.CONFORMANT if normal else Disposition.NON_CONFORMANT,
         details={"result": result.value, "photos": photos},
     )
@@ -139,6 +151,7 @@ def record_result(
             step="inspection_disposed",
             title=f"查验处置：{DISPOSAL_LABELS[disposal].zh}",
             actor=officer,
+            occurred_at=now,
             disposition=Disposition.NON_CONFORMANT,
             details={"disposal": disposal.value},
         )

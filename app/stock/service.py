@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -30,9 +31,18 @@ class SealBroken(InvalidInput):
 
 
 def scan_in(
-    session: Session, *, operator: User, seal_no: str, seal_intact: bool, items: Sequence[dict[str, Any]]
+    session: Session,
+    *,
+    operator: User,
+    seal_no: str,
+    seal_intact: bool,
+    items: Sequence[dict[str, Any]],
+    occurred_at: datetime | None = None,
 ) -> list[StockMovement]:
-    """Book goods into the operator's warehouse after checking the seal of their container or vehicle."""
+    """Book goods into the operator's warehouse after checking the seal of their container or vehicle.
+
+    `occurred_at` is when the scan was made (a handheld's offline scan synced later); default now.
+    """
     if not seal_intact:
         # A broken seal means the goods may not be what was shipped: customs inspects before they enter stock.
         raise SealBroken(
@@ -51,7 +61,7 @@ def scan_in(
             f"GTIN {', '.join(unknown)} is not a registered product; register it first.",
             errors={"json": {"items": [f"Unregistered GTIN {gtin}." for gtin in unknown]}},
         )
-    now = clock.utcnow()
+    now = occurred_at or clock.utcnow()
     movements = []
     for gtin, quantity in sorted(totals.items()):
         _add(session, operator.enterprise_id, gtin, quantity)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -53,6 +54,7 @@ def change_status(
     serials: Sequence[str] | None = None,
     batch_id: int | None = None,
     reason: str | None = None,
+    at: datetime | None = None,
 ) -> int:
     """Move codes to `status`: listed serials all or none; a whole batch, every code that may make the step."""
     if status not in TRANSITIONS:
@@ -87,7 +89,7 @@ def change_status(
     ids = [row.id for row in rows]
     if not ids:
         return 0
-    now = clock.utcnow()
+    now = at or clock.utcnow()  # `at`: when a handheld made the change offline
     for chunk in _chunks(ids):
         session.execute(update(TraceCode).where(TraceCode.id.in_(chunk)).values(status=status, status_changed_at=now))
     if status is S.VOID:
