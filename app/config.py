@@ -137,7 +137,8 @@ class Settings:
     # Released goods that have not passed a gate after this long raise a risk warning.
     gate_overdue: timedelta = timedelta(hours=72)
     # How old an offline action may be when a handheld syncs it (POST /api/v1/sync); older ones are refused.
-    sync_window: timedelta = timedelta(hours=72)
+    # No longer than stored answers are kept (`flask idempotency purge` keeps at least this): exactly once needs both.
+    sync_window: timedelta = timedelta(hours=48)
     # Host of the GS1 Digital Link URIs printed on trace codes (the resolver serves its root).
     trace_host: str = "t.smartpark.example.cn"
     trace_rate_limit: str = "100 per minute"
@@ -202,7 +203,7 @@ class Settings:
                 env, "GATE_WEIGHT_TOLERANCE_PERCENT", cls.gate_weight_tolerance_percent
             ),
             gate_overdue=timedelta(hours=_int(env, "GATE_OVERDUE_HOURS", 72)),
-            sync_window=timedelta(hours=_int(env, "SYNC_WINDOW_HOURS", 72)),
+            sync_window=timedelta(hours=_int(env, "SYNC_WINDOW_HOURS", 48)),
             trace_host=_host(env.get("TRACE_HOST") or cls.trace_host),
             trace_rate_limit=env.get("TRACE_RATE_LIMIT", cls.trace_rate_limit),
             trace_unknown_rate_limit=env.get("TRACE_UNKNOWN_RATE_LIMIT", cls.trace_unknown_rate_limit),

@@ -1,6 +1,11 @@
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from app.common import clock
+from app.idempotency.models import IdempotentRequest
 from app.sync.actions import ACTIONS
 from app.sync.schemas import ACTION_TYPES
 from app.users.models import Role
@@ -111,7 +116,7 @@ def test_actions_too_old_or_in_the_future_are_rejected_naming_the_time(client, s
     headers = auth_headers(setup.operator)
     now = datetime.now(UTC)
 
-    old, future = sync(client, headers, scan(done_at=now - timedelta(hours=73)), scan(done_at=now + timedelta(hours=1)))
+    old, future = sync(client, headers, scan(done_at=now - timedelta(hours=49)), scan(done_at=now + timedelta(hours=1)))
 
     for result in (old, future):
         assert (result["outcome"], result["status"]) == ("rejected", 422)
@@ -227,3 +232,30 @@ def test_an_offline_code_status_change_is_applied(client, session, auth_headers)
 
 def test_every_action_type_offered_has_a_use_case():
     assert set(ACTIONS) == set(ACTION_TYPES)
+
+
+def test_stored_answers_outlive_the_sync_window_whatever_the_purge_is_told(app, session, declarant, monkeypatch):
+    """An action may arrive up to SYNC_WINDOW_HOURS after it was done: its stored answer must still be there, or a
+    batch resent late would be applied twice. Here the window is 72 hours."""
+    monkeypatch.setitem(
+        app.extensions, "settings", replace(app.extensions["settings"], sync_window=timedelta(hours=72))
+    )
+    now = clock.utcnow()
+    for key, age in (("sync:recent", timedelta(hours=50)), ("sync:stale", timedelta(hours=80))):
+        session.add(
+            IdempotentRequest(
+                user_id=declarant.id,
+                key=key,
+                request_hash="0" * 64,
+                status_code=200,
+                response_body=b"{}",
+                created_at=now - age,
+            )
+        )
+    session.flush()
+
+    result = app.test_cli_runner().invoke(args=["idempotency", "purge", "--hours", "1"])
+
+    assert result.exit_code == 0, result.output
+    kept = session.scalars(select(IdempotentRequest.key).where(IdempotentRequest.user_id == declarant.id)).all()
+    assert kept == ["sync:recent"]
