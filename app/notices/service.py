@@ -35,6 +35,7 @@ from app.notices.models import (
     NoticePurge,
     StreamTicket,
 )
+from app.notices.settings import settings_for
 from app.notices.text import Message
 from app.users.models import Language, Role, User
 
@@ -162,6 +163,8 @@ def _load_recipients(session: Session, enterprise_ids: set[int], roles: frozense
                 recipient.devices.append(device)
         for enterprise_id, recipients in found.items():
             cache[(transaction, enterprise_id, roles)] = list(recipients.values())
+        # Their notification settings in the same breath: queuing each decision's pushes then reads none.
+        settings_for(session, {user_id for recipients in found.values() for user_id in recipients})
     return {enterprise_id: cache[(transaction, enterprise_id, roles)] for enterprise_id in enterprise_ids}
 
 

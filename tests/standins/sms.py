@@ -27,6 +27,11 @@ class SmsStandIn(HttpStandIn):
     def env(self) -> dict[str, str]:
         return {"SMS_GATEWAY_URL": self.url + SEND_PATH, "SMS_API_KEY": self.api_key}
 
+    def reset(self) -> None:
+        """As every stand-in, and message ids count from 1 again: each test sees its own texts' ids."""
+        super().reset()
+        self._ids = itertools.count(1)
+
     def handle(self, request: Request) -> Reply:
         if request.method != "POST" or request.path != SEND_PATH:
             return self._record(request, None, Reply(404, {"error": "not found"}))
