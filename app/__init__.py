@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy.orm import sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import db, errors
+from app import db, errors, i18n
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
 from app.infra import logs, metrics, observe, ratelimit, session_events
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         PROBLEM_TYPE_BASE=settings.problem_type_base,
         **openapi_config(),
     )
+    i18n.init_app(app)
     observe.init_app(app)  # first: the stamp wraps Flask itself, and its step is the first hook registered
     if settings.trusted_proxy_count:
         hops = settings.trusted_proxy_count

@@ -18,6 +18,8 @@ from flask.wrappers import Response
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from app.i18n import _l
+
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -50,7 +52,7 @@ class DomainError(Exception):
 
     status: int = 400
     code: str = "bad_request"
-    title: str = "Bad request"
+    title: str = _l("Bad request")
     keeps_changes: bool = False
     registry: ClassVar[dict[str, type[DomainError]]] = {}
 
@@ -73,17 +75,17 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status, code, title = 404, "not_found", "Not found"
+    status, code, title = 404, "not_found", _l("Not found")
 
 
 class Conflict(DomainError):
-    status, code, title = 409, "conflict", "Conflict"
+    status, code, title = 409, "conflict", _l("Conflict")
 
 
 class InvalidInput(DomainError):
     """Input that passed the schema but breaks a rule only the service can check."""
 
-    status, code, title = 422, "validation_failed", "Invalid input"
+    status, code, title = 422, "validation_failed", _l("Invalid input")
 
     @classmethod
     def of_field(cls, field: str, message: str, *, location: str = "json") -> InvalidInput:
@@ -92,11 +94,11 @@ class InvalidInput(DomainError):
 
 
 class PermissionDenied(DomainError):
-    status, code, title = 403, "forbidden", "Forbidden"
+    status, code, title = 403, "forbidden", _l("Forbidden")
 
 
 class Unauthorized(DomainError):
-    status, code, title = 401, "unauthorized", "Unauthorized"
+    status, code, title = 401, "unauthorized", _l("Unauthorized")
 
     def __init__(self, detail: str, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="smart-park", error="invalid_token"'})
@@ -119,9 +121,9 @@ def problem_response(
 ) -> Response:
     body: dict[str, Any] = {
         "type": type_,
-        "title": title or HTTPStatus(status).phrase,
+        "title": str(title or _HTTP_TITLES.get(status) or HTTPStatus(status).phrase),
         "status": status,
-        "detail": detail,
+        "detail": str(detail),
         "instance": request.path,
         "code": code,
     }
@@ -149,11 +151,29 @@ def render_domain_error(error: DomainError) -> Response:
 
 
 _HTTP_DETAILS = {
-    404: "No resource at this address.",
-    405: "This method is not allowed on this resource.",
-    413: "The request body is larger than this service accepts.",
-    429: "Too many requests; wait before trying again.",
-    500: "The server hit an unexpected error; it has been logged.",
+    404: _l("No resource at this address."),
+    405: _l("This method is not allowed on this resource."),
+    413: _l("The request body is larger than this service accepts."),
+    429: _l("Too many requests; wait before trying again."),
+    500: _l("The server hit an unexpected error; it has been logged."),
+}
+
+# The status phrases used as `title` of plain HTTP problems (RFC 9457 4.2.1: the phrase, which MAY be localized).
+_HTTP_TITLES = {
+    400: _l("Bad Request"),
+    401: _l("Unauthorized"),
+    403: _l("Forbidden"),
+    404: _l("Not Found"),
+    405: _l("Method Not Allowed"),
+    406: _l("Not Acceptable"),
+    408: _l("Request Timeout"),
+    409: _l("Conflict"),
+    413: _l("Request Entity Too Large"),
+    415: _l("Unsupported Media Type"),
+    422: _l("Unprocessable Entity"),
+    429: _l("Too Many Requests"),
+    500: _l("Internal Server Error"),
+    503: _l("Service Unavailable"),
 }
 
 
@@ -170,9 +190,9 @@ def render_http_exception(error: HTTPException) -> Response:
         headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
     if messages is not None:
         detail = {
-            400: "The request body could not be parsed; see errors.",
-            415: "The request body has a media type this endpoint does not accept; see errors.",
-        }.get(status, "The request did not pass validation; see errors.")
+            400: _l("The request body could not be parsed; see errors."),
+            415: _l("The request body has a media type this endpoint does not accept; see errors."),
+        }.get(status, _l("The request did not pass validation; see errors."))
         code = "malformed_request" if status == 400 else HTTP_CODES.get(status, "bad_request")
         return problem_response(
             status=status,
@@ -215,6 +235,6 @@ def render_database_unavailable(error: Exception) -> Response:
     return problem_response(
         status=503,
         code=HTTP_CODES[503],
-        detail="The database cannot answer at the moment; try again shortly.",
+        detail=_l("The database cannot answer at the moment; try again shortly."),
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )

@@ -1,0 +1,68 @@
+"""Words a person reads, in Chinese and English, through Flask-Babel's message catalogues.
+
+Source strings are English and marked where they are written: `_()` (gettext) inside a request, `_l()` (lazy) for
+module- and class-level texts read later, `ngettext()` where a count changes the words. The catalogues live in
+`app/translations/<locale>/LC_MESSAGES/messages.po` (with the compiled `.mo` beside them) and are kept in step with
+the code by `scripts/i18n.py` (`extract`, `update`, `compile`); `tests/test_i18n.py` fails when a marked string has no
+translation or a `.mo` is older than its `.po`.
+
+The locale of a request: its `Accept-Language` header when it sends one (a phone sends the system's, the app the
+language its user chose), else the signed-in user's language setting, else English (machine clients, scripts). Texts
+made outside a request for a known reader (a notice for its recipient) use `in_locale()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, force_locale, gettext, lazy_gettext, ngettext
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+LOCALES = ("zh", "en")
+DEFAULT_LOCALE = "en"
+TRANSLATIONS = Path(__file__).with_name("translations")
+
+_ = gettext
+_l = lazy_gettext
+__all__ = ["LOCALES", "_", "_l", "in_locale", "init_app", "ngettext", "request_locale"]
+
+
+@lru_cache(maxsize=256)
+def _best(header: str) -> str | None:
+    """The supported locale an Accept-Language header prefers (None if it takes neither); a phone sends a few distinct
+    headers, so each is parsed once."""
+    return parse_accept_header(header, LanguageAccept).best_match(LOCALES)
+
+
+def request_locale() -> str:
+    """The locale of the current request (see the module's docstring)."""
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    header = request.headers.get("Accept-Language")
+    if header and (best := _best(header)):
+        return best
+    user = g.get("current_user")
+    language = getattr(getattr(user, "language", None), "value", None)
+    return language if language in LOCALES else DEFAULT_LOCALE
+
+
+@contextmanager
+def in_locale(locale: str) -> Iterator[None]:
+    """Translate in `locale` inside the block, whatever the request asked for (a notice in its recipient's
+    language)."""
+    with force_locale(locale if locale in LOCALES else DEFAULT_LOCALE):
+        yield
+
+
+def init_app(app: Flask) -> None:
+    Babel(
+        app,
+        locale_selector=request_locale,
+        default_locale=DEFAULT_LOCALE,
+        default_translation_directories=str(TRANSLATIONS),
+    )
