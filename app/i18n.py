@@ -1,10 +1,11 @@
 """Words a person reads, in Chinese and English, through Flask-Babel's message catalogues.
 
 Source strings are English and marked where they are written: `_()` (gettext) inside a request, `_l()` (lazy) for
-module- and class-level texts read later, `ngettext()` where a count changes the words. The catalogues live in
-`app/translations/<locale>/LC_MESSAGES/messages.po` (with the compiled `.mo` beside them) and are kept in step with
-the code by `scripts/i18n.py` (`extract`, `update`, `compile`); `tests/test_i18n.py` fails when a marked string has no
-translation or a `.mo` is older than its `.po`.
+module- and class-level texts read later, `ngettext()` where a count changes the words. The catalogues are
+`app/translations/<locale>/LC_MESSAGES/messages.po`, kept in step with the code by `scripts/i18n.py` (`extract`,
+`update`); `tests/test_i18n.py` fails when a marked string has no translation. No compiled `.mo` is committed: the app
+compiles the catalogues when it starts, into a directory named by their content (a few milliseconds, once per
+process), so a fresh clone, a worker and a test always read what the `.po` files say.
 
 The locale of a request: its `Accept-Language` header when it sends one (a phone sends the system's, the app the
 language its user chose), else the signed-in user's language setting, else English (machine clients, scripts). Texts
@@ -13,11 +14,17 @@ made outside a request for a known reader (a notice for its recipient) use `in_l
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, force_locale, gettext, lazy_gettext, ngettext
 from werkzeug.datastructures import LanguageAccept
@@ -59,10 +66,32 @@ def in_locale(locale: str) -> Iterator[None]:
         yield
 
 
+def compiled_catalogues(source: Path = TRANSLATIONS) -> Path:
+    """A directory of `.mo` files compiled from the `.po` catalogues under `source`, named by their content; written
+    once (atomically, so workers starting together do not read half a file) and reused while the catalogues stay the
+    same."""
+    catalogues = sorted(source.glob("*/LC_MESSAGES/messages.po"))
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in catalogues)).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / f"smart-park-translations-{digest}"
+    for po in catalogues:
+        mo = target / po.relative_to(source).with_suffix(".mo")
+        if mo.exists():
+            continue
+        with po.open("rb") as text:
+            messages = read_po(text, locale=po.parent.parent.name)
+        buffer = io.BytesIO()
+        write_mo(buffer, messages, use_fuzzy=False)
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        partial = mo.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(buffer.getvalue())
+        partial.replace(mo)
+    return target
+
+
 def init_app(app: Flask) -> None:
     Babel(
         app,
         locale_selector=request_locale,
         default_locale=DEFAULT_LOCALE,
-        default_translation_directories=str(TRANSLATIONS),
+        default_translation_directories=str(compiled_catalogues()),
     )
