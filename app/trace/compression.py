@@ -24,8 +24,10 @@ SAFE_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 HEX = "0123456789ABCDEF"
 COMPRESSED = re.compile(r"^[A-Za-z0-9_-]+$")
 
-# The standard's optimisation table: one hex pair (outside 00-99) for a common sequence of AIs.
-OPTIMISATIONS: dict[str, tuple[str, ...]] = {
+# The standard's optimisation table: one hex pair (outside 00-99) for a common sequence of AIs. The values follow
+# in the AIs' text order, as GS1's toolkit writes and reads them (it sorts each sequence): 1A is 01, 10, 17, 21 and
+# 9D is 254, 414, whatever order the table lists them in. URIs compressed by GS1's tools read right only so.
+_TABLE: dict[str, tuple[str, ...]] = {
     "0A": ("01", "22"),
     "0B": ("01", "10"),
     "0C": ("01", "21"),
@@ -38,7 +40,12 @@ OPTIMISATIONS: dict[str, tuple[str, ...]] = {
     "1D": ("01", "16"),
     "1E": ("01", "91"),
     "1F": ("01", "10", "15"),
-    **{f"{digit}{letter}": ("01", f"3{digit}0{n}") for digit in "23" for n, letter in enumerate("ABCDEF")},
+    # Net weight (2A-2F: 3100-3105) and length (3A-3F: 3200-3205) in kilograms and metres, 0-5 decimals.
+    **{
+        f"{code}{letter}": ("01", f"{ai}{n}")
+        for code, ai in (("2", "310"), ("3", "320"))
+        for n, letter in enumerate("ABCDEF")
+    },
     "9A": ("8010", "8011"),
     "9B": ("8017", "8019"),
     "9C": ("8018", "8019"),
@@ -47,6 +54,7 @@ OPTIMISATIONS: dict[str, tuple[str, ...]] = {
     **{f"C{n}": ("255", f"390{n}") for n in range(10)},
     **{f"C{letter}": ("255", f"394{n}") for n, letter in enumerate("ABCD")},
 }
+OPTIMISATIONS = {code: tuple(sorted(ais)) for code, ais in _TABLE.items()}
 
 
 class CompressionError(ValueError):

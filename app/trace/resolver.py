@@ -13,7 +13,7 @@ from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, redirect, request
+from flask import Response, current_app, g, redirect, request
 from flask.views import MethodView
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
@@ -144,16 +144,11 @@ def _names_a_media_type(accept: str | None) -> bool:
     return accept is not None and any(value != "*/*" for value in parse_accept_header(accept, MIMEAccept).values())
 
 
-def _with_links(response: Response, target: Target, *, same_as: str | None = None) -> Response:
-    # Every answer links to its linkset, redirects too (GS1 resolver standard); a compressed URI names its
-    # uncompressed form.
-    found = [LINKSET_LINK.format(uri=f"{verdicts.base()}{target.path}")]
-    if same_as is not None:
-        found.append(f'<{same_as}>; rel="owl:sameAs"')
-    if "Link" in response.headers:
-        found.append(response.headers["Link"])
-    response.headers["Link"] = ", ".join(found)
-    return response
+def _links_for(target: Target, *, same_as: str | None = None) -> None:
+    # Every answer links to its linkset, redirects and errors too (GS1 resolver standard); a compressed URI names
+    # its uncompressed form. Kept on g so the after-request step adds them to whatever the view's answer became.
+    found = LINKSET_LINK.format(uri=f"{verdicts.base()}{target.path}")
+    g.resolver_links = found if same_as is None else f'{found}, <{same_as}>; rel="owl:sameAs"'
 
 
 @blp.app_template_filter("shanghai")
@@ -171,6 +166,9 @@ def _resolver_headers(response: Response) -> Response:
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Accept, Accept-Language"
         response.headers["Access-Control-Max-Age"] = "86400"
+    found = g.get("resolver_links")
+    if found is not None:
+        response.headers["Link"] = f"{found}, {response.headers['Link']}" if "Link" in response.headers else found
     response.vary.update(("Accept", "Accept-Language"))
     if "Cache-Control" not in response.headers:  # setdefault raises and catches a KeyError when it is absent
         response.headers["Cache-Control"] = "no-store"
@@ -202,7 +200,8 @@ class DigitalLink(MethodView):
         page saying so), 422 for a `barcode` that is not a valid GTIN.
         """
         target = parse(rest, _attributes())
-        return _with_links(resolve(target, passed_on=request.query_string.decode()), target)
+        _links_for(target)
+        return resolve(target, passed_on=request.query_string.decode())
 
 
 @blp.route("/<string:segment>")
@@ -220,7 +219,8 @@ class CompressedDigitalLink(MethodView):
         query = "&".join(filter(None, (target.query, urlencode(others))))
         passed_on = "&".join(filter(None, (query, request.query_string.decode())))
         same_as = f"{verdicts.base()}{target.path}" + (f"?{query}" if query else "")
-        return _with_links(resolve(target, passed_on=passed_on), target, same_as=same_as)
+        _links_for(target, same_as=same_as)
+        return resolve(target, passed_on=passed_on)
 
 
 @blp.route("/trace/products/<string:gtin>")
