@@ -74,7 +74,7 @@ def levels(base: str, host: str, target: Target) -> tuple[Level, ...]:
     """The levels a Digital Link has links at, most specific first: the item (for a serial), then the product."""
     page = product_page(base, target.gtin)
     product = Level(
-        anchor=f"HTTPS://{host.upper()}/01/{target.gtin}",
+        anchor=_as_printed(f"HTTPS://{host.upper()}/01/{target.gtin}"),
         links=(
             Link("defaultLink", page, "商品信息 Product information"),
             Link("pip", page, "商品信息", "text/html", hreflang=("zh",)),
@@ -86,8 +86,7 @@ def levels(base: str, host: str, target: Target) -> tuple[Level, ...]:
         return (product,)
     claims = _claims(target)
     item = Level(
-        # The URI printed in the QR code, character for character: a URI taken from a label equals its anchor.
-        anchor=code_url(host, target.gtin, target.serial, target.lot),
+        anchor=_as_printed(code_url(host, target.gtin, target.serial, target.lot)),
         links=(
             Link("defaultLink", item_page(base, target.serial) + claims, "溯源查询 Trace check"),
             Link(
@@ -111,6 +110,13 @@ def levels(base: str, host: str, target: Target) -> tuple[Level, ...]:
         ),
     )
     return (item, product)
+
+
+def _as_printed(label_uri: str) -> str:
+    """A label's URI as an anchor: host and path exactly as printed (upper case, for a small QR symbol), the scheme
+    in lower case as every URI parser reads it (RFC 3986 6.2.2.1): GS1's linkset schema accepts only `https?://`,
+    and a client that compares the URI it scanned with the anchors after parsing finds its own."""
+    return "https" + label_uri.removeprefix("HTTPS")
 
 
 def links_of_type(all_levels: tuple[Level, ...], link_type: str) -> tuple[Link, ...]:

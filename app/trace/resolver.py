@@ -9,6 +9,7 @@ type; and a client that names a page or JSON (a phone's browser, the app) gets t
 from __future__ import annotations
 
 import functools
+from contextlib import suppress
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from app.config import current_settings
 from app.errors import NotFound
 from app.infra.ratelimit import public_lookup
 from app.trace import compression, digital_link, links, verdicts
-from app.trace.digital_link import Target
+from app.trace.digital_link import BadDigitalLink, Target
 from app.trace.lookup import linked_product
 
 blp = Blueprint(
@@ -166,6 +167,10 @@ def _resolver_headers(response: Response) -> Response:
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Accept, Accept-Language"
         response.headers["Access-Control-Max-Age"] = "86400"
+        rest = (request.view_args or {}).get("rest")
+        if rest is not None:  # a preflight of a Digital Link names its linkset too (GS1's suite reads it there)
+            with suppress(BadDigitalLink):
+                _links_for(parse(rest))
     found = g.get("resolver_links")
     if found is not None:
         response.headers["Link"] = f"{found}, {response.headers['Link']}" if "Link" in response.headers else found
@@ -285,6 +290,8 @@ class ResolverDescription(MethodView):
                 ],
                 "activeLinkTypes": list(links.LINK_TYPES),
                 "linkTypeDefaultCanBeAll": False,
+                "linkTypeDefaultCanBeLinkset": False,
+                "jsonLdContextLocation": links.LINKSET_CONTEXT,
                 "supportedContextValuesEnumerated": [],
                 "contact": {"fn": "Smart Park", "hasEmail": "mailto:trace@smartpark.example.cn"},
             }

@@ -127,7 +127,7 @@ def test_the_linkset_of_a_compressed_uri_is_about_the_uncompressed_one(client, c
     response = client.get("/CwdJnd9bVsRfZC4L9leoM7GcHgAhBiCg?linkType=linkset")
 
     anchors = [entry["anchor"] for entry in response.json["linkset"]]
-    assert anchors[-1] == f"HTTPS://{settings.trace_host.upper()}/01/{GTIN}/10/L7/21/{SERIAL}"
+    assert anchors[-1] == f"https://{settings.trace_host.upper()}/01/{GTIN}/10/L7/21/{SERIAL}"
 
 
 def test_a_compressed_product_uri_redirects_to_the_product_page(client, code, settings):
