@@ -69,12 +69,21 @@ def _claims(target: Target) -> str:
     return "?" + "&".join(f"{name}={quote(value, safe='')}" for name, value in claims) if claims else ""
 
 
-@functools.lru_cache(maxsize=4096)
 def levels(base: str, host: str, target: Target) -> tuple[Level, ...]:
     """The levels a Digital Link has links at, most specific first: the item (for a serial), then the product."""
-    page = product_page(base, target.gtin)
-    product = Level(
-        anchor=_as_printed(f"HTTPS://{host.upper()}/01/{target.gtin}"),
+    product = _product_level(base, host, target.gtin)
+    if target.serial is None:
+        return (product,)
+    return (_item_level(base, host, target), product)
+
+
+# A product's links are the same for all its codes; an item's are built per request, as most lookups are of a
+# code not seen before by this process.
+@functools.lru_cache(maxsize=1024)
+def _product_level(base: str, host: str, gtin: str) -> Level:
+    page = product_page(base, gtin)
+    return Level(
+        anchor=_as_printed(f"HTTPS://{host.upper()}/01/{gtin}"),
         links=(
             Link("defaultLink", page, "商品信息 Product information"),
             Link("pip", page, "商品信息", "text/html", hreflang=("zh",)),
@@ -82,13 +91,16 @@ def levels(base: str, host: str, target: Target) -> tuple[Level, ...]:
             Link("pip", page, "Product information (JSON)", "application/json"),
         ),
     )
-    if target.serial is None:
-        return (product,)
+
+
+def _item_level(base: str, host: str, target: Target) -> Level:
+    assert target.serial is not None
     claims = _claims(target)
-    item = Level(
+    page = item_page(base, target.serial) + claims
+    return Level(
         anchor=_as_printed(code_url(host, target.gtin, target.serial, target.lot)),
         links=(
-            Link("defaultLink", item_page(base, target.serial) + claims, "溯源查询 Trace check"),
+            Link("defaultLink", page, "溯源查询 Trace check"),
             Link(
                 "traceability",
                 f"{base}/api/v1/trace/codes/{target.serial}{claims}",
@@ -101,15 +113,9 @@ def levels(base: str, host: str, target: Target) -> tuple[Level, ...]:
                 "EPCIS 2.0 events (staff sign-in)",
                 "application/ld+json",
             ),
-            Link(
-                "verificationService",
-                item_page(base, target.serial) + claims,
-                "Check the product barcode against this code",
-                "text/html",
-            ),
+            Link("verificationService", page, "Check the product barcode against this code", "text/html"),
         ),
     )
-    return (item, product)
 
 
 def _as_printed(label_uri: str) -> str:
