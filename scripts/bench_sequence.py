@@ -167,8 +167,12 @@ def request_for(rng: random.Random, kind: str, code: Code) -> tuple[int, str, st
             return 200, "GET", dl_path(code), headers
         return 200, "GET", dl_path(code) + "?linkType=linkset", {**headers, "Accept": "application/json"}
     if kind == "head":
-        path = dl_path(code) if rng.random() < 0.7 else f"/api/v1/trace/codes/{code.serial}"
-        return 200, "GET", path, {"User-Agent": rng.choice(LINK_CHECKERS), "Accept": "*/*"}
+        # A bare request (*/*) of a Digital Link is redirected to its default link (GS1 resolver standard).
+        digital_link = rng.random() < 0.7
+        headers = {"User-Agent": rng.choice(LINK_CHECKERS), "Accept": "*/*"}
+        if digital_link:
+            return 307, "GET", dl_path(code), headers
+        return 200, "GET", f"/api/v1/trace/codes/{code.serial}", headers
     if kind == "bot":
         headers = {"User-Agent": rng.choice(CRAWLERS), "Accept": HTML_ACCEPT}
         return 200, "GET", dl_path(code), headers

@@ -105,7 +105,7 @@ def _record_sightings(session: Session, scans: list[dict[str, Any]]) -> None:
 
 
 # Lookups that count toward a clone alarm beside those made before release.
-_FLAGGED = (Verdict.SUSPICIOUS, Verdict.LOT_MISMATCH)
+_FLAGGED = (Verdict.SUSPICIOUS, Verdict.LOT_MISMATCH, Verdict.CPV_MISMATCH)
 
 # Why a code was flagged, as the officers' queue says it.
 CLONE_RULES = {
@@ -114,6 +114,7 @@ CLONE_RULES = {
     "regions": "查询地区过多",
     "before_release": "放行前被查询",
     "wrong_lot": "批号与签发不符",
+    "wrong_cpv": "标签含签发时没有的商品变体",
 }
 
 
@@ -134,6 +135,7 @@ def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str
     )
     early = sum(1 for scan in flagged if scan["before_release"])
     wrong_lot = sum(1 for scan in flagged if scan["verdict"] == Verdict.LOT_MISMATCH)
+    wrong_cpv = sum(1 for scan in flagged if scan["verdict"] == Verdict.CPV_MISMATCH)
     broken = [
         rule
         for rule, holds in (
@@ -142,13 +144,14 @@ def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str
             ("regions", seen.get("region", 0) > rules.regions),
             ("before_release", early > 0),
             ("wrong_lot", wrong_lot > 0),
+            ("wrong_cpv", wrong_cpv > 0),
         )
         if holds
     ]
     if not broken:
         return  # the lookup saw the window's edge differently; nothing to name now
     # Many places at once or a label out before release point at copies; a busy code alone may be a family's.
-    # A serial under another lot is a copied label whatever else holds.
+    # A serial under another lot (or a variant it was not issued with) is a copied label whatever else holds.
     severity = Severity.MEDIUM if broken == ["lookups"] else Severity.HIGH
     risk.raise_warning(
         session,
@@ -169,6 +172,7 @@ def _raise_clone_alarm(session: Session, code_id: int, *, flagged: list[dict[str
             "flagged_lookups": len(flagged),
             "lookups_before_release": early,
             "lookups_with_wrong_lot": wrong_lot,
+            "lookups_with_wrong_cpv": wrong_cpv,
         },
         declaration_id=code.declaration_id,
         enterprise_id=code.warehouse_enterprise_id,

@@ -1,4 +1,4 @@
-"""What a lookup looks like on the wire: the verdict document and the RFC 9264 linkset."""
+"""What a lookup looks like on the wire: the verdict and product documents (links.py writes the linkset)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,6 @@ from typing import Any
 
 from app.goods.models import Product
 from app.trace.lookup import Lookup, ProductFacts
-
-GS1_VOC = "https://ref.gs1.org/voc/"
-# Link types this resolver can answer with, as the GS1 Web vocabulary names them.
-LINK_TYPES = ("gs1:defaultLink", "gs1:pip", "gs1:traceability", "gs1:epcis", "gs1:verificationService")
-
-
-def item_links(base: str, serial: str) -> dict[str, str]:
-    """Where an item's link types point: the public verdict and chain, and the EPCIS export (staff sign-in)."""
-    return {
-        "traceability": f"{base}/api/v1/trace/codes/{serial}",
-        "epcis": f"{base}/api/v1/trace-codes/{serial}/epcis",
-    }
 
 
 def product_document(product: Product | ProductFacts | None, lang: str) -> dict[str, Any] | None:
@@ -67,45 +55,3 @@ def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dic
         ],
         "scans": {"count": lookup.scans.count, "first_at": when(lookup.scans.first_at)},
     }
-
-
-def _link(href: str, title: str, media_type: str, **extra: Any) -> dict[str, Any]:
-    return {"href": href, "title": title, "type": media_type, **extra}
-
-
-def linkset(*, base: str, gtin: str, serial: str | None, lot: str | None, name: str) -> dict[str, Any]:
-    """Links for the product (the GTIN, named `name`) and, for a trace code, for the item: each level up to the
-    primary key."""
-    product_uri = f"{base}/01/{gtin}"
-    entries: list[dict[str, Any]] = [
-        {
-            "anchor": product_uri,
-            "itemDescription": name,
-            f"{GS1_VOC}defaultLink": [_link(product_uri, f"{name} 商品信息", "text/html")],
-            f"{GS1_VOC}pip": [
-                _link(product_uri, f"{name} 商品信息", "text/html", hreflang=["zh"]),
-                _link(f"{product_uri}?lang=en", "Product information", "text/html", hreflang=["en"]),
-            ],
-        }
-    ]
-    if serial is not None:
-        item_uri = f"{base}/01/{gtin}{f'/10/{lot}' if lot else ''}/21/{serial}"
-        entries.append(
-            {
-                "anchor": item_uri,
-                "itemDescription": f"{name}, 溯源码 {serial}",
-                f"{GS1_VOC}defaultLink": [_link(item_uri, "溯源查询 Trace check", "text/html")],
-                f"{GS1_VOC}traceability": [
-                    _link(item_links(base, serial)["traceability"], "Customs chain and verdict", "application/json")
-                ],
-                f"{GS1_VOC}epcis": [
-                    _link(item_links(base, serial)["epcis"], "EPCIS 2.0 events (staff sign-in)", "application/ld+json")
-                ],
-                f"{GS1_VOC}verificationService": [
-                    _link(
-                        f"{base}/api/v1/trace/verify", "Check the product barcode against this code", "application/json"
-                    )
-                ],
-            }
-        )
-    return {"linkset": entries}

@@ -33,6 +33,8 @@ class Verdict(enum.StrEnum):
     GTIN_MISMATCH = "gtin_mismatch"
     # The URI names a lot the code was not issued with: a serial copied onto another batch's label.
     LOT_MISMATCH = "lot_mismatch"
+    # The URI names a consumer product variant (/22/): the park issues codes without one, so not its label.
+    CPV_MISMATCH = "cpv_mismatch"
     SUSPICIOUS = "suspicious"
     RECALLED = "recalled"
     VOID = "void"
@@ -222,6 +224,7 @@ def look_up(
     client: ScanClient | None,
     rules: CloneRules,
     lot: str | None = None,
+    cpv: str | None = None,
 ) -> Lookup | None:
     """What a consumer learns from a code (and the product's barcode, if scanned too); None if unknown.
 
@@ -277,7 +280,7 @@ def look_up(
         suspicious = count > rules.lookups or networks > rules.networks or regions > rules.regions
     else:
         suspicious = count > rules.lookups
-    verdict = _verdict(code, clearance, barcode=barcode, lot=lot, suspicious=suspicious)
+    verdict = _verdict(code, clearance, barcode=barcode, lot=lot, cpv=cpv, suspicious=suspicious)
     scan = None
     if client is not None:
         scan = {
@@ -343,7 +346,7 @@ def _before_release(code: CodeFacts, clearance: Clearance) -> bool:
 
 
 def _verdict(
-    code: CodeFacts, clearance: Clearance, *, barcode: str | None, lot: str | None, suspicious: bool
+    code: CodeFacts, clearance: Clearance, *, barcode: str | None, lot: str | None, cpv: str | None, suspicious: bool
 ) -> Verdict:
     if code.status is S.VOID:
         return Verdict.VOID
@@ -352,6 +355,9 @@ def _verdict(
     # A URI that names a lot names the code's own lot, or it is not this code's label (one without a lot names any).
     if lot is not None and lot != code.lot:
         return Verdict.LOT_MISMATCH
+    # Every qualifier a label names must be one the code was issued with; codes are issued with no variant.
+    if cpv is not None:
+        return Verdict.CPV_MISMATCH
     if barcode is not None and barcode != code.gtin:
         return Verdict.GTIN_MISMATCH
     if code.status not in (S.ACTIVE, S.SOLD) or clearance.status not in RELEASED:

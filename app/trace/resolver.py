@@ -1,35 +1,32 @@
-"""The GS1 Digital Link resolver at the root of the trace host, and the public verification it shares.
+"""The GS1 Digital Link resolver at the root of the trace host (GS1-Conformant Resolver 1.2; docs/resolver.md says
+which statement each part meets), and the public verification it shares.
 
-One URI, several answers by content negotiation: a mobile page for a phone's camera, the verdict
-as JSON for the app, an RFC 9264 linkset for machines, and 307 redirects for a requested link type.
+One URI, several answers: a bare request is redirected (307) to the default link; a link type asked for with
+`linkType` is redirected to (or its candidates offered with 300); the linkset by `linkType=linkset` or its media
+type; and a client that names a page or JSON (a phone's browser, the app) gets the verdict here.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-import biip
-from biip.gs1_digital_link_uris import GS1DigitalLinkURI
-from flask import Response, abort, current_app, redirect, render_template, request
+from flask import Response, current_app, g, redirect, request
 from flask.views import MethodView
-from werkzeug.datastructures import LanguageAccept, MIMEAccept
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from app import db
 from app.common.blueprint import Blueprint
 from app.common.fields import normalize_gtin
-from app.config import Settings, current_settings
-from app.errors import DomainError, InvalidInput, NotFound
-from app.goods import service as goods
+from app.config import current_settings
+from app.errors import NotFound
 from app.infra.ratelimit import public_lookup
-from app.trace import alarms, documents
-from app.trace.lookup import CloneRules, Lookup, ScanClient, linked_product, look_up, truncate_address
-from app.trace.scans import ScanRecorder
+from app.trace import compression, digital_link, links, verdicts
+from app.trace.digital_link import BadDigitalLink, Target
+from app.trace.lookup import linked_product
 
 blp = Blueprint(
     "resolver",
@@ -40,201 +37,37 @@ blp = Blueprint(
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HTML, JSON, LINKSET = "text/html", "application/json", "application/linkset+json"
-# Crawlers and link-preview fetchers (chat apps unfurling a pasted URL) are not people scanning.
-# Matched against the lower-cased agent: with re.IGNORECASE a phone's long user agent took 35 µs, a tenth of a lookup.
-BOTS = re.compile(
-    r"bot|crawl|spider|slurp|preview|facebookexternalhit|embedly|whatsapp|telegram|slack|discord|headless|"
-    r"curl|wget|python-requests|httpclient|go-http"
-)
-REDIRECTS = {"pip", "traceability", "epcis"}
 LINKSET_TYPES = {"linkset", "all"}
-
-
-class BadDigitalLink(DomainError):
-    status, code, title = 400, "bad_digital_link", "Not a valid GS1 Digital Link URI"
-
-
-class UnknownTraceCode(NotFound):
-    code, title = "unknown_trace_code", "Unknown trace code"
+LINKSET_LINK = '<{uri}?linkType=linkset>; rel="linkset"; type="application/linkset+json"'
+CONTEXT_LINK = f'<{links.LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
 
 class LinkTypeUnavailable(NotFound):
     code, title = "link_type_unavailable", "No link of that type"
 
 
-@dataclass(frozen=True)
-class Target:
-    gtin: str
-    serial: str | None
-    lot: str | None
+def parse(rest: str, attributes: tuple[tuple[str, str], ...] = ()) -> Target:
+    """The GTIN, qualifiers and data attributes of a Digital Link path after /01/; a bad one is a 400."""
+    return digital_link.parse(current_settings().trace_host, rest, attributes)
 
 
-def parse(rest: str) -> Target:
-    """The GTIN, lot and serial of a Digital Link path after /01/; a bad one is a 400."""
-    return _parse(current_settings().trace_host, rest)
-
-
-# A request parses its path twice (the answer, the Link header), and a code is looked up again and again.
-@functools.lru_cache(maxsize=4096)
-def _parse(host: str, rest: str) -> Target:
-    path = "/01/" + rest.rstrip("/")
-    try:
-        uri = GS1DigitalLinkURI.parse(f"https://{host}{path}")
-    except (biip.BiipException, ValueError) as error:
-        raise BadDigitalLink(f"{path} is not a GS1 Digital Link URI: {error}") from None
-    elements = {element.ai.ai: element for element in uri.element_strings}
-    gtin = elements["01"]
-    # biip reports a wrong check digit beside the element instead of raising.
-    if gtin.gtin_error or gtin.gtin is None:
-        raise BadDigitalLink(f"{path}: {gtin.gtin_error or 'not a GTIN'}.")
-    unsupported = set(elements) - {"01", "10", "21"}
-    if unsupported:
-        raise BadDigitalLink(f"{path}: this resolver knows GTIN, lot and serial only, not AI {min(unsupported)}.")
-    serial, lot = elements.get("21"), elements.get("10")
-    return Target(
-        gtin=gtin.gtin.as_gtin_14(),
-        # Our serials are upper case; a hand-typed lower-case one means the same code.
-        serial=serial.value.upper() if serial else None,
-        lot=lot.value if lot else None,
-    )
-
-
-def _base() -> str:
-    return f"https://{current_settings().trace_host}"
-
-
-def _query(name: str) -> str | None:
-    """A query parameter's first value, or None. MultiDict.get raises and catches a BadRequestKeyError for each
-    absent one (11,000 instructions), and most resolver requests carry no query at all."""
+def _attributes() -> tuple[tuple[str, str], ...]:
+    """The query's GS1 data attributes (its numeric keys), for checking."""
     if not request.query_string:
-        return None
-    args = request.args
-    return args[name] if name in args else None  # noqa: SIM401 (get would raise and catch, as above)
-
-
-def _lang() -> str:
-    # Scanner apps send neither; parsing both for nothing took a twentieth of a lookup.
-    if request.query_string:
-        wanted = _query("lang")
-        if wanted in ("zh", "en"):
-            return wanted
-    header = request.headers.get("Accept-Language")
-    return "zh" if header is None else _language(header)
+        return ()
+    return tuple((key, value) for key, value in request.args.items(multi=True) if key[:1].isdigit())
 
 
 # Phones send a few distinct Accept and Accept-Language headers, and werkzeug's parse and match of a browser's Accept
 # took a third of a JSON lookup (420,000 instructions; Accept-Language 90,000): each distinct header is matched once,
 # as request.accept_mimetypes and request.accept_languages would match it. Bounded: an odd header costs only a miss.
-@functools.lru_cache(maxsize=512)
-def _language(header: str) -> str:
-    return parse_accept_header(header, LanguageAccept).best_match(["zh", "en"], default="zh") or "zh"
-
-
-@functools.lru_cache(maxsize=512)
-def _best_type(header: str | None, offers: tuple[str, ...]) -> str | None:
-    return parse_accept_header(header, MIMEAccept).best_match(offers)
-
-
-def _wanted(*offers: str) -> str | None:
-    """The media type among `offers` the request's Accept header prefers (None if it takes none of them)."""
-    return _best_type(request.headers.get("Accept"), offers)
-
-
-def _scan_client() -> ScanClient | None:
-    """Who is looking, for counting; None for a bot, a HEAD or a preflight, which are not scans."""
-    if request.method != "GET" and request.method != "POST":
-        return None
-    client_class = _client_class(request.headers.get("User-Agent", ""))
-    if client_class is None:
-        return None
-    # A region is taken only from the park's own edge proxy, which sets it; clients could forge it.
-    region = request.headers.get("X-Client-Region") if current_settings().trusted_proxy_count else None
-    return ScanClient(network=truncate_address(request.remote_addr), client_class=client_class, region=(region or None))
 
 
 # Phones of one model send one user agent: classify each once.
-@functools.lru_cache(maxsize=1024)
-def _client_class(agent: str) -> str | None:
-    """The kind of client a user agent names; None for a bot or a link preview."""
-    if BOTS.search(agent.lower()):
-        return None
-    if "MicroMessenger" in agent:
-        return "wechat"
-    if "AlipayClient" in agent:
-        return "alipay"
-    if agent.startswith("Mozilla/"):
-        return "browser"
-    return "other"
-
-
-def clone_rules(settings: Settings) -> CloneRules:
-    return CloneRules(
-        lookups=settings.trace_scan_limit,
-        networks=settings.trace_network_limit,
-        regions=settings.trace_region_limit,
-        window=settings.trace_network_window,
-    )
-
-
-def _look_up(
-    serial: str, *, gtin: str | None, barcode: str | None, count: bool, lot: str | None = None
-) -> Lookup | None:
-    settings = current_settings()
-    client = _scan_client() if count else None
-    rules = clone_rules(settings)
-    lookup = look_up(serial, gtin=gtin, barcode=barcode, client=client, rules=rules, lot=lot)
-    if lookup is not None and lookup.scan is not None:
-        if settings.trace_scans_in_background:
-            _recorder(rules).record(lookup.scan)
-        else:
-            with db.transaction() as session:
-                alarms.record_scans(session, [lookup.scan], rules=rules)
-    return lookup
-
-
-def _recorder(rules: CloneRules) -> ScanRecorder:
-    recorder = current_app.extensions.get("trace_scan_recorder")
-    if recorder is None:
-        recorder = current_app.extensions.setdefault(
-            "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"], rules=rules)
-        )
-    return recorder
-
-
-def _barcode(raw: str | None) -> str | None:
-    if raw is None or raw.strip() == "":
-        return None
-    try:
-        return normalize_gtin(raw)
-    except ValueError as error:
-        raise InvalidInput(
-            f"The barcode {raw!r} is not a valid GTIN: {error}", errors={"query": {"barcode": [str(error)]}}
-        ) from None
-
-
-def verify(code: str, *, barcode: str | None) -> Response:
-    """The verdict document for a scanned code (its URL or serial) and an optional product barcode, as JSON."""
-    if "/01/" in code:
-        target = parse(code.split("/01/", 1)[1].split("?", 1)[0])
-        serial, gtin, lot = target.serial, target.gtin, target.lot
-        if serial is None:
-            raise BadDigitalLink("The code names a product, not a traced item (no /21/ serial).")
-    else:
-        serial, gtin, lot = code.strip().upper(), None, None
-    lookup = _look_up(serial, gtin=gtin, barcode=barcode, count=True, lot=lot)
-    if lookup is None:
-        raise UnknownTraceCode(f"No trace code {serial} was issued in this park; the label may be forged.")
-    return current_app.json.response(documents.verdict_document(lookup, _lang(), as_json=True))
-
-
-def _link_header(target: Target) -> str:
-    item = f"/10/{target.lot}" if target.lot else ""
-    serial = f"{item}/21/{target.serial}" if target.serial else ""
-    return f'<{_base()}/01/{target.gtin}{serial}?linkType=linkset>; rel="linkset"; type="{LINKSET}"'
 
 
 def _link_type() -> str | None:
-    raw = _query("linkType")
+    raw = verdicts.query_value("linkType")
     if raw is None:
         return None
     for prefix in ("gs1:", "https://gs1.org/voc/", "https://ref.gs1.org/voc/", "http://gs1.org/voc/"):
@@ -243,81 +76,80 @@ def _link_type() -> str | None:
     return raw
 
 
-def _redirect(link_type: str, target: Target) -> Response:
-    if link_type == "pip":
-        href = f"{_base()}/01/{target.gtin}"
-    elif target.serial is not None:
-        href = documents.item_links(_base(), target.serial)[link_type]
-    else:
-        raise LinkTypeUnavailable(f"A product (no serial) has no gs1:{link_type} link here.")
-    # The resolver passes the request's query on to the target, as GS1's resolver standard asks.
-    query = request.query_string.decode()
-    return redirect(f"{href}?{query}" if query else href, code=307)
+def _levels(target: Target) -> tuple[links.Level, ...]:
+    settings = current_settings()
+    return links.levels(verdicts.base(), settings.trace_host, target)
 
 
-def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None) -> Response:
-    body = render_template(
-        "trace/code.html",
-        lang=lang,
-        document=documents.verdict_document(lookup, lang) if lookup else None,
-        barcode=_query("barcode") or "",
-        error=error,
+def _follow(target: Target, link_type: str, *, passed_on: str) -> Response:
+    """Redirect (307) to the link of `link_type` that fits the request, or offer the candidates (300)."""
+    levels = _levels(target)
+    candidates = links.links_of_type(levels, link_type)
+    if not candidates:
+        raise LinkTypeUnavailable(f"This resolver has no gs1:{link_type} link for {target.path}.")
+    language = verdicts.query_value("lang") if request.query_string else None
+    chosen = links.select(
+        candidates,
+        accept=request.headers.get("Accept"),
+        language=language or request.headers.get("Accept-Language"),
+        context=verdicts.query_value("context"),
     )
-    return Response(body, status=status, mimetype="text/html")
-
-
-def _product_page(target: Target, lang: str) -> Response:
-    with db.transaction() as session:
-        product = goods.find_product_by_gtin(session, target.gtin)
-    if product is None:
-        raise NotFound(f"No product with GTIN {target.gtin} is registered in this park.")
-    if _wanted(HTML, JSON) == JSON:
-        return current_app.json.response(documents.product_document(product, lang))
-    body = render_template("trace/product.html", lang=lang, product=documents.product_document(product, lang))
-    return Response(body, mimetype="text/html")
-
-
-def resolve(rest: str) -> Response:
-    """Answer a Digital Link request by link type and media type (see the module docstring)."""
-    target = parse(rest)
-    link_type = _link_type()
-    best = _wanted(HTML, JSON, LINKSET)
-    if link_type in LINKSET_TYPES or (link_type is None and best == LINKSET):
-        name = linked_product(target.gtin, target.serial, target.lot)
-        if name is None:
-            raise UnknownTraceCode(f"Nothing is registered under {request.path}.")
-        response = current_app.json.response(
-            documents.linkset(base=_base(), gtin=target.gtin, serial=target.serial, lot=target.lot, name=name)
-        )
+    if len(chosen) > 1:
+        response = current_app.json.response(links.choices(levels[-1].anchor, chosen))
+        response.status_code = 300
         response.mimetype = LINKSET
-        response.headers["Cache-Control"] = "public, max-age=300"
         return response
-    if link_type == "pip" and target.serial is None:
-        # The product's own URI is its information page: answer it here, never a redirect to the same URI (a loop a
-        # phone's browser follows until it gives up).
-        return _product_page(target, _lang())
-    if link_type is not None and link_type != "defaultLink":
-        if link_type not in REDIRECTS:
-            raise LinkTypeUnavailable(f"This resolver has no {request.args['linkType']} link for {request.path}.")
-        return _redirect(link_type, target)
-    lang = _lang()
+    href = chosen[0].href
+    # Our links lead to pages and APIs, never back to a Digital Link: a redirect to the request's own URI is a loop
+    # a phone's browser follows until it gives up.
+    if urlsplit(href).path == request.path:
+        raise LinkTypeUnavailable(f"The gs1:{link_type} link of {target.path} is this URI itself.")
+    # The resolver passes the request's query on to the target, as GS1's resolver standard asks.
+    if passed_on:
+        href += ("&" if "?" in href else "?") + passed_on
+    return redirect(href, code=307)
+
+
+def _linkset(target: Target) -> Response:
+    name = linked_product(target.gtin, target.serial, target.lot)
+    if name is None or (target.serial is not None and target.cpv is not None):
+        raise verdicts.UnknownTraceCode(f"Nothing is registered under {target.path}.")
+    description = name if target.serial is None else f"{name}, 溯源码 {target.serial}"
+    response = current_app.json.response(links.linkset(_levels(target), name, description))
+    response.mimetype = LINKSET
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def resolve(target: Target, *, passed_on: str) -> Response:
+    """Answer a Digital Link request by link type and media type (see the module docstring)."""
+    link_type = _link_type()
+    if link_type in LINKSET_TYPES or (link_type is None and verdicts.wanted(HTML, JSON, LINKSET) == LINKSET):
+        response = _linkset(target)
+        response.headers["Link"] = CONTEXT_LINK
+        return response
+    if link_type is not None:
+        return _follow(target, link_type, passed_on=passed_on)
+    if not _names_a_media_type(request.headers.get("Accept")):
+        # A bare request (no Accept, or */*) goes to the default link (GS1 resolver standard).
+        return _follow(target, "defaultLink", passed_on=passed_on)
+    # A client that names the page or JSON gets the identified thing's own answer here: a phone's browser spares a
+    # round trip on a mobile network, and the verdict checks every qualifier the URI names.
     if target.serial is None:
-        return _product_page(target, lang)
-    if best is None:
-        abort(406)
-    wants_html = best == HTML
-    try:
-        barcode = _barcode(_query("barcode"))
-    except InvalidInput as error:
-        if not wants_html:
-            raise
-        return _page(None, lang=lang, status=422, error=error.detail)
-    lookup = _look_up(target.serial, gtin=target.gtin, barcode=barcode, count=True, lot=target.lot)
-    if wants_html:
-        return _page(lookup, lang=lang, status=200 if lookup else 404)
-    if lookup is None:
-        raise UnknownTraceCode(f"No trace code {target.serial} was issued in this park; the label may be forged.")
-    return current_app.json.response(documents.verdict_document(lookup, lang, as_json=True))
+        return verdicts.product_answer(target.gtin, verdicts.language())
+    return verdicts.verdict(target.serial, gtin=target.gtin, lot=target.lot, cpv=target.cpv)
+
+
+@functools.lru_cache(maxsize=512)
+def _names_a_media_type(accept: str | None) -> bool:
+    return accept is not None and any(value != "*/*" for value in parse_accept_header(accept, MIMEAccept).values())
+
+
+def _links_for(target: Target, *, same_as: str | None = None) -> None:
+    # Every answer links to its linkset, redirects and errors too (GS1 resolver standard); a compressed URI names
+    # its uncompressed form. Kept on g so the after-request step adds them to whatever the view's answer became.
+    found = LINKSET_LINK.format(uri=f"{verdicts.base()}{target.path}")
+    g.resolver_links = found if same_as is None else f'{found}, <{same_as}>; rel="owl:sameAs"'
 
 
 @blp.app_template_filter("shanghai")
@@ -335,38 +167,104 @@ def _resolver_headers(response: Response) -> Response:
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Accept, Accept-Language"
         response.headers["Access-Control-Max-Age"] = "86400"
-    rest = (request.view_args or {}).get("rest")
-    if rest is not None:
-        with suppress(BadDigitalLink):
-            response.headers["Link"] = _link_header(parse(rest))
+        rest = (request.view_args or {}).get("rest")
+        if rest is not None:  # a preflight of a Digital Link names its linkset too (GS1's suite reads it there)
+            with suppress(BadDigitalLink):
+                _links_for(parse(rest))
+    found = g.get("resolver_links")
+    if found is not None:
+        response.headers["Link"] = f"{found}, {response.headers['Link']}" if "Link" in response.headers else found
     response.vary.update(("Accept", "Accept-Language"))
     if "Cache-Control" not in response.headers:  # setdefault raises and catches a KeyError when it is absent
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
+RESOLVER_RESPONSES = {
+    "200": {"description": "Mobile page, verdict JSON, or linkset, by Accept and linkType"},
+    "300": {"description": "Several links fit the request equally: the candidates, as a linkset"},
+    "307": {"description": "Redirect to the default link (a bare request) or to the link type asked for"},
+    "400": "BAD_REQUEST",
+    "404": "NOT_FOUND",
+    "406": "NOT_ACCEPTABLE",
+    "422": "UNPROCESSABLE_ENTITY",
+    "429": "TOO_MANY_REQUESTS",
+}
+
+
 @blp.route("/01/<path:rest>")
 class DigitalLink(MethodView):
     @public_lookup
+    @blp.doc(summary="Resolve a trace code or product (GS1 Digital Link)", responses=RESOLVER_RESPONSES)
+    def get(self, rest):
+        """/01/{gtin}[/22/{cpv}][/10/{lot}][/21/{serial}]: the verdict, linkset or a redirect, by link type and Accept.
+
+        A bare request (no Accept, or */*) is redirected to the default link; one that names text/html or
+        application/json is answered here. Data attributes in the query (`?17=YYMMDD`) are checked. 400 for a URI
+        that is not a valid Digital Link (a wrong GTIN check digit too), 404 for an unknown code (a browser gets a
+        page saying so), 422 for a `barcode` that is not a valid GTIN.
+        """
+        target = parse(rest, _attributes())
+        _links_for(target)
+        return resolve(target, passed_on=request.query_string.decode())
+
+
+@blp.route("/<string:segment>")
+class CompressedDigitalLink(MethodView):
+    @public_lookup
+    @blp.doc(summary="Resolve a compressed GS1 Digital Link", responses=RESOLVER_RESPONSES)
+    def get(self, segment):
+        """A compressed Digital Link, answered as its uncompressed URI is (named in an owl:sameAs Link)."""
+        try:
+            elements, others = compression.decompress(segment)
+            rest, attributes = digital_link.uncompressed_rest(elements)
+        except compression.CompressionError:
+            raise NotFound(f"/{segment} is neither a page nor a compressed GS1 Digital Link.") from None
+        target = parse(rest, attributes)
+        query = "&".join(filter(None, (target.query, urlencode(others))))
+        passed_on = "&".join(filter(None, (query, request.query_string.decode())))
+        same_as = f"{verdicts.base()}{target.path}" + (f"?{query}" if query else "")
+        _links_for(target, same_as=same_as)
+        return resolve(target, passed_on=passed_on)
+
+
+@blp.route("/trace/products/<string:gtin>")
+class ProductPage(MethodView):
+    @public_lookup
+    @blp.doc(responses={"200": {"description": "The product page, or JSON by Accept"}, "404": "NOT_FOUND"})
+    def get(self, gtin):
+        """A registered product as a shopper reads it (the gs1:pip and default link of a product's Digital Link)."""
+        try:
+            gtin = normalize_gtin(gtin)
+        except ValueError:
+            raise NotFound(f"{gtin} is not a GTIN.") from None
+        return verdicts.product_answer(gtin, verdicts.language())
+
+
+@blp.route("/trace/items/<string:serial>")
+class ItemPage(MethodView):
+    @public_lookup
     @blp.doc(
-        summary="Resolve a trace code or product (GS1 Digital Link)",
+        parameters=[
+            {"in": "query", "name": name, "schema": {"type": "string"}, "description": description}
+            for name, description in (
+                ("lot", "The lot the label names; another than the code's is a lot_mismatch."),
+                ("cpv", "The consumer product variant the label names (our codes have none)."),
+                ("barcode", "The product barcode scanned beside the code."),
+            )
+        ],
         responses={
-            "200": {"description": "Mobile page, verdict JSON, or linkset, by Accept and linkType"},
-            "307": {"description": "Redirect to the link type asked for with linkType"},
-            "400": "BAD_REQUEST",
+            "200": {"description": "The verdict page, or JSON by Accept"},
             "404": "NOT_FOUND",
             "406": "NOT_ACCEPTABLE",
             "422": "UNPROCESSABLE_ENTITY",
-            "429": "TOO_MANY_REQUESTS",
         },
     )
-    def get(self, rest):
-        """/01/{gtin}[/10/{lot}]/21/{serial}: the verdict page, JSON, linkset or a redirect by link type.
-
-        400 for a URI that is not a valid Digital Link (a wrong GTIN check digit too), 404 for an unknown code
-        (a browser gets a page saying so), 422 for a `barcode` that is not a valid GTIN.
-        """
-        return resolve(rest)
+    def get(self, serial):
+        """A code's verdict page (the default link of a trace code's Digital Link), the label's lot checked."""
+        return verdicts.verdict(
+            serial.upper(), gtin=None, lot=verdicts.query_value("lot"), cpv=verdicts.query_value("cpv")
+        )
 
 
 @blp.route("/.well-known/gs1resolver")
@@ -381,17 +279,19 @@ class ResolverDescription(MethodView):
     )
     def get(self):
         """The resolver description file (GS1-Conformant Resolver 1.2)."""
-        base = _base()
+        base = verdicts.base()
         response = current_app.json.response(
             {
                 "name": "Smart Park trace code resolver",
                 "resolverRoot": base,
                 "supportedPrimaryKeys": ["01"],
                 "supportedLinkType": [
-                    {"namespace": documents.GS1_VOC, "prefix": "gs1:", "profile": f"{documents.GS1_VOC}?show=linktypes"}
+                    {"namespace": links.GS1_VOC, "prefix": "gs1:", "profile": f"{links.GS1_VOC}?show=linktypes"}
                 ],
-                "activeLinkTypes": list(documents.LINK_TYPES),
+                "activeLinkTypes": list(links.LINK_TYPES),
                 "linkTypeDefaultCanBeAll": False,
+                "linkTypeDefaultCanBeLinkset": False,
+                "jsonLdContextLocation": links.LINKSET_CONTEXT,
                 "supportedContextValuesEnumerated": [],
                 "contact": {"fn": "Smart Park", "hasEmail": "mailto:trace@smartpark.example.cn"},
             }

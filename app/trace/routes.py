@@ -13,7 +13,7 @@ from app.common.blueprint import Blueprint
 from app.config import current_settings
 from app.idempotency.guards import idempotent
 from app.infra.ratelimit import public_lookup
-from app.trace import chain, epcis, issuing, labels, lifecycle, resolver
+from app.trace import chain, epcis, issuing, labels, lifecycle, verdicts
 from app.trace.schemas import (
     BatchCodeQuery,
     BatchRead,
@@ -224,7 +224,7 @@ class Verify(MethodView):
     @blp.doc(responses=PUBLIC_LOOKUP_ERRORS)
     def post(self, payload):
         """Public: check a scanned trace code, and the product barcode beside it (dual-code check)."""
-        return resolver.verify(payload["code"], barcode=payload["barcode"])
+        return verdicts.verify(payload["code"], barcode=payload["barcode"])
 
 
 @blp.route("/trace/codes/<string:serial>")
@@ -234,7 +234,7 @@ class PublicCode(MethodView):
     @blp.doc(responses=PUBLIC_LOOKUP_ERRORS)
     def get(self, serial):
         """Public: a code's verdict and customs chain (the gs1:traceability link of the resolver)."""
-        return resolver.verify(serial, barcode=None)
+        return verdicts.public_code(serial)
 
 
 _EPCIS_BODY = {

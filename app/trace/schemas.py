@@ -142,7 +142,16 @@ class ScansRead(Schema):
 class VerdictRead(Schema):
     verdict = String(
         metadata={
-            "enum": ["genuine", "not_released", "gtin_mismatch", "lot_mismatch", "suspicious", "recalled", "void"]
+            "enum": [
+                "genuine",
+                "not_released",
+                "gtin_mismatch",
+                "lot_mismatch",
+                "cpv_mismatch",
+                "suspicious",
+                "recalled",
+                "void",
+            ]
         }
     )
     gtin = String()

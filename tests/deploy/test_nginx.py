@@ -222,9 +222,15 @@ def test_the_trace_host_serves_the_resolver_and_nothing_else_of_the_api(proxy):
         resolver = client.get(proxy.url("/.well-known/gs1resolver"), headers={"Host": TRACE_HOST})
         api = client.get(proxy.url("/api/v1/openapi.json"), headers={"Host": TRACE_HOST})
         plain = client.get(f"http://127.0.0.1:{proxy.http}/01/04006381333931", headers={"Host": TRACE_HOST})
+        # Where a bare request's default link leads, and a compressed Digital Link: the app answers them (its
+        # X-Request-Id), not nginx's 404.
+        page = client.get(proxy.url("/trace/products/04006381333931"), headers={"Host": TRACE_HOST})
+        compressed = client.get(proxy.url("/AQdJnd9bVg"), headers={"Host": TRACE_HOST, "Accept": "application/json"})
 
     assert resolver.status_code == 200
     assert api.status_code == 404
+    assert "X-Request-Id" in page.headers
+    assert 'rel="owl:sameAs"' in compressed.headers["Link"]
     assert plain.status_code == 301
     assert plain.headers["Location"] == f"https://{TRACE_HOST}/01/04006381333931"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -68,3 +69,9 @@ def release(client, headers, declaration_id: int):
     response = client.post(f"/api/v1/declarations/{declaration_id}/release", json={}, headers=headers)
     assert response.status_code == 200, response.json
     return response
+
+
+def follow(client, response, **kwargs):
+    """Follow the resolver's redirect on the trace host (absolute, which the test client will not follow itself)."""
+    location = urlsplit(response.headers["Location"])
+    return client.get(location.path + (f"?{location.query}" if location.query else ""), **kwargs)

@@ -4,12 +4,13 @@ import json
 import re
 from dataclasses import replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from app.trace.models import TraceScan
-from tests.trace.helpers import GTIN, OTHER_GTIN, REFERENCE, issue, make_setup, release, set_status
+from tests.trace.helpers import GTIN, OTHER_GTIN, REFERENCE, follow, issue, make_setup, release, set_status
 
 JSON = {"Accept": "application/json"}
 
@@ -250,8 +251,8 @@ def test_linkset_by_accept_header(client, live_code, settings):
     assert response.status_code == 200
     assert response.mimetype == "application/linkset+json"
     anchors = [entry["anchor"] for entry in response.json["linkset"]]
-    base = f"https://{settings.trace_host}"
-    assert anchors == [f"{base}/01/{GTIN}", f"{base}{live_code['path']}"]
+    # Written as the label prints them: a URI read off the label is its own anchor.
+    assert anchors == [f"https://{settings.trace_host.upper()}/01/{GTIN}", urlsplit(live_code["url"]).geturl()]
 
 
 def test_an_unacceptable_media_type_is_a_406_problem(client, live_code):
@@ -303,14 +304,14 @@ def test_every_answer_links_to_the_linkset(client, live_code, settings):
 @pytest.mark.parametrize(
     "link_type,target",
     [
-        ("gs1:pip", f"/01/{GTIN}"),
+        ("gs1:pip", f"/trace/products/{GTIN}"),
         ("gs1:traceability", "/api/v1/trace/codes/"),
         ("gs1:epcis", "/api/v1/trace-codes/"),
-        ("https://gs1.org/voc/pip", "/01/"),
+        ("https://gs1.org/voc/pip", "/trace/products/"),
     ],
 )
 def test_a_link_type_redirects_with_the_query_passed_on(client, live_code, settings, link_type, target):
-    response = client.get(f"{live_code['path']}?linkType={link_type}&utm=x")
+    response = client.get(f"{live_code['path']}?linkType={link_type}&utm=x", headers={"Accept-Language": "zh-CN"})
 
     assert response.status_code == 307
     assert response.headers["Location"].startswith(f"https://{settings.trace_host}{target}")
@@ -424,7 +425,10 @@ def test_the_resolver_json_and_the_api_agree_with_iso_times(client, live_code):
 
 
 def test_the_product_information_page_of_a_product_uri_is_answered_not_redirected_to_itself(client, live_code):
-    response = client.get(f"/01/{GTIN}?linkType=gs1:pip", headers=JSON)
+    redirect = client.get(f"/01/{GTIN}?linkType=gs1:pip", headers=JSON)
+    response = follow(client, redirect, headers=JSON)
 
+    assert redirect.status_code == 307
+    assert not redirect.headers["Location"].split("?")[0].endswith(f"/01/{GTIN}")
     assert response.status_code == 200
     assert response.json["gtin"] == GTIN

@@ -1,0 +1,121 @@
+"""GS1 Digital Link URIs as the resolver reads them: a GTIN with any of its key qualifiers (/22/ consumer product
+variant, /10/ lot, /21/ serial or /235/ third-party serial, in GS1's order), the data attributes of its query
+(`?17=YYMMDD`), and compressed URIs, decompressed to the same."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import biip
+from biip.gs1_application_identifiers import _GS1_APPLICATION_IDENTIFIERS
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+
+from app.errors import DomainError
+from app.trace import compression
+from app.trace.canonical_uris import PRIMARY_KEYS
+
+# The qualifiers of a GTIN in the order a Digital Link writes them (235 takes the place of 21).
+QUALIFIERS = ("22", "10", "21", "235")
+# Identifiers: never data attributes (a query may repeat /22/ or /10/, a claim checked like the path's).
+NOT_ATTRIBUTES = set(PRIMARY_KEYS) | {"21", "235", "254", "7040", "8011", "8019"}
+
+
+class BadDigitalLink(DomainError):
+    status, code, title = 400, "bad_digital_link", "Not a valid GS1 Digital Link URI"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a Digital Link names: the GTIN, its qualifiers, and the data attributes of its query."""
+
+    gtin: str
+    cpv: str | None = None
+    lot: str | None = None
+    serial: str | None = None
+    tpx: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The uncompressed path, qualifiers in GS1's order."""
+        path = f"/01/{self.gtin}"
+        for ai, value in (("22", self.cpv), ("10", self.lot), ("21", self.serial), ("235", self.tpx)):
+            if value is not None:
+                path += f"/{ai}/{quote(value, safe='')}"
+        return path
+
+    @property
+    def query(self) -> str:
+        """The data attributes as a query string (no `?`)."""
+        return "&".join(f"{ai}={quote(value, safe='')}" for ai, value in self.attributes)
+
+
+def parse(host: str, rest: str, attributes: tuple[tuple[str, str], ...] = ()) -> Target:
+    """The target of `/01/{rest}` with the numeric query pairs `attributes`; a bad one is a 400."""
+    try:
+        return _parse(host, rest, attributes)
+    except BadDigitalLink:
+        # A partly compressed URI keeps the GTIN and compresses the rest (/01/{gtin}/{compressed}).
+        gtin, _, segment = rest.rstrip("/").partition("/")
+        if not segment or "/" in segment or not compression.COMPRESSED.match(segment):
+            raise
+        try:
+            elements, _others = compression.decompress(segment)
+        except compression.CompressionError:
+            raise BadDigitalLink(f"/01/{rest} is not a GS1 Digital Link URI.") from None
+        return _parse(host, *uncompressed_rest((("01", gtin), *elements), attributes))
+
+
+# A request parses its path more than once, and a code is looked up again and again.
+@functools.lru_cache(maxsize=4096)
+def _parse(host: str, rest: str, attributes: tuple[tuple[str, str], ...]) -> Target:
+    path = "/01/" + rest.rstrip("/")
+    for ai, _value in attributes:
+        if ai not in _GS1_APPLICATION_IDENTIFIERS:
+            raise BadDigitalLink(f"?{ai}= is not a GS1 Application Identifier.")
+        if ai in NOT_ATTRIBUTES:
+            raise BadDigitalLink(f"({ai}) is an identifier, not a data attribute: it belongs in the path.")
+    query = "&".join(f"{ai}={quote(value, safe='')}" for ai, value in attributes)
+    try:
+        uri = GS1DigitalLinkURI.parse(f"https://{host}{path}" + (f"?{query}" if query else ""))
+    except (biip.BiipException, ValueError) as error:
+        raise BadDigitalLink(f"{path} is not a GS1 Digital Link URI: {error}") from None
+    gtin, *elements = uri.element_strings
+    # biip reports a wrong check digit beside the element instead of raising.
+    if gtin.gtin_error or gtin.gtin is None:
+        raise BadDigitalLink(f"{path}: {gtin.gtin_error or 'not a GTIN'}.")
+    qualifiers: dict[str, str] = {}
+    data: list[tuple[str, str]] = []
+    for element in elements:
+        ai = element.ai.ai
+        if ai in QUALIFIERS:
+            if qualifiers.setdefault(ai, element.value) != element.value:
+                raise BadDigitalLink(f"{path}: the URI names two different ({ai}) values.")
+        elif ai in NOT_ATTRIBUTES:
+            raise BadDigitalLink(f"{path}: AI {ai} is not a qualifier of a GTIN.")
+        else:
+            data.append((ai, element.value))
+    serial = qualifiers.get("21")
+    return Target(
+        gtin=gtin.gtin.as_gtin_14(),
+        cpv=qualifiers.get("22"),
+        lot=qualifiers.get("10"),
+        # Our serials are upper case; a hand-typed lower-case one means the same code.
+        serial=serial.upper() if serial else None,
+        tpx=qualifiers.get("235"),
+        attributes=tuple(data),
+    )
+
+
+def uncompressed_rest(
+    elements: tuple[tuple[str, str], ...], attributes: tuple[tuple[str, str], ...] = ()
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The `/01/` path rest and data attributes of decompressed element strings, qualifiers in GS1's order."""
+    values = dict(elements)
+    if "01" not in values:
+        raise compression.CompressionError("no GTIN: this resolver answers for GTINs only")
+    rest = values["01"] + "".join(f"/{ai}/{quote(values[ai], safe='')}" for ai in QUALIFIERS if ai in values)
+    data = tuple((ai, value) for ai, value in elements if ai != "01" and ai not in QUALIFIERS)
+    return rest, data + attributes
