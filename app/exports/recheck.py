@@ -65,8 +65,13 @@ DISPOSAL_LABELS = {
 }
 
 
-def open_bench_task(session: Session, declaration_id: int, *, officer: User) -> InspectionTask:
-    """The list's open-box recheck task, opened if needed and started at the bench so photos can be taken."""
+def open_bench_task(
+    session: Session, declaration_id: int, *, officer: User, at: datetime | None = None
+) -> InspectionTask:
+    """The list's open-box recheck task, opened if needed and started at the bench so photos can be taken.
+
+    `at` is when the officer opened it (at a bench without network, synced later); default now.
+    """
     declaration = session.scalar(
         select(Declaration).where(
             Declaration.id == declaration_id, Declaration.kind == EXPORT, declarations.visible_to(officer)
@@ -74,7 +79,7 @@ def open_bench_task(session: Session, declaration_id: int, *, officer: User) -> 
     )
     if declaration is None:
         raise NotFound(f"Export list {declaration_id} does not exist.")
-    return _bench_task(session, declaration, officer=officer, at=clock.utcnow())
+    return _bench_task(session, declaration, officer=officer, at=at or clock.utcnow())
 
 
 def _bench_task(session: Session, declaration: Declaration, *, officer: User, at: datetime) -> InspectionTask:
@@ -117,8 +122,13 @@ def record(
     result: InspectionResult,
     disposal: RecheckDisposal,
     notes: str | None = None,
+    at: datetime | None = None,
 ) -> Recheck:
-    """Record an officer's open-box recheck of one diverted (or held) parcel and carry out its disposal."""
+    """Record an officer's open-box recheck of one diverted (or held) parcel and carry out its disposal.
+
+    `at` is when the officer recorded it (offline, synced later); default now. The timeline counts the photos the
+    list's task has when the recheck is applied, as an inspection's result does.
+    """
     parcel = session.scalar(
         select(ExportParcel)
         .where(ExportParcel.waybill_no == waybill_no, ExportParcel.stage.in_(LIVE_STAGES))
@@ -134,7 +144,7 @@ def record(
     if parcel.stage is P.HELD and disposal is D.HOLD:
         raise InvalidTransition(f"Parcel {waybill_no} is held already; record the booked inspection's outcome.")
     declaration = session.get_one(Declaration, parcel.declaration_id)
-    now = clock.utcnow()
+    now = at or clock.utcnow()
     task = _bench_task(session, declaration, officer=officer, at=now)
     recheck = Recheck(
         parcel_id=parcel.id,
@@ -290,6 +300,13 @@ def list_rechecks(
         raise NotFound(f"Export list {declaration_id} does not exist.")
     statement = select(Recheck).join(Recheck.parcel).where(ExportParcel.declaration_id == declaration_id)
     return paginate(session, statement, key=Recheck.id, cursor=cursor, limit=limit)
+
+
+def find_parcel(session: Session, waybill_no: str) -> ExportParcel | None:
+    """The newest parcel under this waybill number (one reused only after its parcel departed or returned)."""
+    return session.scalar(
+        select(ExportParcel).where(ExportParcel.waybill_no == waybill_no).order_by(ExportParcel.id.desc()).limit(1)
+    )
 
 
 def awaiting_recheck(session: Session) -> dict[ParcelStage, int]:
