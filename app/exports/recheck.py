@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -33,6 +34,7 @@ from app.declarations.status import InvalidTransition, record_event
 from app.errors import InvalidInput, NotFound
 from app.exports.lists import EXPORT, LIVE_STAGES
 from app.exports.models import ExportParcel, ParcelStage, Recheck, RecheckDisposal
+from app.infra.statements import cached_statement
 from app.inspections import closing as inspection_closing
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import (
@@ -311,10 +313,18 @@ def find_parcel(session: Session, waybill_no: str) -> ExportParcel | None:
 
 def awaiting_recheck(session: Session) -> dict[ParcelStage, int]:
     """Parcels the officers still owe a recheck: diverted ones at the bench, held ones awaiting their inspection."""
-    awaiting = (P.DIVERTED, P.HELD)  # as ix_export_parcels_awaiting_recheck holds them
-    counts = dict.fromkeys(awaiting, 0)
-    rows = session.execute(
-        select(ExportParcel.stage, func.count()).where(ExportParcel.stage.in_(awaiting)).group_by(ExportParcel.stage)
-    )
-    counts.update({key: count for key, count in rows})
+    counts = dict.fromkeys(AWAITING_RECHECK, 0)
+    counts.update({key: count for key, count in session.execute(_awaiting_counts())})
     return counts
+
+
+AWAITING_RECHECK = (P.DIVERTED, P.HELD)
+# As ix_export_parcels_awaiting_recheck is written: PostgreSQL keeps one generic plan using it (bound values would
+# have it plan again on every execution, unable to prove they imply the index's predicate).
+AWAITING_RECHECK_WHERE = text("export_parcels.stage IN ('diverted', 'held')")
+
+
+# Every officer's home screen runs this: built once, not per request.
+@cached_statement
+def _awaiting_counts() -> Select[Any]:
+    return select(ExportParcel.stage, func.count()).where(AWAITING_RECHECK_WHERE).group_by(ExportParcel.stage)
