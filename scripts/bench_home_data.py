@@ -216,6 +216,8 @@ def _tasks(session, rng: random.Random, ids: list[int], rows: list[dict], now) -
             {
                 "task_no": f"CYBENCH{declaration_id:012d}",
                 "declaration_id": declaration_id,
+                "declaring_enterprise_id": row["declaring_enterprise_id"],
+                "warehouse_enterprise_id": row["warehouse_enterprise_id"],
                 "source": TaskSource.RECEIPT_500,
                 "method": InspectionMethod.MACHINE,
                 "status": status,

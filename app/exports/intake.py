@@ -12,6 +12,7 @@ import enum
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select, text, update
@@ -78,9 +79,19 @@ class ScanIn:
 
 
 def scan_in(
-    session: Session, *, operator: User, plate: str, seal_no: str, seal_intact: bool, waybills: Sequence[str]
+    session: Session,
+    *,
+    operator: User,
+    plate: str,
+    seal_no: str,
+    seal_intact: bool,
+    waybills: Sequence[str],
+    at: datetime | None = None,
 ) -> ScanIn:
-    """Check the vehicle's seal and scan its parcels into the operator's warehouse."""
+    """Check the vehicle's seal and scan its parcels into the operator's warehouse.
+
+    `at` is when the scan was made (a handheld's offline scan synced later); default now.
+    """
     warehouse_id = operator.enterprise_id
     if warehouse_id is None:
         raise InvalidInput("Only an operator of an in-zone warehouse can scan parcels in.")
@@ -98,6 +109,7 @@ def scan_in(
         and row.stage is ParcelStage.DECLARED
     ]
     now = clock.utcnow()
+    at = at or now
     moved: set[int] = set()
     if candidates:
         # Guarded by the stage: a twin scan-in of the same vehicle moves each parcel once.
@@ -105,7 +117,7 @@ def scan_in(
             session.scalars(
                 update(ExportParcel.__table__)
                 .where(ExportParcel.id.in_(candidates), ExportParcel.stage == ParcelStage.DECLARED)
-                .values(stage=ParcelStage.SCANNED_IN, scanned_in_at=now, updated_at=now)
+                .values(stage=ParcelStage.SCANNED_IN, scanned_in_at=at, updated_at=now)
                 .returning(ExportParcel.id)
             )
         )
@@ -120,7 +132,7 @@ def scan_in(
     per_list = Counter(item.declaration_id for item in result.items if item.outcome is ScanOutcome.SCANNED_IN)
     result.lists = [{"declaration_id": key, "scanned_in": count} for key, count in sorted(per_list.items())]
     if per_list:
-        _record(session, operator=operator, per_list=per_list, plate=plate, seal_no=seal_no, at=now)
+        _record(session, operator=operator, per_list=per_list, plate=plate, seal_no=seal_no, at=at)
     return result
 
 

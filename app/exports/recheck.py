@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -33,6 +34,7 @@ from app.declarations.status import InvalidTransition, record_event
 from app.errors import InvalidInput, NotFound
 from app.exports.lists import EXPORT, LIVE_STAGES
 from app.exports.models import ExportParcel, ParcelStage, Recheck, RecheckDisposal
+from app.infra.statements import cached_statement
 from app.inspections import closing as inspection_closing
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import (
@@ -65,8 +67,13 @@ DISPOSAL_LABELS = {
 }
 
 
-def open_bench_task(session: Session, declaration_id: int, *, officer: User) -> InspectionTask:
-    """The list's open-box recheck task, opened if needed and started at the bench so photos can be taken."""
+def open_bench_task(
+    session: Session, declaration_id: int, *, officer: User, at: datetime | None = None
+) -> InspectionTask:
+    """The list's open-box recheck task, opened if needed and started at the bench so photos can be taken.
+
+    `at` is when the officer opened it (at a bench without network, synced later); default now.
+    """
     declaration = session.scalar(
         select(Declaration).where(
             Declaration.id == declaration_id, Declaration.kind == EXPORT, declarations.visible_to(officer)
@@ -74,7 +81,7 @@ def open_bench_task(session: Session, declaration_id: int, *, officer: User) -> 
     )
     if declaration is None:
         raise NotFound(f"Export list {declaration_id} does not exist.")
-    return _bench_task(session, declaration, officer=officer, at=clock.utcnow())
+    return _bench_task(session, declaration, officer=officer, at=at or clock.utcnow())
 
 
 def _bench_task(session: Session, declaration: Declaration, *, officer: User, at: datetime) -> InspectionTask:
@@ -117,8 +124,13 @@ def record(
     result: InspectionResult,
     disposal: RecheckDisposal,
     notes: str | None = None,
+    at: datetime | None = None,
 ) -> Recheck:
-    """Record an officer's open-box recheck of one diverted (or held) parcel and carry out its disposal."""
+    """Record an officer's open-box recheck of one diverted (or held) parcel and carry out its disposal.
+
+    `at` is when the officer recorded it (offline, synced later); default now. The timeline counts the photos the
+    list's task has when the recheck is applied, as an inspection's result does.
+    """
     parcel = session.scalar(
         select(ExportParcel)
         .where(ExportParcel.waybill_no == waybill_no, ExportParcel.stage.in_(LIVE_STAGES))
@@ -134,7 +146,7 @@ def record(
     if parcel.stage is P.HELD and disposal is D.HOLD:
         raise InvalidTransition(f"Parcel {waybill_no} is held already; record the booked inspection's outcome.")
     declaration = session.get_one(Declaration, parcel.declaration_id)
-    now = clock.utcnow()
+    now = at or clock.utcnow()
     task = _bench_task(session, declaration, officer=officer, at=now)
     recheck = Recheck(
         parcel_id=parcel.id,
@@ -292,12 +304,27 @@ def list_rechecks(
     return paginate(session, statement, key=Recheck.id, cursor=cursor, limit=limit)
 
 
+def find_parcel(session: Session, waybill_no: str) -> ExportParcel | None:
+    """The newest parcel under this waybill number (one reused only after its parcel departed or returned)."""
+    return session.scalar(
+        select(ExportParcel).where(ExportParcel.waybill_no == waybill_no).order_by(ExportParcel.id.desc()).limit(1)
+    )
+
+
 def awaiting_recheck(session: Session) -> dict[ParcelStage, int]:
     """Parcels the officers still owe a recheck: diverted ones at the bench, held ones awaiting their inspection."""
-    awaiting = (P.DIVERTED, P.HELD)  # as ix_export_parcels_awaiting_recheck holds them
-    counts = dict.fromkeys(awaiting, 0)
-    rows = session.execute(
-        select(ExportParcel.stage, func.count()).where(ExportParcel.stage.in_(awaiting)).group_by(ExportParcel.stage)
-    )
-    counts.update({key: count for key, count in rows})
+    counts = dict.fromkeys(AWAITING_RECHECK, 0)
+    counts.update({key: count for key, count in session.execute(_awaiting_counts())})
     return counts
+
+
+AWAITING_RECHECK = (P.DIVERTED, P.HELD)
+# As ix_export_parcels_awaiting_recheck is written: PostgreSQL keeps one generic plan using it (bound values would
+# have it plan again on every execution, unable to prove they imply the index's predicate).
+AWAITING_RECHECK_WHERE = text("export_parcels.stage IN ('diverted', 'held')")
+
+
+# Every officer's home screen runs this: built once, not per request.
+@cached_statement
+def _awaiting_counts() -> Select[Any]:
+    return select(ExportParcel.stage, func.count()).where(AWAITING_RECHECK_WHERE).group_by(ExportParcel.stage)

@@ -53,16 +53,7 @@ def home_for(session: Session, user: User) -> dict[str, Any]:
     if user.role is Role.CUSTOMS_OFFICER:
         home["inspections"], home["officer"] = _officer(session, user)
     if user.role is Role.GATE_OPERATOR:
-        home["gates"] = [
-            {
-                "gate_id": w.gate.id,
-                "code": w.gate.code,
-                "name": w.gate.name,
-                "lane_assigned": w.lane_assigned,
-                "referred": w.referred,
-            }
-            for w in passage.waiting_by_gate(session)
-        ]
+        home["gates"] = passage.waiting_by_gate(session)
     return home
 
 
@@ -96,9 +87,9 @@ def _officer(session: Session, officer: User) -> tuple[dict[str, Any], dict[str,
     officer_queues = {
         "tasks_today_by_site": [
             {
-                "site_id": queue.site.id,
-                "code": queue.site.code,
-                "name": queue.site.name,
+                "site_id": queue.site_id,
+                "code": queue.code,
+                "name": queue.name,
                 "total": sum(queue.by_status.values()),
                 "by_status": _filled(SHOWN_TASK_STATUSES, queue.by_status),
             }

@@ -114,11 +114,27 @@ class InspectionTask(Base):
         Index("ix_inspection_tasks_site_appointment", "site_id", "appointment_at"),
         # The no-show sweep: appointed tasks whose time has passed.
         Index("ix_inspection_tasks_status_appointment", "status", "appointment_at"),
+        # A party's open tasks for the home screen, counted from these alone (migration 0024).
+        *(
+            Index(
+                f"ix_inspection_tasks_open_{party}",
+                f"{party}_enterprise_id",
+                "status",
+                "appointment_at",
+                sqlite_where=text("status != 'closed'"),
+                postgresql_where=text("status != 'closed'"),
+            )
+            for party in ("declaring", "warehouse")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     task_no: Mapped[str] = mapped_column(String(32), unique=True)
     declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
+    # The declaration's parties, copied when the task is issued (a list never changes them): who may see a task is
+    # then read off the task, not off a join with the tens of thousands of lists a large enterprise holds.
+    declaring_enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    warehouse_enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
     source: Mapped[TaskSource] = mapped_column(enum_type(TaskSource))
     method: Mapped[InspectionMethod] = mapped_column(enum_type(InspectionMethod))
     status: Mapped[TaskStatus] = mapped_column(enum_type(TaskStatus), default=TaskStatus.ISSUED)

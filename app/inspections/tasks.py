@@ -77,6 +77,8 @@ def issue_task(
         # unique column until then.
         task_no=secrets.token_hex(16),
         declaration=declaration,
+        declaring_enterprise_id=declaration.declaring_enterprise_id,
+        warehouse_enterprise_id=declaration.warehouse_enterprise_id,
         source=source,
         method=method,
         reason=reason,

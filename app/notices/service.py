@@ -215,24 +215,31 @@ def notices_after(session: Session, *, recipient: User, after_seq: int, limit: i
 
 def counts_for(session: Session, recipient: User) -> dict[str, int]:
     """How many of the recipient's notices are unread, and how many no app has acknowledged yet."""
-    # Reading acknowledges (mark_read), so the unacknowledged are among the unread: one partial index has both.
-    unread, unacknowledged = session.execute(
-        select(func.count(), func.count().filter(Notice.acknowledged_at.is_(None))).where(
-            Notice.recipient_id == recipient.id, Notice.read_at.is_(None)
-        )
-    ).one()
+    unread, unacknowledged = session.execute(_unread_counts(), {"recipient_id": recipient.id}).one()
     return {"unread": unread, "unacknowledged": unacknowledged}
 
 
 def latest_for(session: Session, recipient: User, *, limit: int) -> list[Notice]:
     """The recipient's newest committed notices, newest first."""
-    return list(
-        session.scalars(
-            select(Notice)
-            .where(Notice.recipient_id == recipient.id, Notice.seq.is_not(None))
-            .order_by(Notice.seq.desc())
-            .limit(limit)
-        )
+    return list(session.scalars(_latest(limit), {"recipient_id": recipient.id}))
+
+
+# Every home screen runs these two: built once, not per request.
+@cached_statement
+def _unread_counts() -> Select[Any]:
+    # Reading acknowledges (mark_read), so the unacknowledged are among the unread: one partial index has both.
+    return select(func.count(), func.count().filter(Notice.acknowledged_at.is_(None))).where(
+        Notice.recipient_id == bindparam("recipient_id"), Notice.read_at.is_(None)
+    )
+
+
+@cached_statement
+def _latest(limit: int) -> Select[tuple[Notice]]:
+    return (
+        select(Notice)
+        .where(Notice.recipient_id == bindparam("recipient_id"), Notice.seq.is_not(None))
+        .order_by(Notice.seq.desc())
+        .limit(limit)
     )
 
 

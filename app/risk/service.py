@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, and_, exists, func, literal, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, bindparam, exists, func, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import Declaration
 from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
+from app.infra.statements import cached_statement
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
 from app.notices import officers as on_duty
@@ -274,18 +275,27 @@ def list_warnings(
 def unresolved_by_severity(session: Session, *, officer: User) -> dict[Severity, dict[str, int]]:
     """Per severity: the warnings nobody has taken yet, and those `officer` took and has not resolved."""
     counts = {severity: {"open": 0, "taken_by_me": 0} for severity in Severity}
-    rows = session.execute(
+    for severity, still_open, taken_by_me in session.execute(_unresolved_counts(), {"officer_id": officer.id}):
+        counts[severity] = {"open": still_open, "taken_by_me": taken_by_me}
+    return counts
+
+
+# As uq_risk_warnings_open_subject is written: one generic plan uses it, not a plan per execution.
+UNRESOLVED = text("risk_warnings.status != 'resolved'")
+
+
+# Every officer's home screen runs this: built once, not per request.
+@cached_statement
+def _unresolved_counts() -> Select[Any]:
+    return (
         select(
             RiskWarning.severity,
             func.count().filter(RiskWarning.status == W.OPEN),
-            func.count().filter(RiskWarning.status == W.TAKEN, RiskWarning.assignee_id == officer.id),
+            func.count().filter(RiskWarning.status == W.TAKEN, RiskWarning.assignee_id == bindparam("officer_id")),
         )
-        .where(RiskWarning.status.in_((W.OPEN, W.TAKEN)))
+        .where(UNRESOLVED)
         .group_by(RiskWarning.severity)
     )
-    for severity, still_open, taken_by_me in rows:
-        counts[severity] = {"open": still_open, "taken_by_me": taken_by_me}
-    return counts
 
 
 def take(session: Session, warning_id: int, *, officer: User, actor: Actor) -> RiskWarning:

@@ -12,7 +12,11 @@ from marshmallow import Schema
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
+from app.exports import intake, recheck
 from app.exports import release as export_release
+from app.exports.loading_schemas import ParcelRecheckCreate, ParcelRecheckRead
+from app.exports.schemas import ParcelRead
+from app.exports.zone_schemas import ExportScanInCreate, ExportScanInRead
 from app.gates import decision
 from app.gates.passage import get_passage
 from app.gates.schemas import PassageRead
@@ -21,7 +25,7 @@ from app.inspections.schemas import TaskRead
 from app.inspections.tasks import get_task_for
 from app.stock import service as stock
 from app.stock.schemas import MovementRead, ScanInCreate
-from app.sync.schemas import GateDecisionAction, TaskAction, TaskResultAction
+from app.sync.schemas import GateDecisionAction, RecheckTaskAction, TaskAction, TaskResultAction
 from app.trace import lifecycle
 from app.trace.schemas import StatusChange, StatusChangeRead
 from app.users.models import Role, User
@@ -73,6 +77,23 @@ def _result(session: Session, caller: Caller, body: dict[str, Any], at: datetime
     return inspecting.record_result(session, task_id, officer=caller.user, at=at, **body)
 
 
+def _export_scan_in(session: Session, caller: Caller, body: dict[str, Any], at: datetime) -> Any:
+    return intake.scan_in(session, operator=caller.user, at=at, **body)
+
+
+def _recheck_task(session: Session, caller: Caller, body: dict[str, Any], at: datetime) -> Any:
+    return recheck.open_bench_task(session, body["declaration_id"], officer=caller.user, at=at)
+
+
+def _recheck(session: Session, caller: Caller, body: dict[str, Any], at: datetime) -> Any:
+    return recheck.record(session, officer=caller.user, at=at, **body)
+
+
+def _parcel_now(session: Session, caller: Caller, body: dict[str, Any]) -> Any:
+    parcel = recheck.find_parcel(session, body["waybill_no"])
+    return None if parcel is None else ParcelRead().dump(parcel)
+
+
 def _task_now(session: Session, caller: Caller, body: dict[str, Any]) -> Any:
     return TaskRead().dump(get_task_for(session, body["task_id"], viewer=caller.user))
 
@@ -100,4 +121,10 @@ ACTIONS: dict[str, ActionType] = {
     ),
     "inspection.start": ActionType((Role.CUSTOMS_OFFICER,), TaskAction, _start, TaskRead(), current=_task_now),
     "inspection.result": ActionType((Role.CUSTOMS_OFFICER,), TaskResultAction, _result, TaskRead(), current=_task_now),
+    # A scan-in answers each waybill's outcome (already scanned in is one of them): it never conflicts.
+    "export.scan_in": ActionType((Role.WAREHOUSE_OPERATOR,), ExportScanInCreate, _export_scan_in, ExportScanInRead()),
+    "export.recheck_task": ActionType((Role.CUSTOMS_OFFICER,), RecheckTaskAction, _recheck_task, TaskRead()),
+    "export.recheck": ActionType(
+        (Role.CUSTOMS_OFFICER,), ParcelRecheckCreate, _recheck, ParcelRecheckRead(), status=201, current=_parcel_now
+    ),
 }

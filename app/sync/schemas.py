@@ -15,6 +15,9 @@ ACTION_TYPES = (
     "inspection.goods_ready",
     "inspection.start",
     "inspection.result",
+    "export.scan_in",
+    "export.recheck_task",
+    "export.recheck",
 )
 
 
@@ -24,6 +27,10 @@ class TaskAction(Schema):
 
 class TaskResultAction(ResultCreate):
     task_id = BigInteger(required=True)
+
+
+class RecheckTaskAction(Schema):
+    declaration_id = BigInteger(required=True, metadata={"description": "The export list at the recheck bench."})
 
 
 class GateDecisionAction(DecisionCreate):
@@ -42,7 +49,9 @@ class SyncAction(Schema):
         load_default=dict,
         metadata={
             "description": "What the matching route takes; an inspection step names its `task_id`, a gate "
-            "decision its `passage_id`."
+            "decision its `passage_id`, the opening of an export list's recheck at the bench its `declaration_id`. "
+            "Photos are uploaded to the task (POST /api/v1/inspection-tasks/{id}/photos) once it is open and before "
+            "its result or recheck is sent: the timeline step counts the photos the task has then."
         },
     )
 

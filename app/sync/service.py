@@ -70,14 +70,32 @@ def _attempt(
             raise InvalidInput(
                 "The action's body did not pass validation; see errors.", errors={"json": error.messages}
             ) from error
-        with session.begin_nested():
-            result = kind.answer.dump(kind.apply(session, caller, body, at))
+        result = _apply(session, kind, caller, body, at)
     except DomainError as error:
         refused = _refused(error)
         if kind.current is not None and refused["outcome"] == "conflict":
             refused["problem"]["current"] = _current(session, kind, caller, action)
         return refused
     return {"outcome": "applied", "status": kind.status, "result": result}
+
+
+def _apply(session: Session, kind: ActionType, caller: Caller, body: dict[str, Any], at: datetime) -> Any:
+    """The action in a savepoint of its own: undone if refused, unless the refusal keeps its bookkeeping (a broken
+    seal's risk warning), as `db.transaction()` keeps it for the route."""
+    savepoint = session.begin_nested()
+    try:
+        result = kind.answer.dump(kind.apply(session, caller, body, at))
+    except DomainError as error:
+        if error.keeps_changes:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return result
 
 
 def _when(done_at: datetime, *, window: timedelta) -> datetime:
