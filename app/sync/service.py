@@ -119,7 +119,7 @@ def _current(session: Session, kind: ActionType, caller: Caller, action: dict[st
 
 
 def _refused(error: DomainError) -> dict[str, Any]:
-    problem: dict[str, Any] = {"code": error.code, "title": error.title, "detail": error.detail}
+    problem: dict[str, Any] = {"code": error.code, "title": str(error.title), "detail": str(error.detail)}
     if error.errors:
         problem["errors"] = error.errors
     outcome = "conflict" if error.status == 409 else "rejected"
