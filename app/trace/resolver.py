@@ -37,6 +37,7 @@ blp = Blueprint(
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HTML, JSON, LINKSET = "text/html", "application/json", "application/linkset+json"
+PROBLEM_JSON = "application/problem+json"
 LINKSET_TYPES = {"linkset", "all"}
 LINKSET_LINK = '<{uri}?linkType=linkset>; rel="linkset"; type="application/linkset+json"'
 CONTEXT_LINK = f'<{links.LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
@@ -180,14 +181,35 @@ def _resolver_headers(response: Response) -> Response:
     return response
 
 
+PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
+PAGE = {"schema": {"type": "string"}}
+OBJECT = {"schema": {"type": "object"}}
+# The pages answer by Accept: HTML for a browser (a missing code or a bad barcode too, as a page that says so), else
+# JSON or a problem.
+PAGE_RESPONSES = {
+    "200": {"description": "The page, or JSON by Accept", "content": {"text/html": PAGE, JSON: OBJECT}},
+    "404": {
+        "description": "Not found: a page saying so, or a problem",
+        "content": {"text/html": PAGE, PROBLEM_JSON: PROBLEM},
+    },
+    "406": "NOT_ACCEPTABLE",
+    "422": {
+        "description": "`barcode` is not a GTIN: the page says so, or a problem",
+        "content": {"text/html": PAGE, PROBLEM_JSON: PROBLEM},
+    },
+}
 RESOLVER_RESPONSES = {
-    "200": {"description": "Mobile page, verdict JSON, or linkset, by Accept and linkType"},
-    "300": {"description": "Several links fit the request equally: the candidates, as a linkset"},
+    **PAGE_RESPONSES,
+    "200": {
+        "description": "The page, verdict JSON, or linkset, by Accept and linkType",
+        "content": {"text/html": PAGE, JSON: OBJECT, LINKSET: OBJECT},
+    },
+    "300": {
+        "description": "Several links fit the request equally: the candidates, as a linkset",
+        "content": {LINKSET: OBJECT},
+    },
     "307": {"description": "Redirect to the default link (a bare request) or to the link type asked for"},
     "400": "BAD_REQUEST",
-    "404": "NOT_FOUND",
-    "406": "NOT_ACCEPTABLE",
-    "422": "UNPROCESSABLE_ENTITY",
     "429": "TOO_MANY_REQUESTS",
 }
 
@@ -231,7 +253,7 @@ class CompressedDigitalLink(MethodView):
 @blp.route("/trace/products/<string:gtin>")
 class ProductPage(MethodView):
     @public_lookup
-    @blp.doc(responses={"200": {"description": "The product page, or JSON by Accept"}, "404": "NOT_FOUND"})
+    @blp.doc(responses={"200": PAGE_RESPONSES["200"], "404": PAGE_RESPONSES["404"]})
     def get(self, gtin):
         """A registered product as a shopper reads it (the gs1:pip and default link of a product's Digital Link)."""
         try:
@@ -254,10 +276,7 @@ class ItemPage(MethodView):
             )
         ],
         responses={
-            "200": {"description": "The verdict page, or JSON by Accept"},
-            "404": "NOT_FOUND",
-            "406": "NOT_ACCEPTABLE",
-            "422": "UNPROCESSABLE_ENTITY",
+            **PAGE_RESPONSES,
         },
     )
     def get(self, serial):
