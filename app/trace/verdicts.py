@@ -34,6 +34,7 @@ class UnknownTraceCode(NotFound):
 
 
 def base() -> str:
+    """The trace host's root, where the resolver's own links point."""
     return f"https://{current_settings().trace_host}"
 
 
@@ -47,6 +48,7 @@ def query_value(name: str) -> str | None:
 
 
 def language() -> str:
+    """The language to answer in: `?lang=`, else Accept-Language, else Chinese."""
     # Scanner apps send neither; parsing both for nothing took a twentieth of a lookup.
     if request.query_string:
         wanted = query_value("lang")
@@ -56,6 +58,9 @@ def language() -> str:
     return "zh" if header is None else _language(header)
 
 
+# Phones send a few distinct Accept and Accept-Language headers, and werkzeug's parse and match of a browser's Accept
+# took a third of a JSON lookup (420,000 instructions; Accept-Language 90,000): each distinct header is matched once,
+# as request.accept_mimetypes and request.accept_languages would match it. Bounded: an odd header costs only a miss.
 @functools.lru_cache(maxsize=512)
 def _language(header: str) -> str:
     return parse_accept_header(header, LanguageAccept).best_match(["zh", "en"], default="zh") or "zh"
@@ -83,6 +88,7 @@ def _scan_client() -> ScanClient | None:
     return ScanClient(network=truncate_address(request.remote_addr), client_class=client_class, region=(region or None))
 
 
+# Phones of one model send one user agent: classify each once.
 @functools.lru_cache(maxsize=1024)
 def _client_class(agent: str) -> str | None:
     """The kind of client a user agent names; None for a bot or a link preview."""
@@ -98,6 +104,7 @@ def _client_class(agent: str) -> str | None:
 
 
 def clone_rules(settings: Settings) -> CloneRules:
+    """The clone rules the settings name."""
     return CloneRules(
         lookups=settings.trace_scan_limit,
         networks=settings.trace_network_limit,
@@ -181,6 +188,7 @@ def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = 
 
 
 def product_answer(gtin: str, lang: str) -> Response:
+    """A registered product as the page or JSON (by Accept); 404 if the park has no product of that GTIN."""
     with db.transaction() as session:
         product = goods.find_product_by_gtin(session, gtin)
     if product is None:
