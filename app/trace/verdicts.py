@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, render_template, request
 from werkzeug.datastructures import LanguageAccept, MIMEAccept
@@ -15,8 +16,8 @@ from app.common.fields import normalize_gtin
 from app.config import Settings, current_settings
 from app.errors import InvalidInput, NotFound
 from app.goods import service as goods
-from app.trace import alarms, documents
-from app.trace.digital_link import BadDigitalLink, parse
+from app.trace import alarms, compression, documents
+from app.trace.digital_link import BadDigitalLink, Target, parse, uncompressed_rest
 from app.trace.lookup import CloneRules, Lookup, ScanClient, look_up, truncate_address
 from app.trace.scans import ScanRecorder
 
@@ -152,8 +153,8 @@ def _unknown(serial: str) -> UnknownTraceCode:
 
 def verify(code: str, *, barcode: str | None) -> Response:
     """The verdict document for a scanned code (its URL or serial) and an optional product barcode, as JSON."""
-    if "/01/" in code:
-        target = parse(current_settings().trace_host, code.split("/01/", 1)[1].split("?", 1)[0])
+    if "/01/" in code or code.lower().startswith(("https://", "http://")):
+        target = _target(code)
         if target.serial is None:
             raise BadDigitalLink("The code names a product, not a traced item (no /21/ serial).")
         serial, gtin, lot, cpv = target.serial, target.gtin, target.lot, target.cpv
@@ -163,6 +164,19 @@ def verify(code: str, *, barcode: str | None) -> Response:
     if lookup is None:
         raise _unknown(serial)
     return current_app.json.response(documents.verdict_document(lookup, language(), as_json=True))
+
+
+def _target(uri: str) -> Target:
+    """What a scanned Digital Link names, compressed or not; a bad one is a 400."""
+    host = current_settings().trace_host
+    if "/01/" in uri:
+        return parse(host, uri.split("/01/", 1)[1].split("?", 1)[0])
+    segment = urlsplit(uri).path.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        elements, _others = compression.decompress(segment)
+        return parse(host, *uncompressed_rest(elements))
+    except compression.CompressionError:
+        raise BadDigitalLink(f"{uri} is not a GS1 Digital Link URI.") from None
 
 
 def public_code(serial: str, *, as_page: bool = False) -> Response:
