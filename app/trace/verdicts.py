@@ -213,10 +213,11 @@ def product_answer(gtin: str, lang: str) -> Response:
     return Response(body, mimetype="text/html")
 
 
-def verdict(serial: str, *, gtin: str | None, lot: str | None, cpv: str | None) -> Response:
-    """A code's verdict as the page or JSON (by Accept), the product barcode of `?barcode=` checked too."""
+def verdict(serial: str, *, gtin: str | None, lot: str | None, cpv: str | None, best: str | None = None) -> Response:
+    """A code's verdict as the page or JSON (by Accept, or `best` if the caller matched it already), the product
+    barcode of `?barcode=` checked too."""
     lang = language()
-    best = wanted(HTML, JSON)
+    best = best or wanted(HTML, JSON)
     if best is None:
         abort(406)
     wants_html = best == HTML
