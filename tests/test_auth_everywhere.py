@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import Rule
 
-# Public by design: sign-in and the forgotten-password reset, the consumer's trace lookups and the resolver, health
-# probes, the API's own docs.
+# Public by design: sign-in and the forgotten-password reset, the consumer's trace lookups and the resolver (compressed
+# Digital Links and its default links' pages too), health probes, the API's own docs.
 PUBLIC = {
     "/.well-known/gs1resolver",
     "/01/<path:rest>",
+    "/<string:segment>",
     "/api/v1/auth/login",
     "/api/v1/auth/password-reset",
     "/api/v1/auth/password-reset/confirm",
@@ -22,6 +23,8 @@ PUBLIC = {
     "/healthz",
     "/readyz",
     "/static/<path:filename>",
+    "/trace/items/<string:serial>",
+    "/trace/products/<string:gtin>",
 }
 # Protected by credentials of their own, tested where they are built: Prometheus' bearer token (tests/infra).
 OWN_CREDENTIALS = {"/metrics"}

@@ -37,13 +37,14 @@ class Target:
     tpx: str | None = None
     attributes: tuple[tuple[str, str], ...] = ()
 
-    @property
+    @functools.cached_property
     def path(self) -> str:
         """The uncompressed path, qualifiers in GS1's order."""
         path = f"/01/{self.gtin}"
         for ai, value in (("22", self.cpv), ("10", self.lot), ("21", self.serial), ("235", self.tpx)):
             if value is not None:
-                path += f"/{ai}/{quote(value, safe='')}"
+                # Our serials and most lots are plain letters and digits, which need no escaping.
+                path += f"/{ai}/{value if value.isascii() and value.isalnum() else quote(value, safe='')}"
         return path
 
     @property

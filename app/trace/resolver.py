@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from contextlib import suppress
 from datetime import datetime
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, g, redirect, request
@@ -37,6 +37,7 @@ blp = Blueprint(
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HTML, JSON, LINKSET = "text/html", "application/json", "application/linkset+json"
+PROBLEM_JSON = "application/problem+json"
 LINKSET_TYPES = {"linkset", "all"}
 LINKSET_LINK = '<{uri}?linkType=linkset>; rel="linkset"; type="application/linkset+json"'
 CONTEXT_LINK = f'<{links.LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
@@ -58,14 +59,6 @@ def _attributes() -> tuple[tuple[str, str], ...]:
     return tuple((key, value) for key, value in request.args.items(multi=True) if key[:1].isdigit())
 
 
-# Phones send a few distinct Accept and Accept-Language headers, and werkzeug's parse and match of a browser's Accept
-# took a third of a JSON lookup (420,000 instructions; Accept-Language 90,000): each distinct header is matched once,
-# as request.accept_mimetypes and request.accept_languages would match it. Bounded: an odd header costs only a miss.
-
-
-# Phones of one model send one user agent: classify each once.
-
-
 def _link_type() -> str | None:
     raw = verdicts.query_value("linkType")
     if raw is None:
@@ -76,24 +69,21 @@ def _link_type() -> str | None:
     return raw
 
 
-def _levels(target: Target) -> tuple[links.Level, ...]:
-    settings = current_settings()
-    return links.levels(verdicts.base(), settings.trace_host, target)
-
-
-def _follow(target: Target, link_type: str, *, passed_on: str) -> Response:
+def _follow(target: Target, link_type: str, *, passed_on: str, accept: str | None) -> Response:
     """Redirect (307) to the link of `link_type` that fits the request, or offer the candidates (300)."""
-    levels = _levels(target)
+    base = verdicts.base()
+    levels = links.levels(base, current_settings().trace_host, target)
     candidates = links.links_of_type(levels, link_type)
     if not candidates:
         raise LinkTypeUnavailable(f"This resolver has no gs1:{link_type} link for {target.path}.")
-    language = verdicts.query_value("lang") if request.query_string else None
-    chosen = links.select(
-        candidates,
-        accept=request.headers.get("Accept"),
-        language=language or request.headers.get("Accept-Language"),
-        context=verdicts.query_value("context"),
-    )
+    chosen = candidates
+    if len(candidates) > 1:  # most link types have one link: nothing of the request to weigh
+        chosen = links.select(
+            candidates,
+            accept=accept,
+            language=verdicts.query_value("lang") or request.headers.get("Accept-Language"),
+            context=verdicts.query_value("context"),
+        )
     if len(chosen) > 1:
         response = current_app.json.response(links.choices(levels[-1].anchor, chosen))
         response.status_code = 300
@@ -102,7 +92,7 @@ def _follow(target: Target, link_type: str, *, passed_on: str) -> Response:
     href = chosen[0].href
     # Our links lead to pages and APIs, never back to a Digital Link: a redirect to the request's own URI is a loop
     # a phone's browser follows until it gives up.
-    if urlsplit(href).path == request.path:
+    if href.partition("?")[0] == base + request.path:
         raise LinkTypeUnavailable(f"The gs1:{link_type} link of {target.path} is this URI itself.")
     # The resolver passes the request's query on to the target, as GS1's resolver standard asks.
     if passed_on:
@@ -115,7 +105,8 @@ def _linkset(target: Target) -> Response:
     if name is None or (target.serial is not None and target.cpv is not None):
         raise verdicts.UnknownTraceCode(f"Nothing is registered under {target.path}.")
     description = name if target.serial is None else f"{name}, 溯源码 {target.serial}"
-    response = current_app.json.response(links.linkset(_levels(target), name, description))
+    levels = links.levels(verdicts.base(), current_settings().trace_host, target)
+    response = current_app.json.response(links.linkset(levels, name, description))
     response.mimetype = LINKSET
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
@@ -124,25 +115,28 @@ def _linkset(target: Target) -> Response:
 def resolve(target: Target, *, passed_on: str) -> Response:
     """Answer a Digital Link request by link type and media type (see the module docstring)."""
     link_type = _link_type()
-    if link_type in LINKSET_TYPES or (link_type is None and verdicts.wanted(HTML, JSON, LINKSET) == LINKSET):
-        response = _linkset(target)
-        response.headers["Link"] = CONTEXT_LINK
-        return response
+    accept = request.headers.get("Accept")
+    best, named = _negotiate(accept)
+    if link_type in LINKSET_TYPES or (link_type is None and best == LINKSET):
+        g.resolver_links += f", {CONTEXT_LINK}"
+        return _linkset(target)
     if link_type is not None:
-        return _follow(target, link_type, passed_on=passed_on)
-    if not _names_a_media_type(request.headers.get("Accept")):
+        return _follow(target, link_type, passed_on=passed_on, accept=accept)
+    if not named:
         # A bare request (no Accept, or */*) goes to the default link (GS1 resolver standard).
-        return _follow(target, "defaultLink", passed_on=passed_on)
+        return _follow(target, "defaultLink", passed_on=passed_on, accept=accept)
     # A client that names the page or JSON gets the identified thing's own answer here: a phone's browser spares a
     # round trip on a mobile network, and the verdict checks every qualifier the URI names.
     if target.serial is None:
         return verdicts.product_answer(target.gtin, verdicts.language())
-    return verdicts.verdict(target.serial, gtin=target.gtin, lot=target.lot, cpv=target.cpv)
+    return verdicts.verdict(target.serial, gtin=target.gtin, lot=target.lot, cpv=target.cpv, best=best)
 
 
 @functools.lru_cache(maxsize=512)
-def _names_a_media_type(accept: str | None) -> bool:
-    return accept is not None and any(value != "*/*" for value in parse_accept_header(accept, MIMEAccept).values())
+def _negotiate(accept: str | None) -> tuple[str | None, bool]:
+    """The media type an Accept header prefers among ours, and whether it names one at all (not only */*)."""
+    parsed = parse_accept_header(accept, MIMEAccept)
+    return parsed.best_match((HTML, JSON, LINKSET)), any(value != "*/*" for value in parsed.values())
 
 
 def _links_for(target: Target, *, same_as: str | None = None) -> None:
@@ -172,22 +166,43 @@ def _resolver_headers(response: Response) -> Response:
             with suppress(BadDigitalLink):
                 _links_for(parse(rest))
     found = g.get("resolver_links")
-    if found is not None:
-        response.headers["Link"] = f"{found}, {response.headers['Link']}" if "Link" in response.headers else found
+    if found is not None:  # the only Link header a resolver answer gets: add it without looking for another
+        response.headers.add("Link", found)
     response.vary.update(("Accept", "Accept-Language"))
     if "Cache-Control" not in response.headers:  # setdefault raises and catches a KeyError when it is absent
         response.headers["Cache-Control"] = "no-store"
     return response
 
 
+PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
+PAGE = {"schema": {"type": "string"}}
+OBJECT = {"schema": {"type": "object"}}
+# The pages answer by Accept: HTML for a browser (a missing code or a bad barcode too, as a page that says so), else
+# JSON or a problem.
+PAGE_RESPONSES = {
+    "200": {"description": "The page, or JSON by Accept", "content": {"text/html": PAGE, JSON: OBJECT}},
+    "404": {
+        "description": "Not found: a page saying so, or a problem",
+        "content": {"text/html": PAGE, PROBLEM_JSON: PROBLEM},
+    },
+    "406": "NOT_ACCEPTABLE",
+    "422": {
+        "description": "`barcode` is not a GTIN: the page says so, or a problem",
+        "content": {"text/html": PAGE, PROBLEM_JSON: PROBLEM},
+    },
+}
 RESOLVER_RESPONSES = {
-    "200": {"description": "Mobile page, verdict JSON, or linkset, by Accept and linkType"},
-    "300": {"description": "Several links fit the request equally: the candidates, as a linkset"},
+    **PAGE_RESPONSES,
+    "200": {
+        "description": "The page, verdict JSON, or linkset, by Accept and linkType",
+        "content": {"text/html": PAGE, JSON: OBJECT, LINKSET: OBJECT},
+    },
+    "300": {
+        "description": "Several links fit the request equally: the candidates, as a linkset",
+        "content": {LINKSET: OBJECT},
+    },
     "307": {"description": "Redirect to the default link (a bare request) or to the link type asked for"},
     "400": "BAD_REQUEST",
-    "404": "NOT_FOUND",
-    "406": "NOT_ACCEPTABLE",
-    "422": "UNPROCESSABLE_ENTITY",
     "429": "TOO_MANY_REQUESTS",
 }
 
@@ -231,7 +246,7 @@ class CompressedDigitalLink(MethodView):
 @blp.route("/trace/products/<string:gtin>")
 class ProductPage(MethodView):
     @public_lookup
-    @blp.doc(responses={"200": {"description": "The product page, or JSON by Accept"}, "404": "NOT_FOUND"})
+    @blp.doc(responses={"200": PAGE_RESPONSES["200"], "404": PAGE_RESPONSES["404"]})
     def get(self, gtin):
         """A registered product as a shopper reads it (the gs1:pip and default link of a product's Digital Link)."""
         try:
@@ -254,10 +269,7 @@ class ItemPage(MethodView):
             )
         ],
         responses={
-            "200": {"description": "The verdict page, or JSON by Accept"},
-            "404": "NOT_FOUND",
-            "406": "NOT_ACCEPTABLE",
-            "422": "UNPROCESSABLE_ENTITY",
+            **PAGE_RESPONSES,
         },
     )
     def get(self, serial):

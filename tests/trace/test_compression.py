@@ -149,3 +149,11 @@ def test_a_single_segment_that_is_no_digital_link_is_404(client):
     response = client.get("/robots", headers=JSON)
 
     assert response.status_code == 404
+
+
+def test_the_verify_api_reads_a_scanned_compressed_uri(client, code, settings):
+    scanned = f"HTTPS://{settings.trace_host.upper()}/CwdJnd9bVodzJC4L9leoM7GcHgAhBiCg"
+
+    response = client.post("/api/v1/trace/verify", json={"code": scanned})
+
+    assert response.json["verdict"] == "lot_mismatch"
