@@ -19,6 +19,7 @@ from app.audit import service as audit
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import (
+    IN_PLAY,
     IN_PLAY_SQL,
     Declaration,
     DeclarationEvent,
@@ -79,25 +80,34 @@ def seen_as(model: Any, party: str, enterprise_id: Any) -> ColumnElement[bool]:
 
 def in_play_by_status(session: Session, *, viewer: User) -> dict[DeclarationKind, dict[DeclarationStatus, int]]:
     """How many lists in play (IN_PLAY) the viewer may see, per kind and status, import and export alike."""
+    row = session.execute(_in_play_counts(visible_as(viewer)), {"enterprise_id": viewer.enterprise_id}).one()
     counts: dict[DeclarationKind, dict[DeclarationStatus, int]] = {kind: {} for kind in DeclarationKind}
-    rows = session.execute(_in_play_counts(visible_as(viewer)), {"enterprise_id": viewer.enterprise_id})
-    for kind, status, count in rows:
-        counts[kind][status] = count
+    for (kind, status), count in zip(IN_PLAY_GROUPS, row, strict=True):
+        if count:
+            counts[kind][status] = count
     return counts
 
 
 # The partial indexes' own predicate, written into the SQL: PostgreSQL can then keep one generic plan that uses them
 # instead of planning the statement again on every execution (it cannot prove that bound values imply it).
 IN_PLAY_WHERE = text(f"declarations.{IN_PLAY_SQL}")
+IN_PLAY_GROUPS = [(kind, status) for kind in DeclarationKind for status in IN_PLAY]
 
 
 # Every home screen runs this: built once per party, not per request.
 @cached_statement
 def _in_play_counts(party: str) -> Select[Any]:
-    return (
-        select(Declaration.kind, Declaration.status, func.count())
-        .where(seen_as(Declaration, party, bindparam("enterprise_id")), IN_PLAY_WHERE)
-        .group_by(Declaration.kind, Declaration.status)
+    # One count per kind and status, each over its own range of the partial index, in one row: a GROUP BY over all
+    # of them compared every entry with the last (the park's 23,000 lists in play with 100,000 lists: 1.8 ms grouped,
+    # 0.9 ms as ranges; pgbench, prepared).
+    seen = seen_as(Declaration, party, bindparam("enterprise_id"))
+    return select(
+        *(
+            select(func.count())
+            .where(seen, Declaration.kind == kind, Declaration.status == status, IN_PLAY_WHERE)
+            .scalar_subquery()
+            for kind, status in IN_PLAY_GROUPS
+        )
     )
 
 
