@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.common import clock
 from app.errors import DomainError, InvalidInput, PermissionDenied
+from app.i18n import _
 from app.idempotency import service as answers
 from app.sync.actions import ACTIONS, ActionType, Caller
 
@@ -63,12 +64,12 @@ def _attempt(
     try:
         at = _when(action["done_at"], window=window)
         if caller.user.role not in kind.roles:
-            raise PermissionDenied(f"Your role may not send {action['type']} actions.")
+            raise PermissionDenied(_("Your role may not send %(type)s actions.", type=action["type"]))
         try:
             body = kind.body().load(action["body"])
         except ValidationError as error:
             raise InvalidInput(
-                "The action's body did not pass validation; see errors.", errors={"json": error.messages}
+                _("The action's body did not pass validation; see errors."), errors={"json": error.messages}
             ) from error
         with session.begin_nested():
             result = kind.answer.dump(kind.apply(session, caller, body, at))
@@ -83,10 +84,12 @@ def _attempt(
 def _when(done_at: datetime, *, window: timedelta) -> datetime:
     now = clock.utcnow()
     if done_at > now + CLOCK_SKEW:
-        raise InvalidInput.of_field("done_at", "An action cannot have been done in the future; check the clock.")
+        raise InvalidInput.of_field("done_at", _("An action cannot have been done in the future; check the clock."))
     if done_at < now - window:
         hours = int(window.total_seconds() // 3600)
-        raise InvalidInput.of_field("done_at", f"Actions older than {hours} hours are no longer accepted.")
+        raise InvalidInput.of_field(
+            "done_at", _("Actions older than %(hours)s hours are no longer accepted.", hours=hours)
+        )
     return min(done_at, now)
 
 
