@@ -64,6 +64,7 @@ class DomainError(Exception):
         errors: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        detail = str(detail)  # a lazy text (_l) in the language of the request that raised it
         super().__init__(detail)
         self.detail = detail
         self.errors = errors

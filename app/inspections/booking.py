@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.common import clock
 from app.declarations.status import InvalidTransition
 from app.errors import InvalidInput
-from app.i18n import N_, _, _l
+from app.i18n import N_, _
 from app.inspections.models import InspectionSlot, InspectionTask, TaskStatus
 from app.inspections.rules import BOOKABLE, SHANGHAI, SlotFull, SlotUnavailable
 from app.inspections.tasks import declaration_number, lock_task_for, notify_parties, record_step
@@ -79,7 +79,7 @@ def book(session: Session, task_id: int, *, slot_id: int, booker: User) -> Inspe
         # Each booking is its own event, even back to a slot booked before.
         source=f"booked/{task.appointed_at.isoformat()}",
         title=Message(
-            N_("Inspection rebooked: %(number)s") if previous else _l("Inspection booked: %(number)s"), number=number
+            N_("Inspection rebooked: %(number)s") if previous else N_("Inspection booked: %(number)s"), number=number
         ),
         body=Message(N_("Task %(task_no)s is booked for %(when)s (China time)."), task_no=task.task_no, when=when),
     )

@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
+from app import field_errors
 from app.common import clock
 from app.errors import DomainError, InvalidInput, PermissionDenied
 from app.i18n import _
@@ -104,9 +105,9 @@ def _current(session: Session, kind: ActionType, caller: Caller, action: dict[st
 
 
 def _refused(error: DomainError) -> dict[str, Any]:
-    problem: dict[str, Any] = {"code": error.code, "title": error.title, "detail": error.detail}
+    problem: dict[str, Any] = {"code": error.code, "title": str(error.title), "detail": error.detail}
     if error.errors:
-        problem["errors"] = error.errors
+        problem["errors"] = field_errors.translate(error.errors)
     outcome = "conflict" if error.status == 409 else "rejected"
     return {"outcome": outcome, "status": error.status, "problem": problem}
 
