@@ -14,6 +14,7 @@ from sqlalchemy import insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import field_errors
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
@@ -231,7 +232,7 @@ def import_chunk(
         try:
             data = _ROW.load(raw)
         except ValidationError as error:
-            report.reject(row, error.messages)  # type: ignore[arg-type]
+            report.reject(row, field_errors.translate(error.messages))
             continue
         if data["gtin"] in seen:
             report.reject(row, {"gtin": [_("This GTIN appears on an earlier line of the file.")]})
