@@ -95,7 +95,7 @@ def problem_codes() -> dict[str, str]:
     """Every stable error code with its title, for the OpenAPI document."""
     codes = {code: http.HTTPStatus(status).phrase for status, code in errors.HTTP_CODES.items()}
     codes["malformed_request"] = "Request body could not be parsed"
-    codes.update({code: cls.title for code, cls in errors.DomainError.registry.items()})
+    codes.update({code: str(cls.title) for code, cls in errors.DomainError.registry.items()})
     return dict(sorted(codes.items()))
 
 

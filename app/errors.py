@@ -18,6 +18,7 @@ from flask.wrappers import Response
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from app.field_errors import translate
 from app.i18n import _l
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class DomainError(Exception):
         errors: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        detail = str(detail)  # a lazy text (_l) in the language of the request that raised it
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
@@ -123,12 +125,12 @@ def problem_response(
         "type": type_,
         "title": str(title or _HTTP_TITLES.get(status) or HTTPStatus(status).phrase),
         "status": status,
-        "detail": str(detail),
+        "detail": translate(detail) if isinstance(detail, str) else str(detail),
         "instance": request.path,
         "code": code,
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = translate(errors)  # marshmallow's own messages are English until here
     if (request_id := request.environ.get("smart_park.request_id")) is not None:  # app/infra/observe.py
         body["request_id"] = request_id
     response = current_app.json.response(body)

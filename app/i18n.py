@@ -25,8 +25,9 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, force_locale, gettext, lazy_gettext, ngettext
+from babel.support import NullTranslations, Translations
+from flask import Flask, g, has_app_context, has_request_context, request
+from flask_babel import Babel, force_locale, get_translations, gettext, lazy_gettext, ngettext
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -36,7 +37,36 @@ TRANSLATIONS = Path(__file__).with_name("translations")
 
 _ = gettext
 _l = lazy_gettext
-__all__ = ["LOCALES", "_", "_l", "in_locale", "init_app", "ngettext", "request_locale"]
+__all__ = ["LOCALES", "N_", "N_plural", "_", "_l", "in_locale", "init_app", "ngettext", "request_locale", "text_in"]
+
+
+def N_(message: str) -> str:
+    """Mark `message` for the catalogues without translating it (gettext_noop): a text looked up later by its English,
+    in a language chosen then (a notice for its recipient, a library's message when a problem is rendered)."""
+    return message
+
+
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a singular and plural pair as N_ marks one text (`text_in` picks the form by a count)."""
+    return singular, plural
+
+
+def text_in(locale: str, message: str | tuple[str, str], count: int | None = None) -> str:
+    """`message` (an English source text, or a `N_plural` pair and its `count`) in `locale`, from the catalogues:
+    the app's inside one, else read from them directly (a worker or a script that has no app context)."""
+    if locale not in LOCALES:
+        locale = DEFAULT_LOCALE
+    if has_app_context():
+        with force_locale(locale):
+            translations = get_translations()
+    else:
+        translations = _catalogue(locale)
+    return translations.gettext(message) if isinstance(message, str) else translations.ngettext(*message, count or 0)
+
+
+@lru_cache(maxsize=len(LOCALES))
+def _catalogue(locale: str) -> NullTranslations:
+    return Translations.load(str(compiled_catalogues()), [locale])
 
 
 @lru_cache(maxsize=256)

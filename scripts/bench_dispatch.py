@@ -127,8 +127,8 @@ def queue_deliveries(sessions, *, enterprise_id: int, notices_needed: int) -> in
                     roles=[Role.DECLARANT],
                     # A normal-priority kind: urgent ones would add reminder pushes on their own schedule.
                     kind=NoticeKind.DECLARATION_ACCEPTED,
-                    title=Message(f"基准通知 {n}", f"Benchmark notice {n}"),
-                    body=Message("基准测试", "Benchmark"),
+                    title=Message("Benchmark notice %(n)s", n=n),
+                    body=Message("Benchmark"),
                     source_key=f"bench/dispatch/{n}",
                 )
     with sessions() as session:

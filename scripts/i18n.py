@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "app" / "translations"
 TEMPLATE = TRANSLATIONS / "messages.pot"
 LOCALES = ("zh",)
-KEYWORDS = ("_", "_l", "gettext", "lazy_gettext", "ngettext:1,2", "lazy_ngettext:1,2")
+KEYWORDS = ("_", "_l", "N_", "N_plural:1,2", "gettext", "lazy_gettext", "ngettext:1,2", "lazy_ngettext:1,2")
 
 
 def catalogue(locale: str) -> Path:

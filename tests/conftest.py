@@ -121,11 +121,15 @@ def settings(app: Flask) -> Settings:
 
 @pytest.fixture
 def auth_headers(session: Session, settings: Settings) -> Callable[[User], dict[str, str]]:
-    """Real tokens for a user, issued by the same code that serves /auth/login."""
+    """Real tokens for a user, issued by the same code that serves /auth/login; the client asks for English (the
+    texts the tests read) unless `accept_language` says otherwise (None: no header, the user's own language)."""
 
-    def headers_for(user: User) -> dict[str, str]:
+    def headers_for(user: User, *, accept_language: str | None = "en") -> dict[str, str]:
         pair = auth.open_session(session, user, client_addr="127.0.0.1", user_agent="pytest", settings=settings)
-        return {"Authorization": f"Bearer {pair.access_token}"}
+        headers = {"Authorization": f"Bearer {pair.access_token}"}
+        if accept_language is not None:
+            headers["Accept-Language"] = accept_language
+        return headers
 
     return headers_for
 

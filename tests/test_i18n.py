@@ -58,6 +58,6 @@ def test_without_accept_language_a_user_reads_their_own_language(client, declara
 
     declarant.language = Language.ZH
     session.flush()
-    response = client.get("/api/v1/declarations/999999999", headers=auth_headers(declarant))
+    response = client.get("/api/v1/declarations/999999999", headers=auth_headers(declarant, accept_language=None))
     assert response.status_code == 404
     assert response.get_json()["title"] == "未找到"

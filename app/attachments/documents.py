@@ -20,6 +20,7 @@ from app.common import uploads
 from app.declarations.models import Declaration
 from app.declarations.service import visible_to
 from app.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from app.i18n import _, _l
 from app.users.models import User
 
 ATTACHMENT_DIR = "attachments"
@@ -33,23 +34,23 @@ SUFFIXES = {"application/pdf": (".pdf",), "image/jpeg": (".jpg", ".jpeg"), "imag
 
 
 class UnsupportedAttachment(InvalidInput):
-    code, title = "unsupported_attachment", "Not a PDF, JPEG or PNG file"
+    code, title = "unsupported_attachment", _l("Not a PDF, JPEG or PNG file")
 
 
 class AttachmentTooLarge(DomainError):
-    status, code, title = 413, "attachment_too_large", "Document too large"
+    status, code, title = 413, "attachment_too_large", _l("Document too large")
 
 
 class AttachmentLimitReached(Conflict):
-    code, title = "attachment_limit_reached", "Too many documents on one list"
+    code, title = "attachment_limit_reached", _l("Too many documents on one list")
 
 
 class AttachmentInUse(Conflict):
-    code, title = "attachment_in_use", "Document cited by an answer"
+    code, title = "attachment_in_use", _l("Document cited by an answer")
 
 
 class NotUploader(PermissionDenied):
-    code, title = "not_uploader", "Only the uploader may do this"
+    code, title = "not_uploader", _l("Only the uploader may do this")
 
 
 def get_list_for(session: Session, declaration_id: int, *, viewer: User, lock: bool = False) -> Declaration:
@@ -59,7 +60,7 @@ def get_list_for(session: Session, declaration_id: int, *, viewer: User, lock: b
         statement = statement.with_for_update()
     declaration = session.scalar(statement)
     if declaration is None:
-        raise NotFound(f"List {declaration_id} does not exist.")
+        raise NotFound(_("List %(declaration_id)s does not exist.", declaration_id=declaration_id))
     return declaration
 
 
@@ -83,9 +84,9 @@ def add_attachment(
         types=ATTACHMENT_TYPES,
         max_bytes=max_bytes,
         unsupported=UnsupportedAttachment(
-            "The file is not a PDF, JPEG or PNG.", errors={"files": {"file": ["Send a PDF, JPEG or PNG file."]}}
+            _("The file is not a PDF, JPEG or PNG."), errors={"files": {"file": [_("Send a PDF, JPEG or PNG file.")]}}
         ),
-        too_large=AttachmentTooLarge(f"A document may be at most {max_bytes} bytes."),
+        too_large=AttachmentTooLarge(_("A document may be at most %(max_bytes)s bytes.", max_bytes=max_bytes)),
     ) as received:
         scanning.check(scanner, received.part_path)
         # Twin uploads of one list take turns here, so the count and the duplicate check hold.
@@ -97,7 +98,9 @@ def add_attachment(
             return existing
         count = session.scalar(select(func.count()).where(Attachment.declaration_id == declaration.id)) or 0
         if count >= MAX_ATTACHMENTS_PER_LIST:
-            raise AttachmentLimitReached(f"List {declaration.id} already has {count} documents, the most it keeps.")
+            raise AttachmentLimitReached(
+                _("List %(id)s already has %(count)s documents, the most it keeps.", id=declaration.id, count=count)
+            )
         received.keep()
         attachment = Attachment(
             declaration_id=declaration.id,
@@ -138,7 +141,7 @@ def get_attachment_for(session: Session, attachment_id: int, *, viewer: User) ->
         .where(Attachment.id == attachment_id, visible_to(viewer))
     )
     if attachment is None:
-        raise NotFound(f"Document {attachment_id} does not exist.")
+        raise NotFound(_("Document %(attachment_id)s does not exist.", attachment_id=attachment_id))
     return attachment
 
 
@@ -146,9 +149,19 @@ def withdraw_attachment(session: Session, attachment_id: int, *, uploader: User)
     """Delete a document its uploader put on a list, unless an answer to customs cites it."""
     attachment = get_attachment_for(session, attachment_id, viewer=uploader)
     if attachment.uploaded_by_id != uploader.id:
-        raise NotUploader(f"Document {attachment_id} was uploaded by someone else; only they may delete it.")
+        raise NotUploader(
+            _(
+                "Document %(attachment_id)s was uploaded by someone else; only they may delete it.",
+                attachment_id=attachment_id,
+            )
+        )
     if session.scalar(select(exists().where(answer_attachments.c.attachment_id == attachment.id))):
-        raise AttachmentInUse(f"Document {attachment_id} is cited in an answer to customs and stays on the list.")
+        raise AttachmentInUse(
+            _(
+                "Document %(attachment_id)s is cited in an answer to customs and stays on the list.",
+                attachment_id=attachment_id,
+            )
+        )
     session.delete(attachment)
     audit.record(
         session,

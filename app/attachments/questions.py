@@ -22,6 +22,7 @@ from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import Declaration
 from app.declarations.status import InvalidTransition, record_event
 from app.errors import InvalidInput, NotFound
+from app.i18n import N_, _
 from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.text import Message
@@ -30,7 +31,7 @@ from app.users.models import Role, User
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Customs gives days, not months; a bound also keeps a year-9999 date from overflowing on its way to UTC.
 LONGEST_WAIT = timedelta(days=90)
-ASKED = Message("海关要求补充资料", "Customs requests information")
+ASKED = Message(N_("Customs requests information"))
 # Timeline titles are Chinese, as every other step's is.
 ANSWERED = "已答复海关问询"
 CLOSED = "海关问询已关闭"
@@ -41,9 +42,9 @@ def ask(session: Session, declaration_id: int, *, officer: User, request: str, d
     declaration = get_list_for(session, declaration_id, viewer=officer)
     now = clock.utcnow()
     if due_by <= now:
-        raise InvalidInput.of_field("due_by", "Must be in the future.")
+        raise InvalidInput.of_field("due_by", _("Must be in the future."))
     if due_by - now > LONGEST_WAIT:
-        raise InvalidInput.of_field("due_by", f"May be at most {LONGEST_WAIT.days} days on.")
+        raise InvalidInput.of_field("due_by", _("May be at most %(days)s days on.", days=LONGEST_WAIT.days))
     question = Question(
         declaration=declaration,
         declaring_enterprise_id=declaration.declaring_enterprise_id,
@@ -68,8 +69,8 @@ def ask(session: Session, declaration_id: int, *, officer: User, request: str, d
         enterprise_id=declaration.declaring_enterprise_id,
         roles=[Role.DECLARANT],
         kind=NoticeKind.QUESTION_ASKED,
-        title=Message(f"{ASKED.zh} {number}", f"{ASKED.en}: {number}"),
-        body=Message(f"{request}（请于{due}前答复）", f"{request} (answer by {due}, Beijing time)"),
+        title=Message(N_("%(what)s: %(number)s"), what=ASKED, number=number),
+        body=Message(N_("%(request)s (answer by %(due)s, Beijing time)"), request=request, due=due),
         source_key=f"question/{question.id}/asked",
         declaration_id=declaration.id,
         link=f"/api/v1/questions/{question.id}",
@@ -83,7 +84,7 @@ def answer(
     """Answer a question with text and documents already on the same list."""
     question = get_question_for(session, question_id, viewer=declarant, lock=True)
     if question.status is QuestionStatus.CLOSED:
-        raise InvalidTransition(f"Question {question.id} is closed; it takes no more answers.")
+        raise InvalidTransition(_("Question %(id)s is closed; it takes no more answers.", id=question.id))
     attachments = _documents_of_list(session, question.declaration_id, attachment_ids)
     reply = Answer(question=question, text=text, answered_by_id=declarant.id, attachments=attachments)
     session.add(reply)
@@ -104,7 +105,7 @@ def close(session: Session, question_id: int, *, officer: User, note: str | None
     """Close a question: answered enough, or withdrawn before any answer."""
     question = get_question_for(session, question_id, viewer=officer, lock=True)
     if question.status is QuestionStatus.CLOSED:
-        raise InvalidTransition(f"Question {question.id} is already closed.")
+        raise InvalidTransition(_("Question %(id)s is already closed.", id=question.id))
     was = question.status
     question.status = QuestionStatus.CLOSED
     question.closed_by_id, question.closed_at, question.closing_note = officer.id, clock.utcnow(), note
@@ -126,7 +127,7 @@ def get_question_for(session: Session, question_id: int, *, viewer: User, lock: 
         statement = statement.with_for_update(of=Question)
     question = session.scalar(statement)
     if question is None:
-        raise NotFound(f"Question {question_id} does not exist.")
+        raise NotFound(_("Question %(question_id)s does not exist.", question_id=question_id))
     return question
 
 
@@ -203,7 +204,8 @@ def _documents_of_list(session: Session, declaration_id: int, attachment_ids: Se
     missing = sorted(set(wanted) - {attachment.id for attachment in found})
     if missing:
         raise InvalidInput.of_field(
-            "attachment_ids", f"Not documents of this list: {', '.join(map(str, missing))}. Upload them to it first."
+            "attachment_ids",
+            _("Not documents of this list: %(map)s. Upload them to it first.", map=", ".join(map(str, missing))),
         )
     return found
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from app.errors import DomainError, InvalidInput
+from app.i18n import _, _l
 
 EXTENSION_KEY = "attachment_scanner"
 
@@ -41,16 +42,16 @@ NO_SCAN = NoScan()
 class ScanUnavailable(DomainError):
     """The scanner did not answer; the upload is refused rather than kept unscanned."""
 
-    status, code, title = 503, "scan_unavailable", "Virus scan unavailable"
+    status, code, title = 503, "scan_unavailable", _l("Virus scan unavailable")
 
 
 class AttachmentRejected(InvalidInput):
-    code, title = "attachment_rejected", "Refused by the virus scan"
+    code, title = "attachment_rejected", _l("Refused by the virus scan")
 
 
 def check(scanner: Scanner, path: Path) -> None:
     """Refuse the file at `path` unless `scanner` finds it clean."""
     verdict = scanner.scan(path)
     if not verdict.clean:
-        message = f"The virus scan refused this file ({verdict.threat or 'a threat was found'})."
+        message = _("The virus scan refused this file (%(threat)s).", threat=verdict.threat or _("a threat was found"))
         raise AttachmentRejected(message, errors={"files": {"file": [message]}})

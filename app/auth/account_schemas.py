@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from app.common.fields import Integer, String, TrimmedString
 from app.devices.models import Platform
+from app.i18n import _l
 
 
 class SignedInDeviceRead(Schema):
@@ -59,6 +60,6 @@ class PasswordResetConfirm(Schema):
     code = String(
         required=True,
         load_only=True,
-        validate=validate.Regexp(r"^\d{6}$", error="The 6 digits from the text message."),
+        validate=validate.Regexp(r"^\d{6}$", error=_l("The 6 digits from the text message.")),
     )
     new_password = String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))

@@ -23,6 +23,7 @@ from app.auth.models import ApiKey
 from app.common import clock
 from app.common.pagination import Page, paginate
 from app.errors import NotFound
+from app.i18n import _
 from app.users.models import MACHINE_ROLES, User
 
 KEY_PREFIX = "spk_"
@@ -52,7 +53,11 @@ def create_api_key(session: Session, user_id: int, *, name: str, actor: Actor) -
     )
     if live >= LIVE_KEYS_PER_ACCOUNT:
         raise ApiKeyLimitReached(
-            f"{user.username} has {live} live API keys already; revoke the one being replaced first."
+            _(
+                "%(username)s has %(live)s live API keys already; revoke the one being replaced first.",
+                username=user.username,
+                live=live,
+            )
         )
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey(
@@ -84,7 +89,7 @@ def revoke_api_key(session: Session, user_id: int, key_id: int, *, actor: Actor)
     """Stop a key from working at once; revoking a revoked key changes nothing."""
     api_key = session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id))
     if api_key is None:
-        raise NotFound(f"User {user_id} has no API key {key_id}.")
+        raise NotFound(_("User %(user_id)s has no API key %(key_id)s.", user_id=user_id, key_id=key_id))
     if api_key.revoked_at is None:
         api_key.revoked_at = clock.utcnow()
         audit.record(
@@ -113,10 +118,10 @@ def authenticate_api_key(session: Session, key: str) -> tuple[User, int | None]:
         select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == hash_key(key))
     ).first()
     if found is None or found.ApiKey.revoked_at is not None:
-        raise ApiKeyInvalid("The API key is not recognised or has been revoked.")
+        raise ApiKeyInvalid(_("The API key is not recognised or has been revoked."))
     api_key, user = found.ApiKey, found.User
     if not user.may_sign_in or user.role not in MACHINE_ROLES:
-        raise AccountDisabled("This account is disabled.")
+        raise AccountDisabled(_("This account is disabled."))
     due = api_key.last_used_at is None or clock.utcnow() - api_key.last_used_at >= LAST_USED_RESOLUTION
     return user, api_key.id if due else None
 
@@ -134,10 +139,14 @@ def mark_used(session: Session, key_id: int) -> None:
 def _machine_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"User {user_id} does not exist.")
+        raise NotFound(_("User %(user_id)s does not exist.", user_id=user_id))
     if user.role not in MACHINE_ROLES:
         raise NotAMachineAccount(
-            f"{user.username} is a person ({user.role.value}); API keys are for machine accounts "
-            f"({', '.join(sorted(role.value for role in MACHINE_ROLES))})."
+            _(
+                "%(username)s is a person (%(role)s); API keys are for machine accounts (%(machine_roles)s).",
+                username=user.username,
+                role=user.role.value,
+                machine_roles=", ".join(sorted(role.value for role in MACHINE_ROLES)),
+            )
         )
     return user

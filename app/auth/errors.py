@@ -1,64 +1,65 @@
 """Authentication failures. Their codes are part of the API."""
 
 from app.errors import Conflict, DomainError, PermissionDenied, Unauthorized
+from app.i18n import _l
 
 
 class AuthenticationRequired(Unauthorized):
-    code, title = "authentication_required", "Authentication required"
+    code, title = "authentication_required", _l("Authentication required")
 
 
 class InvalidCredentials(Unauthorized):
-    code, title = "invalid_credentials", "Invalid credentials"
+    code, title = "invalid_credentials", _l("Invalid credentials")
     # The failed-attempt counter and the audit row must survive the 401.
     keeps_changes = True
 
 
 class TokenInvalid(Unauthorized):
-    code, title = "token_invalid", "Invalid token"
+    code, title = "token_invalid", _l("Invalid token")
 
 
 class TokenExpired(Unauthorized):
-    code, title = "token_expired", "Token expired"
+    code, title = "token_expired", _l("Token expired")
 
 
 class SessionRevoked(Unauthorized):
-    code, title = "session_revoked", "Session ended"
+    code, title = "session_revoked", _l("Session ended")
 
 
 class AccountDisabled(Unauthorized):
-    code, title = "account_disabled", "Account disabled"
+    code, title = "account_disabled", _l("Account disabled")
 
 
 class RefreshTokenInvalid(Unauthorized):
-    code, title = "refresh_token_invalid", "Invalid refresh token"
+    code, title = "refresh_token_invalid", _l("Invalid refresh token")
 
 
 class RefreshTokenReused(Unauthorized):
-    code, title = "refresh_token_reused", "Refresh token reused"
+    code, title = "refresh_token_reused", _l("Refresh token reused")
     # Revoking the family is the point of detecting reuse; it must not roll back.
     keeps_changes = True
 
 
 class PasswordChangeRequired(PermissionDenied):
-    code, title = "password_change_required", "Password change required"
+    code, title = "password_change_required", _l("Password change required")
 
 
 class LoginThrottled(DomainError):
     """Too many failed sign-ins for this account from this address (or, from unknown addresses, at all)."""
 
-    status, code, title = 429, "login_throttled", "Too many failed sign-ins"
+    status, code, title = 429, "login_throttled", _l("Too many failed sign-ins")
 
 
 class ApiKeyInvalid(Unauthorized):
-    code, title = "api_key_invalid", "Invalid API key"
+    code, title = "api_key_invalid", _l("Invalid API key")
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": 'ApiKey realm="smart-park"'})
 
 
 class NotAMachineAccount(Conflict):
-    code, title = "not_a_machine_account", "Not a machine account"
+    code, title = "not_a_machine_account", _l("Not a machine account")
 
 
 class ApiKeyLimitReached(Conflict):
-    code, title = "api_key_limit_reached", "Too many API keys"
+    code, title = "api_key_limit_reached", _l("Too many API keys")

@@ -16,6 +16,7 @@ from app.auth import api_keys, service
 from app.auth.errors import AuthenticationRequired, PasswordChangeRequired
 from app.config import current_settings
 from app.errors import PermissionDenied
+from app.i18n import _
 from app.users.models import MACHINE_ROLES, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,9 +38,9 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
         def guarded(*args: Any, **kwargs: Any) -> Any:
             user, session_id = authenticate_caller(machines_welcome=machines_welcome)
             if user.must_change_password and not password_change_pending_ok:
-                raise PasswordChangeRequired("Change your password before using the rest of the API.")
+                raise PasswordChangeRequired(_("Change your password before using the rest of the API."))
             if roles and user.role not in roles:
-                raise PermissionDenied("Your role may not use this endpoint.")
+                raise PermissionDenied(_("Your role may not use this endpoint."))
             g.current_user = user
             g.auth_session_id = session_id
             return view(*args, **kwargs)
@@ -58,7 +59,7 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
 def authenticate_caller(*, machines_welcome: bool) -> tuple[User, uuid.UUID | None]:
     """A bearer token's user and sign-in, or (where machines are welcome) an API key's machine account and None."""
     authorization = request.headers.get("Authorization", "")
-    scheme, _, credential = authorization.partition(" ")
+    scheme, _space, credential = authorization.partition(" ")
     if scheme.lower() == "apikey":
         key = credential.strip()
     elif not authorization and "X-API-Key" in request.headers:
@@ -67,7 +68,7 @@ def authenticate_caller(*, machines_welcome: bool) -> tuple[User, uuid.UUID | No
         return authenticate_bearer()
     if not machines_welcome:
         raise AuthenticationRequired(
-            "API keys are not accepted here; send 'Authorization: Bearer <token>'.",
+            _("API keys are not accepted here; send 'Authorization: Bearer <token>'."),
             headers={"WWW-Authenticate": 'Bearer realm="smart-park"'},
         )
     session = db.session()
@@ -84,10 +85,10 @@ def authenticate_caller(*, machines_welcome: bool) -> tuple[User, uuid.UUID | No
 
 def authenticate_bearer() -> tuple[User, uuid.UUID]:
     """The caller of a bearer-token request and their sign-in (views with their own scheme call this)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired(
-            "Send an access token as 'Authorization: Bearer <token>'.",
+            _("Send an access token as 'Authorization: Bearer <token>'."),
             headers={"WWW-Authenticate": 'Bearer realm="smart-park"'},
         )
     return service.authenticate(db.session(), token=token.strip(), settings=current_settings())
@@ -102,7 +103,7 @@ def current_session_id() -> uuid.UUID:
     session_id = g.auth_session_id
     if session_id is None:
         raise AuthenticationRequired(
-            "This endpoint needs a sign-in; send 'Authorization: Bearer <token>', not an API key.",
+            _("This endpoint needs a sign-in; send 'Authorization: Bearer <token>', not an API key."),
             headers={"WWW-Authenticate": 'Bearer realm="smart-park"'},
         )
     return session_id

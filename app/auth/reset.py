@@ -32,6 +32,7 @@ from app.common import clock
 from app.config import Settings
 from app.devices.models import Device
 from app.errors import InvalidInput
+from app.i18n import _, _l
 from app.infra.ratelimit import RateLimiter
 from app.users.models import MACHINE_ROLES, Language, User
 
@@ -47,7 +48,7 @@ SMS_TEXT = {
 
 
 class ResetCodeInvalid(InvalidInput):
-    code, title = "reset_code_invalid", "Reset code not valid"
+    code, title = "reset_code_invalid", _l("Reset code not valid")
     # The wrong try must count even though the request fails.
     keeps_changes = True
 
@@ -125,13 +126,13 @@ def confirm_reset(
             if pending.failed_attempts >= MAX_TRIES:
                 pending.used_at = now
         raise ResetCodeInvalid(
-            "The code is wrong, expired or used up; ask for a new one.",
-            errors={"json": {"code": ["Not a valid code for this login."]}},
+            _("The code is wrong, expired or used up; ask for a new one."),
+            errors={"json": {"code": [_("Not a valid code for this login.")]}},
         )
     problems = passwords.policy_problems(new_password, username=user.username, min_length=settings.password_min_length)
     if problems:
         # The code stays good: choosing a better password must not cost a new text.
-        raise InvalidInput("The password does not meet the policy.", errors={"json": {"new_password": problems}})
+        raise InvalidInput(_("The password does not meet the policy."), errors={"json": {"new_password": problems}})
     pending.used_at = now
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False

@@ -23,11 +23,12 @@ from app.auth.models import AuthSession, RefreshToken, RevokeReason
 from app.auth.throttle import LoginThrottle
 from app.common import clock
 from app.config import Settings
+from app.i18n import _, _l
 from app.infra.statements import cached_statement
 from app.users.models import MACHINE_ROLES, User
 
 # One message for every failure, so a caller cannot tell which usernames exist or are locked.
-_LOGIN_FAILED = "Invalid username or password."
+_LOGIN_FAILED = _l("Invalid username or password.")
 
 
 @dataclass(frozen=True)
@@ -154,10 +155,10 @@ def refresh(session: Session, *, refresh_token: str, client_addr: str | None, se
         select(RefreshToken).where(RefreshToken.token_hash == tokens.hash_refresh_token(refresh_token))
     )
     if token is None:
-        raise RefreshTokenInvalid("The refresh token is not recognised.")
+        raise RefreshTokenInvalid(_("The refresh token is not recognised."))
     auth_session = token.session
     if auth_session.is_revoked:
-        raise SessionRevoked("This sign-in has ended; sign in again.")
+        raise SessionRevoked(_("This sign-in has ended; sign in again."))
     # Claim the token atomically: of two concurrent exchanges, exactly one wins the update.
     claimed = session.execute(
         update(RefreshToken)
@@ -174,11 +175,11 @@ def refresh(session: Session, *, refresh_token: str, client_addr: str | None, se
             target=auth_session.user,
             details={"session_id": str(auth_session.id)},
         )
-        raise RefreshTokenReused("This refresh token was already used; the sign-in has been ended for safety.")
+        raise RefreshTokenReused(_("This refresh token was already used; the sign-in has been ended for safety."))
     if token.expires_at <= now:
-        raise RefreshTokenInvalid("The refresh token has expired; sign in again.")
+        raise RefreshTokenInvalid(_("The refresh token has expired; sign in again."))
     if not auth_session.user.may_sign_in:
-        raise AccountDisabled("This account is disabled.")
+        raise AccountDisabled(_("This account is disabled."))
     auth_session.last_refreshed_at = now
     auth_session.last_client_addr = client_addr
     return _issue_pair(session, auth_session, settings)
@@ -229,12 +230,12 @@ def signed_in_user(session: Session, *, session_id: uuid.UUID, user_id: int | No
     else:
         row = session.execute(_signed_in_as(), {"session_id": session_id, "user_id": user_id}).first()
     if row is None:
-        raise SessionRevoked("This sign-in is not known; sign in again.")
+        raise SessionRevoked(_("This sign-in is not known; sign in again."))
     user, revoked_at = row
     if revoked_at is not None:
-        raise SessionRevoked("This sign-in has ended; sign in again.")
+        raise SessionRevoked(_("This sign-in has ended; sign in again."))
     if not user.may_sign_in:
-        raise AccountDisabled("This account is disabled.")
+        raise AccountDisabled(_("This account is disabled."))
     return user
 
 

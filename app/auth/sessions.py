@@ -23,6 +23,7 @@ from app.common import clock
 from app.config import Settings
 from app.devices.models import Device, Platform
 from app.errors import NotFound
+from app.i18n import _
 from app.users.models import User
 
 # A person has a handful of sign-ins; past this many the list answers the most recently used, and "end all others"
@@ -84,7 +85,7 @@ def revoke_session(session: Session, session_id: str, *, user: User, actor: Acto
     except ValueError:
         auth_session = None
     if auth_session is None or auth_session.user_id != user.id:
-        raise NotFound(f"You have no sign-in {session_id}.")
+        raise NotFound(_("You have no sign-in %(session_id)s.", session_id=session_id))
     if auth_session.is_revoked:
         return
     auth_session.revoked_at = clock.utcnow()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.auth.errors import LoginThrottled
+from app.i18n import _
 from app.infra.ratelimit import RateLimiter
 
 PAIR_SCOPE = "login-failures"
@@ -45,7 +46,7 @@ class LoginThrottle:
                 wait = None
         if wait is not None:
             raise LoginThrottled(
-                "Too many failed sign-ins for this account; wait before trying again.",
+                _("Too many failed sign-ins for this account; wait before trying again."),
                 headers={"Retry-After": str(wait)},
             )
 

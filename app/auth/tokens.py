@@ -14,6 +14,7 @@ import jwt
 
 from app.auth.errors import TokenExpired, TokenInvalid
 from app.config import Settings, SettingsError
+from app.i18n import _
 
 # Pinned: the verifier never lets the token choose its own algorithm ("alg": "none", RS/HS confusion).
 ALGORITHM = "HS256"
@@ -55,7 +56,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     claims, expires_at = _verified(_secret(settings), settings.jwt_audience, settings.jwt_issuer, token)
     # The same test PyJWT makes (no leeway), on every use: only the signature check is remembered.
     if expires_at <= time.time():
-        raise TokenExpired("The access token has expired; refresh it.")
+        raise TokenExpired(_("The access token has expired; refresh it."))
     return claims
 
 
@@ -89,9 +90,9 @@ def _verified(secret: str, audience: str, issuer: str, token: str) -> tuple[Acce
             int(claims["exp"]),
         )
     except jwt.ExpiredSignatureError:
-        raise TokenExpired("The access token has expired; refresh it.") from None
+        raise TokenExpired(_("The access token has expired; refresh it.")) from None
     except (jwt.InvalidTokenError, ValueError, TypeError):
-        raise TokenInvalid("The access token is not valid.") from None
+        raise TokenInvalid(_("The access token is not valid.")) from None
 
 
 def new_refresh_token() -> str:

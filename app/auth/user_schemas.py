@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from app.common.fields import Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.enterprises.schemas import EnterpriseSummary
+from app.i18n import _, _l
 from app.users.models import Language, Role
 
 USERNAME = r"^[a-z0-9][a-z0-9._-]{2,63}$"
@@ -19,7 +20,7 @@ class Username(TrimmedString):
 
 def _username_field(**kwargs) -> Username:
     return Username(
-        validate=validate.Regexp(USERNAME, error="3-64 characters: lower-case letters, digits, '.', '_' or '-'."),
+        validate=validate.Regexp(USERNAME, error=_l("3-64 characters: lower-case letters, digits, '.', '_' or '-'.")),
         **kwargs,
     )
 
@@ -27,7 +28,7 @@ def _username_field(**kwargs) -> Username:
 def _phone_field(**kwargs) -> fields.String:
     return String(
         allow_none=True,
-        validate=validate.Regexp(PHONE, error="A mainland mobile number, e.g. 13800138000."),
+        validate=validate.Regexp(PHONE, error=_l("A mainland mobile number, e.g. 13800138000.")),
         **kwargs,
     )
 
@@ -78,7 +79,7 @@ class UserUpdate(Schema):
     @post_load
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ValidationError("Send at least one field to change.", field_name="_schema")
+            raise ValidationError(_("Send at least one field to change."), field_name="_schema")
         return data
 
 
@@ -90,7 +91,7 @@ class MeUpdate(Schema):
     @post_load
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ValidationError("Send at least one field to change.", field_name="_schema")
+            raise ValidationError(_("Send at least one field to change."), field_name="_schema")
         return data
 
 

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.enterprises import service as enterprises
 from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n import _, _l
 from app.users.models import Language, Role, User
 
 # Declarants act for a customs broker, warehouse operators and the X-ray lines in their warehouses for an in-zone
@@ -34,11 +35,11 @@ ENTERPRISE_KIND_FOR_ROLE = {
 
 
 class UsernameTaken(Conflict):
-    code, title = "username_taken", "Username taken"
+    code, title = "username_taken", _l("Username taken")
 
 
 class LastAdmin(Conflict):
-    code, title = "last_admin", "Last active admin"
+    code, title = "last_admin", _l("Last active admin")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class PasswordResetResult:
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"User {user_id} does not exist.")
+        raise NotFound(_("User %(user_id)s does not exist.", user_id=user_id))
     return user
 
 
@@ -100,7 +101,10 @@ def create_user(
     """Create an account; unless told otherwise its first sign-in must set a new password."""
     _check_password(password, username=username, settings=settings, field="password")
     if find_user_by_username(session, username) is not None:
-        raise UsernameTaken(f"The username {username} is taken.", errors={"json": {"username": ["Already taken."]}})
+        raise UsernameTaken(
+            _("The username %(username)s is taken.", username=username),
+            errors={"json": {"username": [_("Already taken.")]}},
+        )
     enterprise = _enterprise_for_role(session, role, enterprise_id)
     user = User(
         username=username,
@@ -198,12 +202,14 @@ def change_password(
 ) -> None:
     """Change one's own password; every other sign-in of the account ends."""
     if not passwords.verify_password(user.password_hash, current_password):
-        raise InvalidInput("The current password is wrong.", errors={"json": {"current_password": ["Does not match."]}})
+        raise InvalidInput(
+            _("The current password is wrong."), errors={"json": {"current_password": [_("Does not match.")]}}
+        )
     _check_password(new_password, username=user.username, settings=settings, field="new_password")
     if passwords.verify_password(user.password_hash, new_password):
         raise InvalidInput(
-            "Choose a password different from the current one.",
-            errors={"json": {"new_password": ["Same as the current password."]}},
+            _("Choose a password different from the current one."),
+            errors={"json": {"new_password": [_("Same as the current password.")]}},
         )
     user.password_hash = passwords.hash_password(new_password)
     user.must_change_password = False
@@ -214,7 +220,7 @@ def change_password(
 def _check_password(password: str, *, username: str, settings: Settings, field: str) -> None:
     problems = passwords.policy_problems(password, username=username, min_length=settings.password_min_length)
     if problems:
-        raise InvalidInput("The password does not meet the policy.", errors={"json": {field: problems}})
+        raise InvalidInput(_("The password does not meet the policy."), errors={"json": {field: problems}})
 
 
 def _enterprise_for_role(session: Session, role: Role, enterprise_id: int | None) -> Enterprise | None:
@@ -223,26 +229,36 @@ def _enterprise_for_role(session: Session, role: Role, enterprise_id: int | None
     if required_kind is None:
         if enterprise_id is not None:
             raise InvalidInput(
-                f"A {role.value} does not belong to an enterprise.",
-                errors={"json": {"enterprise_id": ["Must be empty for this role."]}},
+                _("A %(role)s does not belong to an enterprise.", role=role.value),
+                errors={"json": {"enterprise_id": [_("Must be empty for this role.")]}},
             )
         return None
     if enterprise_id is None:
         raise InvalidInput(
-            f"A {role.value} must belong to an enterprise.",
-            errors={"json": {"enterprise_id": ["Required for this role."]}},
+            _("A %(role)s must belong to an enterprise.", role=role.value),
+            errors={"json": {"enterprise_id": [_("Required for this role.")]}},
         )
     try:
         enterprise = enterprises.get_enterprise(session, enterprise_id)
     except NotFound:
         raise InvalidInput(
-            f"Enterprise {enterprise_id} does not exist.",
-            errors={"json": {"enterprise_id": ["No such enterprise."]}},
+            _("Enterprise %(enterprise_id)s does not exist.", enterprise_id=enterprise_id),
+            errors={"json": {"enterprise_id": [_("No such enterprise.")]}},
         ) from None
     if not enterprise.is_active or not enterprise.has_kind(required_kind):
         raise InvalidInput(
-            f"A {role.value} must belong to an active enterprise of kind {required_kind.value}.",
-            errors={"json": {"enterprise_id": [f"Not an active {required_kind.value} enterprise."]}},
+            _(
+                "A %(role)s must belong to an active enterprise of kind %(required_kind)s.",
+                role=role.value,
+                required_kind=required_kind.value,
+            ),
+            errors={
+                "json": {
+                    "enterprise_id": [
+                        _("Not an active %(required_kind)s enterprise.", required_kind=required_kind.value)
+                    ]
+                }
+            },
         )
     return enterprise
 
@@ -257,7 +273,7 @@ def _ensure_another_admin(session: Session, user: User) -> None:
         .with_for_update()
     ).all()
     if not others:
-        raise LastAdmin(f"{user.username} is the last active admin; make another admin first.")
+        raise LastAdmin(_("%(username)s is the last active admin; make another admin first.", username=user.username))
 
 
 def _snapshot(user: User) -> dict[str, Any]:

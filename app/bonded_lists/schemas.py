@@ -7,23 +7,24 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.bonded_lists.models import ApprovalResult, DeductionMark, EntryStatus, ImpExp, InvtStatus
 from app.common.fields import CUSTOMS_CODE, HS_CODE, BigInteger, DecimalString, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
+from app.i18n import _, _l
 
 BOND_INVT_NO = validate.Regexp(
     r"^QD\d{4}\d{2}[IE]\d{9}$",
-    error="QD + customs office(4) + year(2) + I/E + serial(9), e.g. QD311124E000097136.",
+    error=_l("QD + customs office(4) + year(2) + I/E + serial(9), e.g. QD311124E000097136."),
 )
 PUTREC_NO = validate.Regexp(
     r"^[A-Z]\d{4}[A-Z]\d{6}$",
-    error="An account book number: letter + office(4) + letter + serial(6), e.g. T3111W000076.",
+    error=_l("An account book number: letter + office(4) + letter + serial(6), e.g. T3111W000076."),
 )
-SUPV_MODE = validate.Regexp(r"^\d{4}$", error="A 4-digit supervision mode code, e.g. 5034.")
+SUPV_MODE = validate.Regexp(r"^\d{4}$", error=_l("A 4-digit supervision mode code, e.g. 5034."))
 # The 9th digit says import (1) or export (0). Across the second line it mirrors the list's I/E (goods
 # leaving the zone are imported into China), so it is not compared with impexp_markcd.
 ENTRY_NO = validate.Regexp(
     r"^\d{8}[01]\d{9}$",
-    error="An 18-digit customs declaration number: office(4) + year(4) + 1/0 (import/export) + serial(9).",
+    error=_l("An 18-digit customs declaration number: office(4) + year(4) + 1/0 (import/export) + serial(9)."),
 )
-UNIT = validate.Regexp(r"^\d{3}$", error="A 3-digit customs unit code.")
+UNIT = validate.Regexp(r"^\d{3}$", error=_l("A 3-digit customs unit code."))
 
 
 def _positive(precision: int, places: int, **kwargs) -> DecimalString:
@@ -46,7 +47,7 @@ class BondedListLineCreate(Schema):
     @validates_schema
     def net_within_gross(self, data, **kwargs):
         if {"gross_wt", "net_wt"} <= data.keys() and data["net_wt"] > data["gross_wt"]:
-            raise ValidationError("Net weight cannot exceed gross weight.", field_name="net_wt")
+            raise ValidationError(_("Net weight cannot exceed gross weight."), field_name="net_wt")
 
 
 class BondedListLineRead(Schema):
@@ -91,13 +92,15 @@ class BondedListCreate(Schema):
         if "lines" in data:
             numbers = [line["gnum"] for line in data["lines"]]
             if numbers != list(range(1, len(numbers) + 1)):
-                errors["lines"] = ["Line numbers (gnum) must run 1, 2, 3, ... in order."]
+                errors["lines"] = [_("Line numbers (gnum) must run 1, 2, 3, ... in order.")]
         number, office, flag = data.get("bond_invt_no"), data.get("customs_code"), data.get("impexp_markcd")
         if number and office and flag and (number[2:6] != office or number[8] != flag.value):
-            errors["bond_invt_no"] = [f"Must carry customs office {office} and flag {flag.value}."]
+            errors["bond_invt_no"] = [
+                _("Must carry customs office %(office)s and flag %(flag)s.", office=office, flag=flag.value)
+            ]
         entry_no = data.get("entry_no")
         if entry_no and data.get("dclcus_flag") is False:
-            errors["entry_no"] = ["Only a list that needs a customs declaration (dclcus_flag) names one."]
+            errors["entry_no"] = [_("Only a list that needs a customs declaration (dclcus_flag) names one.")]
         if errors:
             raise ValidationError(errors)
 
@@ -149,7 +152,7 @@ class ApprovalCreate(Schema):
     @validates_schema
     def reason_for_rejection(self, data, **kwargs):
         if data.get("result") is ApprovalResult.REJECTED and not data.get("return_info"):
-            raise ValidationError("Say why customs rejected the list.", field_name="return_info")
+            raise ValidationError(_("Say why customs rejected the list."), field_name="return_info")
 
 
 class EntryReleaseCreate(Schema):

@@ -31,6 +31,7 @@ from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n import _, _l
 from app.users.models import Role, User
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -41,7 +42,7 @@ DEAD = frozenset({INV.REJECTED, INV.DELETED})
 
 
 class BondInvtNoTaken(Conflict):
-    code, title = "bond_invt_no_taken", "Bonded list number already used"
+    code, title = "bond_invt_no_taken", _l("Bonded list number already used")
 
 
 def visible_to(viewer: User) -> ColumnElement[bool]:
@@ -64,7 +65,7 @@ def get_bonded_list_for(
         statement = statement.with_for_update(of=BondedList).execution_options(populate_existing=True)
     bonded_list = session.scalar(statement)
     if bonded_list is None:
-        raise NotFound(f"Bonded list {bonded_list_id} does not exist.")
+        raise NotFound(_("Bonded list %(bonded_list_id)s does not exist.", bonded_list_id=bonded_list_id))
     return bonded_list
 
 
@@ -117,7 +118,7 @@ def declare(
     the service numbers it in customs' layout, with the row id as serial.
     """
     if declarant.enterprise_id is None:
-        raise InvalidInput("Only a declarant of an enterprise can declare bonded lists.")
+        raise InvalidInput(_("Only a declarant of an enterprise can declare bonded lists."))
     if bond_invt_no is not None:
         _ensure_number_free(session, bond_invt_no)
     now = clock.utcnow()
@@ -164,8 +165,12 @@ def _ensure_number_free(session: Session, bond_invt_no: str) -> None:
     taken = session.scalar(select(BondedList.id).where(BondedList.bond_invt_no == bond_invt_no))
     if taken is not None:
         raise BondInvtNoTaken(
-            f"Bonded list number {bond_invt_no} is already used (bonded list {taken}).",
-            errors={"json": {"bond_invt_no": ["Already used."]}},
+            _(
+                "Bonded list number %(bond_invt_no)s is already used (bonded list %(taken)s).",
+                bond_invt_no=bond_invt_no,
+                taken=taken,
+            ),
+            errors={"json": {"bond_invt_no": [_("Already used.")]}},
         )
 
 
@@ -181,8 +186,11 @@ def delete(session: Session, bonded_list_id: int, *, declarant: User, actor: Act
         return bonded_list  # a retried request
     if bonded_list.invt_stucd is not INV.DECLARED:
         raise InvalidTransition(
-            f"Bonded list {bonded_list.bond_invt_no} is {bonded_list.invt_stucd.value}; only a declared list can be "
-            "deleted."
+            _(
+                "Bonded list %(bond_invt_no)s is %(invt_stucd)s; only a declared list can be deleted.",
+                bond_invt_no=bonded_list.bond_invt_no,
+                invt_stucd=bonded_list.invt_stucd.value,
+            )
         )
     bonded_list.invt_stucd = INV.DELETED
     bonded_list.deleted_at = clock.utcnow()
@@ -206,8 +214,11 @@ def record_approval(
         return bonded_list  # the receipt arrived twice
     if bonded_list.invt_stucd is not INV.DECLARED:
         raise InvalidTransition(
-            f"Bonded list {bonded_list.bond_invt_no} is {bonded_list.invt_stucd.value}; customs decides only on a "
-            "declared list."
+            _(
+                "Bonded list %(bond_invt_no)s is %(invt_stucd)s; customs decides only on a declared list.",
+                bond_invt_no=bonded_list.bond_invt_no,
+                invt_stucd=bonded_list.invt_stucd.value,
+            )
         )
     bonded_list.invt_stucd = wanted
     bonded_list.decided_at = clock.utcnow()
@@ -229,19 +240,29 @@ def release_entry(
     bonded_list = get_bonded_list_for(session, bonded_list_id, viewer=officer, with_lines=True, lock=True)
     number = bonded_list.bond_invt_no
     if not bonded_list.dclcus_flag:
-        raise InvalidTransition(f"Bonded list {number} needs no customs declaration, so there is none to release.")
+        raise InvalidTransition(
+            _("Bonded list %(number)s needs no customs declaration, so there is none to release.", number=number)
+        )
     if entry_no is not None and bonded_list.entry_no not in (None, entry_no):
         raise InvalidInput.of_field(
-            "entry_no", f"Bonded list {number} names customs declaration {bonded_list.entry_no}."
+            "entry_no",
+            _(
+                "Bonded list %(number)s names customs declaration %(entry_no)s.",
+                number=number,
+                entry_no=bonded_list.entry_no,
+            ),
         )
     if bonded_list.entry_stucd is EntryStatus.RELEASED:
         return bonded_list  # the release arrived twice
     if bonded_list.invt_stucd in DEAD:
-        raise InvalidTransition(f"Bonded list {number} is {bonded_list.invt_stucd.value}.")
+        raise InvalidTransition(
+            _("Bonded list %(number)s is %(invt_stucd)s.", number=number, invt_stucd=bonded_list.invt_stucd.value)
+        )
     entry_no = entry_no or bonded_list.entry_no
     if entry_no is None:
         raise InvalidInput.of_field(
-            "entry_no", f"Bonded list {number} names no customs declaration yet; give the released one."
+            "entry_no",
+            _("Bonded list %(number)s names no customs declaration yet; give the released one.", number=number),
         )
     bonded_list.entry_no = entry_no
     bonded_list.entry_stucd = EntryStatus.RELEASED

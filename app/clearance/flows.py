@@ -34,6 +34,7 @@ from app.declarations import status as declaration_status
 from app.declarations.models import Declaration, DeclarationKind, DeclarationStatus, ReleaseSource
 from app.declarations.status import OFFICER_RELEASABLE, InvalidTransition
 from app.errors import NotFound
+from app.i18n import _
 from app.inspections import closing as inspection_closing
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import TaskSource
@@ -168,10 +169,14 @@ def release_by_officer(session: Session, declaration_id: int, *, officer: User, 
     """An officer releases in the app: the same release customs' 800 receipt performs, once nothing refuses it."""
     declaration = session.get(Declaration, declaration_id, with_for_update=True)
     if declaration is None:
-        raise NotFound(f"Declaration {declaration_id} does not exist.")
+        raise NotFound(_("Declaration %(declaration_id)s does not exist.", declaration_id=declaration_id))
     if declaration.status not in OFFICER_RELEASABLE:
         raise InvalidTransition(
-            f"Declaration {declaration_id} is {declaration.status.value}; it cannot be released from there."
+            _(
+                "Declaration %(declaration_id)s is %(status)s; it cannot be released from there.",
+                declaration_id=declaration_id,
+                status=declaration.status.value,
+            )
         )
     inspection_closing.refuse_release_before_result(session, declaration)
     if declaration.kind is K.IMPORT_INVENTORY:

@@ -22,16 +22,18 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 from stdnum import ean
 
+from app.i18n import _, _l
+
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 # C0 control characters but tab, LF and CR: no form or scanner sends them, and PostgreSQL refuses NUL in text.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-CONTROL_CHARACTER_MESSAGE = "Must not contain control characters (such as NUL)."
+CONTROL_CHARACTER_MESSAGE = _l("Must not contain control characters (such as NUL).")
 
 # The 8-digit tariff code plus 2 supervision digits, as declarations and bonded lists carry it.
-HS_CODE = validate.Regexp(r"^\d{10}$", error="A 10-digit HS code (8-digit tariff code and 2 supervision digits).")
-CUSTOMS_CODE = validate.Regexp(r"^\d{4}$", error="A 4-digit customs office code.")
+HS_CODE = validate.Regexp(r"^\d{10}$", error=_l("A 10-digit HS code (8-digit tariff code and 2 supervision digits)."))
+CUSTOMS_CODE = validate.Regexp(r"^\d{4}$", error=_l("A 4-digit customs office code."))
 
 
 class Integer(fields.Integer):
@@ -57,7 +59,7 @@ class String(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if CONTROL_CHARACTERS.search(text):
-            raise ValidationError(CONTROL_CHARACTER_MESSAGE)
+            raise ValidationError(str(CONTROL_CHARACTER_MESSAGE))
         return text
 
 
@@ -89,14 +91,20 @@ class DecimalString(fields.Decimal):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> decimal.Decimal:
         number = super()._deserialize(value, attr, data, **kwargs)
         if self.minimum is not None and (number < self.minimum or (number == self.minimum and not self.min_inclusive)):
-            relation = "greater than or equal to" if self.min_inclusive else "greater than"
-            raise ValidationError(f"Must be {relation} {self.minimum}.")
+            if self.min_inclusive:
+                raise ValidationError(_("Must be greater than or equal to %(min)s.", min=self.minimum))
+            raise ValidationError(_("Must be greater than %(min)s.", min=self.minimum))
         if self.maximum is not None and number > self.maximum:
-            raise ValidationError(f"Must be less than or equal to {self.maximum}.")
+            raise ValidationError(_("Must be less than or equal to %(max)s.", max=self.maximum))
         if self.precision is not None:
             integer_digits = self.precision - (self.scale or 0)
             if abs(number) >= decimal.Decimal(10) ** integer_digits:
-                raise ValidationError(f"Must have at most {integer_digits} digits before the decimal point.")
+                raise ValidationError(
+                    _(
+                        "Must have at most %(integer_digits)s digits before the decimal point.",
+                        integer_digits=integer_digits,
+                    )
+                )
         return number
 
     def pattern(self) -> str:
@@ -118,9 +126,9 @@ def normalize_gtin(raw: str) -> str:
     """A GTIN-8/12/13/14 as GTIN-14 (the GS1 Digital Link form); ValueError says what is wrong."""
     raw = raw.strip()
     if not raw.isdigit() or len(raw) not in (8, 12, 13, 14):
-        raise ValueError("A GTIN has 8, 12, 13 or 14 digits.")
+        raise ValueError(_("A GTIN has 8, 12, 13 or 14 digits."))
     if not ean.is_valid(raw):
-        raise ValueError("The GTIN check digit is wrong; re-scan the barcode.")
+        raise ValueError(_("The GTIN check digit is wrong; re-scan the barcode."))
     # UPC-A (12) and EAN-8 scan short; padding gives every product one key.
     return raw.zfill(14)
 
@@ -147,5 +155,5 @@ class PlateRead(String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         plate = normalize_plate(super()._deserialize(value, attr, data, **kwargs))
         if not 1 <= len(plate) <= 10:
-            raise ValidationError("1-10 characters.")
+            raise ValidationError(_("1-10 characters."))
         return plate

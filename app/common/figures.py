@@ -7,6 +7,8 @@ from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
+from app.i18n import _
+
 
 def percentile(ordered: Sequence[float], fraction: float) -> float | None:
     """The `fraction` quantile of sorted values, interpolated like SQL's percentile_cont; None when empty."""
@@ -30,6 +32,6 @@ class FiguresQuery(Schema):
                 data[name].astimezone(UTC)
             except (KeyError, OverflowError):
                 if name in data:
-                    raise ValidationError("Out of range once converted to UTC.", field_name=name) from None
+                    raise ValidationError(_("Out of range once converted to UTC."), field_name=name) from None
         if {"since", "until"} <= data.keys() and data["since"] >= data["until"]:
-            raise ValidationError("until must be after since.", field_name="until")
+            raise ValidationError(_("until must be after since."), field_name="until")

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select
 from sqlalchemy.orm import Session
 
 from app.common.fields import INT64_MAX, Integer
+from app.i18n import _
 
 T = TypeVar("T")
 
@@ -35,7 +36,9 @@ class Cursor(fields.Field):
                 raise ValueError(prefix)
             return int(key)
         except (ValueError, UnicodeDecodeError, binascii.Error):
-            raise ValidationError("Not a cursor this service issued; use next_cursor from a previous page.") from None
+            raise ValidationError(
+                _("Not a cursor this service issued; use next_cursor from a previous page.")
+            ) from None
 
 
 class PageQuery(Schema):

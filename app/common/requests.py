@@ -49,7 +49,7 @@ def refuse_control_characters_in_path(_endpoint: str | None, values: dict[str, A
     """A url_value_preprocessor: text path segments with control characters never reach a route."""
     for name, value in (values or {}).items():
         if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
-            raise InvalidInput.of_field(name, CONTROL_CHARACTER_MESSAGE, location="path")
+            raise InvalidInput.of_field(name, str(CONTROL_CHARACTER_MESSAGE), location="path")
 
 
 class TooDeep(json.JSONDecodeError):

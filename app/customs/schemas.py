@@ -20,6 +20,7 @@ from app.common.requests import loads_json_body
 from app.customs.models import ReceiptFormat, ReceiptOutcome
 from app.declarations.models import DeclarationStatus
 from app.errors import DomainError, InvalidInput
+from app.i18n import _, _l
 
 CEB_NAMESPACE = "http://www.chinaport.gov.cn/ceb"
 MAX_RECEIPTS_PER_DOCUMENT = 1000
@@ -29,15 +30,15 @@ _CEB_TIME = re.compile(r"^(\d{14})(\d{3})?$")
 
 
 class MalformedXml(DomainError):
-    status, code, title = 400, "malformed_xml", "Malformed XML"
+    status, code, title = 400, "malformed_xml", _l("Malformed XML")
 
 
 class ForbiddenXml(DomainError):
-    status, code, title = 400, "xml_forbidden", "Forbidden XML construct"
+    status, code, title = 400, "xml_forbidden", _l("Forbidden XML construct")
 
 
 class UnsupportedReceiptFormat(DomainError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    status, code, title = 415, "unsupported_media_type", _l("Unsupported media type")
 
 
 class ReturnTime(fields.Field):
@@ -52,9 +53,9 @@ class ReturnTime(fields.Field):
                 return moment.replace(microsecond=int(match.group(2) or 0) * 1000)
             moment = datetime.fromisoformat(text)
         except ValueError:
-            raise ValidationError("Use yyyyMMddHHmmssfff (Beijing time) or ISO 8601 with an offset.") from None
+            raise ValidationError(_("Use yyyyMMddHHmmssfff (Beijing time) or ISO 8601 with an offset.")) from None
         if moment.tzinfo is None:
-            raise ValidationError("An ISO time needs an offset, e.g. +08:00.")
+            raise ValidationError(_("An ISO time needs an offset, e.g. +08:00."))
         return moment
 
 
@@ -64,7 +65,7 @@ class ReceiptCreate(Schema):
     pre_no = String(load_default=None, validate=validate.Length(max=18))
     invt_no = String(
         load_default=None,
-        validate=validate.Regexp(r"^\d{8}[IE]\d{9}$", error="Customs office(4) + year(4) + I/E + serial(9)."),
+        validate=validate.Regexp(r"^\d{8}[IE]\d{9}$", error=_l("Customs office(4) + year(4) + I/E + serial(9).")),
     )
     status_code = Integer(required=True, strict=False, metadata={"description": "CEB622 returnStatus."})
     return_time = ReturnTime(required=True, metadata={"description": "yyyyMMddHHmmssfff (Beijing) or ISO 8601."})
@@ -73,7 +74,7 @@ class ReceiptCreate(Schema):
     @validates_schema
     def names_a_declaration(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not data.get("guid") and not data.get("cop_no"):
-            raise ValidationError("A receipt names its declaration by guid or by cop_no.", field_name="guid")
+            raise ValidationError(_("A receipt names its declaration by guid or by cop_no."), field_name="guid")
 
 
 class ReceiptBatchCreate(Schema):
@@ -100,7 +101,7 @@ def load_receipts(body: bytes, mimetype: str) -> tuple[list[IncomingReceipt], Re
         try:
             document = loads_json_body(body)
         except (ValueError, UnicodeDecodeError):
-            raise InvalidInput("The body is not valid JSON.", errors={"json": ["Invalid JSON body."]}) from None
+            raise InvalidInput(_("The body is not valid JSON."), errors={"json": [_("Invalid JSON body.")]}) from None
         raw_items = document.get("receipts") if isinstance(document, dict) else None
         raws = [json.dumps(item, ensure_ascii=False, sort_keys=True) for item in raw_items or []]
         return _validated(document, raws, location="json"), ReceiptFormat.JSON
@@ -110,8 +111,8 @@ def load_receipts(body: bytes, mimetype: str) -> tuple[list[IncomingReceipt], Re
         raws = [tostring(element, encoding="unicode") for element in elements]
         return _validated(document, raws, location="xml"), ReceiptFormat.XML
     raise UnsupportedReceiptFormat(
-        "Send receipts as application/json or as a CEB622 document in application/xml.",
-        errors={"body": ["Unsupported media type."]},
+        _("Send receipts as application/json or as a CEB622 document in application/xml."),
+        errors={"body": [_("Unsupported media type.")]},
     )
 
 
@@ -120,7 +121,7 @@ def _validated(document: Any, raws: list[str], *, location: str) -> list[Incomin
         loaded = ReceiptBatchCreate().load(document)
     except ValidationError as error:
         raise InvalidInput(
-            "The receipts did not pass validation; see errors.", errors={location: error.messages}
+            _("The receipts did not pass validation; see errors."), errors={location: error.messages}
         ) from None
     return [IncomingReceipt(**receipt, raw_body=raw) for receipt, raw in zip(loaded["receipts"], raws, strict=True)]
 
@@ -131,15 +132,18 @@ def _inventory_returns(body: bytes) -> list[Element]:
         root = fromstring(body, forbid_dtd=True)
     except DefusedXmlException:
         raise ForbiddenXml(
-            "The document uses a DTD, entities or external references; receipts never do, so it was refused."
+            _("The document uses a DTD, entities or external references; receipts never do, so it was refused.")
         ) from None
     except ParseError as error:
-        raise MalformedXml(f"The XML could not be parsed: {error}.") from None
+        raise MalformedXml(_("The XML could not be parsed: %(error)s.", error=error)) from None
     if root.tag not in _RECEIPT_DOCUMENTS:
         raise InvalidInput(
-            f"Expected a CEB622Message (import list receipts) or a CEB604Message (export list receipts) in "
-            f"namespace {CEB_NAMESPACE}.",
-            errors={"xml": ["Not a CEB622 or CEB604 document."]},
+            _(
+                "Expected a CEB622Message (import list receipts) or a CEB604Message (export list receipts) in "
+                "namespace %(ceb_namespace)s.",
+                ceb_namespace=CEB_NAMESPACE,
+            ),
+            errors={"xml": [_("Not a CEB622 or CEB604 document.")]},
         )
     return root.findall(f"{{{CEB_NAMESPACE}}}InventoryReturn")
 

@@ -23,6 +23,7 @@ from app.declarations import service as declarations
 from app.declarations import status as declaration_status
 from app.declarations.models import Declaration, DeclarationStatus
 from app.errors import Conflict, NotFound
+from app.i18n import _, _l
 from app.users.models import User
 
 S = DeclarationStatus
@@ -67,7 +68,7 @@ RECEIPT_TITLES: dict[int, str] = {
 
 
 class ReceiptAlreadyResolved(Conflict):
-    code, title = "receipt_resolved", "Receipt already resolved"
+    code, title = "receipt_resolved", _l("Receipt already resolved")
 
 
 @dataclass
@@ -320,7 +321,7 @@ def list_receipts(
 def get_receipt(session: Session, receipt_id: int) -> Receipt:
     receipt = session.get(Receipt, receipt_id)
     if receipt is None:
-        raise NotFound(f"Receipt {receipt_id} does not exist.")
+        raise NotFound(_("Receipt %(receipt_id)s does not exist.", receipt_id=receipt_id))
     return receipt
 
 
@@ -328,7 +329,13 @@ def retry_unknown(session: Session, receipt_id: int, *, actor: audit.Actor = aud
     """Match an unknown receipt again (its declaration may have arrived since) and apply it."""
     stored = get_receipt(session, receipt_id)
     if stored.outcome is not ReceiptOutcome.UNKNOWN_DECLARATION or stored.resolved_at is not None:
-        raise ReceiptAlreadyResolved(f"Receipt {receipt_id} is {stored.outcome.value}; nothing to retry.")
+        raise ReceiptAlreadyResolved(
+            _(
+                "Receipt %(receipt_id)s is %(outcome)s; nothing to retry.",
+                receipt_id=receipt_id,
+                outcome=stored.outcome.value,
+            )
+        )
     incoming = IncomingReceipt(
         guid=stored.guid,
         cop_no=stored.cop_no,
@@ -370,7 +377,7 @@ def dismiss(session: Session, receipt_id: int, *, actor: audit.Actor = audit.SYS
     """Mark an unknown receipt as reviewed without applying it."""
     stored = get_receipt(session, receipt_id)
     if stored.resolved_at is not None:
-        raise ReceiptAlreadyResolved(f"Receipt {receipt_id} was already resolved.")
+        raise ReceiptAlreadyResolved(_("Receipt %(receipt_id)s was already resolved.", receipt_id=receipt_id))
     stored.resolved_at = clock.utcnow()
     audit.record(session, action="receipt.dismissed", actor=actor, target=stored, details={"guid": stored.guid})
     return stored

@@ -7,13 +7,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.common.fields import HS_CODE, BigInteger, DecimalString, Gtin, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import BizStep, DeclarationKind, DeclarationStatus, Disposition, ReleaseSource
+from app.i18n import _, _l
 
-CUSTOMS_REG_CODE = validate.Regexp(r"^[0-9A-Z]{10}$", error="A 10-character customs registration code.")
-FOUR_DIGITS = validate.Regexp(r"^\d{4}$", error="Four digits.")
-THREE_DIGITS = validate.Regexp(r"^\d{3}$", error="A 3-digit customs code.")
+CUSTOMS_REG_CODE = validate.Regexp(r"^[0-9A-Z]{10}$", error=_l("A 10-character customs registration code."))
+FOUR_DIGITS = validate.Regexp(r"^\d{4}$", error=_l("Four digits."))
+THREE_DIGITS = validate.Regexp(r"^\d{3}$", error=_l("A 3-digit customs code."))
 INVT_NO = r"^\d{8}[IE]\d{9}$"
 # Mainland ID card: 17 digits and a check character (digit or X).
-ID_CARD = validate.Regexp(r"^\d{17}[\dX]$", error="An 18-character ID card number.")
+ID_CARD = validate.Regexp(r"^\d{17}[\dX]$", error=_l("An 18-character ID card number."))
 MONEY = {"places": 2}
 
 
@@ -46,7 +47,9 @@ class DeclarationLineCreate(Schema):
         if {"qty", "price", "total_price"} <= data.keys():
             expected = (data["qty"] * data["price"]).quantize(Decimal("0.01"))
             if abs(expected - data["total_price"]) > Decimal("0.01"):
-                raise ValidationError(f"Must equal qty × price ({expected}).", field_name="total_price")
+                raise ValidationError(
+                    _("Must equal qty × price (%(expected)s).", expected=expected), field_name="total_price"
+                )
 
 
 class DeclarationLineRead(Schema):
@@ -85,7 +88,7 @@ class DeclarationCreate(Schema):
     )
     trade_mode = String(
         load_default="1210",
-        validate=validate.OneOf(["1210"], error="An import list is 1210; declare exports at /api/v1/export-lists."),
+        validate=validate.OneOf(["1210"], error=_l("An import list is 1210; declare exports at /api/v1/export-lists.")),
     )
     customs_code = String(required=True, validate=FOUR_DIGITS, metadata={"description": "Customs office."})
     port_code = String(required=True, validate=FOUR_DIGITS)
@@ -93,7 +96,7 @@ class DeclarationCreate(Schema):
     buyer_id_number = String(required=True, load_only=True, validate=ID_CARD)
     buyer_name = TrimmedString(required=True, load_only=True, validate=validate.Length(min=1, max=60))
     buyer_telephone = String(
-        required=True, load_only=True, validate=validate.Regexp(r"^\+?[\d-]{6,30}$", error="A phone number.")
+        required=True, load_only=True, validate=validate.Regexp(r"^\+?[\d-]{6,30}$", error=_l("A phone number."))
     )
     consignee_address = TrimmedString(required=True, load_only=True, validate=validate.Length(min=4, max=200))
     currency = String(
@@ -112,9 +115,9 @@ class DeclarationCreate(Schema):
         if "lines" in data:
             numbers = [line["gnum"] for line in data["lines"]]
             if numbers != list(range(1, len(numbers) + 1)):
-                raise ValidationError("Line numbers (gnum) must run 1, 2, 3, ... in order.", field_name="lines")
+                raise ValidationError(_("Line numbers (gnum) must run 1, 2, 3, ... in order."), field_name="lines")
         if {"gross_weight", "net_weight"} <= data.keys() and data["net_weight"] > data["gross_weight"]:
-            raise ValidationError("Net weight cannot exceed gross weight.", field_name="net_weight")
+            raise ValidationError(_("Net weight cannot exceed gross weight."), field_name="net_weight")
 
 
 def _mask_middle(value: str | None, keep_start: int, keep_end: int) -> str | None:

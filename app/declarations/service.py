@@ -30,6 +30,7 @@ from app.declarations.models import (
 from app.declarations.status import InvalidTransition, record_event
 from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n import _, _l
 from app.infra.statements import cached_statement
 from app.users.models import Role, User
 
@@ -44,11 +45,11 @@ _NOT_COUNTED_TOWARD_LIMIT = (S.REJECTED, S.CANCELLED, S.SEND_FAILED, S.SHIPPED_B
 
 
 class CopNoTaken(Conflict):
-    code, title = "cop_no_taken", "Enterprise reference already declared"
+    code, title = "cop_no_taken", _l("Enterprise reference already declared")
 
 
 class RetailLimitExceeded(InvalidInput):
-    code, title = "retail_limit_exceeded", "Cross-border retail limit exceeded"
+    code, title = "retail_limit_exceeded", _l("Cross-border retail limit exceeded")
 
 
 def visible_as(viewer: User) -> str:
@@ -114,7 +115,7 @@ def _in_play_counts(party: str) -> Select[Any]:
 def get_declaration(session: Session, declaration_id: int) -> Declaration:
     declaration = session.get(Declaration, declaration_id)
     if declaration is None:
-        raise NotFound(f"Declaration {declaration_id} does not exist.")
+        raise NotFound(_("Declaration %(declaration_id)s does not exist.", declaration_id=declaration_id))
     return declaration
 
 
@@ -134,7 +135,7 @@ def get_declaration_for(
         statement = statement.options(selectinload(Declaration.lines))
     declaration = session.scalar(statement)
     if declaration is None:
-        raise NotFound(f"Declaration {declaration_id} does not exist.")
+        raise NotFound(_("Declaration %(declaration_id)s does not exist.", declaration_id=declaration_id))
     return declaration
 
 
@@ -182,7 +183,7 @@ def submit(
     """Record a declarant's inventory list as submitted, within the 1210 limits."""
     agent = declarant.enterprise
     if agent is None:
-        raise InvalidInput("Only a declarant of a customs broker can declare.")
+        raise InvalidInput(_("Only a declarant of a customs broker can declare."))
     warehouse = zone_warehouse(session, head["area_code"])
     goods_value = sum((line["total_price"] for line in lines), Decimal("0.00"))
     total = goods_value + head["freight"] + head["insured_fee"]
@@ -239,8 +240,8 @@ def refuse_taken_cop_no(session: Session, agent: Enterprise, cop_no: str) -> Non
     )
     if taken is not None:
         raise CopNoTaken(
-            f"Reference {cop_no} is already declared (declaration {taken}).",
-            errors={"json": {"cop_no": ["Already declared."]}},
+            _("Reference %(cop_no)s is already declared (declaration %(taken)s).", cop_no=cop_no, taken=taken),
+            errors={"json": {"cop_no": [_("Already declared.")]}},
         )
 
 
@@ -249,10 +250,14 @@ def resubmit(session: Session, rejected_id: int, *, declarant: User, **fields: A
     rejected = get_declaration_for(session, rejected_id, viewer=declarant)
     if rejected.status is not S.REJECTED:
         raise InvalidTransition(
-            f"Declaration {rejected_id} is {rejected.status.value}; only a rejected one can be corrected."
+            _(
+                "Declaration %(rejected_id)s is %(status)s; only a rejected one can be corrected.",
+                rejected_id=rejected_id,
+                status=rejected.status.value,
+            )
         )
     if session.scalar(select(Declaration.id).where(Declaration.corrects_id == rejected.id)) is not None:
-        raise InvalidTransition(f"Declaration {rejected_id} already has a corrected copy.")
+        raise InvalidTransition(_("Declaration %(rejected_id)s already has a corrected copy.", rejected_id=rejected_id))
     return submit(session, declarant=declarant, corrects=rejected, **fields)
 
 
@@ -263,8 +268,8 @@ def zone_warehouse(session: Session, area_code: str) -> Enterprise:
     )
     if warehouse is None or not warehouse.has_kind(EnterpriseKind.ZONE):
         raise InvalidInput(
-            f"No active bonded-warehouse enterprise has customs code {area_code}.",
-            errors={"json": {"area_code": ["Not a registered bonded-warehouse enterprise."]}},
+            _("No active bonded-warehouse enterprise has customs code %(area_code)s.", area_code=area_code),
+            errors={"json": {"area_code": [_("Not a registered bonded-warehouse enterprise.")]}},
         )
     return warehouse
 
@@ -272,8 +277,22 @@ def zone_warehouse(session: Session, area_code: str) -> Enterprise:
 def _check_retail_limits(session: Session, buyer_id_number: str, total: Decimal) -> None:
     if total > SINGLE_ORDER_LIMIT:
         raise RetailLimitExceeded(
-            f"The order totals ¥{total}; a 1210 retail order may not exceed ¥{SINGLE_ORDER_LIMIT}.",
-            errors={"json": {"lines": [f"Order total ¥{total} exceeds ¥{SINGLE_ORDER_LIMIT}."]}},
+            _(
+                "The order totals ¥%(total)s; a 1210 retail order may not exceed ¥%(single_order_limit)s.",
+                total=total,
+                single_order_limit=SINGLE_ORDER_LIMIT,
+            ),
+            errors={
+                "json": {
+                    "lines": [
+                        _(
+                            "Order total ¥%(total)s exceeds ¥%(single_order_limit)s.",
+                            total=total,
+                            single_order_limit=SINGLE_ORDER_LIMIT,
+                        )
+                    ]
+                }
+            },
         )
     # The annual quota runs by calendar year in China.
     now = clock.utcnow().astimezone(SHANGHAI)
@@ -289,9 +308,13 @@ def _check_retail_limits(session: Session, buyer_id_number: str, total: Decimal)
     )
     if Decimal(spent) + total > ANNUAL_LIMIT:
         raise RetailLimitExceeded(
-            f"This buyer has ¥{Decimal(spent):.2f} declared this year; ¥{total} more would pass the "
-            f"¥{ANNUAL_LIMIT} annual limit.",
-            errors={"json": {"buyer_id_number": ["Annual cross-border retail limit reached."]}},
+            _(
+                "This buyer has ¥%(spent)s declared this year; ¥%(total)s more would pass the ¥%(limit)s annual limit.",
+                spent=format(Decimal(spent), ".2f"),
+                total=total,
+                limit=ANNUAL_LIMIT,
+            ),
+            errors={"json": {"buyer_id_number": [_("Annual cross-border retail limit reached.")]}},
         )
 
 

@@ -25,6 +25,7 @@ from app.declarations.models import (
     ReleaseSource,
 )
 from app.errors import Conflict
+from app.i18n import N_, _l
 from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.service import Message
@@ -66,10 +67,10 @@ STATUS_CBV: dict[DeclarationStatus, tuple[BizStep, Disposition]] = {
 
 # Transitions the declaring enterprise's declarants are told about, with the notice's title.
 _NOTIFIED: dict[DeclarationStatus, tuple[NoticeKind, Message]] = {
-    S.ACCEPTED: (NoticeKind.DECLARATION_ACCEPTED, Message("清单已被海关接收", "Accepted by customs")),
-    S.REJECTED: (NoticeKind.DECLARATION_REJECTED, Message("清单被海关退单", "Rejected by customs")),
-    S.DETAINED: (NoticeKind.DECLARATION_DETAINED, Message("货物被海关扣留", "Goods detained by customs")),
-    S.RELEASED: (NoticeKind.DECLARATION_RELEASED, Message("清单已放行", "Released")),
+    S.ACCEPTED: (NoticeKind.DECLARATION_ACCEPTED, Message(N_("Accepted by customs"))),
+    S.REJECTED: (NoticeKind.DECLARATION_REJECTED, Message(N_("Rejected by customs"))),
+    S.DETAINED: (NoticeKind.DECLARATION_DETAINED, Message(N_("Goods detained by customs"))),
+    S.RELEASED: (NoticeKind.DECLARATION_RELEASED, Message(N_("Released"))),
 }
 
 # Statuses from which an officer may release in the app (customs has the list; it is not final).
@@ -77,7 +78,7 @@ OFFICER_RELEASABLE = frozenset({S.ACCEPTED, S.MANUAL_REVIEW, S.AUDITED, S.INSPEC
 
 
 class InvalidTransition(Conflict):
-    code, title = "invalid_transition", "Not allowed in this status"
+    code, title = "invalid_transition", _l("Not allowed in this status")
 
 
 def record_event(
@@ -200,14 +201,16 @@ def _notify(session: Session, declaration: Declaration, status: DeclarationStatu
         return
     kind, title = _NOTIFIED[status]
     number = declaration.invt_no or declaration.cop_no
-    reason = f" ({return_info})" if return_info else ""
     notices.notify_enterprise(
         session,
         enterprise_id=declaration.declaring_enterprise_id,
         roles=[Role.DECLARANT],
         kind=kind,
-        title=Message(f"{title.zh} {number}", f"{title.en}: {number}"),
-        body=Message(f"{title.zh}：{number}{reason}", f"{title.en}: {number}{reason}"),
+        title=Message(N_("%(what)s: %(number)s"), what=title, number=number),
+        # The same words as the title, set as a sentence (Chinese puts a colon here, not in the title).
+        body=Message(N_("%(status)s: %(number)s (%(reason)s)"), status=title, number=number, reason=return_info)
+        if return_info
+        else Message(N_("%(status)s: %(number)s"), status=title, number=number),
         # A declaration reaches each status once (by rank), so this names the decision.
         source_key=f"declaration/{declaration.id}/{status.value}",
         declaration_id=declaration.id,

@@ -4,6 +4,7 @@ from app.common import clock
 from app.common.fields import String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.devices.models import TOKEN_MAX_LENGTH, ApnsEnvironment, Platform, PushProvider
+from app.i18n import _l
 
 # An iOS bundle id (letters, digits, '-', at most 155 characters) or an Android package name ('_' too).
 BUNDLE_ID = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
@@ -38,7 +39,7 @@ class DeviceUpsert(Schema):
         allow_none=True,
         validate=[
             validate.Length(min=1, max=155),
-            validate.Regexp(BUNDLE_ID, error="Letters, digits, '-', '_' and '.', e.g. cn.example.park."),
+            validate.Regexp(BUNDLE_ID, error=_l("Letters, digits, '-', '_' and '.', e.g. cn.example.park.")),
         ],
         metadata={"description": "The app's bundle id or package name; required for APNs, where it is the topic."},
     )
@@ -50,7 +51,7 @@ class DeviceUpsert(Schema):
         allow_none=True,
         validate=[
             validate.Length(max=35),
-            validate.Regexp(LOCALE, error="A language tag such as zh-CN or en."),
+            validate.Regexp(LOCALE, error=_l("A language tag such as zh-CN or en.")),
         ],
     )
 

@@ -25,6 +25,7 @@ from app.devices.models import (
     PushProvider,
 )
 from app.errors import InvalidInput, NotFound
+from app.i18n import _
 from app.users.models import User
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
@@ -136,7 +137,7 @@ def unregister_device(session: Session, device_id: str, *, user: User) -> None:
     """Stop pushes to a device when its user signs out; the row stays for the delivery history."""
     device = _lock_device(session, device_id)
     if device is None or device.user_id != user.id:
-        raise NotFound(f"No device {device_id} is registered to you.")
+        raise NotFound(_("No device %(device_id)s is registered to you.", device_id=device_id))
     # A logout retried after a lost response finds the row removed already; that is success.
     if device.removed_at is None:
         device.removed_at = clock.utcnow()
@@ -189,7 +190,7 @@ def invalidate_token(session: Session, device: Device | int, *, reason: str, tok
         select(Device).where(Device.id == device_pk).with_for_update().execution_options(populate_existing=True)
     )
     if locked is None:
-        raise NotFound(f"Device {device_pk} does not exist.")
+        raise NotFound(_("Device %(device_pk)s does not exist.", device_pk=device_pk))
     if token is not None and token != locked.token:
         return locked
     if locked.invalidated_at is None:
@@ -230,7 +231,7 @@ def _checked_token(
             body["apns_environment"] = ["Only for APNs; leave it out."]
     errors = {location: messages for location, messages in (("path", path), ("json", body)) if messages}
     if errors:
-        raise InvalidInput("The device registration is not valid; see errors.", errors=errors)
+        raise InvalidInput(_("The device registration is not valid; see errors."), errors=errors)
     return token
 
 
@@ -238,8 +239,11 @@ def _may_take(device: Device | None, *, user: User, provider: PushProvider, toke
     """Refuse another user's device id unless the caller shows the push token it is registered with."""
     if device is not None and device.user_id != user.id and (device.provider, device.token) != (provider, token):
         raise DeviceRegisteredElsewhere(
-            f"Device {device.device_id} is registered to another user; register it with its own push token, "
-            "or generate a new install id."
+            _(
+                "Device %(device_id)s is registered to another user; register it with its own push token, or "
+                "generate a new install id.",
+                device_id=device.device_id,
+            )
         )
 
 

@@ -6,6 +6,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from app.common.fields import Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.enterprises.models import CreditLevel, EnterpriseKind
+from app.i18n import _
 
 CUSTOMS_REG_CODE = r"^[0-9A-Z]{10}$"
 
@@ -15,11 +16,11 @@ def _validate_uscc(value: str) -> None:
         uscc.validate(value)
     except InvalidChecksum:
         raise ValidationError(
-            "The check character does not match; re-read the code from the business licence."
+            _("The check character does not match; re-read the code from the business licence.")
         ) from None
     except StdnumError:
         raise ValidationError(
-            "Not a unified social credit code: 18 characters, digits and capitals except I, O, Z, S and V."
+            _("Not a unified social credit code: 18 characters, digits and capitals except I, O, Z, S and V.")
         ) from None
 
 
@@ -84,7 +85,7 @@ class EnterpriseUpdate(Schema):
     @post_load
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ValidationError("Send at least one field to change.", field_name="_schema")
+            raise ValidationError(_("Send at least one field to change."), field_name="_schema")
         return data
 
 

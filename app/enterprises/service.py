@@ -13,6 +13,7 @@ from app.audit.service import Actor
 from app.common.pagination import Page, paginate, where_given
 from app.enterprises.models import CreditLevel, Enterprise, EnterpriseKind, EnterpriseKindLink
 from app.errors import Conflict, NotFound
+from app.i18n import _, _l
 from app.users.models import Role, User
 
 # Roles that see every enterprise; everyone else sees only their own.
@@ -20,13 +21,13 @@ PARK_WIDE_ROLES = frozenset({Role.ADMIN, Role.CUSTOMS_OFFICER})
 
 
 class EnterpriseCodeTaken(Conflict):
-    code, title = "enterprise_code_taken", "Enterprise code already registered"
+    code, title = "enterprise_code_taken", _l("Enterprise code already registered")
 
 
 def get_enterprise(session: Session, enterprise_id: int) -> Enterprise:
     enterprise = session.get(Enterprise, enterprise_id)
     if enterprise is None:
-        raise NotFound(f"Enterprise {enterprise_id} does not exist.")
+        raise NotFound(_("Enterprise %(enterprise_id)s does not exist.", enterprise_id=enterprise_id))
     return enterprise
 
 
@@ -37,7 +38,7 @@ def find_enterprise_by_uscc(session: Session, uscc: str) -> Enterprise | None:
 def get_enterprise_for(session: Session, enterprise_id: int, *, viewer: User) -> Enterprise:
     """An enterprise as `viewer` may see it: another enterprise's data is simply not there."""
     if viewer.role not in PARK_WIDE_ROLES and viewer.enterprise_id != enterprise_id:
-        raise NotFound(f"Enterprise {enterprise_id} does not exist.")
+        raise NotFound(_("Enterprise %(enterprise_id)s does not exist.", enterprise_id=enterprise_id))
     return get_enterprise(session, enterprise_id)
 
 
@@ -120,15 +121,18 @@ def update_enterprise(session: Session, enterprise_id: int, *, actor: Actor, **c
 def _ensure_codes_free(session: Session, *, uscc: str | None = None, customs_reg_code: str | None = None) -> None:
     if uscc and find_enterprise_by_uscc(session, uscc) is not None:
         raise EnterpriseCodeTaken(
-            f"An enterprise with credit code {uscc} is already registered.",
-            errors={"json": {"uscc": ["Already registered."]}},
+            _("An enterprise with credit code %(uscc)s is already registered.", uscc=uscc),
+            errors={"json": {"uscc": [_("Already registered.")]}},
         )
     if customs_reg_code and session.scalar(
         select(Enterprise.id).where(Enterprise.customs_reg_code == customs_reg_code)
     ):
         raise EnterpriseCodeTaken(
-            f"An enterprise with customs code {customs_reg_code} is already registered.",
-            errors={"json": {"customs_reg_code": ["Already registered."]}},
+            _(
+                "An enterprise with customs code %(customs_reg_code)s is already registered.",
+                customs_reg_code=customs_reg_code,
+            ),
+            errors={"json": {"customs_reg_code": [_("Already registered.")]}},
         )
 
 

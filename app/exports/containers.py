@@ -18,6 +18,7 @@ from app.declarations.status import InvalidTransition
 from app.errors import Conflict, NotFound
 from app.exports.loading import by_list, lock_bagged, readable, record_aggregation, warehouse_of
 from app.exports.models import BagStatus, ContainerStatus, ExportContainer, ExportParcel, MasterBag, ParcelStage
+from app.i18n import _, _l
 from app.infra import arrays
 from app.users.models import User
 
@@ -26,7 +27,7 @@ LIVE_CONTAINER = (ContainerStatus.LOADING, ContainerStatus.SEALED, ContainerStat
 
 
 class ContainerNoInUse(Conflict):
-    code, title = "container_no_in_use", "Container number on a live container"
+    code, title = "container_no_in_use", _l("Container number on a live container")
 
 
 def create_container(session: Session, *, operator: User, **fields: Any) -> ExportContainer:
@@ -55,8 +56,12 @@ def refuse_container_no_in_use(session: Session, container_no: str) -> None:
     )
     if live is not None:
         raise ContainerNoInUse(
-            f"Container {container_no} is still being loaded or has not departed (container {live}).",
-            errors={"json": {"container_no": ["In use by a container that has not departed."]}},
+            _(
+                "Container %(container_no)s is still being loaded or has not departed (container %(live)s).",
+                container_no=container_no,
+                live=live,
+            ),
+            errors={"json": {"container_no": [_("In use by a container that has not departed.")]}},
         )
 
 
@@ -69,7 +74,7 @@ def lock_container(session: Session, container_id: int, *, operator: User) -> Ex
         .execution_options(populate_existing=True)
     )
     if container is None:
-        raise NotFound(f"Container {container_id} does not exist.")
+        raise NotFound(_("Container %(container_id)s does not exist.", container_id=container_id))
     return container
 
 
@@ -79,7 +84,13 @@ def load_bags(
     """Load closed bags into a container being loaded; each bag number gets an outcome."""
     container = lock_container(session, container_id, operator=operator)
     if container.status is not ContainerStatus.LOADING:
-        raise InvalidTransition(f"Container {container.container_no} is {container.status.value}; it is not loading.")
+        raise InvalidTransition(
+            _(
+                "Container %(container_no)s is %(status)s; it is not loading.",
+                container_no=container.container_no,
+                status=container.status.value,
+            )
+        )
     bags = {
         bag.bag_no: bag
         for bag in session.scalars(
@@ -149,10 +160,18 @@ def seal(session: Session, container_id: int, *, operator: User, seal_no: str) -
     if container.status is ContainerStatus.SEALED and container.seal_no == seal_no:
         return container
     if container.status is not ContainerStatus.LOADING:
-        raise InvalidTransition(f"Container {container.container_no} is {container.status.value}; it is not loading.")
+        raise InvalidTransition(
+            _(
+                "Container %(container_no)s is %(status)s; it is not loading.",
+                container_no=container.container_no,
+                status=container.status.value,
+            )
+        )
     bags = session.scalar(select(func.count()).where(MasterBag.container_id == container.id)) or 0
     if not bags:
-        raise InvalidTransition(f"Container {container.container_no} is empty; load bags before sealing it.")
+        raise InvalidTransition(
+            _("Container %(container_no)s is empty; load bags before sealing it.", container_no=container.container_no)
+        )
     container.seal_no = seal_no
     container.status = ContainerStatus.SEALED
     container.sealed_at = clock.utcnow()
@@ -174,7 +193,7 @@ def get_container_for(session: Session, container_id: int, *, viewer: User) -> E
         )
     )
     if container is None:
-        raise NotFound(f"Container {container_id} does not exist.")
+        raise NotFound(_("Container %(container_id)s does not exist.", container_id=container_id))
     return container
 
 

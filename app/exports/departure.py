@@ -28,6 +28,7 @@ from app.declarations.models import BizStep, Declaration, DeclarationStatus, Dis
 from app.declarations.status import InvalidTransition
 from app.errors import NotFound
 from app.exports.models import ContainerStatus, ExportContainer, ExportList, ExportParcel, MasterBag, ParcelStage
+from app.i18n import N_, N_plural, _
 from app.infra import arrays
 from app.notices import service as notices
 from app.notices.models import NoticeKind
@@ -72,11 +73,19 @@ def depart(session: Session, *, gateway: User, document: dict[str, Any]) -> Depa
     )
     if not found:
         raise NotFound(
-            f"No container was loaded under bill {bill_no}" + (f", voyage {voyage_no}." if voyage_no else ".")
+            _(
+                "No container was loaded under bill %(bill_no)s, voyage %(voyage_no)s.",
+                bill_no=bill_no,
+                voyage_no=voyage_no,
+            )
+            if voyage_no
+            else _("No container was loaded under bill %(bill_no)s.", bill_no=bill_no)
         )
     gone = [container for container in found if container.status in (C.LEFT_ZONE, C.DEPARTED)]
     if not gone:
-        raise InvalidTransition(f"No container under bill {bill_no} has left the zone; it departs after the gate.")
+        raise InvalidTransition(
+            _("No container under bill %(bill_no)s has left the zone; it departs after the gate.", bill_no=bill_no)
+        )
     result = DepartureResult(DepartureOutcome.ALREADY_DEPARTED, bill_no, voyage_no, gone)
     status = document.get("return_status")
     if status is not None and (status in NOT_YET or status == 4 or status == 100 or status < 0):
@@ -210,10 +219,16 @@ def _notify(
             enterprise_id=declaration.declaring_enterprise_id,
             roles=[Role.DECLARANT],
             kind=NoticeKind.EXPORT_DEPARTED,
-            title=Message(f"包裹已离境 {number}", f"Parcels departed: {number}"),
+            title=Message(N_("Parcels departed: %(number)s"), number=number),
             body=Message(
-                f"清单 {number} 的 {count} 件包裹已随 {how} 离境（提运单 {document['bill_no']}）。",
-                f"{count} parcels of list {number} departed on {how} (bill {document['bill_no']}).",
+                N_plural(
+                    "%(num)s parcel of list %(number)s departed on %(how)s (bill %(bill_no)s).",
+                    "%(num)s parcels of list %(number)s departed on %(how)s (bill %(bill_no)s).",
+                ),
+                num=count,
+                number=number,
+                how=how,
+                bill_no=document["bill_no"],
             ),
             source_key=f"export/{declaration.id}/departed/{source}",
             declaration_id=declaration.id,

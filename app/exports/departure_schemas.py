@@ -24,6 +24,7 @@ from app.exports.departure import DepartureOutcome
 from app.exports.loading_batch import MAX_PARCELS_PER_LOAD
 from app.exports.loading_schemas import BILL_NO, ContainerSummary
 from app.exports.schemas import TRAF_MODES, WAYBILL_NO
+from app.i18n import _
 
 MAX_PACKAGES = 5 * MAX_PARCELS_PER_LOAD
 
@@ -105,19 +106,19 @@ def load_departure(body: bytes, mimetype: str) -> dict[str, Any]:
         try:
             document, location = loads_json_body(body), "json"
         except (ValueError, UnicodeDecodeError):
-            raise InvalidInput("The body is not valid JSON.", errors={"json": ["Invalid JSON body."]}) from None
+            raise InvalidInput(_("The body is not valid JSON."), errors={"json": [_("Invalid JSON body.")]}) from None
     elif mimetype in ("application/xml", "text/xml"):
         document, location = _from_xml(body), "xml"
     else:
         raise UnsupportedReceiptFormat(
-            "Send the departure as application/json or as a CEB509 document in application/xml.",
-            errors={"body": ["Unsupported media type."]},
+            _("Send the departure as application/json or as a CEB509 document in application/xml."),
+            errors={"body": [_("Unsupported media type.")]},
         )
     try:
         return DepartureCreate().load(document)
     except ValidationError as error:
         raise InvalidInput(
-            "The departure did not pass validation; see errors.", errors={location: error.messages}
+            _("The departure did not pass validation; see errors."), errors={location: error.messages}
         ) from None
 
 
@@ -127,16 +128,19 @@ def _from_xml(body: bytes) -> dict[str, Any]:
         root = fromstring(body, forbid_dtd=True)
     except DefusedXmlException:
         raise ForbiddenXml(
-            "The document uses a DTD, entities or external references; CEB509 never does, so it was refused."
+            _("The document uses a DTD, entities or external references; CEB509 never does, so it was refused.")
         ) from None
     except ParseError as error:
-        raise MalformedXml(f"The XML could not be parsed: {error}.") from None
+        raise MalformedXml(_("The XML could not be parsed: %(error)s.", error=error)) from None
     departure = root.find(_tag("Departure")) if root.tag == _tag("CEB509Message") else None
     head = departure.find(_tag("DepartureHead")) if departure is not None else None
     if head is None:
         raise InvalidInput(
-            f"Expected a CEB509Message with a Departure and its DepartureHead in namespace {CEB_NAMESPACE}.",
-            errors={"xml": ["Not a CEB509 document."]},
+            _(
+                "Expected a CEB509Message with a Departure and its DepartureHead in namespace %(ceb_namespace)s.",
+                ceb_namespace=CEB_NAMESPACE,
+            ),
+            errors={"xml": [_("Not a CEB509 document.")]},
         )
     document: dict[str, Any] = _fields(head, _HEAD)
     document["packages"] = [_fields(item, _LIST) for item in departure.findall(_tag("DepartureList"))]  # type: ignore[union-attr]

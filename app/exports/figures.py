@@ -31,6 +31,7 @@ from app.common.figures import percentile
 from app.declarations.models import Declaration, DeclarationKind
 from app.errors import InvalidInput
 from app.exports.models import DivertReason, ExportList, ExportParcel, LineDecision, LineScan, Recheck, RecheckDisposal
+from app.i18n import _
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 92  # a quarter, day by day
@@ -153,7 +154,9 @@ def _days(since: datetime, until: datetime) -> list[date]:
     last = _shanghai_date(until - timedelta(microseconds=1), "until")
     count = (last - first).days + 1
     if count > MAX_DAYS:
-        raise InvalidInput.of_field("until", f"The range may span at most {MAX_DAYS} days.", location="query")
+        raise InvalidInput.of_field(
+            "until", _("The range may span at most %(max_days)s days.", max_days=MAX_DAYS), location="query"
+        )
     return [first + timedelta(days=offset) for offset in range(count)]
 
 
@@ -161,7 +164,7 @@ def _shanghai_date(moment: datetime, field: str) -> date:
     try:
         return moment.astimezone(SHANGHAI).date()
     except OverflowError:  # year 1 or 9999 at an offset: not a time the database could take either
-        raise InvalidInput.of_field(field, "Give a time within years 1 to 9999 UTC.", location="query") from None
+        raise InvalidInput.of_field(field, _("Give a time within years 1 to 9999 UTC."), location="query") from None
 
 
 def _as_date(value: date | str) -> date:

@@ -24,6 +24,7 @@ from app.declarations.models import BizStep, Declaration, DeclarationStatus, Dis
 from app.declarations.status import record_event
 from app.errors import InvalidInput
 from app.exports.models import ExportParcel, ParcelStage
+from app.i18n import _
 from app.infra.statements import cached_statement
 from app.risk import service as risk
 from app.risk.models import Severity, WarningSource
@@ -94,7 +95,7 @@ def scan_in(
     """
     warehouse_id = operator.enterprise_id
     if warehouse_id is None:
-        raise InvalidInput("Only an operator of an in-zone warehouse can scan parcels in.")
+        raise InvalidInput(_("Only an operator of an in-zone warehouse can scan parcels in."))
     unique = list(dict.fromkeys(waybills))
     rows = {row.waybill_no: row for row in session.execute(_parcels(), {"waybills": unique})}
     if not seal_intact:
@@ -181,8 +182,12 @@ def _refuse_broken_seal(session: Session, *, operator: User, plate: str, seal_no
         actor=audit.by(operator),
     )
     raise SealBrokenAtIntake(
-        f"Seal {seal_no} of {plate} is not intact; nothing was scanned in. Hold the vehicle for customs.",
-        errors={"json": {"seal_intact": ["The seal must be intact."]}},
+        _(
+            "Seal %(seal_no)s of %(plate)s is not intact; nothing was scanned in. Hold the vehicle for customs.",
+            seal_no=seal_no,
+            plate=plate,
+        ),
+        errors={"json": {"seal_intact": [_("The seal must be intact.")]}},
     )
 
 

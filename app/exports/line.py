@@ -31,6 +31,7 @@ from app.declarations.status import prefetch_notified, record_event
 from app.exports.intake import LIVE_PARCEL
 from app.exports.models import DivertReason, ExportParcel, ExportTarget, LineDecision, LineScan, LineVerdict
 from app.exports.models import ParcelStage as S
+from app.i18n import N_
 from app.infra.statements import cached_statement
 from app.notices import officers as on_duty
 from app.notices import service as notices
@@ -54,11 +55,12 @@ MESSAGES: dict[DivertReason | None, str] = {
     DivertReason.UNKNOWN_WAYBILL: "运单号无记录，转人工处理",
     DivertReason.NOT_SCANNED_IN: "未扫码入库，转人工处理",
 }
-_REASONS_EN = {
-    DivertReason.MACHINE: "the X-ray image is suspect",
-    DivertReason.TARGETED: "selected by customs",
-    DivertReason.LIST_STATUS: "its list is not released",
-    DivertReason.NOT_SCANNED_IN: "it was not scanned in",
+# Why a parcel was diverted, in its declarants' and officers' notices.
+DIVERT_REASONS = {
+    DivertReason.MACHINE: Message(N_("the X-ray image is suspect")),
+    DivertReason.TARGETED: Message(N_("selected by customs")),
+    DivertReason.LIST_STATUS: Message(N_("its list is not released")),
+    DivertReason.NOT_SCANNED_IN: Message(N_("it was not scanned in")),
 }
 
 
@@ -282,17 +284,20 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
             )
         )
         number = declaration.invt_no or declaration.cop_no
+        body = Message(
+            N_("Parcel %(waybill_no)s of list %(number)s was diverted at X-ray line %(line)s: %(reason)s."),
+            waybill_no=row.waybill_no,
+            number=number,
+            line=item.scan["line_id"],
+            reason=DIVERT_REASONS[reason],
+        )
         notices.notify_enterprise(
             session,
             enterprise_id=declaration.declaring_enterprise_id,
             roles=[Role.DECLARANT],
             kind=NoticeKind.EXPORT_DIVERTED,
-            title=Message(f"包裹 {row.waybill_no} 转开箱复验", f"Parcel {row.waybill_no} diverted for recheck"),
-            body=Message(
-                f"清单 {number} 的包裹 {row.waybill_no} 在X光机检线 {item.scan['line_id']}：{MESSAGES[reason]}。",
-                f"Parcel {row.waybill_no} of list {number} was diverted at X-ray line {item.scan['line_id']}: "
-                f"{_REASONS_EN[reason]}.",
-            ),
+            title=Message(N_("Parcel %(waybill_no)s diverted for recheck"), waybill_no=row.waybill_no),
+            body=body,
             # Per parcel and scan: each divert decision notifies once, a retried request not again.
             source_key=f"export-parcel/{row.id}/diverted/{scan_id}",
             declaration_id=declaration.id,
@@ -303,12 +308,8 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
             session,
             customs_code=declaration.customs_code,
             kind=NoticeKind.OFFICER_PARCEL_DIVERTED,
-            title=Message(f"包裹 {row.waybill_no} 待复验", f"Parcel {row.waybill_no} awaits a recheck"),
-            body=Message(
-                f"清单 {number} 的包裹 {row.waybill_no} 在X光机检线 {item.scan['line_id']}：{MESSAGES[reason]}。",
-                f"Parcel {row.waybill_no} of list {number} was diverted at X-ray line {item.scan['line_id']}: "
-                f"{_REASONS_EN[reason]}.",
-            ),
+            title=Message(N_("Parcel %(waybill_no)s awaits a recheck"), waybill_no=row.waybill_no),
+            body=body,
             source_key=f"officer/export-parcel/{row.id}/diverted/{scan_id}",
             declaration_id=declaration.id,
             link=f"/api/v1/export-lists/{declaration.id}",

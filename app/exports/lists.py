@@ -22,6 +22,7 @@ from app.declarations.models import Declaration, DeclarationKind, DeclarationLin
 from app.declarations.status import record_event
 from app.errors import Conflict, InvalidInput, NotFound
 from app.exports.models import ExportList, ExportParcel, ParcelStage
+from app.i18n import _, _l, ngettext
 from app.users.models import User
 
 EXPORT = DeclarationKind.EXPORT_INVENTORY
@@ -45,7 +46,7 @@ _EXPORT_HEAD = (
 
 
 class WaybillTaken(Conflict):
-    code, title = "waybill_taken", "Waybill already on a live list"
+    code, title = "waybill_taken", _l("Waybill already on a live list")
 
 
 def submit(
@@ -59,7 +60,7 @@ def submit(
     """Record a declarant's export list as submitted; customs' receipts move it on."""
     agent = declarant.enterprise
     if agent is None:
-        raise InvalidInput("Only a declarant of a customs broker can declare.")
+        raise InvalidInput(_("Only a declarant of a customs broker can declare."))
     warehouse = declarations.zone_warehouse(session, head["area_code"])
     declarations.refuse_taken_cop_no(session, agent, head["cop_no"])
     _refuse_live_waybills(session, [parcel["waybill_no"] for parcel in parcels])
@@ -117,8 +118,19 @@ def _refuse_live_waybills(session: Session, waybills: list[str]) -> None:
     )
     if taken:
         raise WaybillTaken(
-            f"{len(taken)} waybill numbers are on parcels still in the park: {', '.join(taken[:5])}.",
-            errors={"json": {"parcels": [f"Waybill {waybill} is already declared." for waybill in taken[:20]]}},
+            ngettext(
+                "%(num)s waybill number is on a parcel still in the park: %(taken)s.",
+                "%(num)s waybill numbers are on parcels still in the park: %(taken)s.",
+                len(taken),
+                taken=", ".join(taken[:5]),
+            ),
+            errors={
+                "json": {
+                    "parcels": [
+                        _("Waybill %(waybill)s is already declared.", waybill=waybill) for waybill in taken[:20]
+                    ]
+                }
+            },
         )
 
 
@@ -133,7 +145,7 @@ def get_export_list(session: Session, declaration_id: int, *, viewer: User) -> D
         )
     )
     if declaration is None:
-        raise NotFound(f"Export list {declaration_id} does not exist.")
+        raise NotFound(_("Export list %(declaration_id)s does not exist.", declaration_id=declaration_id))
     return declaration
 
 

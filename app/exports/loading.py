@@ -34,6 +34,7 @@ from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
 from app.exports.lists import LIVE_STAGES
 from app.exports.models import BagStatus, ExportContainer, ExportParcel, MasterBag, ParcelStage
+from app.i18n import _, _l
 from app.infra import arrays
 from app.users.models import Role, User
 
@@ -57,11 +58,11 @@ class ParcelOutcome(enum.StrEnum):
 
 
 class BagNoTaken(Conflict):
-    code, title = "bag_no_taken", "Bag number already used"
+    code, title = "bag_no_taken", _l("Bag number already used")
 
 
 class BagFull(Conflict):
-    code, title = "bag_full", "Bag full"
+    code, title = "bag_full", _l("Bag full")
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def move_into_bag(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != len(parcels):  # type: ignore[attr-defined]
-        raise Conflict("Some parcels changed while they were being bagged; scan them again.")
+        raise Conflict(_("Some parcels changed while they were being bagged; scan them again."))
 
 
 def record_aggregation(
@@ -243,7 +244,7 @@ def by_list(parcels: Iterable[Candidate]) -> dict[int, list[Candidate]]:
 def warehouse_of(operator: User) -> int:
     """The warehouse enterprise an operator loads for."""
     if operator.role is not Role.WAREHOUSE_OPERATOR or operator.enterprise_id is None:
-        raise InvalidInput("Only an operator of a warehouse enterprise loads parcels.")
+        raise InvalidInput(_("Only an operator of a warehouse enterprise loads parcels."))
     return operator.enterprise_id
 
 
@@ -266,8 +267,8 @@ def refuse_taken_bag_nos(session: Session, bag_nos: Sequence[str]) -> None:
     taken = sorted(session.scalars(select(MasterBag.bag_no).where(MasterBag.bag_no.in_(bag_nos))))
     if taken:
         raise BagNoTaken(
-            f"Bag numbers already used: {', '.join(taken[:5])}.",
-            errors={"json": {"bag_no": [f"Bag {bag_no} already exists." for bag_no in taken[:20]]}},
+            _("Bag numbers already used: %(taken)s.", taken=", ".join(taken[:5])),
+            errors={"json": {"bag_no": [_("Bag %(bag_no)s already exists.", bag_no=bag_no) for bag_no in taken[:20]]}},
         )
 
 
@@ -275,7 +276,9 @@ def add_parcels(session: Session, bag_id: int, *, operator: User, waybills: Sequ
     """Scan parcels into an open bag by waybill; each waybill gets an outcome, eligible ones are bagged."""
     bag = lock_bag(session, bag_id, operator=operator)
     if bag.status is not BagStatus.OPEN:
-        raise InvalidTransition(f"Bag {bag.bag_no} is {bag.status.value}; parcels go into an open bag.")
+        raise InvalidTransition(
+            _("Bag %(bag_no)s is %(status)s; parcels go into an open bag.", bag_no=bag.bag_no, status=bag.status.value)
+        )
     candidates = lock_candidates(session, waybills)
     taken = take(
         candidates,
@@ -285,7 +288,14 @@ def add_parcels(session: Session, bag_id: int, *, operator: User, waybills: Sequ
     )
     parcels = taken.moving.get(bag.id, [])
     if bag.parcel_count + len(parcels) > MAX_PARCELS_PER_BAG:
-        raise BagFull(f"Bag {bag.bag_no} holds {bag.parcel_count} parcels; at most {MAX_PARCELS_PER_BAG} fit.")
+        raise BagFull(
+            _(
+                "Bag %(bag_no)s holds %(parcel_count)s parcels; at most %(max_parcels_per_bag)s fit.",
+                bag_no=bag.bag_no,
+                parcel_count=bag.parcel_count,
+                max_parcels_per_bag=MAX_PARCELS_PER_BAG,
+            )
+        )
     now = clock.utcnow()
     for parcel in parcels:
         taken.outcomes[parcel.waybill_no] = ParcelOutcome.BAGGED
@@ -312,9 +322,11 @@ def close_bag(session: Session, bag_id: int, *, operator: User) -> MasterBag:
     if bag.status is BagStatus.CLOSED:
         return bag
     if bag.status is not BagStatus.OPEN:
-        raise InvalidTransition(f"Bag {bag.bag_no} is {bag.status.value}; only an open bag is closed.")
+        raise InvalidTransition(
+            _("Bag %(bag_no)s is %(status)s; only an open bag is closed.", bag_no=bag.bag_no, status=bag.status.value)
+        )
     if bag.parcel_count == 0:
-        raise InvalidTransition(f"Bag {bag.bag_no} is empty; put parcels in before closing it.")
+        raise InvalidTransition(_("Bag %(bag_no)s is empty; put parcels in before closing it.", bag_no=bag.bag_no))
     bag.status = BagStatus.CLOSED
     bag.closed_at = clock.utcnow()
     audit.record(
@@ -336,7 +348,7 @@ def lock_bag(session: Session, bag_id: int, *, operator: User) -> MasterBag:
         .execution_options(populate_existing=True)
     )
     if bag is None:
-        raise NotFound(f"Bag {bag_id} does not exist.")
+        raise NotFound(_("Bag %(bag_id)s does not exist.", bag_id=bag_id))
     return bag
 
 
@@ -355,7 +367,7 @@ def get_bag_for(session: Session, bag_id: int, *, viewer: User) -> MasterBag:
         select(MasterBag).where(MasterBag.id == bag_id, readable(viewer, MasterBag.warehouse_enterprise_id))
     )
     if bag is None:
-        raise NotFound(f"Bag {bag_id} does not exist.")
+        raise NotFound(_("Bag %(bag_id)s does not exist.", bag_id=bag_id))
     return bag
 
 

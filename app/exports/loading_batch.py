@@ -40,6 +40,7 @@ from app.exports.loading import (
     warehouse_of,
 )
 from app.exports.models import BagStatus, ContainerStatus, ExportContainer, ExportParcel, MasterBag, ParcelStage
+from app.i18n import _, _l
 from app.infra import arrays
 from app.users.models import User
 
@@ -49,7 +50,7 @@ MAX_BAGS_PER_LOAD = 500
 
 
 class NothingLoaded(Conflict):
-    code, title = "nothing_loaded", "No parcel could be loaded"
+    code, title = "nothing_loaded", _l("No parcel could be loaded")
 
 
 @dataclass
@@ -98,7 +99,7 @@ def load_container(
     ]
     if not taken.moving:
         raise NothingLoaded(
-            "None of the parcels may be loaded; see errors.",
+            _("None of the parcels may be loaded; see errors."),
             errors={"json": {"bags": [f"{item['waybill_no']}: {item['outcome']}" for item in refused[:50]]}},
         )
     now = clock.utcnow()
@@ -115,12 +116,14 @@ def load_container(
     session.flush()
     loading = [(bags[index]["bag_no"], parcels) for index, parcels in taken.moving.items()]
     made = _insert_bags(session, container, loading, operator=operator, at=now)
-    assignments = [(parcel.id, bag.id) for bag, (_, parcels) in zip(made, loading, strict=True) for parcel in parcels]
+    assignments = [
+        (parcel.id, bag.id) for bag, (_list, parcels) in zip(made, loading, strict=True) for parcel in parcels
+    ]
     _move_parcels(session, assignments, at=now)
     steps = []
-    for bag, (_, parcels) in zip(made, loading, strict=True):
+    for bag, (_list, parcels) in zip(made, loading, strict=True):
         steps += aggregation_steps(by_list(parcels), parent=bag, title=f"装入总包 {bag.bag_no}", actor=operator, at=now)
-    every_parcel = [parcel for _, parcels in loading for parcel in parcels]
+    every_parcel = [parcel for _list, parcels in loading for parcel in parcels]
     steps += aggregation_steps(
         by_list(every_parcel),
         parent=container,
@@ -177,7 +180,7 @@ def _move_parcels(session: Session, assignments: list[tuple[int, int]], *, at: A
         .execution_options(synchronize_session=False)
     ).all()
     if len(moved) != len(assignments):
-        raise Conflict("Some parcels changed while they were being loaded; send the load again.")
+        raise Conflict(_("Some parcels changed while they were being loaded; send the load again."))
 
 
 def _audit(

@@ -13,12 +13,13 @@ from app.exports.loading_batch import MAX_BAGS_PER_LOAD, MAX_PARCELS_PER_LOAD
 from app.exports.models import BagStatus, ContainerStatus, ParcelStage, RecheckDisposal
 from app.exports.schemas import TRAF_MODES, WAYBILL_NO
 from app.gates.schemas import Plate, UpperCode
+from app.i18n import _, _l
 from app.inspections.models import InspectionResult
 
-BAG_NO = validate.Regexp(r"^[0-9A-Za-z-]{4,40}$", error="4-40 letters, digits or hyphens.")
-SEAL_NO = validate.Regexp(r"^[0-9A-Za-z-]{4,32}$", error="4-32 letters, digits or hyphens.")
-VOYAGE_NO = validate.Regexp(r"^[0-9A-Z-]{2,32}$", error="A flight or train number: 2-32 capitals, digits or '-'.")
-BILL_NO = validate.Regexp(r"^[0-9A-Za-z-]{4,37}$", error="A master waybill: 4-37 letters, digits or '-'.")
+BAG_NO = validate.Regexp(r"^[0-9A-Za-z-]{4,40}$", error=_l("4-40 letters, digits or hyphens."))
+SEAL_NO = validate.Regexp(r"^[0-9A-Za-z-]{4,32}$", error=_l("4-32 letters, digits or hyphens."))
+VOYAGE_NO = validate.Regexp(r"^[0-9A-Z-]{2,32}$", error=_l("A flight or train number: 2-32 capitals, digits or '-'."))
+BILL_NO = validate.Regexp(r"^[0-9A-Za-z-]{4,37}$", error=_l("A master waybill: 4-37 letters, digits or '-'."))
 # IATA ULD ids: type (3 letters), serial (4-5 digits), owner (2 letters or digits), e.g. AKE12345CA.
 ULD = re.compile(r"^[A-Z]{3}\d{4,5}[A-Z0-9]{2}$")
 MAX_BAGS_PER_REQUEST = 500
@@ -32,13 +33,15 @@ class ContainerNo(String):
         raw = re.sub(r"\s", "", super()._deserialize(value, attr, data, **kwargs)).upper()
         if ULD.match(raw) or (len(raw) == 11 and iso6346.is_valid(raw)):
             return raw
-        raise ValidationError("An ISO 6346 container number (e.g. CSQU3054383) or an air ULD id (e.g. AKE12345CA).")
+        raise ValidationError(_("An ISO 6346 container number (e.g. CSQU3054383) or an air ULD id (e.g. AKE12345CA)."))
 
 
 def _unique(values: list[str], what: str, field_name: str) -> None:
     repeated = sorted(value for value, count in Counter(values).items() if count > 1)
     if repeated:
-        raise ValidationError(f"{what} repeat: {', '.join(repeated[:5])}.", field_name=field_name)
+        raise ValidationError(
+            _("%(what)s repeat: %(repeated)s.", what=what, repeated=", ".join(repeated[:5])), field_name=field_name
+        )
 
 
 # Open-box recheck
@@ -59,9 +62,11 @@ class ParcelRecheckCreate(Schema):
     def disposal_fits_result(self, data, **kwargs):
         result, disposal = data.get("result"), data.get("disposal")
         if result is InspectionResult.NORMAL and disposal not in (None, RecheckDisposal.RELEASE):
-            raise ValidationError("A parcel found normal is released; leave the disposal out.", field_name="disposal")
+            raise ValidationError(
+                _("A parcel found normal is released; leave the disposal out."), field_name="disposal"
+            )
         if result is InspectionResult.ABNORMAL and disposal in (None, RecheckDisposal.RELEASE):
-            raise ValidationError("An abnormal parcel is held or returned to the shipper.", field_name="disposal")
+            raise ValidationError(_("An abnormal parcel is held or returned to the shipper."), field_name="disposal")
 
     @post_load
     def release_when_normal(self, data, **kwargs):
@@ -245,7 +250,10 @@ class ContainerLoadCreate(ContainerCreate):
         _unique([bag["bag_no"] for bag in bags], "Bag numbers", "bags")
         waybills = [waybill for bag in bags for waybill in bag["waybills"]]
         if len(waybills) > MAX_PARCELS_PER_LOAD:
-            raise ValidationError(f"At most {MAX_PARCELS_PER_LOAD} parcels in one load.", field_name="bags")
+            raise ValidationError(
+                _("At most %(max_parcels_per_load)s parcels in one load.", max_parcels_per_load=MAX_PARCELS_PER_LOAD),
+                field_name="bags",
+            )
         _unique(waybills, "Waybill numbers", "bags")
 
 

@@ -34,6 +34,7 @@ from app.declarations.status import InvalidTransition, record_event
 from app.errors import InvalidInput, NotFound
 from app.exports.lists import EXPORT, LIVE_STAGES
 from app.exports.models import ExportParcel, ParcelStage, Recheck, RecheckDisposal
+from app.i18n import N_, _
 from app.infra.statements import cached_statement
 from app.inspections import closing as inspection_closing
 from app.inspections import tasks as inspection_tasks
@@ -49,6 +50,7 @@ from app.inspections.models import (
 from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.service import Message
+from app.notices.text import with_notes
 from app.users.models import Role, User
 
 P, T, D = ParcelStage, TaskStatus, RecheckDisposal
@@ -61,9 +63,9 @@ STARTABLE_AT_BENCH = frozenset({T.ISSUED, T.NOTIFIED})
 BOOKED = frozenset({T.NOTIFIED, T.APPOINTED, T.GOODS_READY})
 STAGE_AFTER = {D.RELEASE: P.PASSED, D.HOLD: P.HELD, D.RETURN_TO_SHIPPER: P.RETURNED}
 DISPOSAL_LABELS = {
-    D.RELEASE: Message("放行", "released"),
-    D.HOLD: Message("扣留待查验", "held for inspection"),
-    D.RETURN_TO_SHIPPER: Message("退回发货人", "returned to the shipper"),
+    D.RELEASE: Message(N_("released")),
+    D.HOLD: Message(N_("held for inspection")),
+    D.RETURN_TO_SHIPPER: Message(N_("returned to the shipper")),
 }
 
 
@@ -80,7 +82,7 @@ def open_bench_task(
         )
     )
     if declaration is None:
-        raise NotFound(f"Export list {declaration_id} does not exist.")
+        raise NotFound(_("Export list %(declaration_id)s does not exist.", declaration_id=declaration_id))
     return _bench_task(session, declaration, officer=officer, at=at or clock.utcnow())
 
 
@@ -138,13 +140,21 @@ def record(
         .execution_options(populate_existing=True)
     )
     if parcel is None:
-        raise InvalidInput.of_field("waybill_no", f"No parcel in the park has waybill {waybill_no}.")
+        raise InvalidInput.of_field(
+            "waybill_no", _("No parcel in the park has waybill %(waybill_no)s.", waybill_no=waybill_no)
+        )
     if parcel.stage not in RECHECKABLE:
         raise InvalidTransition(
-            f"Parcel {waybill_no} is {parcel.stage.value}; only a parcel diverted by the line, or held, is rechecked."
+            _(
+                "Parcel %(waybill_no)s is %(stage)s; only a parcel diverted by the line, or held, is rechecked.",
+                waybill_no=waybill_no,
+                stage=parcel.stage.value,
+            )
         )
     if parcel.stage is P.HELD and disposal is D.HOLD:
-        raise InvalidTransition(f"Parcel {waybill_no} is held already; record the booked inspection's outcome.")
+        raise InvalidTransition(
+            _("Parcel %(waybill_no)s is held already; record the booked inspection's outcome.", waybill_no=waybill_no)
+        )
     declaration = session.get_one(Declaration, parcel.declaration_id)
     now = at or clock.utcnow()
     task = _bench_task(session, declaration, officer=officer, at=now)
@@ -182,7 +192,7 @@ def _record(
     """The recheck on the list's timeline, the audit chain and the declarants' notices."""
     normal = recheck.result == InspectionResult.NORMAL.value
     outcome = DISPOSAL_LABELS[recheck.disposal]
-    verdict = Message("正常", "normal") if normal else Message("异常", "abnormal")
+    verdict = Message(N_("normal")) if normal else Message(N_("abnormal"))
     details = {
         "recheck_id": recheck.id,
         "parcel_id": parcel.id,
@@ -219,12 +229,16 @@ def _record(
         enterprise_id=declaration.declaring_enterprise_id,
         roles=[Role.DECLARANT],
         kind=NoticeKind.EXPORT_RECHECKED,
-        title=Message(f"包裹复验结果 {parcel.waybill_no}", f"Parcel rechecked: {parcel.waybill_no}"),
-        body=Message(
-            f"清单 {number} 的包裹 {parcel.waybill_no} 开箱复验{verdict.zh}，{outcome.zh}。"
-            + (f" 备注：{recheck.notes}" if recheck.notes else ""),
-            f"Parcel {parcel.waybill_no} of list {number} was opened and found {verdict.en}; {outcome.en}."
-            + (f" Notes: {recheck.notes}" if recheck.notes else ""),
+        title=Message(N_("Parcel rechecked: %(waybill_no)s"), waybill_no=parcel.waybill_no),
+        body=with_notes(
+            Message(
+                N_("Parcel %(waybill_no)s of list %(number)s was opened and found %(verdict)s; %(outcome)s."),
+                waybill_no=parcel.waybill_no,
+                number=number,
+                verdict=verdict,
+                outcome=outcome,
+            ),
+            recheck.notes,
         ),
         source_key=f"export/recheck/{recheck.id}",
         declaration_id=declaration.id,
@@ -252,10 +266,11 @@ def _hold_for_booking(session: Session, task: InspectionTask, parcel: ExportParc
         task,
         NoticeKind.INSPECTION_ISSUED,
         source=f"held/{recheck.id}",
-        title=Message(f"查验预约 {number}", f"Inspection to book: {number}"),
+        title=Message(N_("Inspection to book: %(number)s"), number=number),
         body=Message(
-            f"包裹 {parcel.waybill_no} 开箱复验后被扣留（查验任务 {task.task_no}），请预约查验时段。",
-            f"Parcel {parcel.waybill_no} was held after its recheck (task {task.task_no}); please book a slot.",
+            N_("Parcel %(waybill_no)s was held after its recheck (task %(task_no)s); please book a slot."),
+            waybill_no=parcel.waybill_no,
+            task_no=task.task_no,
         ),
     )
 
@@ -299,7 +314,7 @@ def list_rechecks(
         )
     )
     if visible is None:
-        raise NotFound(f"Export list {declaration_id} does not exist.")
+        raise NotFound(_("Export list %(declaration_id)s does not exist.", declaration_id=declaration_id))
     statement = select(Recheck).join(Recheck.parcel).where(ExportParcel.declaration_id == declaration_id)
     return paginate(session, statement, key=Recheck.id, cursor=cursor, limit=limit)
 

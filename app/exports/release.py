@@ -49,6 +49,7 @@ from app.gates.models import (
     Vehicle,
     VehicleClass,
 )
+from app.i18n import N_, _, _l
 from app.infra import arrays
 from app.notices import service as notices
 from app.notices.models import NoticeKind
@@ -62,7 +63,7 @@ TENTH = Decimal("0.1")
 
 
 class PortRefused(Conflict):
-    code, title = "port_refused", "The port refused the record"
+    code, title = "port_refused", _l("The port refused the record")
 
 
 def declare_gate_pass(
@@ -76,18 +77,30 @@ def declare_gate_pass(
             if current.plate == plate:
                 return container  # a retried request
             raise InvalidTransition(
-                f"Container {container.container_no} has gate pass {current.passport_no} in play; void it first."
+                _(
+                    "Container %(container_no)s has gate pass %(passport_no)s in play; void it first.",
+                    container_no=container.container_no,
+                    passport_no=current.passport_no,
+                )
             )
     if container.status is not C.SEALED:
         raise InvalidTransition(
-            f"Container {container.container_no} is {container.status.value}; its gate pass follows the seal."
+            _(
+                "Container %(container_no)s is %(status)s; its gate pass follows the seal.",
+                container_no=container.container_no,
+                status=container.status.value,
+            )
         )
     vehicle_class = session.scalar(select(Vehicle.vehicle_class).where(Vehicle.plate == plate))
     if vehicle_class is not None and vehicle_class is not VehicleClass.ECOMMERCE_VAN:
         raise InvalidInput.of_field(
             "plate",
-            f"Vehicle {plate} is registered as {vehicle_class.value}; a linked-release container leaves by the "
-            "e-commerce lane, which the gate assigns to vehicles registered as ecommerce_van.",
+            _(
+                "Vehicle %(plate)s is registered as %(vehicle_class)s; a linked-release container leaves by the "
+                "e-commerce lane, which the gate assigns to vehicles registered as ecommerce_van.",
+                plate=plate,
+                vehicle_class=vehicle_class.value,
+            ),
         )
     lists = _lists_in(session, container)
     gross = sum((bag.gross_weight for bag in containers.container_bags(session, container)), Decimal("0"))
@@ -153,18 +166,26 @@ def leave_zone(
         .execution_options(populate_existing=True)
     )
     if container is None:
-        raise NotFound(f"Container {container_id} does not exist.")
+        raise NotFound(_("Container %(container_id)s does not exist.", container_id=container_id))
     if container.status in (C.LEFT_ZONE, C.DEPARTED):
         return container
     if container.status is not C.SEALED or container.gate_pass_id is None:
         raise InvalidTransition(
-            f"Container {container.container_no} is {container.status.value} without a gate pass; it leaves the "
-            "zone sealed, on a gate pass."
+            _(
+                "Container %(container_no)s is %(status)s without a gate pass; "
+                "it leaves the zone sealed, on a gate pass.",
+                container_no=container.container_no,
+                status=container.status.value,
+            )
         )
     gate_pass = session.get_one(GatePass, container.gate_pass_id)
     if gate_pass.status is not PassStatus.PASSED:
         raise InvalidTransition(
-            f"Gate pass {gate_pass.passport_no} is {gate_pass.status.value}; the vehicle has not passed the gate yet."
+            _(
+                "Gate pass %(passport_no)s is %(status)s; the vehicle has not passed the gate yet.",
+                passport_no=gate_pass.passport_no,
+                status=gate_pass.status.value,
+            )
         )
     now = clock.utcnow()
     left_at = gate_pass.passed_at or now
@@ -172,7 +193,13 @@ def leave_zone(
     gateway = port or port_gateway()
     answer = gateway.send(record)
     if not answer.accepted:
-        raise PortRefused(f"The port refused the record of container {container.container_no}: {answer.reason}.")
+        raise PortRefused(
+            _(
+                "The port refused the record of container %(container_no)s: %(reason)s.",
+                container_no=container.container_no,
+                reason=answer.reason,
+            )
+        )
     container.status = C.LEFT_ZONE
     container.left_zone_at = left_at
     container.port_record = {
@@ -367,11 +394,15 @@ def _tell_lists(
             enterprise_id=row[7],
             roles=[Role.DECLARANT],
             kind=NoticeKind.EXPORT_LEFT_ZONE,
-            title=Message(f"包裹已出区 {number}", f"Parcels left the zone: {number}"),
+            title=Message(N_("Parcels left the zone: %(number)s"), number=number),
             body=Message(
-                f"清单 {number} 的包裹随集装箱 {where} 出区，口岸凭区内查验结果放行（区港联动）。",
-                f"The parcels of list {number} left the zone in container {container.container_no} (seal "
-                f"{container.seal_no}); the port releases them on the zone's inspection (zone–port linkage).",
+                N_(
+                    "The parcels of list %(number)s left the zone in container %(container_no)s (seal %(seal_no)s); "
+                    "the port releases them on the zone's inspection (zone–port linkage)."
+                ),
+                number=number,
+                container_no=container.container_no,
+                seal_no=container.seal_no,
             ),
             source_key=f"export/{declaration_id}/left_zone/{container.id}",
             declaration_id=declaration_id,
@@ -383,6 +414,11 @@ def port_record_for(session: Session, container_id: int, *, viewer: User) -> dic
     """The record the port received for a container that left the zone, as `viewer` may see the container."""
     container = containers.get_container_for(session, container_id, viewer=viewer)
     if container.port_record is None:
-        raise NotFound(f"Container {container.container_no} has not left the zone; the port has no record of it yet.")
+        raise NotFound(
+            _(
+                "Container %(container_no)s has not left the zone; the port has no record of it yet.",
+                container_no=container.container_no,
+            )
+        )
     kept = container.port_record
     return {**kept, "container_id": container.id, "sent_at": datetime.fromisoformat(kept["sent_at"])}

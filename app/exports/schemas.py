@@ -16,6 +16,7 @@ from app.declarations.schemas import (
     DeclarationLineRead,
 )
 from app.exports.models import DivertReason, ParcelStage
+from app.i18n import _, _l
 
 MAX_PARCELS_PER_LIST = 1000
 # Export trade modes (GAC 2014 No. 12 for 9610, No. 57 for 1210, 2020 No. 75 for 9710 and 9810).
@@ -25,9 +26,9 @@ TRAF_MODES = ("2", "3", "4", "5", "6")
 # A logistics enterprise is named by its 10-character customs code or its 18-character USCC (CEB603).
 LOGISTICS_CODE = validate.Regexp(
     r"^([0-9A-Z]{10}|[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})$",
-    error="A 10-character customs code or an 18-character unified social credit code.",
+    error=_l("A 10-character customs code or an 18-character unified social credit code."),
 )
-WAYBILL_NO = validate.Regexp(r"^[0-9A-Za-z-]{6,40}$", error="6-40 letters, digits or hyphens.")
+WAYBILL_NO = validate.Regexp(r"^[0-9A-Za-z-]{6,40}$", error=_l("6-40 letters, digits or hyphens."))
 WEIGHT = {"precision": 14, "places": 4, "min": Decimal(0), "min_inclusive": False}
 
 
@@ -82,18 +83,18 @@ class ExportListCreate(Schema):
         required=True, validate=THREE_DIGITS, metadata={"description": "Direct destination (customs country code)."}
     )
     destination_port = String(
-        load_default=None, validate=validate.Regexp(r"^[0-9A-Z]{1,10}$", error="Up to 10 letters or digits.")
+        load_default=None, validate=validate.Regexp(r"^[0-9A-Z]{1,10}$", error=_l("Up to 10 letters or digits."))
     )
     consignee_name = TrimmedString(required=True, validate=validate.Length(min=1, max=100))
     consignee_country = String(required=True, validate=THREE_DIGITS)
     consignee_address = TrimmedString(load_default=None, validate=validate.Length(min=4, max=200))
     consignee_telephone = String(
-        load_default=None, validate=validate.Regexp(r"^\+?[\d -]{6,30}$", error="A phone number.")
+        load_default=None, validate=validate.Regexp(r"^\+?[\d -]{6,30}$", error=_l("A phone number."))
     )
     currency = String(required=True, validate=THREE_DIGITS, metadata={"description": "Customs currency code."})
     freight = DecimalString(precision=14, places=2, min=Decimal(0), load_default=Decimal("0.00"))
     insured_fee = DecimalString(precision=14, places=2, min=Decimal(0), load_default=Decimal("0.00"))
-    wrap_type = String(load_default="2", validate=validate.Regexp(r"^\d$", error="One digit (packing type code)."))
+    wrap_type = String(load_default="2", validate=validate.Regexp(r"^\d$", error=_l("One digit (packing type code).")))
     net_weight = DecimalString(required=True, metadata={"description": "kg"}, **WEIGHT)
     lines = fields.List(fields.Nested(ExportLineCreate), required=True, validate=validate.Length(min=1, max=100))
     parcels = fields.List(
@@ -105,19 +106,22 @@ class ExportListCreate(Schema):
         if "lines" in data:
             numbers = [line["gnum"] for line in data["lines"]]
             if numbers != list(range(1, len(numbers) + 1)):
-                raise ValidationError("Line numbers (gnum) must run 1, 2, 3, ... in order.", field_name="lines")
+                raise ValidationError(_("Line numbers (gnum) must run 1, 2, 3, ... in order."), field_name="lines")
         if "parcels" in data:
             waybills = [parcel["waybill_no"] for parcel in data["parcels"]]
             repeated = sorted({w for w in waybills if waybills.count(w) > 1})
             if repeated:
-                raise ValidationError(f"Waybill numbers repeat: {', '.join(repeated[:5])}.", field_name="parcels")
+                raise ValidationError(
+                    _("Waybill numbers repeat: %(repeated)s.", repeated=", ".join(repeated[:5])), field_name="parcels"
+                )
             gross = sum((parcel["gross_weight"] for parcel in data["parcels"]), Decimal(0))
             if "net_weight" in data and data["net_weight"] > gross:
                 raise ValidationError(
-                    f"Net weight cannot exceed the parcels' gross weight ({gross} kg).", field_name="net_weight"
+                    _("Net weight cannot exceed the parcels' gross weight (%(gross)s kg).", gross=gross),
+                    field_name="net_weight",
                 )
         if data.get("trade_mode") == "1210" and not data.get("ems_no"):
-            raise ValidationError("A 1210 bonded export names its account book.", field_name="ems_no")
+            raise ValidationError(_("A 1210 bonded export names its account book."), field_name="ems_no")
 
 
 class ParcelRead(Schema):

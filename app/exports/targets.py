@@ -17,15 +17,16 @@ from app.declarations.models import Declaration
 from app.errors import Conflict, NotFound
 from app.exports.lists import EXPORT
 from app.exports.models import ExportTarget
+from app.i18n import _, _l
 from app.users.models import User
 
 
 class AlreadyTargeted(Conflict):
-    code, title = "already_targeted", "Already targeted"
+    code, title = "already_targeted", _l("Already targeted")
 
 
 class TargetLifted(Conflict):
-    code, title = "target_lifted", "Target already lifted"
+    code, title = "target_lifted", _l("Target already lifted")
 
 
 def target(
@@ -37,13 +38,15 @@ def target(
             select(Declaration.id).where(Declaration.id == declaration_id, Declaration.kind == EXPORT)
         )
         if found is None:
-            raise NotFound(f"Export list {declaration_id} does not exist.")
+            raise NotFound(_("Export list %(declaration_id)s does not exist.", declaration_id=declaration_id))
         subject = ExportTarget.declaration_id == declaration_id
     else:
         subject = ExportTarget.waybill_no == waybill_no
     existing = session.scalar(select(ExportTarget.id).where(subject, ExportTarget.active.is_(True)).limit(1))
     if existing is not None:
-        raise AlreadyTargeted(f"Target {existing} already names it; lift that one first to change the reason.")
+        raise AlreadyTargeted(
+            _("Target %(existing)s already names it; lift that one first to change the reason.", existing=existing)
+        )
     row = ExportTarget(declaration_id=declaration_id, waybill_no=waybill_no, reason=reason, created_by_id=officer.id)
     session.add(row)
     session.flush()
@@ -62,9 +65,15 @@ def lift(session: Session, target_id: int, *, officer: User) -> ExportTarget:
     """Lift a target: the line stops diverting its parcels for it."""
     row = session.get(ExportTarget, target_id, with_for_update=True)
     if row is None:
-        raise NotFound(f"Target {target_id} does not exist.")
+        raise NotFound(_("Target %(target_id)s does not exist.", target_id=target_id))
     if not row.active:
-        raise TargetLifted(f"Target {target_id} was lifted at {row.lifted_at:%Y-%m-%d %H:%M} UTC.")
+        raise TargetLifted(
+            _(
+                "Target %(target_id)s was lifted at %(lifted_at)s UTC.",
+                target_id=target_id,
+                lifted_at=format(row.lifted_at, "%Y-%m-%d %H:%M"),
+            )
+        )
     row.active = False
     row.lifted_at = clock.utcnow()
     audit.record(

@@ -9,6 +9,7 @@ from app.exports.line import MAX_BATCH
 from app.exports.models import DivertReason, LineDecision, LineVerdict
 from app.exports.schemas import WAYBILL_NO
 from app.gates.schemas import Plate
+from app.i18n import _
 
 # What a scanner reads off a label, misreads included: the line must get an answer for it, not a 422.
 SCANNED_WAYBILL = validate.Length(min=1, max=40)
@@ -111,7 +112,9 @@ class ExportTargetCreate(Schema):
     @validates_schema
     def one_subject(self, data, **kwargs):
         if (data.get("declaration_id") is None) == (data.get("waybill_no") is None):
-            raise ValidationError("Target either an export list (declaration_id) or a waybill (waybill_no).", "_schema")
+            raise ValidationError(
+                _("Target either an export list (declaration_id) or a waybill (waybill_no)."), "_schema"
+            )
 
 
 class ExportTargetRead(Schema):

@@ -18,6 +18,7 @@ from app.declarations.status import InvalidTransition
 from app.gates.models import Direction, GatePass, HoldSource, PassportType, PassStatus
 from app.gates.passes import get_pass_for
 from app.gates.rules import CAN_PASS, DEAD_DECLARATION
+from app.i18n import N_, _
 from app.notices import service as notices
 from app.notices.models import NoticeKind
 from app.notices.text import Message
@@ -34,7 +35,11 @@ def approve_pass(session: Session, pass_id: int, *, approver: User, actor: Actor
         return gate_pass
     if gate_pass.status not in (P.DECLARED, P.HELD):
         raise InvalidTransition(
-            f"Gate pass {gate_pass.passport_no} is {gate_pass.status.value}; only a declared or held pass is approved."
+            _(
+                "Gate pass %(passport_no)s is %(status)s; only a declared or held pass is approved.",
+                passport_no=gate_pass.passport_no,
+                status=gate_pass.status.value,
+            )
         )
     blocking = [
         f"{d.invt_no or d.cop_no} ({d.status.value})"
@@ -47,7 +52,11 @@ def approve_pass(session: Session, pass_id: int, *, approver: User, actor: Actor
     ]
     if blocking:
         raise InvalidTransition(
-            f"Gate pass {gate_pass.passport_no} covers lists that do not allow it to pass: {', '.join(blocking)}."
+            _(
+                "Gate pass %(passport_no)s covers lists that do not allow it to pass: %(blocking)s.",
+                passport_no=gate_pass.passport_no,
+                blocking=", ".join(blocking),
+            )
         )
     previous, hold = gate_pass.status, gate_pass.hold_source
     details: dict[str, Any] = {"from": previous.value}
@@ -80,8 +89,12 @@ def hold_pass(session: Session, pass_id: int, *, officer: User, actor: Actor, re
         return gate_pass  # a retried request or a repeated receipt
     if gate_pass.status not in (*CAN_PASS, P.HELD):
         raise InvalidTransition(
-            f"Gate pass {gate_pass.passport_no} is {gate_pass.status.value}; "
-            "only an approved pass, or one already held at the gate, can be held by customs."
+            _(
+                "Gate pass %(passport_no)s is %(status)s; only an approved pass, or one already held at the gate, "
+                "can be held by customs.",
+                passport_no=gate_pass.passport_no,
+                status=gate_pass.status.value,
+            )
         )
     put_on_hold(gate_pass, source=HoldSource.CUSTOMS, reason=reason, by=officer, at=clock.utcnow())
     for declaration in gate_pass.declarations:
@@ -100,10 +113,12 @@ def hold_pass(session: Session, pass_id: int, *, officer: User, actor: Actor, re
         enterprise_id=gate_pass.enterprise_id,
         roles=[Role.DECLARANT],
         kind=NoticeKind.GATE_HELD,
-        title=Message(f"核放单被海关挂起 {gate_pass.plate}", f"Gate pass held by customs: {gate_pass.plate}"),
+        title=Message(N_("Gate pass held by customs: %(plate)s"), plate=gate_pass.plate),
         body=Message(
-            f"核放单 {gate_pass.passport_no}（{gate_pass.plate}）被海关挂起：{reason}。",
-            f"Customs put gate pass {gate_pass.passport_no} ({gate_pass.plate}) on hold: {reason}.",
+            N_("Customs put gate pass %(passport_no)s (%(plate)s) on hold: %(reason)s."),
+            passport_no=gate_pass.passport_no,
+            plate=gate_pass.plate,
+            reason=reason,
         ),
         source_key=f"gate_pass/{gate_pass.id}/held/{gate_pass.held_at:%Y%m%d%H%M%S%f}",
         declaration_id=gate_pass.declarations[0].id if len(gate_pass.declarations) == 1 else None,

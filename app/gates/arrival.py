@@ -32,6 +32,7 @@ from app.gates.models import (
 )
 from app.gates.passage import find_open_passage
 from app.gates.rules import LIVE_PASS
+from app.i18n import _
 from app.infra.statements import cached_statement
 from app.users.models import User
 
@@ -163,7 +164,7 @@ def _gate_with_open_lanes(session: Session, gate_id: int, direction: Direction) 
     """The gate and its open lanes in `direction`, by code, in one query."""
     rows = session.execute(_gate_with_open_lanes_statement(), {"gate_id": gate_id, "direction": direction}).all()
     if not rows:
-        raise InvalidInput.of_field("gate_id", f"Gate {gate_id} does not exist.")
+        raise InvalidInput.of_field("gate_id", _("Gate %(gate_id)s does not exist.", gate_id=gate_id))
     return rows[0][0], [lane for _, lane in rows if lane is not None]
 
 
@@ -181,5 +182,9 @@ def _assign_lane(
             if lane.lane_type is lane_type:
                 return lane
     raise NoLaneOpen(
-        f"Gate {gate.code} has no open {direction.value} lane for this vehicle; open one and read it again."
+        _(
+            "Gate %(code)s has no open %(direction)s lane for this vehicle; open one and read it again.",
+            code=gate.code,
+            direction=direction.value,
+        )
     )

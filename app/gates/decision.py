@@ -33,6 +33,7 @@ from app.gates.models import (
 )
 from app.gates.passes import settle_bonded_lists
 from app.gates.rules import CAN_PASS, REASON_LABELS
+from app.i18n import N_, _
 from app.infra.statements import cached_statement
 from app.inspections import rules as inspection_rules
 from app.inspections import tasks as inspection_tasks
@@ -60,7 +61,7 @@ def decide(
     at: datetime | None = None,
 ) -> GatePassage:
     """A gate operator or officer decides on a referred vehicle: clear, turn back or send to inspection."""
-    passage, _ = lock_passage(session, passage_id)
+    passage, _lock = lock_passage(session, passage_id)
     target = {
         DecisionAction.CLEAR: PassageStatus.CLEARED,
         DecisionAction.TURN_BACK: PassageStatus.TURNED_BACK,
@@ -70,7 +71,11 @@ def decide(
         return passage  # a retried request
     if passage.status is not PassageStatus.REFERRED:
         raise InvalidTransition(
-            f"Gate passage {passage_id} is {passage.status.value}; only a referred vehicle waits for a decision."
+            _(
+                "Gate passage %(passage_id)s is %(status)s; only a referred vehicle waits for a decision.",
+                passage_id=passage_id,
+                status=passage.status.value,
+            )
         )
     gate_pass = passage.gate_pass
     now = at or clock.utcnow()  # `at`: when the decision was made at a gate without network
@@ -81,12 +86,16 @@ def decide(
     if action == DecisionAction.CLEAR:
         if gate_pass is not None and gate_pass.hold_source is HoldSource.CUSTOMS:
             raise InvalidTransition(
-                f"Gate pass {gate_pass.passport_no} is held by customs ({gate_pass.hold_reason}); "
-                "customs must release it before the vehicle is cleared."
+                _(
+                    "Gate pass %(passport_no)s is held by customs (%(hold_reason)s); customs must release it "
+                    "before the vehicle is cleared.",
+                    passport_no=gate_pass.passport_no,
+                    hold_reason=gate_pass.hold_reason,
+                )
             )
         if gate_pass is None or gate_pass.status not in (*CAN_PASS, P.HELD):
             raise InvalidTransition(
-                "Only a vehicle on an approved (or gate-held) pass can be cleared; turn it back instead."
+                _("Only a vehicle on an approved (or gate-held) pass can be cleared; turn it back instead.")
             )
         let_through(session, passage, PassageStatus.CLEARED, decider=decider, at=now)
     elif action == DecisionAction.TURN_BACK:
@@ -149,7 +158,7 @@ def lock_passage(session: Session, passage_id: int) -> tuple[GatePassage, bool]:
     # No pass to join (a vehicle read without one), or no such passage.
     passage = session.scalar(_locked_passage_alone(), params)
     if passage is None:
-        raise NotFound(f"Gate passage {passage_id} does not exist.")
+        raise NotFound(_("Gate passage %(passage_id)s does not exist.", passage_id=passage_id))
     return passage, False
 
 
@@ -281,18 +290,21 @@ def tell_declarant(session: Session, passage: GatePassage, kind: NoticeKind, rea
         return
     where = f"{passage.gate.code}/{passage.lane.code}"
     if kind is NoticeKind.GATE_PASSED:
-        title = Message(f"车辆已过卡 {gate_pass.plate}", f"Vehicle passed the gate: {gate_pass.plate}")
+        title = Message(N_("Vehicle passed the gate: %(plate)s"), plate=gate_pass.plate)
         body = Message(
-            f"车辆 {gate_pass.plate} 凭核放单 {gate_pass.passport_no} 通过卡口 {where}。",
-            f"Vehicle {gate_pass.plate} passed gate {where} on gate pass {gate_pass.passport_no}.",
+            N_("Vehicle %(plate)s passed gate %(gate)s on gate pass %(passport_no)s."),
+            plate=gate_pass.plate,
+            gate=where,
+            passport_no=gate_pass.passport_no,
         )
     else:
-        zh = "；".join(REASON_LABELS[reason].zh for reason in reasons)
-        en = "; ".join(REASON_LABELS[reason].en for reason in reasons)
-        title = Message(f"车辆在卡口转人工 {gate_pass.plate}", f"Vehicle referred at the gate: {gate_pass.plate}")
+        title = Message(N_("Vehicle referred at the gate: %(plate)s"), plate=gate_pass.plate)
         body = Message(
-            f"车辆 {gate_pass.plate}（核放单 {gate_pass.passport_no}）在卡口 {where} 转人工：{zh}。",
-            f"Vehicle {gate_pass.plate} (gate pass {gate_pass.passport_no}) was referred at {where}: {en}.",
+            N_("Vehicle %(plate)s (gate pass %(passport_no)s) was referred at %(gate)s: %(reasons)s."),
+            plate=gate_pass.plate,
+            passport_no=gate_pass.passport_no,
+            gate=where,
+            reasons=_reasons(reasons),
         )
     notices.notify_enterprise(
         session,
@@ -311,14 +323,22 @@ def tell_officers(session: Session, passage: GatePassage, reasons: list[Referral
     """Push the officers on duty for this gate's customs office: a vehicle waits at the barrier for one of them."""
     plate = passage.gate_pass.plate if passage.gate_pass is not None else passage.plate_read
     where = f"{passage.gate.code}/{passage.lane.code}"
-    zh = "；".join(REASON_LABELS[reason].zh for reason in reasons)
-    en = "; ".join(REASON_LABELS[reason].en for reason in reasons)
     on_duty.notify_officers(
         session,
         customs_code=passage.gate.customs_code,
         kind=NoticeKind.OFFICER_VEHICLE_HELD,
-        title=Message(f"车辆卡口滞留 {plate}", f"Vehicle held at the gate: {plate}"),
-        body=Message(f"车辆 {plate} 在卡口 {where} 转人工：{zh}。", f"Vehicle {plate} is held at {where}: {en}."),
+        title=Message(N_("Vehicle held at the gate: %(plate)s"), plate=plate),
+        body=Message(
+            N_("Vehicle %(plate)s is held at %(gate)s: %(reasons)s."),
+            plate=plate,
+            gate=where,
+            reasons=_reasons(reasons),
+        ),
         source_key=f"officer/gate_passage/{passage.id}/held",
         link=f"/api/v1/gate/passages/{passage.id}",
     )
+
+
+def _reasons(reasons: list[ReferralReason]) -> Message:
+    """Why a vehicle was referred, as a list in the reader's language."""
+    return Message(N_("; ")).join(REASON_LABELS[reason] for reason in reasons)

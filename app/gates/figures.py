@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.common.pagination import where_given
 from app.errors import InvalidInput
 from app.gates.models import Gate, GatePassage, Lane, PassageStatus
+from app.i18n import _
 
 MAX_FIGURES_WINDOW = timedelta(days=31)
 TOP_REASONS = 5
@@ -54,7 +55,7 @@ def gate_figures(session: Session, *, since: datetime, until: datetime, gate_id:
     top referral reasons."""
     if until - since > MAX_FIGURES_WINDOW:
         raise InvalidInput.of_field(
-            "until", f"The range may span at most {MAX_FIGURES_WINDOW.days} days.", location="query"
+            "until", _("The range may span at most %(days)s days.", days=MAX_FIGURES_WINDOW.days), location="query"
         )
     gates = {gate.id: gate for gate in session.scalars(where_given(select(Gate), (Gate.id, gate_id)))}
     lanes = {lane.id: lane for lane in session.scalars(select(Lane).where(Lane.gate_id.in_(gates)))}

@@ -14,12 +14,15 @@ from app.common.pagination import Page, paginate
 from app.errors import NotFound
 from app.gates.errors import GateCodeTaken, LaneCodeTaken
 from app.gates.models import Direction, Gate, Lane, LaneState, LaneType
+from app.i18n import _
 
 
 def create_gate(session: Session, *, code: str, name: str, customs_code: str, actor: Actor) -> Gate:
     """Register a checkpoint gate."""
     if session.scalar(select(Gate.id).where(Gate.code == code)) is not None:
-        raise GateCodeTaken(f"A gate with code {code} exists.", errors={"json": {"code": ["Already registered."]}})
+        raise GateCodeTaken(
+            _("A gate with code %(code)s exists.", code=code), errors={"json": {"code": [_("Already registered.")]}}
+        )
     gate = Gate(code=code, name=name, customs_code=customs_code, lanes=[])
     session.add(gate)
     session.flush()
@@ -31,7 +34,7 @@ def get_gate(session: Session, gate_id: int) -> Gate:
     """A gate with its lanes, or NotFound."""
     gate = session.scalar(select(Gate).where(Gate.id == gate_id).options(selectinload(Gate.lanes)))
     if gate is None:
-        raise NotFound(f"Gate {gate_id} does not exist.")
+        raise NotFound(_("Gate %(gate_id)s does not exist.", gate_id=gate_id))
     return gate
 
 
@@ -60,7 +63,10 @@ def add_lane(
     """Add a lane to a gate."""
     gate = get_gate(session, gate_id)
     if any(lane.code == code for lane in gate.lanes):
-        raise LaneCodeTaken(f"Gate {gate.code} already has lane {code}.", errors={"json": {"code": ["Already used."]}})
+        raise LaneCodeTaken(
+            _("Gate %(gate)s already has lane %(lane)s.", gate=gate.code, lane=code),
+            errors={"json": {"code": [_("Already used.")]}},
+        )
     lane = Lane(gate=gate, code=code, lane_type=lane_type, direction=direction, dual_gate=dual_gate, state=state)
     session.add(lane)
     session.flush()
@@ -74,7 +80,7 @@ def switch_lane(session: Session, lane_id: int, *, actor: Actor, **changes: Any)
         select(Lane).where(Lane.id == lane_id).with_for_update().execution_options(populate_existing=True)
     )
     if lane is None:
-        raise NotFound(f"Lane {lane_id} does not exist.")
+        raise NotFound(_("Lane %(lane_id)s does not exist.", lane_id=lane_id))
     before = _lane_snapshot(lane)
     for name, value in changes.items():
         setattr(lane, name, value)

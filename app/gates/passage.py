@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.common.pagination import Page, paginate, where_given
 from app.errors import NotFound
 from app.gates.models import Gate, GatePassage, PassageStatus
+from app.i18n import _
 from app.infra.statements import cached_statement
 
 
@@ -19,7 +20,7 @@ def get_passage(session: Session, passage_id: int) -> GatePassage:
     """A passage by id, or NotFound."""
     passage = session.get(GatePassage, passage_id)
     if passage is None:
-        raise NotFound(f"Gate passage {passage_id} does not exist.")
+        raise NotFound(_("Gate passage %(passage_id)s does not exist.", passage_id=passage_id))
     return passage
 
 

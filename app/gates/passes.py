@@ -38,6 +38,7 @@ from app.gates.models import (
 )
 from app.gates.passage import find_open_passage
 from app.gates.rules import DEAD_DECLARATION, LIVE_PASS, PASS_WIDE
+from app.i18n import _
 from app.infra.statements import cached_statement
 from app.users.models import Role, User
 
@@ -78,12 +79,12 @@ def declare_pass(
 ) -> GatePass:
     """A declarant declares a gate pass binding a registered vehicle to goods (SAS121, dcl_type 1)."""
     if declarant.enterprise_id is None:
-        raise InvalidInput("Only a declarant of an enterprise can declare gate passes.")
+        raise InvalidInput(_("Only a declarant of an enterprise can declare gate passes."))
     vehicle = session.scalar(select(Vehicle).where(Vehicle.plate == plate).with_for_update())
     if vehicle is None:
-        raise InvalidInput.of_field("plate", f"No vehicle {plate} is registered; register it first.")
+        raise InvalidInput.of_field("plate", _("No vehicle %(plate)s is registered; register it first.", plate=plate))
     if declaration_ids and bonded_list_ids:
-        raise InvalidInput.of_field("bonded_list_ids", "A pass covers inventory lists or bonded lists, not both.")
+        raise InvalidInput.of_field("bonded_list_ids", _("A pass covers inventory lists or bonded lists, not both."))
     covered_lists: list[BondedList] = []
     if bonded_list_ids:
         covered = []
@@ -91,16 +92,20 @@ def declare_pass(
     else:
         covered = _covered_declarations(session, declarant, passport_type, bind_type, declaration_ids)
     if passport_type is PassportType.EMPTY_VEHICLE and (goods_gross_kg or goods_net_kg):
-        raise InvalidInput.of_field("goods_gross_kg", "An empty vehicle declares no goods weight.")
+        raise InvalidInput.of_field("goods_gross_kg", _("An empty vehicle declares no goods weight."))
     if goods_net_kg > goods_gross_kg:
-        raise InvalidInput.of_field("goods_net_kg", "Net weight cannot exceed gross weight.")
+        raise InvalidInput.of_field("goods_net_kg", _("Net weight cannot exceed gross weight."))
     live = session.scalar(
         select(GatePass.passport_no).where(GatePass.vehicle_id == vehicle.id, GatePass.status.in_(LIVE_PASS))
     )
     if live is not None:
         raise VehicleHasLivePass(
-            f"Vehicle {plate} already has gate pass {live} in play; void it or let it pass first.",
-            errors={"json": {"plate": ["Already has a gate pass in play."]}},
+            _(
+                "Vehicle %(plate)s already has gate pass %(live)s in play; void it or let it pass first.",
+                plate=plate,
+                live=live,
+            ),
+            errors={"json": {"plate": [_("Already has a gate pass in play.")]}},
         )
     now = clock.utcnow()
     gate_pass = GatePass(
@@ -171,10 +176,14 @@ def _covered_declarations(
     )
     missing = sorted(set(ids) - {declaration.id for declaration in found})
     if missing:
-        raise InvalidInput.of_field("declaration_ids", f"No declarations of yours with ids {missing}.")
+        raise InvalidInput.of_field(
+            "declaration_ids", _("No declarations of yours with ids %(missing)s.", missing=missing)
+        )
     dead = [declaration.id for declaration in found if declaration.status in DEAD_DECLARATION]
     if dead:
-        raise InvalidInput.of_field("declaration_ids", f"Declarations {dead} were rejected, cancelled or shipped back.")
+        raise InvalidInput.of_field(
+            "declaration_ids", _("Declarations %(dead)s were rejected, cancelled or shipped back.", dead=dead)
+        )
     return found
 
 
@@ -195,33 +204,44 @@ def _covered_bonded_lists(
     )
     missing = sorted(set(ids) - {bonded_list.id for bonded_list in found})
     if missing:
-        raise InvalidInput.of_field("bonded_list_ids", f"No bonded lists of yours with ids {missing}.")
+        raise InvalidInput.of_field(
+            "bonded_list_ids", _("No bonded lists of yours with ids %(missing)s.", missing=missing)
+        )
     dead = [b.bond_invt_no for b in found if b.invt_stucd in bonded_lists.DEAD]
     if dead:
-        raise InvalidInput.of_field("bonded_list_ids", f"Bonded lists {dead} were rejected or deleted.")
+        raise InvalidInput.of_field("bonded_list_ids", _("Bonded lists %(dead)s were rejected or deleted.", dead=dead))
     # Deducted means every vehicle has passed: a pass declared later would carry goods the book no longer holds.
     done = [b.bond_invt_no for b in found if b.deduction_mark is DeductionMark.DEDUCTED]
     if done:
         raise InvalidInput.of_field(
-            "bonded_list_ids", f"Bonded lists {done} are deducted; their goods are through the gate."
+            "bonded_list_ids", _("Bonded lists %(done)s are deducted; their goods are through the gate.", done=done)
         )
     wrong_way = [b.bond_invt_no for b in found if LIST_DIRECTION[b.impexp_markcd] is not direction]
     if wrong_way:
         raise InvalidInput.of_field(
-            "bonded_list_ids", f"Bonded lists {wrong_way} move goods the other way (I in, E out)."
+            "bonded_list_ids",
+            _("Bonded lists %(wrong_way)s move goods the other way (I in, E out).", wrong_way=wrong_way),
         )
     return found
 
 
 def _check_binding(field: str, noun: str, passport_type: PassportType, bind_type: BindType, ids: list[int]) -> None:
     if passport_type in NO_DECLARATIONS and ids:
-        raise InvalidInput.of_field(field, f"A {passport_type.value} pass covers no {noun}s.")
+        raise InvalidInput.of_field(
+            field, _("A %(passport_type)s pass covers no %(noun)ss.", passport_type=passport_type.value, noun=noun)
+        )
     if passport_type in NEEDS_DECLARATIONS and not ids:
         raise InvalidInput.of_field(
-            field, f"A {passport_type.value} pass must name the declarations or bonded lists it covers."
+            field,
+            _(
+                "A %(passport_type)s pass must name the declarations or bonded lists it covers.",
+                passport_type=passport_type.value,
+            ),
         )
     if bind_type is not BindType.ONE_VEHICLE_MANY_LISTS and len(ids) > 1:
-        raise InvalidInput.of_field(field, f"Binding {bind_type.value} covers one {noun}.")
+        raise InvalidInput.of_field(
+            field, _("Binding %(bind_type)s covers one %(noun)s.", bind_type=bind_type.value, noun=noun)
+        )
 
 
 def _passport_number(customs_code: str, direction: Direction, when: datetime, serial: int) -> str:
@@ -241,7 +261,7 @@ def get_pass_for(session: Session, pass_id: int, *, viewer: User, lock: bool = F
         statement = statement.with_for_update(of=GatePass).execution_options(populate_existing=True)
     gate_pass = session.scalar(statement)
     if gate_pass is None:
-        raise NotFound(f"Gate pass {pass_id} does not exist.")
+        raise NotFound(_("Gate pass %(pass_id)s does not exist.", pass_id=pass_id))
     return gate_pass
 
 
@@ -294,11 +314,16 @@ def void_pass(session: Session, pass_id: int, *, declarant: User, actor: Actor) 
         return gate_pass
     if gate_pass.status not in (P.DECLARED, P.APPROVED):
         raise InvalidTransition(
-            f"Gate pass {gate_pass.passport_no} is {gate_pass.status.value}; "
-            "only a declared or approved pass can be voided."
+            _(
+                "Gate pass %(passport_no)s is %(status)s; only a declared or approved pass can be voided.",
+                passport_no=gate_pass.passport_no,
+                status=gate_pass.status.value,
+            )
         )
     if find_open_passage(session, gate_pass.id) is not None:
-        raise InvalidTransition(f"The vehicle of gate pass {gate_pass.passport_no} is at a gate now.")
+        raise InvalidTransition(
+            _("The vehicle of gate pass %(passport_no)s is at a gate now.", passport_no=gate_pass.passport_no)
+        )
     gate_pass.status = P.VOIDED
     gate_pass.voided_at = clock.utcnow()
     audit.record(session, action="gate.pass_voided", actor=actor, target=gate_pass)

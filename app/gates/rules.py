@@ -3,6 +3,7 @@ referral reason reads to people."""
 
 from app.declarations.models import DeclarationStatus
 from app.gates.models import PassStatus, ReferralReason
+from app.i18n import N_
 from app.notices.text import Message
 from app.users.models import Role
 
@@ -12,17 +13,17 @@ R = ReferralReason
 LIVE_PASS = (P.DECLARED, P.APPROVED, P.HELD, P.PASSED_GATE_1)
 CAN_PASS = frozenset({P.APPROVED, P.PASSED_GATE_1})
 REASON_LABELS = {
-    R.NO_VALID_PASS: Message("无有效核放单", "no valid gate pass"),
-    R.PASS_NOT_APPROVED: Message("核放单未审批", "gate pass not approved"),
-    R.PASS_HELD: Message("核放单被挂起", "gate pass on hold"),
-    R.PLATE_MISMATCH: Message("车牌/电子车牌不符", "plate or e-plate does not match"),
-    R.CONTAINER_MISMATCH: Message("集装箱号不符", "container number does not match"),
-    R.CONTAINER_NOT_READ: Message("未识别集装箱号", "container number not read"),
-    R.WEIGHT_OUT_OF_TOLERANCE: Message("地磅重量超出允许误差", "weighbridge weight outside tolerance"),
-    R.ESEAL_MISMATCH: Message("电子关锁号不符", "e-seal number does not match"),
-    R.ESEAL_NOT_READ: Message("未读取电子关锁", "e-seal not read"),
-    R.WRONG_DIRECTION: Message("进出方向与核放单不符", "direction differs from the gate pass"),
-    R.OPEN_RISK_WARNING: Message("车辆有未处置的风险预警", "vehicle has an unresolved risk warning"),
+    R.NO_VALID_PASS: Message(N_("no valid gate pass")),
+    R.PASS_NOT_APPROVED: Message(N_("gate pass not approved")),
+    R.PASS_HELD: Message(N_("gate pass on hold")),
+    R.PLATE_MISMATCH: Message(N_("plate or e-plate does not match")),
+    R.CONTAINER_MISMATCH: Message(N_("container number does not match")),
+    R.CONTAINER_NOT_READ: Message(N_("container number not read")),
+    R.WEIGHT_OUT_OF_TOLERANCE: Message(N_("weighbridge weight outside tolerance")),
+    R.ESEAL_MISMATCH: Message(N_("e-seal number does not match")),
+    R.ESEAL_NOT_READ: Message(N_("e-seal not read")),
+    R.WRONG_DIRECTION: Message(N_("direction differs from the gate pass")),
+    R.OPEN_RISK_WARNING: Message(N_("vehicle has an unresolved risk warning")),
 }
 STAFF = frozenset({Role.ADMIN, Role.CUSTOMS_OFFICER, Role.GATE_OPERATOR})
 # The customs gateway brings SAS221 approvals, so it must find every pass.

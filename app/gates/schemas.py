@@ -32,8 +32,9 @@ from app.gates.models import (
     PassStatus,
     VehicleClass,
 )
+from app.i18n import _, _l
 
-CODE = validate.Regexp(r"^[A-Z0-9-]{1,20}$", error="1-20 letters, digits or '-'.")
+CODE = validate.Regexp(r"^[A-Z0-9-]{1,20}$", error=_l("1-20 letters, digits or '-'."))
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 # Mainland plates: province, issuing-office letter (no I or O), then five characters, or six on
 # new-energy plates (D/F + letter-or-digit + 4 digits for cars, 5 digits + D/F for large vehicles).
@@ -41,7 +42,7 @@ PLATE = re.compile(
     rf"^[{PROVINCES}][A-HJ-NP-Z]"
     r"(?:[A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警港澳]|[DF][A-HJ-NP-Z0-9]\d{4}|\d{5}[DF])$"
 )
-IC_NO = validate.Regexp(r"^[0-9A-Z]{6,32}$", error="6-32 letters or digits.")
+IC_NO = validate.Regexp(r"^[0-9A-Z]{6,32}$", error=_l("6-32 letters or digits."))
 KG = {"places": 1}
 
 
@@ -51,7 +52,7 @@ class Plate(String):
     def _deserialize(self, value, attr, data, **kwargs):
         plate = normalize_plate(super()._deserialize(value, attr, data, **kwargs))
         if not PLATE.match(plate):
-            raise ValidationError("Not a mainland Chinese plate, e.g. 渝A12345 or 渝AD12345.")
+            raise ValidationError(_("Not a mainland Chinese plate, e.g. 渝A12345 or 渝AD12345."))
         return plate
 
 
@@ -61,7 +62,7 @@ class ContainerNo(String):
     def _deserialize(self, value, attr, data, **kwargs):
         raw = super()._deserialize(value, attr, data, **kwargs)
         if not iso6346.is_valid(raw):
-            raise ValidationError("Not an ISO 6346 container number (4 letters, 7 digits, check digit).")
+            raise ValidationError(_("Not an ISO 6346 container number (4 letters, 7 digits, check digit)."))
         return iso6346.compact(raw)
 
 
@@ -103,7 +104,7 @@ class LaneSwitch(Schema):
     @validates_schema
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ValidationError("Send lane_type, state or both.", field_name="_schema")
+            raise ValidationError(_("Send lane_type, state or both."), field_name="_schema")
 
 
 class GateRead(Schema):
@@ -321,7 +322,7 @@ class FiguresQuery(Schema):
     @validates_schema
     def ordered(self, data, **kwargs):
         if {"since", "until"} <= data.keys() and data["since"] >= data["until"]:
-            raise ValidationError("until must be after since.", field_name="until")
+            raise ValidationError(_("until must be after since."), field_name="until")
 
 
 class ReasonCount(Schema):

@@ -16,6 +16,7 @@ from app.errors import InvalidInput, NotFound
 from app.gates.errors import PlateTaken
 from app.gates.models import Vehicle, VehicleClass
 from app.gates.rules import STAFF
+from app.i18n import _
 from app.users.models import Role, User
 
 
@@ -42,18 +43,26 @@ def register_vehicle(
     """Register a vehicle for an enterprise: a declarant for their own, an admin for any."""
     if registrant.role is Role.ADMIN:
         if enterprise_id is None:
-            raise InvalidInput.of_field("enterprise_id", "Name the enterprise that owns the vehicle.")
+            raise InvalidInput.of_field("enterprise_id", _("Name the enterprise that owns the vehicle."))
         if session.get(Enterprise, enterprise_id) is None:
-            raise InvalidInput.of_field("enterprise_id", f"Enterprise {enterprise_id} does not exist.")
+            raise InvalidInput.of_field(
+                "enterprise_id", _("Enterprise %(enterprise_id)s does not exist.", enterprise_id=enterprise_id)
+            )
         owner_id = enterprise_id
     elif registrant.enterprise_id is not None and enterprise_id in (None, registrant.enterprise_id):
         owner_id = registrant.enterprise_id
     else:
-        raise InvalidInput.of_field("enterprise_id", "You may register vehicles of your own enterprise only.")
+        raise InvalidInput.of_field("enterprise_id", _("You may register vehicles of your own enterprise only."))
     if session.scalar(select(Vehicle.id).where(Vehicle.plate == plate)) is not None:
-        raise PlateTaken(f"Vehicle {plate} is already registered.", errors={"json": {"plate": ["Already registered."]}})
+        raise PlateTaken(
+            _("Vehicle %(plate)s is already registered.", plate=plate),
+            errors={"json": {"plate": [_("Already registered.")]}},
+        )
     if ic_no and session.scalar(select(Vehicle.id).where(Vehicle.ic_no == ic_no)) is not None:
-        raise PlateTaken(f"IC card {ic_no} belongs to another vehicle.", errors={"json": {"ic_no": ["Already used."]}})
+        raise PlateTaken(
+            _("IC card %(ic_no)s belongs to another vehicle.", ic_no=ic_no),
+            errors={"json": {"ic_no": [_("Already used.")]}},
+        )
     vehicle = Vehicle(
         plate=plate,
         ic_no=ic_no,
@@ -78,7 +87,7 @@ def get_vehicle_for(session: Session, vehicle_id: int, *, viewer: User) -> Vehic
     """A vehicle as `viewer` may see it, or NotFound."""
     vehicle = session.scalar(select(Vehicle).where(Vehicle.id == vehicle_id, _vehicles_visible_to(viewer)))
     if vehicle is None:
-        raise NotFound(f"Vehicle {vehicle_id} does not exist.")
+        raise NotFound(_("Vehicle %(vehicle_id)s does not exist.", vehicle_id=vehicle_id))
     return vehicle
 
 

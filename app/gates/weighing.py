@@ -25,6 +25,7 @@ from app.gates.decision import (
 )
 from app.gates.models import GatePassage, HoldSource, PassageStatus, PassStatus, ReferralReason
 from app.gates.rules import CAN_PASS, REASON_LABELS
+from app.i18n import _
 from app.notices.models import NoticeKind
 from app.risk import service as risk
 from app.risk.models import Severity
@@ -46,7 +47,13 @@ def weigh(session: Session, passage_id: int, *, weighbridge_kg: Decimal, toleran
     if passage.status is not PassageStatus.LANE_ASSIGNED:
         if passage.weighbridge_kg == weighbridge_kg:
             return passage  # the device sent the reading again
-        raise InvalidTransition(f"Gate passage {passage_id} is {passage.status.value}; it was weighed already.")
+        raise InvalidTransition(
+            _(
+                "Gate passage %(passage_id)s is %(status)s; it was weighed already.",
+                passage_id=passage_id,
+                status=passage.status.value,
+            )
+        )
     # One UPDATE of the passage at the end, not one per lookup that would autoflush it.
     with session.no_autoflush:
         _decide_on_weight(session, passage, weighbridge_kg, tolerance_percent, vehicle_warned=vehicle_warned)

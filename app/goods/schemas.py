@@ -3,14 +3,15 @@ from marshmallow import Schema, fields, validate
 
 from app.common.fields import BigInteger, Gtin, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
+from app.i18n import _l
 
 # ISO 3166-1 alpha-2 (JP) or the 3-digit customs country code (116) that declarations carry.
 COUNTRY = validate.Regexp(
-    r"^([A-Z]{2}|\d{3})$", error="An ISO 3166 alpha-2 code (JP) or a 3-digit customs country code (116)."
+    r"^([A-Z]{2}|\d{3})$", error=_l("An ISO 3166 alpha-2 code (JP) or a 3-digit customs country code (116).")
 )
 # 10 digits (tariff code and 2 supervision digits), or 13 with the CIQ suffix of formal declarations.
-HS_CODE = validate.Regexp(r"^(\d{10}|\d{13})$", error="A 10-digit HS code, or 13 digits with the CIQ suffix.")
-UNIT = validate.Regexp(r"^\d{3}$", error="A 3-digit customs unit code (e.g. 011 piece, 122 can).")
+HS_CODE = validate.Regexp(r"^(\d{10}|\d{13})$", error=_l("A 10-digit HS code, or 13 digits with the CIQ suffix."))
+UNIT = validate.Regexp(r"^\d{3}$", error=_l("A 3-digit customs unit code (e.g. 011 piece, 122 can)."))
 
 
 class _ProductFields(Schema):

@@ -14,6 +14,7 @@ from sqlalchemy import insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import field_errors
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
@@ -21,6 +22,7 @@ from app.common.pagination import Page, paginate, where_given
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.goods.models import EDITABLE_FIELDS, Product
 from app.goods.schemas import ProductCreate
+from app.i18n import _, _l
 from app.infra.cooperative import Pacer
 from app.users.models import Role, User
 
@@ -35,11 +37,11 @@ _ROW = ProductCreate()
 
 
 class ProductExists(Conflict):
-    code, title = "product_exists", "Product already registered"
+    code, title = "product_exists", _l("Product already registered")
 
 
 class BadImportFile(InvalidInput):
-    code, title = "bad_import_file", "The file cannot be imported"
+    code, title = "bad_import_file", _l("The file cannot be imported")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class ImportReport:
 def get_product(session: Session, product_id: int) -> Product:
     product = session.get(Product, product_id)
     if product is None:
-        raise NotFound(f"Product {product_id} does not exist.")
+        raise NotFound(_("Product %(product_id)s does not exist.", product_id=product_id))
     return product
 
 
@@ -109,11 +111,15 @@ def register_product(session: Session, *, registrar: User, gtin: str, **fields: 
 
 
 def _exists(gtin: str, product: Product | None) -> ProductExists:
-    where = f" (product {product.id})" if product else ""
-    return ProductExists(
-        f"GTIN {gtin} is already registered{where}; change that product instead.",
-        errors={"json": {"gtin": ["Already registered."]}},
-    )
+    if product:
+        detail = _(
+            "GTIN %(gtin)s is already registered (product %(product_id)s); change that product instead.",
+            gtin=gtin,
+            product_id=product.id,
+        )
+    else:
+        detail = _("GTIN %(gtin)s is already registered; change that product instead.", gtin=gtin)
+    return ProductExists(detail, errors={"json": {"gtin": [_("Already registered.")]}})
 
 
 def update_product(session: Session, product_id: int, *, editor: User, actor: Actor, **changes: Any) -> Product:
@@ -122,7 +128,12 @@ def update_product(session: Session, product_id: int, *, editor: User, actor: Ac
     if editor.role is not Role.ADMIN and (
         product.enterprise_id is None or product.enterprise_id != editor.enterprise_id
     ):
-        raise PermissionDenied(f"Product {product_id} was registered by another enterprise; ask an admin to change it.")
+        raise PermissionDenied(
+            _(
+                "Product %(product_id)s was registered by another enterprise; ask an admin to change it.",
+                product_id=product_id,
+            )
+        )
     before = {name: getattr(product, name) for name in changes}
     for name, value in changes.items():
         setattr(product, name, value)
@@ -140,21 +151,26 @@ def read_csv(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         header = [name.strip().lower() for name in next(reader, [])]
     except csv.Error as error:
-        raise BadImportFile(f"Line 1 is not valid CSV: {error}.") from None
+        raise BadImportFile(_("Line 1 is not valid CSV: %(error)s.", error=error)) from None
     unknown = [name for name in header if name not in CSV_COLUMNS]
     missing = sorted(REQUIRED_COLUMNS - set(header))
     if unknown or missing or len(set(header)) != len(header):
         raise BadImportFile(
-            "The first line must name the columns: " + ",".join(CSV_COLUMNS) + " (name_en and specification "
-            f"may be left out). Unknown: {', '.join(unknown) or 'none'}; missing: {', '.join(missing) or 'none'}.",
-            errors={"files": {"file": ["Header must be " + ",".join(CSV_COLUMNS) + "."]}},
+            _(
+                "The first line must name the columns: %(columns)s (name_en and specification may be left out). "
+                "Unknown: %(unknown)s; missing: %(missing)s.",
+                columns=",".join(CSV_COLUMNS),
+                unknown=", ".join(unknown) or _("none"),
+                missing=", ".join(missing) or _("none"),
+            ),
+            errors={"files": {"file": [_("Header must be %(columns)s.", columns=",".join(CSV_COLUMNS))]}},
         )
     return _rows(reader, header)
 
 
 def _decode(data: bytes) -> str:
     if not data.strip():
-        raise BadImportFile("The file is empty.", errors={"files": {"file": ["Empty file."]}})
+        raise BadImportFile(_("The file is empty."), errors={"files": {"file": [_("Empty file.")]}})
     # Excel on a Chinese Windows saves "CSV" as GB18030 (GBK); "CSV UTF-8" starts with a BOM.
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -162,8 +178,8 @@ def _decode(data: bytes) -> str:
         except UnicodeDecodeError:
             continue
     raise BadImportFile(
-        "The file is neither UTF-8 nor GB18030 text; save it from Excel as 'CSV UTF-8'.",
-        errors={"files": {"file": ["Not UTF-8 or GB18030 text."]}},
+        _("The file is neither UTF-8 nor GB18030 text; save it from Excel as 'CSV UTF-8'."),
+        errors={"files": {"file": [_("Not UTF-8 or GB18030 text.")]}},
     )
 
 
@@ -175,7 +191,9 @@ def _rows(reader: Any, header: list[str]) -> Iterator[tuple[int, dict[str, str]]
             # Blank cells count as absent, so a required column gets "Missing data" and an optional one None.
             yield reader.line_num, {name: value for name, value in zip(header, values, strict=False) if value.strip()}
     except csv.Error as error:
-        raise BadImportFile(f"Line {reader.line_num} is not valid CSV: {error}.") from None
+        raise BadImportFile(
+            _("Line %(line_num)s is not valid CSV: %(error)s.", line_num=reader.line_num, error=error)
+        ) from None
 
 
 def import_products(
@@ -214,10 +232,10 @@ def import_chunk(
         try:
             data = _ROW.load(raw)
         except ValidationError as error:
-            report.reject(row, error.messages)  # type: ignore[arg-type]
+            report.reject(row, field_errors.translate(error.messages))
             continue
         if data["gtin"] in seen:
-            report.reject(row, {"gtin": ["This GTIN appears on an earlier line of the file."]})
+            report.reject(row, {"gtin": [_("This GTIN appears on an earlier line of the file.")]})
             continue
         seen.add(data["gtin"])
         valid[data["gtin"]] = (row, data)
@@ -264,7 +282,7 @@ def _apply_chunk(
                 }
             )
         elif product.enterprise_id != enterprise_id:
-            report.reject(row, {"gtin": [f"GTIN {gtin} is registered by another enterprise."]})
+            report.reject(row, {"gtin": [_("GTIN %(gtin)s is registered by another enterprise.", gtin=gtin)]})
         elif all(getattr(product, name) == data[name] for name in EDITABLE_FIELDS):
             report.unchanged += 1
         else:
@@ -277,6 +295,8 @@ def _apply_chunk(
                 # One multi-row INSERT per batch: 100,000 products import in seconds, not minutes.
                 session.execute(insert(Product), new_rows)
         except IntegrityError:
-            raise Conflict("Another import registered some of these GTINs meanwhile; run the import again.") from None
+            raise Conflict(
+                _("Another import registered some of these GTINs meanwhile; run the import again.")
+            ) from None
         report.created += len(new_rows)
     session.flush()

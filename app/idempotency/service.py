@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput
+from app.i18n import _, _l
 from app.idempotency.models import IdempotentRequest
 
 MAX_KEY_LENGTH = 100
@@ -19,11 +20,11 @@ _NOT_STORED = frozenset({"content-length", "date", "set-cookie", "idempotent-rep
 
 
 class IdempotencyKeyReused(InvalidInput):
-    code, title = "idempotency_key_reused", "Idempotency key reused"
+    code, title = "idempotency_key_reused", _l("Idempotency key reused")
 
 
 class IdempotencyKeyInFlight(Conflict):
-    code, title = "idempotency_key_in_flight", "Request with this idempotency key in progress"
+    code, title = "idempotency_key_in_flight", _l("Request with this idempotency key in progress")
 
 
 def request_hash(method: str, path: str, body: bytes, *, extra: Iterable[bytes] = ()) -> str:
@@ -34,14 +35,14 @@ def request_hash(method: str, path: str, body: bytes, *, extra: Iterable[bytes] 
 def check_key(key: str) -> None:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidInput(
-            "The Idempotency-Key header must be 1 to 100 printable characters (a UUID is ideal).",
-            errors={"headers": {"Idempotency-Key": ["1 to 100 printable characters."]}},
+            _("The Idempotency-Key header must be 1 to 100 printable characters (a UUID is ideal)."),
+            errors={"headers": {"Idempotency-Key": [_("1 to 100 printable characters.")]}},
         )
 
 
 def _in_flight() -> IdempotencyKeyInFlight:
     return IdempotencyKeyInFlight(
-        "A request with this Idempotency-Key is still being processed; retry after it has answered.",
+        _("A request with this Idempotency-Key is still being processed; retry after it has answered."),
         headers={"Retry-After": "1"},
     )
 
@@ -67,7 +68,7 @@ def find_answer(session: Session, *, user_id: int, key: str, fingerprint: str) -
     )
     if stored is not None and stored.request_hash != fingerprint:
         raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for a different request; use a new key for a new request."
+            _("This Idempotency-Key was already used for a different request; use a new key for a new request.")
         )
     return stored
 

@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from app.errors import Unauthorized
+from app.i18n import _
 
 # prometheus-client picked its value class from the environment when it was imported: this is what it chose.
 MULTIPROCESS = values.ValueClass is not values.MutexValue
@@ -157,7 +158,7 @@ def scrape() -> Response:
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         raise Unauthorized(
-            "Send the metrics token as a bearer token.",
+            _("Send the metrics token as a bearer token."),
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
     app = current_app._get_current_object()  # type: ignore[attr-defined]

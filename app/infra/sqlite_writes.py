@@ -35,17 +35,21 @@ from typing import Any
 from sqlalchemy import Connection, exc
 
 from app.errors import DomainError
+from app.i18n import _, _l
 from app.infra.cooperative import sleep, under_gevent
 
 _FIRST_RETRY, _LONGEST_RETRY = 0.001, 0.05
 
 
 class DatabaseBusy(DomainError):
-    status, code, title = 503, "database_busy", "Database busy"
+    status, code, title = 503, "database_busy", _l("Database busy")
 
     def __init__(self, waited: float) -> None:
         super().__init__(
-            f"Another write held the database for {waited:.1f} s; nothing was changed. Try again shortly.",
+            _(
+                "Another write held the database for %(seconds)s s; nothing was changed. Try again shortly.",
+                seconds=format(waited, ".1f"),
+            ),
             headers={"Retry-After": "1"},
         )
 

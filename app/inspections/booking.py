@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.common import clock
 from app.declarations.status import InvalidTransition
 from app.errors import InvalidInput
+from app.i18n import N_, _
 from app.inspections.models import InspectionSlot, InspectionTask, TaskStatus
 from app.inspections.rules import BOOKABLE, SHANGHAI, SlotFull, SlotUnavailable
 from app.inspections.tasks import declaration_number, lock_task_for, notify_parties, record_step
@@ -26,17 +27,27 @@ def book(session: Session, task_id: int, *, slot_id: int, booker: User) -> Inspe
     task = lock_task_for(session, task_id, viewer=booker)
     if task.status not in BOOKABLE:
         raise InvalidTransition(
-            f"Inspection task {task.task_no} is {task.status.value}; only a notified or appointed task can be booked."
+            _(
+                "Inspection task %(task_no)s is %(status)s; only a notified or appointed task can be booked.",
+                task_no=task.task_no,
+                status=task.status.value,
+            )
         )
     if task.slot_id == slot_id:
         return task  # a retried request
     slot = session.get(InspectionSlot, slot_id)
     if slot is None:
-        raise InvalidInput.of_field("slot_id", f"Inspection slot {slot_id} does not exist.")
+        raise InvalidInput.of_field("slot_id", _("Inspection slot %(slot_id)s does not exist.", slot_id=slot_id))
     now = clock.utcnow()
     _check_bookable(task, slot, now)
     if not _take_place(session, slot):
-        raise SlotFull(f"The slot at {_local(slot.starts_at)} at {slot.site.code} is fully booked; choose another.")
+        raise SlotFull(
+            _(
+                "The slot at %(local)s at %(code)s is fully booked; choose another.",
+                local=_local(slot.starts_at),
+                code=slot.site.code,
+            )
+        )
     previous = task.slot
     if previous is not None:
         give_back_place(session, previous)
@@ -68,12 +79,9 @@ def book(session: Session, task_id: int, *, slot_id: int, booker: User) -> Inspe
         # Each booking is its own event, even back to a slot booked before.
         source=f"booked/{task.appointed_at.isoformat()}",
         title=Message(
-            f"查验预约{'已变更' if previous else '成功'} {number}",
-            f"Inspection {'rebooked' if previous else 'booked'}: {number}",
+            N_("Inspection rebooked: %(number)s") if previous else N_("Inspection booked: %(number)s"), number=number
         ),
-        body=Message(
-            f"查验任务 {task.task_no} 预约在 {when}。", f"Task {task.task_no} is booked for {when} (China time)."
-        ),
+        body=Message(N_("Task %(task_no)s is booked for %(when)s (China time)."), task_no=task.task_no, when=when),
     )
     return task
 
@@ -81,14 +89,21 @@ def book(session: Session, task_id: int, *, slot_id: int, booker: User) -> Inspe
 def _check_bookable(task: InspectionTask, slot: InspectionSlot, now: datetime) -> None:
     site = slot.site
     if not site.is_active:
-        raise SlotUnavailable(f"Inspection site {site.code} is closed for bookings.")
+        raise SlotUnavailable(_("Inspection site %(code)s is closed for bookings.", code=site.code))
     if site.customs_code != task.declaration.customs_code:
         raise SlotUnavailable(
-            f"Inspection site {site.code} belongs to customs office {site.customs_code}; "
-            f"this declaration is under {task.declaration.customs_code}."
+            _(
+                "Inspection site %(code)s belongs to customs office %(customs_code)s; this declaration is under "
+                "%(declaration_customs_code)s.",
+                code=site.code,
+                customs_code=site.customs_code,
+                declaration_customs_code=task.declaration.customs_code,
+            )
         )
     if slot.starts_at <= now:
-        raise SlotUnavailable(f"The slot at {_local(slot.starts_at)} has already begun; choose a later one.")
+        raise SlotUnavailable(
+            _("The slot at %(local)s has already begun; choose a later one.", local=_local(slot.starts_at))
+        )
 
 
 def _take_place(session: Session, slot: InspectionSlot) -> bool:
@@ -157,11 +172,14 @@ def expire_missed_appointments(session: Session, *, limit: int = EXPIRE_BATCH) -
             task,
             NoticeKind.INSPECTION_SCHEDULED,
             source=f"missed/{task.no_show_count}",
-            title=Message(f"查验预约已错过 {number}", f"Inspection slot missed: {number}"),
+            title=Message(N_("Inspection slot missed: %(number)s"), number=number),
             body=Message(
-                f"查验任务 {task.task_no} 的预约时段 {starts} 已结束，货物未备妥；请重新预约。",
-                f"The slot at {starts} (China time) for task {task.task_no} ended before the goods were ready; "
-                "please book again.",
+                N_(
+                    "The slot at %(starts)s (China time) for task %(task_no)s ended before the goods were ready; "
+                    "please book again."
+                ),
+                starts=starts,
+                task_no=task.task_no,
             ),
         )
     return missed

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.declarations.models import Declaration, DeclarationStatus, Disposition
 from app.declarations.status import InvalidTransition
+from app.i18n import _
 from app.inspections.booking import give_back_place
 from app.inspections.models import Disposal, InspectionResult, InspectionSlot, InspectionTask, TaskStatus
 from app.inspections.rules import DISPOSAL_LABELS, HOLDS_A_PLACE
@@ -29,11 +30,19 @@ def refuse_release_before_result(session: Session, declaration: Declaration) -> 
         return
     if task.status is T.DISPOSED and task.disposal is not None:
         raise InvalidTransition(
-            f"Inspection task {task.task_no} found the goods abnormal ({DISPOSAL_LABELS[task.disposal].en}); "
-            "customs' receipt releases them once the disposal is done."
+            _(
+                "Inspection task %(task_no)s found the goods abnormal (%(disposal)s); customs' receipt releases them "
+                "once the disposal is done.",
+                task_no=task.task_no,
+                disposal=DISPOSAL_LABELS[task.disposal],
+            )
         )
     raise InvalidTransition(
-        f"Inspection task {task.task_no} is {task.status.value}; record the inspection result before releasing."
+        _(
+            "Inspection task %(task_no)s is %(status)s; record the inspection result before releasing.",
+            task_no=task.task_no,
+            status=task.status.value,
+        )
     )
 
 

@@ -11,6 +11,7 @@ from app.common import clock
 from app.declarations.models import Disposition
 from app.declarations.status import InvalidTransition
 from app.errors import InvalidInput
+from app.i18n import N_, _
 from app.inspections.models import (
     Disposal,
     InspectionMethod,
@@ -23,6 +24,7 @@ from app.inspections.rules import DISPOSAL_LABELS, METHOD_LABELS
 from app.inspections.tasks import declaration_number, lock_task_for, notify_parties, record_step
 from app.notices.models import NoticeKind
 from app.notices.service import Message
+from app.notices.text import with_notes
 from app.users.models import User
 
 T = TaskStatus
@@ -35,7 +37,11 @@ def mark_goods_ready(session: Session, task_id: int, *, operator: User, at: date
         return task
     if task.status is not T.APPOINTED:
         raise InvalidTransition(
-            f"Inspection task {task.task_no} is {task.status.value}; goods are staged for a booked appointment."
+            _(
+                "Inspection task %(task_no)s is %(status)s; goods are staged for a booked appointment.",
+                task_no=task.task_no,
+                status=task.status.value,
+            )
         )
     task.status = T.GOODS_READY
     task.goods_ready_at = at or clock.utcnow()
@@ -57,7 +63,11 @@ def start(session: Session, task_id: int, *, officer: User, at: datetime | None 
         return task
     if task.status is not T.GOODS_READY:
         raise InvalidTransition(
-            f"Inspection task {task.task_no} is {task.status.value}; an inspection starts once the goods are ready."
+            _(
+                "Inspection task %(task_no)s is %(status)s; an inspection starts once the goods are ready.",
+                task_no=task.task_no,
+                status=task.status.value,
+            )
         )
     task.status = T.IN_PROGRESS
     task.officer_id = officer.id
@@ -81,8 +91,13 @@ def recheck(session: Session, task_id: int, *, officer: User, reason: str | None
         return task
     if task.status is not T.IN_PROGRESS or task.method is InspectionMethod.OPEN_BOX:
         raise InvalidTransition(
-            f"Inspection task {task.task_no} is {task.status.value} by {task.method.value}; "
-            "only an inspection in progress by another method goes to open-box re-inspection."
+            _(
+                "Inspection task %(task_no)s is %(status)s by %(method)s; only an inspection in progress by "
+                "another method goes to open-box re-inspection.",
+                task_no=task.task_no,
+                status=task.status.value,
+                method=task.method.value,
+            )
         )
     previous = task.method
     task.method = InspectionMethod.OPEN_BOX
@@ -115,12 +130,16 @@ def record_result(
         return task  # a retried request
     if task.status not in (T.IN_PROGRESS, T.RECHECK):
         raise InvalidTransition(
-            f"Inspection task {task.task_no} is {task.status.value}; a result is recorded for an inspection under way."
+            _(
+                "Inspection task %(task_no)s is %(status)s; a result is recorded for an inspection under way.",
+                task_no=task.task_no,
+                status=task.status.value,
+            )
         )
     if result is InspectionResult.ABNORMAL and disposal is None:
-        raise InvalidInput.of_field("disposal", "An abnormal result needs a disposal.")
+        raise InvalidInput.of_field("disposal", _("An abnormal result needs a disposal."))
     if result is InspectionResult.NORMAL and disposal not in (None, Disposal.RELEASE):
-        raise InvalidInput.of_field("disposal", "Goods found normal are released; leave the disposal out.")
+        raise InvalidInput.of_field("disposal", _("Goods found normal are released; leave the disposal out."))
     now = at or clock.utcnow()  # `at`: when an officer recorded it offline
     task.result = result
     task.result_notes = notes
@@ -129,7 +148,7 @@ def record_result(
     photos = session.scalar(select(func.count()).where(InspectionPhoto.task_id == task.id))
     normal = result is InspectionResult.NORMAL
     task.status = T.RESULT_NORMAL if normal else T.RESULT_ABNORMAL
-    outcome = Message("正常", "normal")
+    outcome = Message(N_("normal"))
     record_step(
         session,
         task,
@@ -142,7 +161,7 @@ def record_result(
     )
     if not normal and disposal is not None:
         label = DISPOSAL_LABELS[disposal]
-        outcome = Message(f"异常，处置：{label.zh}", f"abnormal, disposal: {label.en}")
+        outcome = Message(N_("abnormal, disposal: %(disposal)s"), disposal=label)
         task.status = T.DISPOSED
         task.disposed_at = now
         record_step(
@@ -161,10 +180,7 @@ def record_result(
         task,
         NoticeKind.INSPECTION_RESULT,
         source="result",
-        title=Message(f"查验结果 {number}：{outcome.zh}", f"Inspection result for {number}: {outcome.en}"),
-        body=Message(
-            f"查验任务 {task.task_no} 查验结果：{outcome.zh}。" + (f" 备注：{notes}" if notes else ""),
-            f"Task {task.task_no}: {outcome.en}." + (f" Notes: {notes}" if notes else ""),
-        ),
+        title=Message(N_("Inspection result for %(number)s: %(outcome)s"), number=number, outcome=outcome),
+        body=with_notes(Message(N_("Task %(task_no)s: %(outcome)s."), task_no=task.task_no, outcome=outcome), notes),
     )
     return task

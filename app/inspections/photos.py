@@ -12,6 +12,7 @@ from app.audit import service as audit
 from app.common import uploads
 from app.declarations.status import InvalidTransition
 from app.errors import NotFound
+from app.i18n import _
 from app.inspections.models import InspectionPhoto
 from app.inspections.rules import PhotoLimitReached, PhotoTooLarge, UnsupportedPhoto
 from app.inspections.tasks import get_task_for, lock_task_for
@@ -34,7 +35,9 @@ def add_photo(
     """Store a JPEG or PNG photo of an inspection; the same photo sent twice is stored once."""
     task = lock_task_for(session, task_id, viewer=officer)
     if task.started_at is None:
-        raise InvalidTransition(f"Inspection task {task.task_no} has not started; photos come from the inspection.")
+        raise InvalidTransition(
+            _("Inspection task %(task_no)s has not started; photos come from the inspection.", task_no=task.task_no)
+        )
     directory = upload_dir / PHOTO_DIR
     with uploads.receive(
         stream,
@@ -42,9 +45,9 @@ def add_photo(
         types=PHOTO_TYPES,
         max_bytes=max_bytes,
         unsupported=UnsupportedPhoto(
-            "The file is not a JPEG or PNG image.", errors={"files": {"photo": ["Send a JPEG or PNG image."]}}
+            _("The file is not a JPEG or PNG image."), errors={"files": {"photo": [_("Send a JPEG or PNG image.")]}}
         ),
-        too_large=PhotoTooLarge(f"A photo may be at most {max_bytes} bytes."),
+        too_large=PhotoTooLarge(_("A photo may be at most %(max_bytes)s bytes.", max_bytes=max_bytes)),
     ) as received:
         existing = session.scalar(
             select(InspectionPhoto).where(InspectionPhoto.task_id == task.id, InspectionPhoto.sha256 == received.sha256)
@@ -53,7 +56,13 @@ def add_photo(
             return existing
         taken = session.scalar(select(func.count()).where(InspectionPhoto.task_id == task.id)) or 0
         if taken >= MAX_PHOTOS_PER_TASK:
-            raise PhotoLimitReached(f"Inspection task {task.task_no} already has {taken} photos, the most it keeps.")
+            raise PhotoLimitReached(
+                _(
+                    "Inspection task %(task_no)s already has %(taken)s photos, the most it keeps.",
+                    task_no=task.task_no,
+                    taken=taken,
+                )
+            )
         received.keep()
         photo = InspectionPhoto(
             task_id=task.id,
@@ -89,7 +98,9 @@ def get_photo_for(session: Session, task_id: int, photo_id: int, *, viewer: User
     task = get_task_for(session, task_id, viewer=viewer)
     photo = session.get(InspectionPhoto, photo_id)
     if photo is None or photo.task_id != task.id:
-        raise NotFound(f"Photo {photo_id} of inspection task {task_id} does not exist.")
+        raise NotFound(
+            _("Photo %(photo_id)s of inspection task %(task_id)s does not exist.", photo_id=photo_id, task_id=task_id)
+        )
     return photo
 
 

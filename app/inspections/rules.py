@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from app.audit.service import Actor
 from app.declarations.models import DeclarationStatus
 from app.errors import Conflict, DomainError, InvalidInput
+from app.i18n import N_, _, _l
 from app.inspections.models import Disposal, InspectionMethod, TaskStatus
 from app.notices.service import Message
 
@@ -34,50 +35,52 @@ MAX_SLOT_MINUTES = 24 * 60
 MAX_SLOT_CAPACITY = 1000
 
 METHOD_LABELS = {
-    InspectionMethod.MACHINE: Message("机检", "machine (X-ray) inspection"),
-    InspectionMethod.OPEN_BOX: Message("开箱查验", "open-box inspection"),
-    InspectionMethod.SEAL_CHECK: Message("验封", "seal check"),
-    InspectionMethod.DOCUMENT: Message("单证审核", "document check"),
+    InspectionMethod.MACHINE: Message(N_("machine (X-ray) inspection")),
+    InspectionMethod.OPEN_BOX: Message(N_("open-box inspection")),
+    InspectionMethod.SEAL_CHECK: Message(N_("seal check")),
+    InspectionMethod.DOCUMENT: Message(N_("document check")),
 }
 DISPOSAL_LABELS = {
-    Disposal.RELEASE: Message("放行", "release"),
-    Disposal.AMEND: Message("改单", "amend the declaration"),
-    Disposal.TAX: Message("补税", "pay additional duty"),
-    Disposal.SHIP_BACK: Message("退运", "ship back"),
-    Disposal.DETAIN_TRANSFER: Message("扣留移交", "detain and transfer"),
+    Disposal.RELEASE: Message(N_("release")),
+    Disposal.AMEND: Message(N_("amend the declaration")),
+    Disposal.TAX: Message(N_("pay additional duty")),
+    Disposal.SHIP_BACK: Message(N_("ship back")),
+    Disposal.DETAIN_TRANSFER: Message(N_("detain and transfer")),
 }
 
 
 class SlotFull(Conflict):
-    code, title = "slot_full", "Inspection slot fully booked"
+    code, title = "slot_full", _l("Inspection slot fully booked")
 
 
 class SlotUnavailable(Conflict):
-    code, title = "slot_unavailable", "Inspection slot cannot be booked"
+    code, title = "slot_unavailable", _l("Inspection slot cannot be booked")
 
 
 class SiteCodeTaken(Conflict):
-    code, title = "site_code_taken", "Inspection site code already registered"
+    code, title = "site_code_taken", _l("Inspection site code already registered")
 
 
 class PhotoLimitReached(Conflict):
-    code, title = "photo_limit_reached", "Too many photos for one inspection"
+    code, title = "photo_limit_reached", _l("Too many photos for one inspection")
 
 
 class UnsupportedPhoto(InvalidInput):
-    code, title = "unsupported_photo", "Not a JPEG or PNG image"
+    code, title = "unsupported_photo", _l("Not a JPEG or PNG image")
 
 
 class PhotoTooLarge(DomainError):
-    status, code, title = 413, "photo_too_large", "Photo too large"
+    status, code, title = 413, "photo_too_large", _l("Photo too large")
 
 
 def check_window(since: datetime, until: datetime, longest: timedelta) -> None:
     """Refuse a query window that is empty, backwards or longer than `longest`."""
     if until <= since:
-        raise InvalidInput.of_field("until", "Must be after since.", location="query")
+        raise InvalidInput.of_field("until", _("Must be after since."), location="query")
     if until - since > longest:
-        raise InvalidInput.of_field("until", f"The window may span at most {_describe(longest)}.", location="query")
+        raise InvalidInput.of_field(
+            "until", _("The window may span at most %(describe)s.", describe=_describe(longest)), location="query"
+        )
 
 
 def _describe(span: timedelta) -> str:

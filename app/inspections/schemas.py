@@ -7,10 +7,11 @@ from marshmallow.validate import OneOf
 from app.common.fields import BigInteger, Integer, String, TrimmedString
 from app.common.pagination import PageQuery, page_schema
 from app.declarations.models import DeclarationStatus
+from app.i18n import _, _l
 from app.inspections.models import Disposal, InspectionMethod, InspectionResult, TaskSource, TaskStatus
 from app.inspections.rules import MAX_SLOT_CAPACITY, MAX_SLOT_MINUTES, MIN_SLOT_MINUTES
 
-FOUR_DIGITS = validate.Regexp(r"^\d{4}$", error="A 4-digit customs office code.")
+FOUR_DIGITS = validate.Regexp(r"^\d{4}$", error=_l("A 4-digit customs office code."))
 
 
 class SiteCodeField(TrimmedString):
@@ -37,7 +38,7 @@ class SiteSummary(Schema):
 class SiteCreate(Schema):
     code = SiteCodeField(
         required=True,
-        validate=validate.Regexp(r"^[A-Z0-9-]{2,20}$", error="2-20 letters, digits or '-'."),
+        validate=validate.Regexp(r"^[A-Z0-9-]{2,20}$", error=_l("2-20 letters, digits or '-'.")),
         metadata={"description": "Short code shown on the timeline, e.g. XY-CY01; upper-cased."},
     )
     name = TrimmedString(required=True, validate=validate.Length(min=2, max=100))
@@ -53,7 +54,7 @@ class SiteUpdate(Schema):
     @validates_schema
     def require_a_change(self, data, **kwargs):
         if not data:
-            raise ValidationError("Send at least one field to change.", field_name="_schema")
+            raise ValidationError(_("Send at least one field to change."), field_name="_schema")
 
 
 class SiteQuery(PageQuery):

@@ -13,6 +13,7 @@ from app.audit.service import Actor
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.errors import InvalidInput, NotFound
+from app.i18n import _
 from app.inspections.models import InspectionSite, InspectionSlot
 from app.inspections.rules import (
     MAX_SLOT_CAPACITY,
@@ -32,7 +33,7 @@ def get_site(session: Session, site_id: int) -> InspectionSite:
     """A site by id, or NotFound."""
     site = session.get(InspectionSite, site_id)
     if site is None:
-        raise NotFound(f"Inspection site {site_id} does not exist.")
+        raise NotFound(_("Inspection site %(site_id)s does not exist.", site_id=site_id))
     return site
 
 
@@ -68,7 +69,8 @@ def create_site(
     """Register an inspection site under a customs office; its code must be new."""
     if find_site_by_code(session, code) is not None:
         raise SiteCodeTaken(
-            f"An inspection site with code {code} already exists.", errors={"json": {"code": ["Already registered."]}}
+            _("An inspection site with code %(code)s already exists.", code=code),
+            errors={"json": {"code": [_("Already registered.")]}},
         )
     site = InspectionSite(code=code, name=name, customs_code=customs_code, location=location)
     session.add(site)
@@ -114,15 +116,30 @@ def open_slots(
 ) -> list[InspectionSlot]:
     """Fill [start, end) with back-to-back slots; times an existing slot covers are skipped, so it is safe to repeat."""
     if not MIN_SLOT_MINUTES <= slot_minutes <= MAX_SLOT_MINUTES:
-        raise InvalidInput.of_field("slot_minutes", f"Between {MIN_SLOT_MINUTES} and {MAX_SLOT_MINUTES} minutes.")
+        raise InvalidInput.of_field(
+            "slot_minutes",
+            _(
+                "Between %(min_slot_minutes)s and %(max_slot_minutes)s minutes.",
+                min_slot_minutes=MIN_SLOT_MINUTES,
+                max_slot_minutes=MAX_SLOT_MINUTES,
+            ),
+        )
     if not 1 <= capacity <= MAX_SLOT_CAPACITY:
-        raise InvalidInput.of_field("capacity", f"Between 1 and {MAX_SLOT_CAPACITY}.")
+        raise InvalidInput.of_field(
+            "capacity", _("Between 1 and %(max_slot_capacity)s.", max_slot_capacity=MAX_SLOT_CAPACITY)
+        )
     length = timedelta(minutes=slot_minutes)
     count = (end - start) // length if end > start else 0
     if count < 1:
-        raise InvalidInput.of_field("end", "Leave room for at least one slot after start.")
+        raise InvalidInput.of_field("end", _("Leave room for at least one slot after start."))
     if count > MAX_SLOTS_PER_CALL:
-        raise InvalidInput.of_field("end", f"At most {MAX_SLOTS_PER_CALL} slots per call; open a shorter range.")
+        raise InvalidInput.of_field(
+            "end",
+            _(
+                "At most %(max_slots_per_call)s slots per call; open a shorter range.",
+                max_slots_per_call=MAX_SLOTS_PER_CALL,
+            ),
+        )
     # Two openings of the same site at once could otherwise interleave overlapping slots.
     session.execute(select(InspectionSite.id).where(InspectionSite.id == site.id).with_for_update())
     existing = list(

@@ -19,6 +19,7 @@ from app.declarations import status as declaration_status
 from app.declarations.models import BizStep, Declaration, DeclarationStatus, Disposition
 from app.declarations.status import InvalidTransition
 from app.errors import InvalidInput, NotFound
+from app.i18n import N_, _
 from app.inspections.models import InspectionMethod, InspectionTask, TaskSource, TaskStatus
 from app.inspections.rules import INSPECTABLE, METHOD_LABELS, SHANGHAI, check_window
 from app.inspections.sites import get_site
@@ -70,7 +71,11 @@ def issue_task(
         return existing
     if declaration.status not in inspectable:
         raise InvalidTransition(
-            f"Declaration {declaration.id} is {declaration.status.value}; it cannot be inspected from there."
+            _(
+                "Declaration %(id)s is %(status)s; it cannot be inspected from there.",
+                id=declaration.id,
+                status=declaration.status.value,
+            )
         )
     task = InspectionTask(
         # The number embeds the row id, which only the INSERT yields; a random value holds the
@@ -108,10 +113,12 @@ def issue_task(
         task,
         NoticeKind.INSPECTION_ISSUED,
         source="issued",
-        title=Message(f"查验指令 {number}", f"Inspection ordered: {number}"),
+        title=Message(N_("Inspection ordered: %(number)s"), number=number),
         body=Message(
-            f"海关对清单 {number} 下达{label.zh}指令（{task.task_no}），请预约查验时段。",
-            f"Customs ordered a {label.en} of {number} (task {task.task_no}); please book a slot.",
+            N_("Customs ordered a %(method)s of %(number)s (task %(task_no)s); please book a slot."),
+            method=label,
+            number=number,
+            task_no=task.task_no,
         ),
     )
     # The notices are written in this transaction, so ISSUED → NOTIFIED happens at once.
@@ -138,13 +145,19 @@ def order_inspection(
         .execution_options(populate_existing=True)
     )
     if declaration is None:
-        raise InvalidInput.of_field("declaration_id", f"Declaration {declaration_id} does not exist.")
+        raise InvalidInput.of_field(
+            "declaration_id", _("Declaration %(declaration_id)s does not exist.", declaration_id=declaration_id)
+        )
     existing = find_open_task(session, declaration.id)
     if existing is not None:
         return existing
     if declaration.status not in INSPECTABLE:
         raise InvalidTransition(
-            f"Declaration {declaration.id} is {declaration.status.value}; it cannot be inspected from there."
+            _(
+                "Declaration %(id)s is %(status)s; it cannot be inspected from there.",
+                id=declaration.id,
+                status=declaration.status.value,
+            )
         )
     now = clock.utcnow()
     if (
@@ -182,7 +195,7 @@ def get_task_for(session: Session, task_id: int, *, viewer: User) -> InspectionT
     """A task as `viewer` may see it: one on a declaration they cannot see is simply not there (404)."""
     task = session.scalar(_visible_tasks(viewer).where(InspectionTask.id == task_id))
     if task is None:
-        raise NotFound(f"Inspection task {task_id} does not exist.")
+        raise NotFound(_("Inspection task %(task_id)s does not exist.", task_id=task_id))
     return task
 
 
@@ -197,7 +210,7 @@ def lock_task_for(session: Session, task_id: int, *, viewer: User) -> Inspection
         .execution_options(populate_existing=True)
     )
     if task is None:
-        raise NotFound(f"Inspection task {task_id} does not exist.")
+        raise NotFound(_("Inspection task %(task_id)s does not exist.", task_id=task_id))
     return task
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.common import clock
 from app.devices.models import Device
 from app.devices.service import active_devices, invalidate_token
+from app.i18n import N_
 from app.notices.models import (
     Delivery,
     DeliveryChannel,
@@ -58,30 +59,28 @@ PUSH_USEFUL_FOR = timedelta(hours=24)
 
 # Push titles go through the providers' clouds: a label and the last digits of the number, nothing more.
 PUSH_LABELS = {
-    NoticeKind.DECLARATION_ACCEPTED: Message("清单已接收", "Declaration accepted"),
-    NoticeKind.DECLARATION_REJECTED: Message("清单被退单", "Declaration rejected"),
-    NoticeKind.INSPECTION_ISSUED: Message("查验通知", "Inspection notice"),
-    NoticeKind.INSPECTION_SCHEDULED: Message("查验预约", "Inspection booking"),
-    NoticeKind.INSPECTION_RESULT: Message("查验结果", "Inspection result"),
-    NoticeKind.DECLARATION_RELEASED: Message("放行通知", "Release notice"),
-    NoticeKind.DECLARATION_DETAINED: Message("扣留通知", "Detention notice"),
-    NoticeKind.GATE_PASSED: Message("车辆已过卡", "Vehicle passed the gate"),
-    NoticeKind.GATE_REFERRED: Message("卡口待处理", "Vehicle held at the gate"),
-    NoticeKind.GATE_HELD: Message("核放单挂起", "Gate pass on hold"),
-    NoticeKind.EXPORT_DIVERTED: Message("包裹转人工复验", "Parcel diverted for recheck"),
-    NoticeKind.EXPORT_RECHECKED: Message("复验结果", "Recheck result"),
-    NoticeKind.EXPORT_LEFT_ZONE: Message("出口货物已出区", "Export left the zone"),
-    NoticeKind.EXPORT_DEPARTED: Message("出口货物已离境", "Export departed"),
-    NoticeKind.QUESTION_ASKED: Message("海关要求补充资料", "Customs requests information"),
-    NoticeKind.OFFICER_RISK_WARNING: Message("高风险预警", "High-risk warning"),
-    NoticeKind.OFFICER_PARCEL_DIVERTED: Message("包裹待复验", "Parcel awaiting recheck"),
-    NoticeKind.OFFICER_VEHICLE_HELD: Message("车辆卡口滞留", "Vehicle held at the gate"),
+    NoticeKind.DECLARATION_ACCEPTED: N_("Declaration accepted"),
+    NoticeKind.DECLARATION_REJECTED: N_("Declaration rejected"),
+    NoticeKind.INSPECTION_ISSUED: N_("Inspection notice"),
+    NoticeKind.INSPECTION_SCHEDULED: N_("Inspection booking"),
+    NoticeKind.INSPECTION_RESULT: N_("Inspection result"),
+    NoticeKind.DECLARATION_RELEASED: N_("Release notice"),
+    NoticeKind.DECLARATION_DETAINED: N_("Detention notice"),
+    NoticeKind.GATE_PASSED: N_("Vehicle passed the gate"),
+    NoticeKind.GATE_REFERRED: N_("Vehicle referred at the gate"),
+    NoticeKind.GATE_HELD: N_("Gate pass on hold"),
+    NoticeKind.EXPORT_DIVERTED: N_("Parcel diverted for recheck"),
+    NoticeKind.EXPORT_RECHECKED: N_("Recheck result"),
+    NoticeKind.EXPORT_LEFT_ZONE: N_("Export left the zone"),
+    NoticeKind.EXPORT_DEPARTED: N_("Export departed"),
+    NoticeKind.QUESTION_ASKED: N_("Customs requests information"),
+    NoticeKind.OFFICER_RISK_WARNING: N_("High-risk warning"),
+    NoticeKind.OFFICER_PARCEL_DIVERTED: N_("Parcel awaiting recheck"),
+    NoticeKind.OFFICER_VEHICLE_HELD: N_("Vehicle held at the gate"),
 }
-REMINDER_PREFIX = Message("【提醒】", "Reminder: ")
-SMS_TEXT = Message(
-    "【智慧园区】您有未确认的{label}（单号尾号{tail}），请打开园区App查看。",
-    "[Smart Park] Unacknowledged {label} (number ending {tail}); please open the park app.",
-)
+PUSH_TITLE = N_("%(label)s …%(tail)s")
+REMINDER_TITLE = N_("Reminder: %(label)s …%(tail)s")
+SMS_TEXT = N_("[Smart Park] Unacknowledged %(label)s (number ending %(tail)s); please open the park app.")
 
 
 @dataclass(frozen=True)
@@ -321,16 +320,16 @@ def _no_longer_needed(delivery: Delivery, notice: Notice, now: datetime) -> bool
 
 
 def _job(delivery: Delivery, notice: Notice, user: User, device: Device | None, number: str | None) -> Job:
-    language = user.language
-    label = PUSH_LABELS[notice.kind].in_language(language)
     tail = (number or notice.notice_id.hex)[-4:]
-    title = f"{label} …{tail}"
-    if delivery.purpose is DeliveryPurpose.REMINDER:
-        title = REMINDER_PREFIX.in_language(language) + title
+    label = Message(PUSH_LABELS[notice.kind])
+    title = Message(
+        REMINDER_TITLE if delivery.purpose is DeliveryPurpose.REMINDER else PUSH_TITLE, label=label, tail=tail
+    )
+    sms_text = Message(SMS_TEXT, label=label, tail=tail).in_language(user.language)
     family = notice.kind.value.split(".")[0]
     message = PushMessage(
         notice_id=str(notice.notice_id),
-        title=title,
+        title=title.in_language(user.language),
         # A rebooked inspection replaces the earlier push about the same declaration.
         collapse_key=f"{notice.declaration_id or notice.notice_id}:{family}",
         high_priority=notice.priority is NoticePriority.HIGH,
@@ -355,7 +354,7 @@ def _job(delivery: Delivery, notice: Notice, user: User, device: Device | None, 
         target=target,
         phone=user.phone,
         message=message,
-        sms_text=SMS_TEXT.in_language(language).format(label=label, tail=tail),
+        sms_text=sms_text,
     )
 
 

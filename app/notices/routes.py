@@ -8,6 +8,7 @@ from app.common.blueprint import Blueprint
 from app.common.figures import FiguresQuery
 from app.config import current_settings
 from app.errors import InvalidInput
+from app.i18n import _
 from app.idempotency.guards import idempotent
 from app.notices import service, stream
 from app.notices.schemas import (
@@ -145,7 +146,7 @@ class NoticeStream(MethodView):
             else:
                 user, auth_session_id = authenticate_bearer()
             if user.must_change_password:
-                raise PasswordChangeRequired("Change your password before using the rest of the API.")
+                raise PasswordChangeRequired(_("Change your password before using the rest of the API."))
             service.ensure_cursor_kept(session, after_seq=after_seq)
         events = stream.notice_events(
             current_app.extensions["notice_hub"],
@@ -171,7 +172,7 @@ def _resume_point(after_seq: int) -> int:
         return after_seq
     if not header.isascii() or not header.isdigit():
         raise InvalidInput(
-            "Last-Event-ID must be a seq from this stream.",
-            errors={"headers": {"Last-Event-ID": ["A non-negative integer."]}},
+            _("Last-Event-ID must be a seq from this stream."),
+            errors={"headers": {"Last-Event-ID": [_("A non-negative integer.")]}},
         )
     return int(header)

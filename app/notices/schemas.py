@@ -1,6 +1,7 @@
 from marshmallow import Schema, fields, pre_dump, validate
 
 from app.common.fields import BigInteger, Integer, String
+from app.i18n import _l
 from app.notices.models import DEFAULT_TIME_ZONE, NoticeKind, NoticePriority
 from app.notices.settings import ALWAYS_PUSHED
 
@@ -121,7 +122,7 @@ class NotificationSettingsWrite(Schema):
     customs_code = String(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(r"^\d{4}$", error="A four-digit customs office code."),
+        validate=validate.Regexp(r"^\d{4}$", error=_l("A four-digit customs office code.")),
         metadata={"description": "Officers only: the customs office whose alerts you take; null for every office."},
     )
 

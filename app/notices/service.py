@@ -23,6 +23,7 @@ from app.common.figures import percentile
 from app.devices import service as devices
 from app.devices.models import Device
 from app.errors import DomainError, Unauthorized
+from app.i18n import _, _l
 from app.infra.statements import cached_statement
 from app.notices import outbox
 from app.notices.models import (
@@ -44,11 +45,11 @@ HIGH_PRIORITY = frozenset({NoticeKind.INSPECTION_ISSUED, NoticeKind.INSPECTION_S
 
 
 class CursorExpired(DomainError):
-    status, code, title = 410, "cursor_expired", "Catch-up cursor expired"
+    status, code, title = 410, "cursor_expired", _l("Catch-up cursor expired")
 
 
 class StreamTicketInvalid(Unauthorized):
-    code, title = "stream_ticket_invalid", "Stream ticket not valid"
+    code, title = "stream_ticket_invalid", _l("Stream ticket not valid")
 
 
 @dataclass(frozen=True)
@@ -188,8 +189,11 @@ def ensure_cursor_kept(session: Session, *, after_seq: int) -> None:
     purged_through = session.scalar(select(func.max(NoticePurge.purged_through_seq)))
     if after_seq and purged_through and after_seq < purged_through:
         raise CursorExpired(
-            f"Notices up to {purged_through} were purged after retention; reload from after_seq=0 "
-            "and refresh what the app shows."
+            _(
+                "Notices up to %(purged_through)s were purged after retention; reload from after_seq=0 and refresh "
+                "what the app shows.",
+                purged_through=purged_through,
+            )
         )
 
 
@@ -309,7 +313,7 @@ def redeem_stream_ticket(session: Session, ticket: str) -> tuple[User, uuid.UUID
         .returning(StreamTicket.auth_session_id)
     )
     if auth_session_id is None:
-        raise StreamTicketInvalid("This stream ticket is unknown, expired or already used; ask for a new one.")
+        raise StreamTicketInvalid(_("This stream ticket is unknown, expired or already used; ask for a new one."))
     return signed_in_user(session, session_id=auth_session_id), auth_session_id
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
+from app.i18n import _
 from app.notices.models import DEFAULT_TIME_ZONE, NoticeKind, NoticePriority, NotificationSettings
 from app.users.models import Role, User
 
@@ -60,11 +61,11 @@ def save_settings(
         problems["quiet_hours"] = ["Start and end must differ."]
     always = sorted(kind.value for kind in set(muted_kinds) & ALWAYS_PUSHED)
     if always:
-        problems["muted_kinds"] = [f"Always pushed, cannot be switched off: {', '.join(always)}."]
+        problems["muted_kinds"] = [_("Always pushed, cannot be switched off: %(kinds)s.", kinds=", ".join(always))]
     if customs_code is not None and user.role is not Role.CUSTOMS_OFFICER:
         problems["customs_code"] = ["Only customs officers name the office whose alerts they take."]
     if problems:
-        raise InvalidInput("The notification settings are not valid; see errors.", errors={"json": problems})
+        raise InvalidInput(_("The notification settings are not valid; see errors."), errors={"json": problems})
     settings = session.get(NotificationSettings, user.id)
     if settings is None:
         settings = NotificationSettings(user_id=user.id)

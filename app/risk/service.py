@@ -20,6 +20,7 @@ from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import Declaration
 from app.declarations.status import InvalidTransition
 from app.errors import Conflict, InvalidInput, NotFound
+from app.i18n import N_, _, _l
 from app.infra.statements import cached_statement
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
@@ -69,7 +70,7 @@ SWEEP_BATCH = 500
 
 
 class WarningTaken(Conflict):
-    code, title = "warning_taken", "Warning taken by another officer"
+    code, title = "warning_taken", _l("Warning taken by another officer")
 
 
 VEHICLE_KEY_PREFIX = "vehicle:"
@@ -176,8 +177,8 @@ def _tell_officers(session: Session, warning: RiskWarning, customs_code: str | N
         session,
         customs_code=customs_code,
         kind=NoticeKind.OFFICER_RISK_WARNING,
-        title=Message(f"高风险预警：{warning.title}", f"High-risk warning: {warning.title}"),
-        body=Message(warning.title, warning.title),
+        title=Message(N_("High-risk warning: %(warning)s"), warning=warning.title),
+        body=Message("%(title)s", title=warning.title),
         # Once per warning: its repeats count on it and tell nobody again.
         source_key=f"officer/risk-warning/{warning.id}/high",
         declaration_id=warning.declaration_id,
@@ -241,7 +242,7 @@ def get_warning(session: Session, warning_id: int, *, lock: bool = False) -> Ris
         statement = statement.with_for_update().execution_options(populate_existing=True)
     warning = session.scalar(statement)
     if warning is None:
-        raise NotFound(f"Risk warning {warning_id} does not exist.")
+        raise NotFound(_("Risk warning %(warning_id)s does not exist.", warning_id=warning_id))
     return warning
 
 
@@ -302,11 +303,13 @@ def take(session: Session, warning_id: int, *, officer: User, actor: Actor) -> R
     """An officer takes a warning to work on; someone else's is theirs until resolved."""
     warning = get_warning(session, warning_id, lock=True)
     if warning.status is W.RESOLVED:
-        raise InvalidTransition(f"Risk warning {warning_id} is already resolved.")
+        raise InvalidTransition(_("Risk warning %(warning_id)s is already resolved.", warning_id=warning_id))
     if warning.status is W.TAKEN:
         if warning.assignee_id == officer.id:
             return warning
-        raise WarningTaken(f"Risk warning {warning_id} is being worked on by another officer.")
+        raise WarningTaken(
+            _("Risk warning %(warning_id)s is being worked on by another officer.", warning_id=warning_id)
+        )
     _assign(warning, officer)
     audit.record(session, action="risk.warning_taken", actor=actor, target=warning)
     return warning
@@ -320,9 +323,11 @@ def resolve(
     if warning.status is W.RESOLVED:
         if warning.resolved_by_id == officer.id and warning.resolution is resolution:
             return warning  # a retried request
-        raise InvalidTransition(f"Risk warning {warning_id} is already resolved.")
+        raise InvalidTransition(_("Risk warning %(warning_id)s is already resolved.", warning_id=warning_id))
     if warning.status is W.TAKEN and warning.assignee_id != officer.id:
-        raise WarningTaken(f"Risk warning {warning_id} is being worked on by another officer.")
+        raise WarningTaken(
+            _("Risk warning %(warning_id)s is being worked on by another officer.", warning_id=warning_id)
+        )
     warning.status = W.RESOLVED
     warning.resolution = resolution
     warning.resolution_notes = notes
@@ -351,12 +356,14 @@ def order_inspection(
     """Turn a warning into an inspection task on the declaration it concerns (or one the officer names)."""
     warning = get_warning(session, warning_id, lock=True)
     if warning.status is W.RESOLVED:
-        raise InvalidTransition(f"Risk warning {warning_id} is already resolved.")
+        raise InvalidTransition(_("Risk warning %(warning_id)s is already resolved.", warning_id=warning_id))
     if warning.status is W.TAKEN and warning.assignee_id != officer.id:
-        raise WarningTaken(f"Risk warning {warning_id} is being worked on by another officer.")
+        raise WarningTaken(
+            _("Risk warning %(warning_id)s is being worked on by another officer.", warning_id=warning_id)
+        )
     target = declaration_id or warning.declaration_id
     if target is None:
-        message = "This warning names no declaration; give the declaration to inspect."
+        message = _("This warning names no declaration; give the declaration to inspect.")
         raise InvalidInput(message, errors={"json": {"declaration_id": [message]}})
     task = inspection_tasks.order_inspection(
         session,

@@ -18,16 +18,17 @@ from app.common.pagination import Page, paginate, where_given
 from app.declarations.models import Declaration, DeclarationLine
 from app.errors import Conflict, InvalidInput
 from app.goods.models import Product
+from app.i18n import _, _l
 from app.stock.models import MovementKind, StockLevel, StockMovement
 from app.users.models import Role, User
 
 
 class InsufficientStock(Conflict):
-    code, title = "insufficient_stock", "Not enough stock"
+    code, title = "insufficient_stock", _l("Not enough stock")
 
 
 class SealBroken(InvalidInput):
-    code, title = "seal_broken", "Seal not intact"
+    code, title = "seal_broken", _l("Seal not intact")
 
 
 def scan_in(
@@ -46,11 +47,14 @@ def scan_in(
     if not seal_intact:
         # A broken seal means the goods may not be what was shipped: customs inspects before they enter stock.
         raise SealBroken(
-            f"Seal {seal_no} is not intact; hold the goods and report to customs before scanning them in.",
-            errors={"json": {"seal_intact": ["The seal must be intact."]}},
+            _(
+                "Seal %(seal_no)s is not intact; hold the goods and report to customs before scanning them in.",
+                seal_no=seal_no,
+            ),
+            errors={"json": {"seal_intact": [_("The seal must be intact.")]}},
         )
     if operator.enterprise_id is None:
-        raise InvalidInput("Only an operator of a bonded warehouse can scan goods in.")
+        raise InvalidInput(_("Only an operator of a bonded warehouse can scan goods in."))
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for item in items:
         totals[item["gtin"]] += item["quantity"]
@@ -58,7 +62,7 @@ def scan_in(
     unknown = sorted(set(totals) - registered)
     if unknown:
         raise InvalidInput(
-            f"GTIN {', '.join(unknown)} is not a registered product; register it first.",
+            _("GTIN %(unknown)s is not a registered product; register it first.", unknown=", ".join(unknown)),
             errors={"json": {"items": [f"Unregistered GTIN {gtin}." for gtin in unknown]}},
         )
     now = occurred_at or clock.utcnow()
@@ -143,8 +147,14 @@ def refuse_release_without_stock(session: Session, declaration: Declaration) -> 
     if short:
         gtin = short[0]
         raise InsufficientStock(
-            f"Warehouse {declaration.area_name} holds {held[gtin]:f} of GTIN {gtin}; releasing this declaration "
-            f"needs {needs[gtin]:f}. Scan the goods in first."
+            _(
+                "Warehouse %(area_name)s holds %(held)s of GTIN %(gtin)s; releasing this declaration needs "
+                "%(needs)s. Scan the goods in first.",
+                area_name=declaration.area_name,
+                held=format(held[gtin], "f"),
+                gtin=gtin,
+                needs=format(needs[gtin], "f"),
+            )
         )
 
 

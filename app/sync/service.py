@@ -10,8 +10,10 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
+from app import field_errors
 from app.common import clock
 from app.errors import DomainError, InvalidInput, PermissionDenied
+from app.i18n import _
 from app.idempotency import service as answers
 from app.sync.actions import ACTIONS, ActionType, Caller
 
@@ -63,12 +65,12 @@ def _attempt(
     try:
         at = _when(action["done_at"], window=window)
         if caller.user.role not in kind.roles:
-            raise PermissionDenied(f"Your role may not send {action['type']} actions.")
+            raise PermissionDenied(_("Your role may not send %(type)s actions.", type=action["type"]))
         try:
             body = kind.body().load(action["body"])
         except ValidationError as error:
             raise InvalidInput(
-                "The action's body did not pass validation; see errors.", errors={"json": error.messages}
+                _("The action's body did not pass validation; see errors."), errors={"json": error.messages}
             ) from error
         result = _apply(session, kind, caller, body, at)
     except DomainError as error:
@@ -101,10 +103,12 @@ def _apply(session: Session, kind: ActionType, caller: Caller, body: dict[str, A
 def _when(done_at: datetime, *, window: timedelta) -> datetime:
     now = clock.utcnow()
     if done_at > now + CLOCK_SKEW:
-        raise InvalidInput.of_field("done_at", "An action cannot have been done in the future; check the clock.")
+        raise InvalidInput.of_field("done_at", _("An action cannot have been done in the future; check the clock."))
     if done_at < now - window:
         hours = int(window.total_seconds() // 3600)
-        raise InvalidInput.of_field("done_at", f"Actions older than {hours} hours are no longer accepted.")
+        raise InvalidInput.of_field(
+            "done_at", _("Actions older than %(hours)s hours are no longer accepted.", hours=hours)
+        )
     return min(done_at, now)
 
 
@@ -121,7 +125,7 @@ def _current(session: Session, kind: ActionType, caller: Caller, action: dict[st
 def _refused(error: DomainError) -> dict[str, Any]:
     problem: dict[str, Any] = {"code": error.code, "title": str(error.title), "detail": str(error.detail)}
     if error.errors:
-        problem["errors"] = error.errors
+        problem["errors"] = field_errors.translate(error.errors)
     outcome = "conflict" if error.status == 409 else "rejected"
     return {"outcome": outcome, "status": error.status, "problem": problem}
 

@@ -27,6 +27,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.common import clock
 from app.errors import InvalidInput
+from app.i18n import _
 from app.trace.chain import CodeHistory
 from app.trace.event_hash import event_hash
 from app.trace.models import CapturedEvent, CapturedEventItem, TraceCode
@@ -217,12 +218,14 @@ def capture(session: Session, document: Any, *, user: User, actor: Actor, procee
     A warehouse operator may send events about its own warehouse's trace codes only.
     """
     if not isinstance(document, dict) or document.get("type") != "EPCISDocument":
-        raise InvalidInput("Send an EPCIS 2.0 EPCISDocument.", errors={"json": {"type": ["Must be EPCISDocument."]}})
+        raise InvalidInput(
+            _("Send an EPCIS 2.0 EPCISDocument."), errors={"json": {"type": [_("Must be EPCISDocument.")]}}
+        )
     events = (document.get("epcisBody") or {}).get("eventList")
     if not isinstance(events, list):
-        raise InvalidInput("The document has no event list.", errors={"json": {"epcisBody": ["No eventList."]}})
+        raise InvalidInput(_("The document has no event list."), errors={"json": {"epcisBody": [_("No eventList.")]}})
     if len(events) > MAX_EVENTS:
-        message = f"At most {MAX_EVENTS} events per document."
+        message = _("At most %(max_events)s events per document.", max_events=MAX_EVENTS)
         raise InvalidInput(message, errors={"json": {"epcisBody": [message]}})
     problems: dict[int, list[str]] = defaultdict(list)
     for error in _validator().iter_errors(document):
@@ -232,7 +235,8 @@ def capture(session: Session, document: Any, *, user: User, actor: Actor, procee
         else:
             where = "/".join(str(part) for part in path) or "document"
             raise InvalidInput(
-                f"Not a valid EPCIS 2.0 document: {_message(error)}", errors={"json": {where: [error.message[:200]]}}
+                _("Not a valid EPCIS 2.0 document: %(message)s", message=_message(error)),
+                errors={"json": {where: [error.message[:200]]}},
             )
     items: dict[int, set[tuple[str, str | None, str | None]]] = {}
     times: dict[int, datetime] = {}
@@ -252,7 +256,11 @@ def capture(session: Session, document: Any, *, user: User, actor: Actor, procee
             problems[index].append(message)
     if problems and not proceed:
         raise InvalidInput(
-            f"{len(problems)} of {len(events)} events are not acceptable; nothing was stored.",
+            _(
+                "%(bad)s of %(total)s events are not acceptable; nothing was stored.",
+                bad=len(problems),
+                total=len(events),
+            ),
             errors={"json": {f"epcisBody/eventList/{index}": messages for index, messages in sorted(problems.items())}},
         )
     report = CaptureReport(events=[])

@@ -22,6 +22,7 @@ from app.declarations import status as declaration_status
 from app.declarations.models import DeclarationLine, DeclarationStatus
 from app.errors import Conflict, InvalidInput, NotFound
 from app.goods import service as goods
+from app.i18n import _, _l
 from app.infra.prepared import PreparedRead, select_named
 from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus
 from app.users.models import Role, User
@@ -42,7 +43,7 @@ NOT_ISSUABLE = (D.REJECTED, D.CANCELLED, D.SHIPPED_BACK, D.SEND_FAILED)
 
 
 class QuantityExceeded(Conflict):
-    code, title = "trace_quantity_exceeded", "More codes than the goods line holds"
+    code, title = "trace_quantity_exceeded", _l("More codes than the goods line holds")
 
 
 _SERIAL_SPACE = len(SERIAL_ALPHABET) ** SERIAL_LENGTH
@@ -53,7 +54,7 @@ def new_serial() -> str:
     choice per character, which matters at a million codes a batch)."""
     number = secrets.randbelow(_SERIAL_SPACE)
     characters = []
-    for _ in range(SERIAL_LENGTH):
+    for _digit in range(SERIAL_LENGTH):
         number, digit = divmod(number, len(SERIAL_ALPHABET))
         characters.append(SERIAL_ALPHABET[digit])
     return "".join(characters)
@@ -88,10 +89,16 @@ def issue_trace_codes(
     """Issue `quantity` codes for one goods line of a declaration your warehouse holds."""
     declaration = declarations.get_declaration_for(session, declaration_id, viewer=operator)
     if operator.role is not Role.WAREHOUSE_OPERATOR or declaration.warehouse_enterprise_id != operator.enterprise_id:
-        raise NotFound(f"Declaration {declaration_id} is not held by your warehouse.")
+        raise NotFound(
+            _("Declaration %(declaration_id)s is not held by your warehouse.", declaration_id=declaration_id)
+        )
     if declaration.status in NOT_ISSUABLE:
         raise declaration_status.InvalidTransition(
-            f"Declaration {declaration_id} is {declaration.status.value}; its goods get no trace codes."
+            _(
+                "Declaration %(declaration_id)s is %(status)s; its goods get no trace codes.",
+                declaration_id=declaration_id,
+                status=declaration.status.value,
+            )
         )
     # The line's row lock serialises concurrent batches for it, so two cannot both pass the count.
     line = session.scalar(
@@ -101,12 +108,17 @@ def issue_trace_codes(
     )
     if line is None:
         raise InvalidInput(
-            f"Declaration {declaration_id} has no goods line {gnum}.", errors={"json": {"gnum": ["No such line."]}}
+            _("Declaration %(declaration_id)s has no goods line %(gnum)s.", declaration_id=declaration_id, gnum=gnum),
+            errors={"json": {"gnum": [_("No such line.")]}},
         )
     if goods.find_product_by_gtin(session, line.gtin) is None:
         raise InvalidInput(
-            f"Line {gnum} names GTIN {line.gtin}, which is not registered; register the product first.",
-            errors={"json": {"gnum": ["The line's GTIN is not a registered product."]}},
+            _(
+                "Line %(gnum)s names GTIN %(gtin)s, which is not registered; register the product first.",
+                gnum=gnum,
+                gtin=line.gtin,
+            ),
+            errors={"json": {"gnum": [_("The line's GTIN is not a registered product.")]}},
         )
     allowed = int(line.qty)
     used = session.scalar(
@@ -116,8 +128,15 @@ def issue_trace_codes(
     )
     if used + quantity > allowed:
         raise QuantityExceeded(
-            f"Line {gnum} declares {allowed} units and {used} codes are issued; {quantity} more would pass it.",
-            errors={"json": {"quantity": [f"At most {allowed - used}."]}},
+            _(
+                "Line %(gnum)s declares %(allowed)s units and %(used)s codes are issued; %(quantity)s more would "
+                "pass it.",
+                gnum=gnum,
+                allowed=allowed,
+                used=used,
+                quantity=quantity,
+            ),
+            errors={"json": {"quantity": [_("At most %(left)s.", left=allowed - used)]}},
         )
     batch = TraceCodeBatch(
         declaration_id=declaration.id,
@@ -164,7 +183,7 @@ def _insert_codes(session: Session, batch: TraceCodeBatch, size: int) -> list[st
             # A serial already exists (about 1 in 10**18 per batch): draw the whole chunk again.
             continue
         return serials
-    raise Conflict("Could not draw unused serials; try again.")
+    raise Conflict(_("Could not draw unused serials; try again."))
 
 
 CODE_COLUMNS = (
@@ -194,7 +213,7 @@ def _write_codes(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
 def get_batch_for(session: Session, batch_id: int, *, viewer: User) -> TraceCodeBatch:
     batch = session.get(TraceCodeBatch, batch_id)
     if batch is None or not may_see(viewer, batch.warehouse_enterprise_id):
-        raise NotFound(f"Trace code batch {batch_id} does not exist.")
+        raise NotFound(_("Trace code batch %(batch_id)s does not exist.", batch_id=batch_id))
     return batch
 
 
@@ -251,7 +270,7 @@ def sheet_codes(session: Session, batch_id: int, *, viewer: User, page: int, per
 def get_code_for(session: Session, serial: str, *, viewer: User) -> TraceCode:
     code = find_code(session, serial)
     if code is None or not may_see(viewer, code.warehouse_enterprise_id):
-        raise NotFound(f"Trace code {serial} does not exist.")
+        raise NotFound(_("Trace code %(serial)s does not exist.", serial=serial))
     return code
 
 
@@ -268,7 +287,7 @@ def label_facts_for(serial: str, *, viewer: User) -> LabelFacts:
     """A code's label, read in one statement outside the session: label printers ask for them by the thousand."""
     row = _LABEL.first(db.session_factory(), serial=serial)
     if row is None or not may_see(viewer, row.warehouse_enterprise_id):
-        raise NotFound(f"Trace code {serial} does not exist.")
+        raise NotFound(_("Trace code %(serial)s does not exist.", serial=serial))
     return LabelFacts(gtin=row.gtin, serial=row.serial, lot=row.lot)
 
 

@@ -16,6 +16,7 @@ from app.audit.service import Actor
 from app.common import clock
 from app.declarations.models import Declaration, DeclarationStatus
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.i18n import _, _l
 from app.trace.issuing import get_batch_for, may_see
 from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus
 from app.users.models import Role, User
@@ -42,7 +43,7 @@ TRANSITION_ROLES: dict[TraceCodeStatus, frozenset[Role]] = {
 
 
 class InvalidCodeTransition(Conflict):
-    code, title = "invalid_code_transition", "Not allowed in the code's status"
+    code, title = "invalid_code_transition", _l("Not allowed in the code's status")
 
 
 def change_status(
@@ -59,11 +60,11 @@ def change_status(
     """Move codes to `status`: listed serials all or none; a whole batch, every code that may make the step."""
     if status not in TRANSITIONS:
         raise InvalidInput(
-            f"Codes become {status.value} by themselves, not by request.",
-            errors={"json": {"status": ["Not a status you can set."]}},
+            _("Codes become %(status)s by themselves, not by request.", status=status.value),
+            errors={"json": {"status": [_("Not a status you can set.")]}},
         )
     if user.role not in TRANSITION_ROLES[status]:
-        raise PermissionDenied(f"Your role may not mark codes {status.value}.")
+        raise PermissionDenied(_("Your role may not mark codes %(status)s.", status=status.value))
     sources = TRANSITIONS[status]
     statement = select(
         TraceCode.id, TraceCode.serial, TraceCode.status, TraceCode.batch_id, TraceCode.warehouse_enterprise_id
@@ -79,12 +80,22 @@ def change_status(
         found = {row.serial for row in rows if may_see(user, row.warehouse_enterprise_id)}
         missing = [serial for serial in wanted if serial not in found]
         if missing:
-            raise NotFound(f"No trace code {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}.")
+            raise NotFound(
+                _(
+                    "No trace code %(missing)s.",
+                    missing=", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""),
+                )
+            )
         stuck = [row for row in rows if row.status not in sources]
         if stuck:
             raise InvalidCodeTransition(
-                f"Code {stuck[0].serial} is {stuck[0].status.value}; only "
-                f"{'/'.join(sorted(s.value for s in sources))} codes can become {status.value}."
+                _(
+                    "Code %(serial)s is %(status)s; only %(sources)s codes can become %(target)s.",
+                    serial=stuck[0].serial,
+                    status=stuck[0].status.value,
+                    sources="/".join(sorted(s.value for s in sources)),
+                    target=status.value,
+                )
             )
     ids = [row.id for row in rows]
     if not ids:

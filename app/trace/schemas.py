@@ -9,12 +9,13 @@ from app.common.pagination import PageQuery, page_schema
 from app.common.requests import loads_json_body
 from app.config import current_settings
 from app.errors import DomainError, InvalidInput
+from app.i18n import _, _l
 from app.trace.epcis import Outcome
 from app.trace.issuing import SERIAL, code_url
 from app.trace.models import TraceCodeStatus
 
 # GS1 AI 10 allows more, but upper-case letters and digits keep the QR code in alphanumeric mode.
-LOT = validate.Regexp(r"^[0-9A-Z]{1,20}$", error="Up to 20 upper-case letters and digits.")
+LOT = validate.Regexp(r"^[0-9A-Z]{1,20}$", error=_l("Up to 20 upper-case letters and digits."))
 MAX_BATCH = 100_000
 
 
@@ -74,7 +75,7 @@ class IssueQuery(Schema):
 class StatusChange(Schema):
     status = fields.Enum(TraceCodeStatus, by_value=True, required=True)
     serials = fields.List(
-        String(validate=validate.Regexp(f"^{SERIAL.pattern}$", error="Not a trace-code serial.")),
+        String(validate=validate.Regexp(f"^{SERIAL.pattern}$", error=_l("Not a trace-code serial."))),
         validate=validate.Length(min=1, max=1000),
         load_default=None,
         metadata={"description": "Codes to change, all or none."},
@@ -87,7 +88,7 @@ class StatusChange(Schema):
     @validates_schema
     def one_target(self, data, **kwargs):
         if (data.get("serials") is None) == (data.get("batch_id") is None):
-            raise ValidationError("Give either serials or batch_id.", field_name="serials")
+            raise ValidationError(_("Give either serials or batch_id."), field_name="serials")
 
 
 class StatusChangeRead(Schema):
@@ -170,20 +171,20 @@ EPCIS_MEDIA_TYPES = ("application/json", "application/ld+json")
 
 
 class UnsupportedEpcisFormat(DomainError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    status, code, title = 415, "unsupported_media_type", _l("Unsupported media type")
 
 
 def load_epcis_document(body: bytes, mimetype: str) -> Any:
     """The JSON(-LD) body of a capture request; the EPCIS schema is checked by the service, event by event."""
     if mimetype not in EPCIS_MEDIA_TYPES:
         raise UnsupportedEpcisFormat(
-            "Send an EPCIS 2.0 document as application/ld+json or application/json.",
-            errors={"body": ["Unsupported media type."]},
+            _("Send an EPCIS 2.0 document as application/ld+json or application/json."),
+            errors={"body": [_("Unsupported media type.")]},
         )
     try:
         return loads_json_body(body)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("The body is not valid JSON.", errors={"json": ["Invalid JSON body."]}) from None
+        raise InvalidInput(_("The body is not valid JSON."), errors={"json": [_("Invalid JSON body.")]}) from None
 
 
 class CaptureHeaders(Schema):

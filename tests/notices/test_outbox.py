@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.common import clock
 from app.devices.models import Platform, PushProvider
+from app.i18n import N_
 from app.notices import outbox
 from app.notices.dispatcher import Dispatcher
 from app.notices.models import Delivery, DeliveryChannel, DeliveryPurpose, DeliveryState, Notice, NoticeKind
@@ -66,7 +67,9 @@ def sms():
 
 @pytest.fixture
 def dispatcher(app, provider, sms):
-    return Dispatcher(app.extensions["sessionmaker"], adapters={PushProvider.APNS: provider}, sms=sms, concurrency=4)
+    # In the app's context, as `flask notices dispatch` runs: the push texts come from its catalogues.
+    with app.app_context():
+        yield Dispatcher(app.extensions["sessionmaker"], adapters={PushProvider.APNS: provider}, sms=sms, concurrency=4)
 
 
 def device_on(session, user, provider, token, platform=Platform.ANDROID):
@@ -91,8 +94,8 @@ def notify(session, user, kind=NoticeKind.DECLARATION_RELEASED, declaration=None
             enterprise_id=user.enterprise_id,
             roles=[user.role],
             kind=kind,
-            title=Message("清单已放行", "Released"),
-            body=Message("正文", "body"),
+            title=Message(N_("Released")),
+            body=Message("body"),
             source_key=f"test/{uuid.uuid4()}",
             declaration_id=declaration.id,
         )
@@ -135,8 +138,8 @@ def test_a_rolled_back_notice_leaves_no_push_behind(session, declarant):
         enterprise_id=declarant.enterprise_id,
         roles=[Role.DECLARANT],
         kind=NoticeKind.DECLARATION_RELEASED,
-        title=Message("t", "t"),
-        body=Message("b", "b"),
+        title=Message("t"),
+        body=Message("b"),
         source_key="test/rolled-back",
         declaration_id=declaration.id,
     )
@@ -410,8 +413,8 @@ def test_dispatchers_running_at_once_never_claim_the_same_push(racing_app):
                 enterprise_id=declarant.enterprise_id,
                 roles=[Role.DECLARANT],
                 kind=NoticeKind.DECLARATION_RELEASED,
-                title=Message("t", "t"),
-                body=Message("b", "b"),
+                title=Message("t"),
+                body=Message("b"),
                 source_key=f"race/{index}",
                 declaration_id=declaration.id,
             )

@@ -7,6 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from app.common import clock
+from app.i18n import N_
 from app.notices import service
 from app.notices.models import NoticeKind, StreamTicket
 from app.notices.service import Message
@@ -22,8 +23,8 @@ def notify(session, user, kind=NoticeKind.DECLARATION_ACCEPTED, *, source=None, 
         enterprise_id=user.enterprise_id,
         roles=[user.role],
         kind=kind,
-        title=Message("清单已被海关接收", "Accepted by customs"),
-        body=Message("正文", "body"),
+        title=Message(N_("Accepted by customs")),
+        body=Message("body"),
         source_key=source or f"test/{uuid.uuid4()}",
         declaration_id=declaration_id,
     )

@@ -40,8 +40,8 @@ def notify(session, user, kind):
         enterprise_id=user.enterprise_id,
         roles=[user.role],
         kind=kind,
-        title=Message("标题", "Title"),
-        body=Message("正文", "Body"),
+        title=Message("Title"),
+        body=Message("Body"),
         source_key=f"test/{uuid.uuid4()}",
     )
     session.flush()

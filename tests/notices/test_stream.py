@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from app import create_app
 from app.auth import service as auth
 from app.common import clock
+from app.i18n import N_
 from app.notices import service
 from app.notices.models import Notice, NoticeKind, StreamTicket
 from app.notices.service import Message
@@ -75,8 +76,8 @@ def commit_notice(app: Flask, user: User) -> int:
             enterprise_id=user.enterprise_id,
             roles=[Role.DECLARANT],
             kind=NoticeKind.DECLARATION_RELEASED,
-            title=Message("清单已放行", "Released"),
-            body=Message("正文", "body"),
+            title=Message(N_("Released")),
+            body=Message("body"),
             source_key=f"test/{uuid.uuid4()}",
         )
     with app.extensions["sessionmaker"]() as session:

@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select
 
+from app.i18n import N_
 from app.notices import service
 from app.notices.models import Notice, NoticeKind
 from app.notices.service import Message
@@ -63,8 +64,8 @@ def commit_notices(app: Flask, users: list[User]) -> None:
                 enterprise_id=user.enterprise_id,
                 roles=[Role.DECLARANT],
                 kind=NoticeKind.DECLARATION_RELEASED,
-                title=Message("清单已放行", "Released"),
-                body=Message("正文", "body"),
+                title=Message(N_("Released")),
+                body=Message("body"),
                 source_key=f"test/{uuid.uuid4()}",
             )
 
