@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from app.goods.models import Product
+from app.i18n import in_locale
 from app.trace.lookup import Lookup, ProductFacts
 
 GS1_VOC = "https://ref.gs1.org/voc/"
@@ -36,7 +38,8 @@ def product_document(product: Product | ProductFacts | None, lang: str) -> dict[
 
 
 def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dict[str, Any]:
-    """The consumer's view of a code: no buyer, no officer, no personal data of any kind.
+    """The consumer's view of a code: no buyer, no officer, no personal data of any kind. Step titles are in the
+    current locale: call it under `in_locale(lang)`.
 
     `as_json` writes times as ISO 8601 text, as the API's schemas do (the page formats datetimes itself).
     """
@@ -55,18 +58,23 @@ def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dic
         "trader": declaration.trader,
         "warehouse": declaration.warehouse,
         "declaration": {"number": declaration.number, "status": declaration.status.value},
-        "chain": [
+        "chain": _chain(lookup, lang, when),
+        "scans": {"count": lookup.scans.count, "first_at": when(lookup.scans.first_at)},
+    }
+
+
+def _chain(lookup: Lookup, lang: str, when: Callable[[datetime | None], Any]) -> list[dict[str, Any]]:
+    with in_locale(lang):
+        return [
             {
                 "step": step.step,
                 "biz_step": step.biz_step,
                 "disposition": step.disposition,
                 "at": when(step.at),
-                "title": step.title_en if lang == "en" else step.title_zh,
+                "title": str(step.title),
             }
             for step in lookup.chain
-        ],
-        "scans": {"count": lookup.scans.count, "first_at": when(lookup.scans.first_at)},
-    }
+        ]
 
 
 def _link(href: str, title: str, media_type: str, **extra: Any) -> dict[str, Any]:

@@ -26,8 +26,9 @@ from app.common.fields import normalize_gtin
 from app.config import Settings, current_settings
 from app.errors import DomainError, InvalidInput, NotFound
 from app.goods import service as goods
+from app.i18n import in_locale
 from app.infra.ratelimit import public_lookup
-from app.trace import alarms, documents
+from app.trace import alarms, documents, page
 from app.trace.lookup import CloneRules, Lookup, ScanClient, linked_product, look_up, truncate_address
 from app.trace.scans import ScanRecorder
 
@@ -255,14 +256,16 @@ def _redirect(link_type: str, target: Target) -> Response:
     return redirect(f"{href}?{query}" if query else href, code=307)
 
 
-def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None) -> Response:
-    body = render_template(
-        "trace/code.html",
-        lang=lang,
-        document=documents.verdict_document(lookup, lang) if lookup else None,
-        barcode=_query("barcode") or "",
-        error=error,
-    )
+def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None, serial: str = "") -> Response:
+    with in_locale(lang):  # the page's words, and any problem text on it, in the page's language
+        body = render_template(
+            "trace/code.html",
+            lang=lang,
+            document=documents.verdict_document(lookup, lang) if lookup else None,
+            barcode=_query("barcode") or "",
+            error=error,
+            **page.page_facts(lookup, serial=serial, barcode=_query("barcode") if error is None else None, lang=lang),
+        )
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -273,7 +276,8 @@ def _product_page(target: Target, lang: str) -> Response:
         raise NotFound(f"No product with GTIN {target.gtin} is registered in this park.")
     if _wanted(HTML, JSON) == JSON:
         return current_app.json.response(documents.product_document(product, lang))
-    body = render_template("trace/product.html", lang=lang, product=documents.product_document(product, lang))
+    with in_locale(lang):
+        body = render_template("trace/product.html", lang=lang, product=documents.product_document(product, lang))
     return Response(body, mimetype="text/html")
 
 
@@ -311,10 +315,10 @@ def resolve(rest: str) -> Response:
     except InvalidInput as error:
         if not wants_html:
             raise
-        return _page(None, lang=lang, status=422, error=error.detail)
+        return _page(None, lang=lang, status=422, error=error.detail, serial=target.serial)
     lookup = _look_up(target.serial, gtin=target.gtin, barcode=barcode, count=True, lot=target.lot)
     if wants_html:
-        return _page(lookup, lang=lang, status=200 if lookup else 404)
+        return _page(lookup, lang=lang, status=200 if lookup else 404, serial=target.serial)
     if lookup is None:
         raise UnknownTraceCode(f"No trace code {target.serial} was issued in this park; the label may be forged.")
     return current_app.json.response(documents.verdict_document(lookup, lang, as_json=True))

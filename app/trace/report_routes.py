@@ -1,0 +1,96 @@
+"""The public "report a suspected fake" endpoint behind the trace page's form, and the page's template helpers."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, render_template, request
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from app import db
+from app.common.blueprint import Blueprint
+from app.config import current_settings
+from app.i18n import _, in_locale
+from app.infra.ratelimit import per_client
+from app.trace import page, reports
+from app.trace.lookup import look_up, truncate_address
+from app.trace.resolver import BadDigitalLink, _barcode, _lang, _wanted, clone_rules, parse
+
+blp = Blueprint(
+    "trace_page",
+    __name__,
+    description="Shoppers' reports of suspected fakes from the trace page (public, at the trace host's root).",
+    template_folder="templates",
+)
+
+
+blp.app_template_filter("country")(page.country_name)
+blp.app_context_processor(page.park)
+
+
+class ReportForm(Schema):
+    code = fields.String(
+        required=True, validate=validate.Length(max=200), metadata={"description": "The Digital Link path after /01/"}
+    )
+    token = fields.String(required=True, validate=validate.Length(max=200))
+    problem = fields.Enum(reports.Problem, by_value=True, required=True)
+    text = fields.String(load_default="", validate=validate.Length(max=500))
+    phone = fields.String(load_default=None, validate=validate.Length(max=20))
+    barcode = fields.String(load_default=None, validate=validate.Length(max=14))
+
+
+class ReportRead(Schema):
+    reference = fields.String(required=True)
+    phone = fields.String(allow_none=True, metadata={"description": "The phone given, masked"})
+
+
+@blp.route("/trace-reports")
+class SuspectedFakes(MethodView):
+    @per_client("TRACE_REPORT_RATE_LIMIT", scope="trace-report")
+    @blp.arguments(ReportForm, location="form")
+    @blp.doc(
+        responses={
+            "200": {"description": "The thank-you page (HTML) or the report's reference (JSON)"},
+            "429": "TOO_MANY_REQUESTS",
+        }
+    )
+    def post(self, form):
+        """Report a suspected fake from the trace page (a plain form POST; idempotent by the form's token)."""
+        lang = _lang()
+        with in_locale(lang):
+            try:
+                target = parse(form["code"])
+            except BadDigitalLink:
+                target = None
+            serial = target.serial if target else None
+            if serial is None:
+                raise BadDigitalLink(_("The report names no trace code (/21/ serial)."))
+            secret = current_settings().jwt_secret or ""
+            nonce = reports.check_token(secret, serial, form["token"])
+            # The verdict again, uncounted: a report under a red card starts as a high warning.
+            lookup = look_up(
+                serial,
+                gtin=target.gtin,
+                barcode=_barcode(form["barcode"]),
+                client=None,
+                rules=clone_rules(current_settings()),
+                lot=target.lot,
+            )
+            with db.transaction() as session:
+                report = reports.report_suspected_fake(
+                    session,
+                    serial=serial,
+                    gtin=target.gtin,
+                    verdict=lookup.verdict.value if lookup else "unknown",
+                    declaration_id=lookup.declaration.id if lookup else None,
+                    problem=form["problem"],
+                    text=form["text"].strip(),
+                    phone=(form["phone"] or "").strip() or None,
+                    nonce=nonce,
+                    network=truncate_address(request.remote_addr),
+                )
+            if _wanted("text/html", "application/json") == "application/json":
+                return current_app.json.response({"reference": report.reference, "phone": report.masked_phone})
+            body = render_template("trace/reported.html", lang=lang, report=report, code=form["code"])
+        response = Response(body, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
