@@ -210,3 +210,11 @@ def test_the_report_answers_json_to_the_app_without_personal_data(client, live_c
 
     assert answer.status_code == 200
     assert set(answer.json) == {"reference", "phone"} and answer.json["phone"] == "138******00"
+
+
+def test_an_invalid_barcode_asks_for_it_again_in_the_pages_language(client, live_code):  # noqa: F811
+    status, body = page(client, f"{live_code['path']}?barcode=12AB&lang=en")
+
+    assert status == 422
+    assert 'data-verdict="invalid_barcode"' in body and 'id="barcode-error"' in body
+    assert 'name="barcode" id="barcode"' in body and 'id="next"' not in body
