@@ -49,7 +49,10 @@ class SuspectedFakes(MethodView):
     @blp.arguments(ReportForm, location="form")
     @blp.doc(
         responses={
-            "200": {"description": "The thank-you page (HTML) or the report's reference (JSON)"},
+            "200": {
+                "description": "The thank-you page (HTML), or the report's reference and the phone masked (JSON)",
+                "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"schema": ReportRead}},
+            },
             "429": "TOO_MANY_REQUESTS",
         }
     )
