@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from flask_babel.speaklater import LazyString
+
 from app.goods.models import Product
 from app.i18n import in_locale
 from app.trace.lookup import Lookup, ProductFacts
@@ -63,18 +65,31 @@ def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dic
     }
 
 
+# Step titles by language: a score of module-level lazy strings, each translated once per process. Switching the
+# locale for every lookup (flask_babel.force_locale, then a catalogue fetch) would cost each JSON lookup for nothing.
+_TITLES: dict[tuple[str, int], str] = {}
+
+
+def _title(title: LazyString, lang: str) -> str:
+    key = (lang, id(title))  # the labels are module-level constants, so their ids are stable
+    text = _TITLES.get(key)
+    if text is None:
+        with in_locale(lang):
+            text = _TITLES[key] = str(title)
+    return text
+
+
 def _chain(lookup: Lookup, lang: str, when: Callable[[datetime | None], Any]) -> list[dict[str, Any]]:
-    with in_locale(lang):
-        return [
-            {
-                "step": step.step,
-                "biz_step": step.biz_step,
-                "disposition": step.disposition,
-                "at": when(step.at),
-                "title": str(step.title),
-            }
-            for step in lookup.chain
-        ]
+    return [
+        {
+            "step": step.step,
+            "biz_step": step.biz_step,
+            "disposition": step.disposition,
+            "at": when(step.at),
+            "title": _title(step.title, lang),
+        }
+        for step in lookup.chain
+    ]
 
 
 def _link(href: str, title: str, media_type: str, **extra: Any) -> dict[str, Any]:
