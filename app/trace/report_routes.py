@@ -93,7 +93,9 @@ class SuspectedFakes(MethodView):
                 )
             if _wanted("text/html", "application/json") == "application/json":
                 return current_app.json.response({"reference": report.reference, "phone": report.masked_phone})
-            body = render_template("trace/reported.html", lang=lang, report=report, code=form["code"])
+            body = render_template(
+                "trace/reported.html", lang=lang, report=report, code=form["code"], **page.words(lang)
+            )
         response = Response(body, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -265,6 +265,7 @@ def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = 
             barcode=_query("barcode") or "",
             error=error,
             **page.page_facts(lookup, serial=serial, barcode=_query("barcode") if error is None else None, lang=lang),
+            **page.words(lang),
         )
     return Response(body, status=status, mimetype="text/html")
 
@@ -277,7 +278,8 @@ def _product_page(target: Target, lang: str) -> Response:
     if _wanted(HTML, JSON) == JSON:
         return current_app.json.response(documents.product_document(product, lang))
     with in_locale(lang):
-        body = render_template("trace/product.html", lang=lang, product=documents.product_document(product, lang))
+        product_document = documents.product_document(product, lang)
+        body = render_template("trace/product.html", lang=lang, product=product_document, **page.words(lang))
     return Response(body, mimetype="text/html")
 
 
