@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         PASSWORD_RESET_RATE_LIMIT=settings.password_reset_rate_limit,
         TRACE_RATE_LIMIT=settings.trace_rate_limit,
         TRACE_UNKNOWN_RATE_LIMIT=settings.trace_unknown_rate_limit,
+        TRACE_REPORT_RATE_LIMIT=settings.trace_report_rate_limit,
         PROBLEM_TYPE_BASE=settings.problem_type_base,
         **openapi_config(),
     )

@@ -144,6 +144,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.risk.routes import blp as risk_blp
     from app.stock.routes import blp as stock_blp
     from app.sync.routes import blp as sync_blp
+    from app.trace.report_routes import blp as trace_page_blp
     from app.trace.resolver import blp as resolver_blp
     from app.trace.routes import blp as trace_blp
 
@@ -187,6 +188,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         sync_blp,
         trace_blp,
         resolver_blp,
+        trace_page_blp,
     ):
         api.register_blueprint(blueprint)
     api.spec.options["x-problem-codes"] = problem_codes()

@@ -149,6 +149,13 @@ class Settings:
     trace_network_limit: int = 5
     trace_region_limit: int = 3
     trace_network_window: timedelta = timedelta(hours=24)
+    # "Report a suspected fake" on the trace page, per client address: each report reaches an officer's queue.
+    trace_report_rate_limit: str = "5 per hour"
+    # Who runs the park, shown on every trace page so a shopper in doubt knows whom to call.
+    park_name: str = "智慧园区综合保税区 Smart Park Comprehensive Bonded Zone"
+    park_phone: str = "023-00000000"
+    park_address: str = "重庆市 Chongqing"
+    customs_hotline: str = "12360"
     product_import_max_bytes: int = 16 * 1024 * 1024
     # Scans are written by a background thread so lookups never wait for an INSERT; tests write them inline.
     trace_scans_in_background: bool = True
@@ -211,6 +218,11 @@ class Settings:
             trace_network_limit=_int(env, "TRACE_NETWORK_LIMIT", cls.trace_network_limit),
             trace_region_limit=_int(env, "TRACE_REGION_LIMIT", cls.trace_region_limit),
             trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
+            trace_report_rate_limit=env.get("TRACE_REPORT_RATE_LIMIT", cls.trace_report_rate_limit),
+            park_name=env.get("PARK_NAME") or cls.park_name,
+            park_phone=env.get("PARK_PHONE") or cls.park_phone,
+            park_address=env.get("PARK_ADDRESS") or cls.park_address,
+            customs_hotline=env.get("CUSTOMS_HOTLINE") or cls.customs_hotline,
             product_import_max_bytes=_int(env, "PRODUCT_IMPORT_MAX_BYTES", cls.product_import_max_bytes),
             trace_scans_in_background=env.get("TRACE_SCANS_IN_BACKGROUND", "1") != "0",
             # 0 would mean "no limit" to SQLAlchemy's pool: refuse it rather than open connections without bound.

@@ -71,9 +71,10 @@ DECLARATIONS: list[tuple[str, str, list[tuple[int, str | None]]]] = [
 ]
 
 
-# The traced declaration: codes issued and affixed while customs reviews it, then released.
+# The traced declaration: codes issued and affixed while customs reviews it, inspected (so a shopper sees the
+# inspection step on the trace page), then released.
 TRACED_COP_NO = "DEMO-TRACE-0001"
-TRACED_RECEIPTS: list[tuple[int, str | None]] = [(120, "新增申报成功"), (399, None), (800, None)]
+TRACED_RECEIPTS: list[tuple[int, str | None]] = [(120, "新增申报成功"), (399, None), (500, "布控查验"), (800, None)]
 PRODUCTS = [
     ("04006381333931", "婴儿配方奶粉 800g", "Infant formula 800 g", "Milupa", "800g/罐", "DE", "1901101000", "122"),
     ("09506000134352", "维生素软糖 60粒", "Vitamin gummies, 60", "Swisse", "60粒/瓶", "AU", "2106909090", "142"),

@@ -60,6 +60,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         # High enough that only the rate-limit tests, which lower it, ever hit it.
         "login_rate_limit": "10000 per minute",
         "password_reset_rate_limit": "10000 per minute",
+        "trace_report_rate_limit": "10000 per minute",
         "max_content_length": 64 * 1024,
         # Inline, so each test sees its scans; tests/trace/test_scans.py covers the background writer.
         "trace_scans_in_background": False,

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from flask_babel.speaklater import LazyString
 from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.declarations import service as declarations
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationStatus
+from app.i18n import _l
 from app.infra.statements import cached_statement
 from app.trace.issuing import get_batch_for, get_code_for
 from app.trace.models import CapturedEvent, CapturedEventItem, TraceCode, TraceCodeBatch
@@ -31,33 +33,34 @@ class NamedCode(Protocol):
     def lot(self) -> str | None: ...
 
 
-# Consumer-facing names of the clearance steps; event titles are staff wording and Chinese only.
-STEP_LABELS: dict[DeclarationStatus, tuple[str, str]] = {
-    D.SUBMITTED: ("跨境电商清单已申报", "Inventory list declared"),
-    D.ACCEPTED: ("海关已接收申报", "Accepted by customs"),
-    D.MANUAL_REVIEW: ("海关人工审核", "Customs manual review"),
-    D.AUDITED: ("海关审结", "Customs audit concluded"),
-    D.INSPECTION: ("海关查验", "Customs inspection"),
-    D.DETAINED: ("海关扣留", "Detained by customs"),
-    D.RELEASED: ("海关放行", "Released by customs"),
-    D.CLOSED: ("结关", "Clearance closed"),
+# Consumer-facing names of the clearance steps, translated when a page or verdict shows them (app/i18n.py).
+STEP_LABELS: dict[DeclarationStatus, LazyString] = {
+    D.SUBMITTED: _l("Inventory list declared"),
+    D.ACCEPTED: _l("Accepted by customs"),
+    D.MANUAL_REVIEW: _l("Customs manual review"),
+    D.AUDITED: _l("Customs audit concluded"),
+    D.INSPECTION: _l("Customs inspection"),
+    D.DETAINED: _l("Detained by customs"),
+    D.RELEASED: _l("Released by customs"),
+    D.CLOSED: _l("Clearance closed"),
 }
 
 
 # Consumer-facing names of partners' CBV business steps; others show as a generic supply-chain event.
-PARTNER_LABELS: dict[str, tuple[str, str]] = {
-    "commissioning": ("生产赋码", "Commissioned by the maker"),
-    "packing": ("装箱", "Packed"),
-    "shipping": ("境外发货", "Shipped abroad"),
-    "departing": ("离港", "Departed"),
-    "transporting": ("运输途中", "In transport"),
-    "arriving": ("到港", "Arrived"),
-    "receiving": ("收货", "Received"),
-    "inspecting": ("检验", "Inspected"),
-    "storing": ("入库", "Stored"),
-    "loading": ("装载", "Loaded"),
-    "unloading": ("卸载", "Unloaded"),
+PARTNER_LABELS: dict[str, LazyString] = {
+    "commissioning": _l("Commissioned by the maker"),
+    "packing": _l("Packed"),
+    "shipping": _l("Shipped abroad"),
+    "departing": _l("Departed"),
+    "transporting": _l("In transport"),
+    "arriving": _l("Arrived"),
+    "receiving": _l("Received"),
+    "inspecting": _l("Inspected"),
+    "storing": _l("Stored"),
+    "loading": _l("Loaded"),
+    "unloading": _l("Unloaded"),
 }
+OTHER_PARTNER_STEP = _l("Supply-chain event")
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,8 @@ class ChainStep:
     biz_step: str | None
     disposition: str | None
     at: datetime
-    title_zh: str
-    title_en: str
+    # Read as str(title) where it is shown, in that request's language (the steps are cached across requests).
+    title: LazyString
 
 
 @dataclass(frozen=True)
@@ -124,15 +127,13 @@ def clearance_steps(reader: Session | Connection, declaration_id: int) -> list[C
     for status, biz_step, disposition, at in reader.execute(_clearance_events(), {"declaration_id": declaration_id}):
         if status not in STEP_LABELS:
             continue
-        zh, en = STEP_LABELS[status]
         steps.append(
             ChainStep(
                 step=status.value,
                 biz_step=biz_step.value,
                 disposition=disposition.value,
                 at=at,
-                title_zh=zh,
-                title_en=en,
+                title=STEP_LABELS[status],
             )
         )
     return steps
@@ -148,10 +149,8 @@ def partner_steps(connection: Connection, code: NamedCode) -> list[ChainStep]:
         .limit(100)
     )
     for biz_step, disposition, at in captured:
-        zh, en = PARTNER_LABELS.get(biz_step or "", ("供应链事件", "Supply-chain event"))
-        steps.append(
-            ChainStep(step="partner", biz_step=biz_step, disposition=disposition, at=at, title_zh=zh, title_en=en)
-        )
+        title = PARTNER_LABELS.get(biz_step or "", OTHER_PARTNER_STEP)
+        steps.append(ChainStep(step="partner", biz_step=biz_step, disposition=disposition, at=at, title=title))
     return steps
 
 

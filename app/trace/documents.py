@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from flask_babel.speaklater import LazyString
+
 from app.goods.models import Product
+from app.i18n import in_locale
 from app.trace.lookup import Lookup, ProductFacts
 
 
@@ -24,7 +28,8 @@ def product_document(product: Product | ProductFacts | None, lang: str) -> dict[
 
 
 def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dict[str, Any]:
-    """The consumer's view of a code: no buyer, no officer, no personal data of any kind.
+    """The consumer's view of a code: no buyer, no officer, no personal data of any kind. Step titles are in the
+    current locale: call it under `in_locale(lang)`.
 
     `as_json` writes times as ISO 8601 text, as the API's schemas do (the page formats datetimes itself).
     """
@@ -43,15 +48,33 @@ def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dic
         "trader": declaration.trader,
         "warehouse": declaration.warehouse,
         "declaration": {"number": declaration.number, "status": declaration.status.value},
-        "chain": [
-            {
-                "step": step.step,
-                "biz_step": step.biz_step,
-                "disposition": step.disposition,
-                "at": when(step.at),
-                "title": step.title_en if lang == "en" else step.title_zh,
-            }
-            for step in lookup.chain
-        ],
+        "chain": _chain(lookup, lang, when),
         "scans": {"count": lookup.scans.count, "first_at": when(lookup.scans.first_at)},
     }
+
+
+# Step titles by language: a score of module-level lazy strings, each translated once per process. Switching the
+# locale for every lookup (flask_babel.force_locale, then a catalogue fetch) would cost each JSON lookup for nothing.
+_TITLES: dict[tuple[str, int], str] = {}
+
+
+def _title(title: LazyString, lang: str) -> str:
+    key = (lang, id(title))  # the labels are module-level constants, so their ids are stable
+    text = _TITLES.get(key)
+    if text is None:
+        with in_locale(lang):
+            text = _TITLES[key] = str(title)
+    return text
+
+
+def _chain(lookup: Lookup, lang: str, when: Callable[[datetime | None], Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "step": step.step,
+            "biz_step": step.biz_step,
+            "disposition": step.disposition,
+            "at": when(step.at),
+            "title": _title(step.title, lang),
+        }
+        for step in lookup.chain
+    ]

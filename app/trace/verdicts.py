@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Response, abort, current_app, render_template, request
 from werkzeug.datastructures import LanguageAccept, MIMEAccept
@@ -16,7 +16,8 @@ from app.common.fields import normalize_gtin
 from app.config import Settings, current_settings
 from app.errors import InvalidInput, NotFound
 from app.goods import service as goods
-from app.trace import alarms, compression, documents
+from app.i18n import in_locale
+from app.trace import alarms, compression, documents, page
 from app.trace.digital_link import BadDigitalLink, Target, parse, uncompressed_rest
 from app.trace.lookup import CloneRules, Lookup, ScanClient, look_up, truncate_address
 from app.trace.scans import ScanRecorder
@@ -136,7 +137,7 @@ def _recorder(rules: CloneRules) -> ScanRecorder:
     return recorder
 
 
-def _barcode(raw: str | None) -> str | None:
+def barcode_of(raw: str | None) -> str | None:
     if raw is None or raw.strip() == "":
         return None
     try:
@@ -166,6 +167,20 @@ def verify(code: str, *, barcode: str | None) -> Response:
     return current_app.json.response(documents.verdict_document(lookup, language(), as_json=True))
 
 
+def reported_code(uri: str) -> tuple[str | None, str | None, str | None]:
+    """The serial, GTIN and lot a page's address names (a Digital Link, compressed or not, or the default link's
+    `/trace/items/{serial}?lot=`), for a shopper's report from that page; (None, None, None) if it names no code."""
+    parts = urlsplit(uri)
+    if parts.path.startswith("/trace/items/"):
+        lot = next((value for key, value in parse_qsl(parts.query) if key == "lot"), None)
+        return parts.path.rsplit("/", 1)[-1].upper() or None, None, lot
+    try:
+        target = _target(uri)
+    except BadDigitalLink:
+        return None, None, None
+    return target.serial, target.gtin, target.lot
+
+
 def _target(uri: str) -> Target:
     """What a scanned Digital Link names, compressed or not; a bad one is a 400."""
     host = current_settings().trace_host
@@ -190,14 +205,18 @@ def public_code(serial: str, *, as_page: bool = False) -> Response:
     return current_app.json.response(documents.verdict_document(lookup, language(), as_json=True))
 
 
-def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None) -> Response:
-    body = render_template(
-        "trace/code.html",
-        lang=lang,
-        document=documents.verdict_document(lookup, lang) if lookup else None,
-        barcode=query_value("barcode") or "",
-        error=error,
-    )
+def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None, serial: str = "") -> Response:
+    barcode = query_value("barcode")
+    with in_locale(lang):  # the page's words, and any problem text on it, in the page's language
+        body = render_template(
+            "trace/code.html",
+            lang=lang,
+            document=documents.verdict_document(lookup, lang) if lookup else None,
+            barcode=barcode or "",
+            error=error,
+            **page.page_facts(lookup, serial=serial, barcode=barcode if error is None else None, lang=lang),
+            **page.words(lang),
+        )
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -209,7 +228,9 @@ def product_answer(gtin: str, lang: str) -> Response:
         raise NotFound(f"No product with GTIN {gtin} is registered in this park.")
     if wanted(HTML, JSON) == JSON:
         return current_app.json.response(documents.product_document(product, lang))
-    body = render_template("trace/product.html", lang=lang, product=documents.product_document(product, lang))
+    with in_locale(lang):
+        product_document = documents.product_document(product, lang)
+        body = render_template("trace/product.html", lang=lang, product=product_document, **page.words(lang))
     return Response(body, mimetype="text/html")
 
 
@@ -222,14 +243,14 @@ def verdict(serial: str, *, gtin: str | None, lot: str | None, cpv: str | None, 
         abort(406)
     wants_html = best == HTML
     try:
-        barcode = _barcode(query_value("barcode"))
+        barcode = barcode_of(query_value("barcode"))
     except InvalidInput as error:
         if not wants_html:
             raise
-        return _page(None, lang=lang, status=422, error=error.detail)
+        return _page(None, lang=lang, status=422, error=error.detail, serial=serial)
     lookup = _look_up(serial, gtin=gtin, barcode=barcode, lot=lot, cpv=cpv)
     if wants_html:
-        return _page(lookup, lang=lang, status=200 if lookup else 404)
+        return _page(lookup, lang=lang, status=200 if lookup else 404, serial=serial)
     if lookup is None:
         raise _unknown(serial)
     return current_app.json.response(documents.verdict_document(lookup, lang, as_json=True))

@@ -1,0 +1,92 @@
+"""What the shopper's trace page shows beside the verdict: the park's contact, country names, the report form's token,
+and, on a barcode mismatch, what the scanned barcode belongs to."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from babel import Locale
+from flask_babel import get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from app import db
+from app.common.fields import normalize_gtin
+from app.config import current_settings
+from app.goods import service as goods
+from app.i18n import in_locale
+from app.trace import documents, reports
+from app.trace.lookup import Lookup, Verdict
+
+
+@functools.lru_cache(maxsize=8)
+def _territories(lang: str) -> dict[str, str]:
+    return dict(Locale.parse("zh_Hans_CN" if lang == "zh" else "en").territories)
+
+
+def country_name(code: str | None, lang: str) -> str:
+    """A country's name in the page's language (德国 / Germany) from its ISO 3166 code, as Babel's locale data names
+    it; an unknown code shows as it is."""
+    if not code:
+        return "—"
+    return _territories(lang).get(code.upper(), code)
+
+
+@functools.lru_cache(maxsize=4)
+def words(lang: str) -> dict[str, Any]:
+    """The page's `gettext` and `ngettext` in `lang`, bound to its catalogue (pass them to render_template).
+
+    Flask-Babel's own find the request's locale and catalogue again for every string: 32 strings took 60% of the
+    page's rendering. These look the catalogue up once per process; the semantics are Jinja's new-style gettext
+    (variables by name, autoescaped)."""
+    with in_locale(lang):
+        catalogue = get_translations()
+
+    @pass_context
+    def gettext(context: Context, message: str, **variables: Any) -> str:
+        text = catalogue.gettext(message)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 (our catalogue's text; Markup's % escapes the variables)
+        return text % variables
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, num: int, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        text = catalogue.ngettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 (our catalogue's text; Markup's % escapes the variables)
+        return text % variables
+
+    return {"gettext": gettext, "ngettext": ngettext}
+
+
+def park() -> dict[str, Any]:
+    """Whom a shopper in doubt may ask: the park and the customs hotline, from configuration."""
+    settings = current_settings()
+    return {
+        "park": {
+            "name": settings.park_name,
+            "phone": settings.park_phone,
+            "address": settings.park_address,
+            "hotline": settings.customs_hotline,
+        }
+    }
+
+
+def report_token(serial: str) -> str | None:
+    """The token the page's report form carries (None without a signing key, and then no form)."""
+    secret = current_settings().jwt_secret
+    return reports.issue_token(secret, serial) if secret and serial else None
+
+
+def page_facts(lookup: Lookup | None, *, serial: str, barcode: str | None, lang: str) -> dict[str, Any]:
+    """The code page's facts beyond the verdict document. Only a mismatch reads more (the scanned barcode's product):
+    a genuine code's page costs no query here."""
+    scanned = None
+    if lookup is not None and lookup.verdict is Verdict.GTIN_MISMATCH and barcode:
+        with db.transaction() as session:
+            product = goods.find_product_by_gtin(session, normalize_gtin(barcode))
+            scanned = documents.product_document(product, lang)
+    return {"serial": serial, "report_token": report_token(serial), "scanned_product": scanned}
