@@ -22,12 +22,13 @@ FORM = "_form"
 
 
 def load_form(
-    schema: type[Schema], form: Mapping[str, str], *, fields: Iterable[str]
+    schema: type[Schema], form: Mapping[str, str], *, fields: Iterable[str], partial: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The schema's load of the named form fields (an empty field counts as not given), and the errors by field."""
+    """The schema's load of the named form fields (an empty field counts as not given), and the errors by field;
+    `partial` names required fields the form does not ask for."""
     given = {name: form[name].strip() for name in fields if form.get(name, "").strip() != ""}
     try:
-        return schema().load(given), {}
+        return schema(partial=partial).load(given), {}
     except ValidationError as error:
         return {}, _flatten(error.messages)
 

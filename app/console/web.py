@@ -7,7 +7,7 @@ import hmac
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session
+from flask import Blueprint, Flask, g, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -100,7 +100,6 @@ def _layout() -> dict[str, object]:
         "navigation": navigation(user),
         "locale": request_locale(),
         "role_label": lambda role: ROLE_LABELS.get(role, role.value),
-        "url_endpoints": current_app.view_functions,
     }
 
 
