@@ -22,11 +22,24 @@ FORM = "_form"
 
 
 def load_form(
-    schema: type[Schema], form: Mapping[str, str], *, fields: Iterable[str], partial: tuple[str, ...] = ()
+    schema: type[Schema],
+    form: Mapping[str, str],
+    *,
+    fields: Iterable[str],
+    partial: tuple[str, ...] = (),
+    lists: tuple[str, ...] = (),
+    checkboxes: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The schema's load of the named form fields (an empty field counts as not given), and the errors by field;
-    `partial` names required fields the form does not ask for."""
-    given = {name: form[name].strip() for name in fields if form.get(name, "").strip() != ""}
+    """The schema's load of the named form fields (an empty field counts as not given), and the errors by field.
+
+    `partial` names required fields the form does not ask for; `lists`, fields given as several values (checkboxes
+    of one name); `checkboxes`, yes/no fields (an unticked box is sent as nothing, so it means false).
+    """
+    given: dict[str, Any] = {name: form[name].strip() for name in fields if form.get(name, "").strip() != ""}
+    for name in lists:
+        given[name] = form.getlist(name)  # type: ignore[attr-defined]
+    for name in checkboxes:
+        given[name] = name in form
     try:
         return schema(partial=partial).load(given), {}
     except ValidationError as error:

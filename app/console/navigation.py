@@ -18,6 +18,7 @@ class Entry:
 MENU: tuple[Entry, ...] = (
     Entry(_l("Home"), "console.home.index", frozenset()),
     Entry(_l("Users"), "console.users.index", frozenset({Role.ADMIN})),
+    Entry(_l("Enterprises"), "console.enterprises.index", frozenset({Role.ADMIN})),
     Entry(_l("Audit trail"), "console.audit.index", frozenset({Role.ADMIN})),
 )
 
