@@ -38,14 +38,18 @@ RECORD_USE_EVERY = timedelta(minutes=1)
 
 
 class ConsoleCookie(SecureCookieSessionInterface):
-    """Flask's signed cookie session, opened only under /console: the API's requests never parse or set it."""
+    """Flask's signed cookie session, opened only under /console: the API's requests never parse or set it.
+
+    Elsewhere a request gets Flask's null session, as it did before the console had a key: nothing is read or
+    written for it (Flask skips saving a null session), and a write to it fails loudly instead of setting a cookie.
+    """
 
     def __init__(self, secure: bool | None) -> None:
         self.secure = secure
 
     def open_session(self, app: Flask, request: Request):  # type: ignore[no-untyped-def]
         if not request.path.startswith(PREFIX):
-            return self.session_class()
+            return self.make_null_session(app)
         return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
