@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import db, errors, i18n
 from app.api import Api, openapi_config, register_blueprints
 from app.config import INSTANCE_DIR, Settings
+from app.console import web as console
 from app.infra import logs, metrics, observe, ratelimit, session_events
 from app.infra.body_deadline import BodyDeadline
 from app.infra.json_provider import OrjsonProvider
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ratelimit.init_app(app, settings)
     api = Api(app)
     register_blueprints(app, api)
+    console.init_app(app, settings)
 
     from app.cli import register_commands
 

@@ -86,6 +86,13 @@ def _log_format(raw: str) -> str:
     return raw
 
 
+def _tristate(env: Mapping[str, str], name: str) -> bool | None:
+    raw = (env.get(name) or "auto").strip().lower()
+    if raw not in ("auto", "1", "0"):
+        raise SettingsError(f"{name} must be auto, 1 or 0, got {raw!r}.")
+    return None if raw == "auto" else raw == "1"
+
+
 def normalize_database_url(url: str) -> str:
     """Let operators write the usual postgres:// URL; SQLAlchemy needs the driver named."""
     for prefix in ("postgres://", "postgresql://"):
@@ -169,6 +176,10 @@ class Settings:
     metrics_token: str | None = None
     # "json" (one object per line, what gunicorn.conf.py sets) or "text" (the CLI's default).
     log_format: str = "text"
+    # A console sign-in unused this long ends (app/console/signin.py).
+    console_idle: timedelta = timedelta(minutes=30)
+    # The console's cookie is Secure: True, False (plain http on a LAN), or None, when the request came over HTTPS.
+    console_cookie_secure: bool | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, *, require_jwt_secret: bool = True) -> Settings:
@@ -231,6 +242,8 @@ class Settings:
             database_write_wait_seconds=_float(env, "DATABASE_WRITE_WAIT_SECONDS", cls.database_write_wait_seconds),
             metrics_token=_metrics_token(env.get("METRICS_TOKEN") or None),
             log_format=_log_format(env.get("LOG_FORMAT") or cls.log_format),
+            console_idle=timedelta(minutes=_optional_int(env, "CONSOLE_IDLE_MINUTES", minimum=1) or 30),
+            console_cookie_secure=_tristate(env, "CONSOLE_COOKIE_SECURE"),
         )
 
     @property

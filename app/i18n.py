@@ -7,9 +7,10 @@ module- and class-level texts read later, `ngettext()` where a count changes the
 compiles the catalogues when it starts, into a directory named by their content (a few milliseconds, once per
 process), so a fresh clone, a worker and a test always read what the `.po` files say.
 
-The locale of a request: its `Accept-Language` header when it sends one (a phone sends the system's, the app the
-language its user chose), else the signed-in user's language setting, else English (machine clients, scripts). Texts
-made outside a request for a known reader (a notice for its recipient) use `in_locale()`.
+The locale of a request: the one the console's language switch chose (`g.locale`), else its `Accept-Language`
+header when it sends one (a phone sends the system's, the app the language its user chose), else the signed-in
+user's language setting, else English (machine clients, scripts). Texts made outside a request for a known reader (a
+notice for its recipient) use `in_locale()`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def request_locale() -> str:
     """The locale of the current request (see the module's docstring)."""
     if not has_request_context():
         return DEFAULT_LOCALE
+    chosen = g.get("locale")  # the console's language switch, which outranks the browser's languages
+    if chosen:
+        return chosen
     header = request.headers.get("Accept-Language")
     if header and (best := _best(header)):
         return best

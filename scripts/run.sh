@@ -29,6 +29,7 @@ export PORT="$port"
 cat <<MSG
 
 Smart Park API on http://127.0.0.1:$port
+  console: http://127.0.0.1:$port/console/  (sign in as admin, password: $DEMO_PASSWORD)
   docs:    http://127.0.0.1:$port/api/v1/docs
   OpenAPI: http://127.0.0.1:$port/api/v1/openapi.json
   try:     curl -s -X POST http://127.0.0.1:$port/api/v1/auth/login -H 'Content-Type: application/json' \\

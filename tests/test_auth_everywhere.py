@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from werkzeug.routing import Rule
 
@@ -28,6 +30,9 @@ PUBLIC = {
 }
 # Protected by credentials of their own, tested where they are built: Prometheus' bearer token (tests/infra).
 OWN_CREDENTIALS = {"/metrics"}
+# The console's pages ask for its cookie instead (below): open only its sign-in, sign-out, language and files.
+CONSOLE = "/console"
+CONSOLE_PUBLIC = {"/console/login", "/console/logout", "/console/language", "/console/static/<path:filename>"}
 
 
 def _url(rule: Rule) -> str:
@@ -40,7 +45,7 @@ def _protected(app) -> list[tuple[str, str]]:
     return sorted(
         (method, rule.rule)
         for rule in app.url_map.iter_rules()
-        if rule.rule not in PUBLIC | OWN_CREDENTIALS
+        if rule.rule not in PUBLIC | OWN_CREDENTIALS and not rule.rule.startswith(CONSOLE)
         for method in rule.methods - {"HEAD", "OPTIONS"}
     )
 
@@ -62,3 +67,22 @@ def test_every_other_route_answers_401_without_credentials(app, client, method):
     wrong = {key: value for key, value in refused.items() if value != (401, "application/problem+json")}
     assert refused
     assert not wrong
+
+
+def test_every_console_page_sends_a_visitor_without_a_sign_in_to_the_sign_in_form(app):
+    client = app.test_client()
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', client.get("/console/login").data).group(1).decode()
+    pages = [
+        (method, rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(CONSOLE) and rule.rule not in CONSOLE_PUBLIC
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    ]
+
+    form = {"csrf_token": token}
+    answers = {(method, rule.rule): client.open(_url(rule), method=method, data=form) for method, rule in pages}
+
+    assert pages
+    wrong = {key: answer.status_code for key, answer in answers.items() if answer.status_code != 302}
+    assert not wrong
+    assert {answer.headers["Location"].split("?")[0] for answer in answers.values()} == {"/console/login"}

@@ -244,16 +244,32 @@ def verify(
     return result(checked, last_seq, None, False)
 
 
+@dataclass(frozen=True)
+class ChainCheck:
+    """The whole chain checked: how many entries held, the head's place, and the first break if any."""
+
+    checked: int
+    head_seq: int
+    first_broken: BrokenEntry | None
+
+
+def check_chain(session: Session, *, batch_size: int = 1000) -> ChainCheck:
+    """Verify the whole chain page by page, stopping at the first break."""
+    after_seq: int | None = 0
+    checked = head_seq = 0
+    while after_seq is not None:
+        page = verify(session, after_seq=after_seq, limit=VERIFY_MAX_LIMIT, batch_size=batch_size)
+        checked, head_seq = checked + page.checked, page.head_seq
+        if page.first_broken is not None:
+            return ChainCheck(checked, head_seq, page.first_broken)
+        session.expunge_all()  # millions of rows: keep only the current page in memory
+        after_seq = page.next_after_seq
+    return ChainCheck(checked, head_seq, None)
+
+
 def first_broken_event(session: Session, *, batch_size: int = 1000) -> BrokenEntry | None:
     """The first place where the whole chain stops holding; None when intact."""
-    after_seq: int | None = 0
-    while after_seq is not None:
-        checked = verify(session, after_seq=after_seq, limit=VERIFY_MAX_LIMIT, batch_size=batch_size)
-        if checked.first_broken is not None:
-            return checked.first_broken
-        session.expunge_all()  # millions of rows: keep only the current page in memory
-        after_seq = checked.next_after_seq
-    return None
+    return check_chain(session, batch_size=batch_size).first_broken
 
 
 def list_events(

@@ -26,6 +26,10 @@ class SessionRevoked(Unauthorized):
     code, title = "session_revoked", _l("Session ended")
 
 
+class SignInIdle(SessionRevoked):
+    code, title = "sign_in_idle", "Sign-in idle too long"
+
+
 class AccountDisabled(Unauthorized):
     code, title = "account_disabled", _l("Account disabled")
 

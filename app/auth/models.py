@@ -22,6 +22,8 @@ class RevokeReason(enum.StrEnum):
     ACCOUNT_DISABLED = "account_disabled"
     # The user ended it from another of their sign-ins (a lost phone, a shared desk).
     ENDED_ELSEWHERE = "ended_elsewhere"
+    # A console sign-in unused for CONSOLE_IDLE_MINUTES (a desk left signed in).
+    IDLE = "idle"
 
 
 class AuthSession(Base):

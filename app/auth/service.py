@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import NoReturn
 
 from sqlalchemy import Select, bindparam, delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.audit import service as audit
 from app.audit.service import Actor
@@ -18,6 +19,7 @@ from app.auth.errors import (
     RefreshTokenInvalid,
     RefreshTokenReused,
     SessionRevoked,
+    SignInIdle,
 )
 from app.auth.models import AuthSession, RefreshToken, RevokeReason
 from app.auth.throttle import LoginThrottle
@@ -81,6 +83,27 @@ def login(
     throttle: LoginThrottle,
 ) -> TokenPair:
     """Open a new session for a password `check_password` found right (never a lockout: failures are throttled)."""
+    user = admit(
+        session, checked=checked, username=username, password=password, client_addr=client_addr, throttle=throttle
+    )
+    return open_session(session, user, client_addr=client_addr, user_agent=user_agent, settings=settings)
+
+
+def admit(
+    session: Session,
+    *,
+    checked: PasswordCheck,
+    username: str,
+    password: str,
+    client_addr: str | None,
+    throttle: LoginThrottle,
+    channel: str | None = None,
+) -> User:
+    """The user a password `check_password` found right may sign in as (audited), or InvalidCredentials.
+
+    The API's sign-in and the console's both pass here, so both refuse and throttle alike; `channel` names the
+    one that is not the API ("console") in the audit entry.
+    """
     now = clock.utcnow()
     user = session.get(User, checked.user_id) if checked.user_id is not None else None
     if user is None:
@@ -97,15 +120,17 @@ def login(
         _login_failed(session, user, client_addr, reason="bad_password")
     if not user.may_sign_in:
         _login_failed(session, user, client_addr, reason="account_disabled")
-    if user.role in MACHINE_ROLES and api_keys.has_active_key(session, user):
-        # Once a system has its key, its password opens nothing: there is no password to guess or leak.
+    if user.role in MACHINE_ROLES and (channel is not None or api_keys.has_active_key(session, user)):
+        # Once a system has its key, its password opens nothing: there is no password to guess or leak. No system
+        # works at a desk, so none signs in to the console.
         _login_failed(session, user, client_addr, reason="machine_account_uses_api_key")
 
     user.last_login_at = now
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    audit.record(session, action="auth.login", actor=Actor(user, client_addr), target=user)
-    return open_session(session, user, client_addr=client_addr, user_agent=user_agent, settings=settings)
+    details = {"channel": channel} if channel is not None else None
+    audit.record(session, action="auth.login", actor=Actor(user, client_addr), target=user, details=details)
+    return user
 
 
 def _signed_in_from(session: Session, username: str, client_addr: str | None, settings: Settings) -> bool:
@@ -127,6 +152,12 @@ def open_session(
     session: Session, user: User, *, client_addr: str | None, user_agent: str | None, settings: Settings
 ) -> TokenPair:
     """Start a new token family for an authenticated user."""
+    auth_session = start_sign_in(session, user, client_addr=client_addr, user_agent=user_agent)
+    return _issue_pair(session, auth_session, settings)
+
+
+def start_sign_in(session: Session, user: User, *, client_addr: str | None, user_agent: str | None) -> AuthSession:
+    """Record a new sign-in of an authenticated user (a token family, or a console's cookie)."""
     auth_session = AuthSession(
         user=user,
         client_addr=client_addr,
@@ -135,7 +166,7 @@ def open_session(
     )
     session.add(auth_session)
     session.flush()
-    return _issue_pair(session, auth_session, settings)
+    return auth_session
 
 
 def _login_failed(
@@ -252,6 +283,45 @@ def _signed_in() -> Select[tuple[User, object]]:
 @cached_statement
 def _signed_in_as() -> Select[tuple[User, object]]:
     return _signed_in().where(User.id == bindparam("user_id"))
+
+
+def resume_sign_in(session: Session, *, session_id: uuid.UUID, idle: timedelta) -> AuthSession:
+    """A live sign-in used within `idle` (the console's cookie names one), its user still able to sign in.
+
+    Raises SessionRevoked for an ended or unknown one, SignInIdle for one unused longer (end it with
+    `record_use(..., idle=True)`), AccountDisabled when its user may no longer sign in.
+    """
+    auth_session = session.scalar(
+        select(AuthSession).options(joinedload(AuthSession.user)).where(AuthSession.id == session_id)
+    )
+    if auth_session is None or auth_session.is_revoked:
+        raise SessionRevoked("This sign-in has ended; sign in again.")
+    if clock.utcnow() - last_used(auth_session) > idle:
+        raise SignInIdle("This sign-in was idle too long; sign in again.")
+    if not auth_session.user.may_sign_in:
+        raise AccountDisabled("This account is disabled.")
+    return auth_session
+
+
+def last_used(auth_session: AuthSession) -> datetime:
+    """When a sign-in was last used: its last refresh, or for a console's its last page (recorded each minute)."""
+    return auth_session.last_refreshed_at or auth_session.created_at
+
+
+def record_use(session: Session, *, session_id: uuid.UUID, client_addr: str | None, idle: bool = False) -> None:
+    """Note that a sign-in was used now, or (`idle`) end it for having been idle too long."""
+    now = clock.utcnow()
+    values: dict[str, object] = (
+        {"revoked_at": now, "revoke_reason": RevokeReason.IDLE}
+        if idle
+        else {"last_refreshed_at": now, "last_client_addr": client_addr}
+    )
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def logout(session: Session, *, session_id: uuid.UUID, actor: Actor) -> None:

@@ -6,6 +6,8 @@
 - HTML pages (the consumer trace page, the Swagger docs): scripts and styles from our own origin, and each inline
   `<script>` or `<style>` block allowed by its SHA-256 hash, never by 'unsafe-inline'. The hashes come from the page
   as sent (cached per distinct block), so editing a template cannot leave a stale hash behind.
+- Console pages (/console/...): stricter still, no inline block at all, and scripts and styles only from the
+  console's own static folder (a path-restricted source, so nothing else on the origin can be loaded as a script).
 - Token answers (login, refresh): `Cache-Control: no-store` and `Pragma: no-cache`, as RFC 6749 5.1 requires.
 """
 
@@ -24,6 +26,11 @@ HTML_POLICY = (
     "default-src 'none'; script-src 'self'{scripts}; style-src 'self'{styles}; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+CONSOLE_POLICY = (
+    "default-src 'none'; script-src {static}; style-src {static}; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+CONSOLE_PREFIX = "/console"
 # Blocks without attributes are inline code; one with src= loads a file from 'self'.
 OPENING = re.compile(rb"<(script|style)>")
 TOKEN_ENDPOINTS = frozenset({"auth.Login", "auth.Refresh"})
@@ -32,11 +39,15 @@ EVERYWHERE = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY")
 API_HEADERS = (*EVERYWHERE, ("Content-Security-Policy", API_POLICY))
 
 
-def secure_page(response: Response) -> None:
-    """The headers of an HTML page: framing and sniffing refused, and its policy with a hash per inline block."""
+def secure_page(response: Response, *, path: str, host_url: str) -> None:
+    """The headers of an HTML page: framing and sniffing refused, and its policy (the console's, or one with a hash
+    per inline block)."""
     headers = response.headers
     headers.extend(EVERYWHERE)
-    headers["Content-Security-Policy"] = html_policy(response)
+    if path.startswith(CONSOLE_PREFIX):
+        headers["Content-Security-Policy"] = CONSOLE_POLICY.format(static=f"{host_url}console/static/")
+    else:
+        headers["Content-Security-Policy"] = html_policy(response)
 
 
 def never_store(response: Response) -> None:

@@ -1,0 +1,30 @@
+"""The console's menu: which pages each role sees. A new page adds one entry here (see app/console/__init__.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.i18n import _l
+from app.users.models import Role, User
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: object  # a lazy string, translated when the menu is drawn
+    endpoint: str
+    roles: frozenset[Role]  # empty: every signed-in person
+
+
+MENU: tuple[Entry, ...] = (
+    Entry(_l("Home"), "console.home.index", frozenset()),
+    Entry(_l("Users"), "console.users.index", frozenset({Role.ADMIN})),
+    Entry(_l("Enterprises"), "console.enterprises.index", frozenset({Role.ADMIN})),
+    Entry(_l("Audit trail"), "console.audit.index", frozenset({Role.ADMIN})),
+)
+
+
+def navigation(user: User | None) -> list[Entry]:
+    """The entries `user` may open, in menu order (none before sign-in)."""
+    if user is None or user.must_change_password:
+        return []
+    return [entry for entry in MENU if not entry.roles or user.role in entry.roles]
