@@ -21,7 +21,7 @@ MENU: tuple[Entry, ...] = (
     Entry(_l("Audit trail"), "console.audit.index", frozenset({Role.ADMIN})),
     Entry(_l("Risk warnings"), "console.officer.warnings", frozenset({Role.CUSTOMS_OFFICER})),
     Entry(_l("Inspection queue"), "console.inspection_desk.index", frozenset({Role.CUSTOMS_OFFICER})),
-    Entry(_l("Referred vehicles"), "console.officer.referrals", frozenset({Role.CUSTOMS_OFFICER})),
+    Entry(_l("Referred vehicles"), "console.referrals.index", frozenset({Role.CUSTOMS_OFFICER})),
     Entry(_l("Gate screen"), "console.gate.screen", frozenset({Role.GATE_OPERATOR})),
 )
 

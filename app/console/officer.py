@@ -1,8 +1,8 @@
-"""Officers' queues: risk warnings (filter, take, resolve, turn into an inspection) and the vehicles the gates
-referred to a person (clear, turn back, inspect, with a reason code). The inspection queue is in inspection_desk.py.
+"""Officers' risk-warning queue: filter by severity, status and kind; take, resolve with a note, turn into an
+inspection. The inspection queue is in inspection_desk.py, the referred vehicles in referrals.py.
 
-Every button calls the use case the API's route calls (app/risk/service.py, app/exports/gate_passing.py), with the
-officer as the actor: the same rules, the same audit entries.
+Every button calls the use case the API's route calls (app/risk/service.py), with the officer as the actor: the same
+rules, the same audit entries.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from flask.typing import ResponseReturnValue
 
 from app import db
 from app.auth.guards import current_actor, current_user
-from app.console.desk import decide_on, label, post_form
+from app.console.desk import label, post_form
 from app.console.forms import cursor_token, load_form
 from app.console.signin import console_login_required
-from app.gates import passage
-from app.gates.models import DecisionAction, DecisionReason, PassageStatus
-from app.gates.schemas import PassageQuery
 from app.i18n import _
 from app.inspections.models import InspectionMethod
 from app.risk import service as risk
@@ -89,30 +86,3 @@ def order_inspection(warning_id: int) -> ResponseReturnValue:
         ),
         done=_("Warning %(id)s is now an inspection task.", id=warning_id),
     )
-
-
-@bp.get("/referrals")
-@console_login_required(OFFICER)
-def referrals() -> ResponseReturnValue:
-    """Vehicles the gates referred to a person, newest first, by gate."""
-    query, errors = load_form(PassageQuery, request.args, fields=("gate_id", "cursor"))
-    with db.transaction() as session:
-        page = passage.list_passages(session, **{**query, "status": PassageStatus.REFERRED, "limit": PAGE_SIZE})
-    return render_template(
-        "console/officer/referrals.html",
-        page=page,
-        next_cursor=cursor_token(page.next_cursor),
-        args=request.args,
-        errors=errors,
-        label=label,
-        actions=list(DecisionAction),
-        reasons=list(DecisionReason),
-        decide_endpoint="console.officer.decide",
-    )
-
-
-@bp.post("/referrals/<int:passage_id>/decision")
-@console_login_required(OFFICER)
-def decide(passage_id: int) -> ResponseReturnValue:
-    """Clear, turn back or send to inspection a referred vehicle, with a reason code."""
-    return decide_on(passage_id)

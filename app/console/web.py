@@ -45,9 +45,9 @@ csrf = CSRFProtect()
 
 def _register_pages() -> None:
     """Every page module's blueprint, nested under /console (so the hooks below run for each of them)."""
-    from app.console import account, audit, gate, home, inspection_desk, officer, users
+    from app.console import account, audit, gate, home, inspection_desk, officer, referrals, users
 
-    for page in (account.bp, home.bp, users.bp, audit.bp, officer.bp, inspection_desk.bp, gate.bp):
+    for page in (account.bp, home.bp, users.bp, audit.bp, officer.bp, inspection_desk.bp, referrals.bp, gate.bp):
         console.register_blueprint(page)
 
 

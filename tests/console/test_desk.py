@@ -258,3 +258,13 @@ def test_a_decision_without_a_reason_code_is_refused_with_the_reason(
 
     assert b'class="flash error"' in page.data
     assert session.get(GatePassage, passage_id).status.value == "referred"
+
+
+def test_the_gate_screen_reads_chinese_when_chosen(console_client, session, gate_operator):
+    desk = console_client(gate_operator)
+    page = desk.get("/console/gate")
+    desk.post("/console/language", data={"lang": "zh", "csrf_token": csrf_of(page.data)})
+
+    chinese = desk.get("/console/gate").data.decode()
+
+    assert "卡口大屏" in chinese and "每隔几秒自动刷新。" in chinese
