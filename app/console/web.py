@@ -45,9 +45,10 @@ csrf = CSRFProtect()
 
 def _register_pages() -> None:
     """Every page module's blueprint, nested under /console (so the hooks below run for each of them)."""
-    from app.console import account, audit, enterprises, home, users
+    from app.console import account, audit, enterprises, gate, home, inspection_desk, officer, referrals, users
 
-    for page in (account.bp, home.bp, users.bp, enterprises.bp, audit.bp):
+    pages = (account, home, users, enterprises, audit, officer, inspection_desk, referrals, gate)
+    for page in (module.bp for module in pages):
         console.register_blueprint(page)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.common.pagination import Page, paginate, where_given
 from app.errors import NotFound
@@ -43,6 +43,18 @@ def list_passages(
         (GatePassage.pass_id, pass_id),
     )
     return paginate(session, statement, key=GatePassage.id, cursor=cursor, limit=limit)
+
+
+def list_open_passages(session: Session, *, gate_id: int | None = None, limit: int) -> list[GatePassage]:
+    """Vehicles at the gate now (arrived, or referred and waiting for a decision), oldest arrival first: the gate
+    screen's rows, the lane and pass of each loaded with it."""
+    statement = where_given(
+        select(GatePassage)
+        .options(joinedload(GatePassage.lane), joinedload(GatePassage.gate_pass))
+        .where(GatePassage.status.in_((PassageStatus.LANE_ASSIGNED, PassageStatus.REFERRED))),
+        (GatePassage.gate_id, gate_id),
+    )
+    return list(session.scalars(statement.order_by(GatePassage.arrived_at, GatePassage.id).limit(limit)))
 
 
 def find_open_passage(session: Session, pass_id: int) -> GatePassage | None:

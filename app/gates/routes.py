@@ -5,8 +5,9 @@ from app.auth.guards import current_actor, current_user, require_role
 from app.common.blueprint import Blueprint
 from app.common.pagination import PageQuery
 from app.config import current_settings
+from app.exports import gate_passing
 from app.exports import release as export_release
-from app.gates import approval, arrival, decision, figures, lanes, passage, passes, vehicles, weighing
+from app.gates import approval, arrival, figures, lanes, passage, passes, vehicles, weighing
 from app.gates.schemas import (
     ArrivalCreate,
     DecisionCreate,
@@ -265,9 +266,7 @@ class PassageDecision(MethodView):
     def post(self, payload, passage_id):
         """Clear, turn back or send to inspection a referred vehicle, with a reason code."""
         with db.transaction() as session:
-            decided = decision.decide(session, passage_id, decider=current_user(), actor=current_actor(), **payload)
-            export_release.leave_zone_when_passed(session, decided.gate_pass, reporter=current_user())
-            return decided
+            return gate_passing.decide(session, passage_id, decider=current_user(), actor=current_actor(), **payload)
 
 
 @blp.route("/gate/figures")
