@@ -19,6 +19,9 @@ MENU: tuple[Entry, ...] = (
     Entry(_l("Home"), "console.home.index", frozenset()),
     Entry(_l("Users"), "console.users.index", frozenset({Role.ADMIN})),
     Entry(_l("Audit trail"), "console.audit.index", frozenset({Role.ADMIN})),
+    Entry(
+        _l("Dashboards"), "console.dashboards.index", frozenset({Role.ADMIN, Role.CUSTOMS_OFFICER, Role.GATE_OPERATOR})
+    ),
 )
 
 

@@ -45,9 +45,9 @@ csrf = CSRFProtect()
 
 def _register_pages() -> None:
     """Every page module's blueprint, nested under /console (so the hooks below run for each of them)."""
-    from app.console import account, audit, home, users
+    from app.console import account, audit, dashboards, home, users, vendor
 
-    for page in (account.bp, home.bp, users.bp, audit.bp):
+    for page in (account.bp, home.bp, users.bp, audit.bp, dashboards.bp, vendor.bp):
         console.register_blueprint(page)
 
 
