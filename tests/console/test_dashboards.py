@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import func, select
+
+from app.auth import users
 from app.common import clock
-from app.declarations.models import DeclarationKind, DeclarationStatus
+from app.declarations.models import Declaration, DeclarationKind, DeclarationStatus
 from app.users.models import Role
 from tests.factories import make_declaration, make_user
 
@@ -104,3 +107,18 @@ def test_dashboard_pages_carry_no_inline_script_or_style(console_client, session
     for name in ("clearance", "gates", "notices", "trace"):
         page = client.get(f"/console/dashboards/{name}").data
         assert b"<script>" not in page and b"<style" not in page and b" style=" not in page, name
+
+
+def test_the_demo_gives_every_chart_something_to_draw_and_seeding_again_adds_no_history(app, console_client, session):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["seed-demo"])
+    history = session.scalar(select(func.count()).where(Declaration.cop_no.like("DEMO-H%")))
+    again = runner.invoke(args=["seed-demo"])
+    client = console_client(users.find_user_by_username(session, "admin"))
+
+    assert again.exit_code == 0, again.output
+    assert session.scalar(select(func.count()).where(Declaration.cop_no.like("DEMO-H%"))) == history > 0
+    for name in ("clearance", "gates", "notices", "trace"):
+        for chart, spec in client.get(f"/console/dashboards/{name}.json").get_json().items():
+            values = [value for series in spec["series"] for value in series.get("data", [series.get("value")])]
+            assert any(values), chart
