@@ -2,8 +2,8 @@
 
 A specification holds words already translated and numbers already in the unit shown, so the script
 (static/dashboards.js) holds no words and does no arithmetic:
-    {"kind": "series", "unit": "...", "categories": [...], "series": [{"name", "type": "line"|"bar", "data"}],
-     "goal": {"value", "label"} | None}
+    {"kind": "series", "unit": "...", "second_unit": "..." | None, "categories": [...],
+     "series": [{"name", "type": "line"|"bar", "data", "axis": 0|1}], "goal": {"value", "label"} | None}
     {"kind": "pie", "series": [{"name", "value"}]}
 Every figure comes from the owning domain's figures module; nothing here queries the database.
 """
@@ -143,20 +143,34 @@ def trace(session: Session, *, now: datetime) -> dict[str, Any]:
             [
                 (_("Lookups"), "bar", [figures["lookups"] for figures in days]),
                 (_("Flagged lookups"), "bar", [figures["flagged_lookups"] for figures in days]),
-                (_("Clone alarms"), "line", [figures["clone_alarms"] for figures in days]),
             ],
+            # Alarms are a handful where lookups are hundreds: their own axis, on the right.
+            second=(_("alarms"), (_("Clone alarms"), "line", [figures["clone_alarms"] for figures in days])),
         ),
     }
 
 
+Series = tuple[str, str, list[Any]]  # name, "line" or "bar", one value a category
+
+
 def _series(
-    unit: str, categories: list[str], series: list[tuple[str, str, list[Any]]], goal: dict[str, Any] | None = None
+    unit: str,
+    categories: list[str],
+    series: list[Series],
+    goal: dict[str, Any] | None = None,
+    second: tuple[str, Series] | None = None,
 ) -> dict[str, Any]:
+    """A chart over categories; `second` is (its unit, one series) drawn against an axis of its own."""
+    drawn = [{"name": name, "type": kind, "data": data, "axis": 0} for name, kind, data in series]
+    if second is not None:
+        name, kind, data = second[1]
+        drawn.append({"name": name, "type": kind, "data": data, "axis": 1})
     return {
         "kind": "series",
         "unit": unit,
+        "second_unit": second[0] if second else None,
         "categories": categories,
-        "series": [{"name": name, "type": kind, "data": data} for name, kind, data in series],
+        "series": drawn,
         "goal": goal,
     }
 

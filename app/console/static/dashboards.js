@@ -16,7 +16,9 @@
 
   function seriesOption(spec) {
     var series = spec.series.map(function (one) {
-      return { name: one.name, type: one.type, data: one.data, connectNulls: false, barMaxWidth: 36 };
+      return {
+        name: one.name, type: one.type, data: one.data, yAxisIndex: one.axis, connectNulls: false, barMaxWidth: 36
+      };
     });
     if (spec.goal) {
       series[0].markLine = {
@@ -31,9 +33,12 @@
       animation: false,
       tooltip: { trigger: "axis" },
       legend: { top: 0 },
-      grid: { left: 56, right: 24, top: 40, bottom: 40 },
+      grid: { left: 56, right: spec.second_unit ? 56 : 24, top: 40, bottom: 40 },
       xAxis: { type: "category", data: spec.categories, axisLabel: { hideOverlap: true } },
-      yAxis: { type: "value", name: spec.unit, min: 0 },
+      yAxis: spec.second_unit
+        ? [{ type: "value", name: spec.unit, min: 0 },
+           { type: "value", name: spec.second_unit, min: 0, minInterval: 1, splitLine: { show: false } }]
+        : { type: "value", name: spec.unit, min: 0 },
       series: series
     };
   }
