@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import demo_exports, demo_gates
+from app import demo_exports, demo_gates, demo_history
 from app.audit.service import Actor
 from app.auth import users
 from app.common import clock
@@ -92,6 +92,7 @@ def seed(session: Session, *, settings: Settings, password: str, actor: Actor) -
     _products(session)
     _traced_declaration(session, warehouse=by_key["warehouse"], actor=actor)
     demo_exports.seed_export(session, warehouse=by_key["warehouse"], actor=actor)
+    demo_history.seed_history(session, settings=settings, warehouse=by_key["warehouse"], payload=_payload)
     return logins
 
 

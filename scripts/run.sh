@@ -5,6 +5,7 @@
 set -euo pipefail
 # Serving needs the runtime packages only (requirements.txt); tests and lint add requirements-dev.txt.
 VENV_NEEDS=runtime source "$(dirname "$0")/_venv.sh"
+source "$(dirname "$0")/_frontend.sh"
 
 mkdir -p instance
 chmod 700 instance

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
@@ -18,6 +20,28 @@ def percentile(ordered: Sequence[float], fraction: float) -> float | None:
     lower = int(position)
     upper = min(lower + 1, len(ordered) - 1)
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+# The park's calendar: a "day" on a dashboard is a day in Chongqing, not in UTC.
+PARK_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class ParkDay:
+    day: date
+    since: datetime  # the day's first moment, in UTC
+    until: datetime  # the next day's first moment, in UTC
+
+
+def park_days(count: int, *, now: datetime) -> list[ParkDay]:
+    """The last `count` Asia/Shanghai days up to and including the day of `now`, oldest first."""
+    today = now.astimezone(PARK_ZONE).date()
+    days = [today - timedelta(days=back) for back in range(count - 1, -1, -1)]
+    return [ParkDay(day, _start(day), _start(day + timedelta(days=1))) for day in days]
+
+
+def _start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=PARK_ZONE).astimezone(UTC)
 
 
 class FiguresQuery(Schema):

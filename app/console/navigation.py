@@ -24,6 +24,9 @@ MENU: tuple[Entry, ...] = (
     Entry(_l("Inspection queue"), "console.inspection_desk.index", frozenset({Role.CUSTOMS_OFFICER})),
     Entry(_l("Referred vehicles"), "console.referrals.index", frozenset({Role.CUSTOMS_OFFICER})),
     Entry(_l("Gate screen"), "console.gate.screen", frozenset({Role.GATE_OPERATOR})),
+    Entry(
+        _l("Dashboards"), "console.dashboards.index", frozenset({Role.ADMIN, Role.CUSTOMS_OFFICER, Role.GATE_OPERATOR})
+    ),
 )
 
 

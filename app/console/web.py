@@ -45,9 +45,21 @@ csrf = CSRFProtect()
 
 def _register_pages() -> None:
     """Every page module's blueprint, nested under /console (so the hooks below run for each of them)."""
-    from app.console import account, audit, enterprises, gate, home, inspection_desk, officer, referrals, users
+    from app.console import (
+        account,
+        audit,
+        dashboards,
+        enterprises,
+        gate,
+        home,
+        inspection_desk,
+        officer,
+        referrals,
+        users,
+        vendor,
+    )
 
-    pages = (account, home, users, enterprises, audit, officer, inspection_desk, referrals, gate)
+    pages = (account, home, users, enterprises, audit, officer, inspection_desk, referrals, gate, dashboards, vendor)
     for page in (module.bp for module in pages):
         console.register_blueprint(page)
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from app.common.figures import percentile
+from app.common.figures import ParkDay, percentile
 from app.declarations.models import Declaration, DeclarationEvent, DeclarationKind, DeclarationStatus
 
 
@@ -62,3 +62,8 @@ def _duration_figures(session: Session, pairs: Select[Any]) -> dict[str, Any]:
         "median_seconds": percentile(seconds, 0.5),
         "p90_seconds": percentile(seconds, 0.9),
     }
+
+
+def clearance_by_day(session: Session, *, days: list[ParkDay]) -> list[dict[str, Any]]:
+    """The clearance figures of each day's submissions: submission to release (median, p90) and inspection rate."""
+    return [{"day": day.day, **clearance_figures(session, since=day.since, until=day.until)} for day in days]

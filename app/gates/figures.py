@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.common.pagination import where_given
 from app.errors import InvalidInput
-from app.gates.models import Gate, GatePassage, Lane, PassageStatus
+from app.gates.models import Gate, GatePassage, Lane, LaneType, PassageStatus
 from app.i18n import _
 
 MAX_FIGURES_WINDOW = timedelta(days=31)
@@ -41,6 +41,8 @@ class _Tally:
     def figures(self, hours: float) -> dict[str, Any]:
         return {
             "vehicles": self.vehicles,
+            "decided": self.decided,
+            "auto_cleared": self.auto_cleared,
             "vehicles_per_hour": self.vehicles / hours,
             "median_decision_seconds": statistics.median(self.decision_seconds) if self.decision_seconds else None,
             "auto_cleared_share": self.auto_cleared / self.decided if self.decided else None,
@@ -48,6 +50,27 @@ class _Tally:
                 {"reason": reason, "count": count} for reason, count in self.reasons.most_common(TOP_REASONS)
             ],
         }
+
+
+def lane_type_figures(session: Session, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Per lane type, every gate together, over [since, until): vehicles per hour, share auto-cleared, top referral
+    reasons (types with no lane are left out)."""
+    hours = (until - since).total_seconds() / 3600
+    tallies: dict[LaneType, _Tally] = {}
+    rows = session.execute(
+        select(Lane.lane_type, GatePassage.status, GatePassage.arrived_at, GatePassage.decided_at, GatePassage.reasons)
+        .join(GatePassage, GatePassage.lane_id == Lane.id)
+        .where(GatePassage.arrived_at >= since, GatePassage.arrived_at < until)
+        .execution_options(yield_per=5000)
+    )
+    for lane_type, status, arrived_at, decided_at, reasons in rows:
+        tallies.setdefault(lane_type, _Tally()).add(status, arrived_at, decided_at, reasons)
+    present = set(session.scalars(select(Lane.lane_type).distinct()))
+    return [
+        {"lane_type": lane_type, **tallies.get(lane_type, _Tally()).figures(hours)}
+        for lane_type in LaneType
+        if lane_type in present
+    ]
 
 
 def gate_figures(session: Session, *, since: datetime, until: datetime, gate_id: int | None = None) -> dict[str, Any]:
