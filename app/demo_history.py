@@ -33,7 +33,7 @@ from app.notices.models import Notice
 from app.risk.models import RiskWarning, WarningSource
 from app.trace import alarms
 from app.trace.models import TraceCode, TraceCodeStatus
-from app.trace.resolver import clone_rules
+from app.trace.verdicts import clone_rules
 from app.users.models import User
 
 HISTORY_DAYS = 14  # ending yesterday; today has the demo's live data

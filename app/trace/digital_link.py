@@ -13,6 +13,7 @@ from biip.gs1_application_identifiers import _GS1_APPLICATION_IDENTIFIERS
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 
 from app.errors import DomainError
+from app.i18n import _, _l
 from app.trace import compression
 from app.trace.canonical_uris import PRIMARY_KEYS
 
@@ -23,7 +24,7 @@ NOT_ATTRIBUTES = set(PRIMARY_KEYS) | {"21", "235", "254", "7040", "8011", "8019"
 
 
 class BadDigitalLink(DomainError):
-    status, code, title = 400, "bad_digital_link", "Not a valid GS1 Digital Link URI"
+    status, code, title = 400, "bad_digital_link", _l("Not a valid GS1 Digital Link URI")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def parse(host: str, rest: str, attributes: tuple[tuple[str, str], ...] = ()) ->
         try:
             elements, _others = compression.decompress(segment)
         except compression.CompressionError:
-            raise BadDigitalLink(f"/01/{rest} is not a GS1 Digital Link URI.") from None
+            raise BadDigitalLink(_("%(uri)s is not a GS1 Digital Link URI.", uri="/01/" + rest)) from None
         return _parse(host, *uncompressed_rest((("01", gtin), *elements), attributes))
 
 
@@ -75,27 +76,28 @@ def _parse(host: str, rest: str, attributes: tuple[tuple[str, str], ...]) -> Tar
     path = "/01/" + rest.rstrip("/")
     for ai, _value in attributes:
         if ai not in _GS1_APPLICATION_IDENTIFIERS:
-            raise BadDigitalLink(f"?{ai}= is not a GS1 Application Identifier.")
+            raise BadDigitalLink(_("?%(ai)s= is not a GS1 Application Identifier.", ai=ai))
         if ai in NOT_ATTRIBUTES:
-            raise BadDigitalLink(f"({ai}) is an identifier, not a data attribute: it belongs in the path.")
+            raise BadDigitalLink(_("(%(ai)s) is an identifier, not a data attribute: it belongs in the path.", ai=ai))
     query = "&".join(f"{ai}={quote(value, safe='')}" for ai, value in attributes)
     try:
         uri = GS1DigitalLinkURI.parse(f"https://{host}{path}" + (f"?{query}" if query else ""))
     except (biip.BiipException, ValueError) as error:
-        raise BadDigitalLink(f"{path} is not a GS1 Digital Link URI: {error}") from None
+        raise BadDigitalLink(_("%(uri)s is not a GS1 Digital Link URI: %(error)s", uri=path, error=error)) from None
     gtin, *elements = uri.element_strings
     # biip reports a wrong check digit beside the element instead of raising.
     if gtin.gtin_error or gtin.gtin is None:
-        raise BadDigitalLink(f"{path}: {gtin.gtin_error or 'not a GTIN'}.")
+        error = str(gtin.gtin_error or _("not a GTIN")).rstrip(".")
+        raise BadDigitalLink(_("%(uri)s: %(error)s.", uri=path, error=error))
     qualifiers: dict[str, str] = {}
     data: list[tuple[str, str]] = []
     for element in elements:
         ai = element.ai.ai
         if ai in QUALIFIERS:
             if qualifiers.setdefault(ai, element.value) != element.value:
-                raise BadDigitalLink(f"{path}: the URI names two different ({ai}) values.")
+                raise BadDigitalLink(_("%(uri)s: the URI names two different (%(ai)s) values.", uri=path, ai=ai))
         elif ai in NOT_ATTRIBUTES:
-            raise BadDigitalLink(f"{path}: AI {ai} is not a qualifier of a GTIN.")
+            raise BadDigitalLink(_("%(uri)s: AI %(ai)s is not a qualifier of a GTIN.", uri=path, ai=ai))
         else:
             data.append((ai, element.value))
     serial = qualifiers.get("21")

@@ -23,6 +23,7 @@ from app.common.blueprint import Blueprint
 from app.common.fields import normalize_gtin
 from app.config import current_settings
 from app.errors import NotFound
+from app.i18n import _, _l
 from app.infra.ratelimit import public_lookup
 from app.trace import compression, digital_link, links, verdicts
 from app.trace.digital_link import BadDigitalLink, Target
@@ -44,7 +45,7 @@ CONTEXT_LINK = f'<{links.LINKSET_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#co
 
 
 class LinkTypeUnavailable(NotFound):
-    code, title = "link_type_unavailable", "No link of that type"
+    code, title = "link_type_unavailable", _l("No link of that type")
 
 
 def parse(rest: str, attributes: tuple[tuple[str, str], ...] = ()) -> Target:
@@ -75,7 +76,9 @@ def _follow(target: Target, link_type: str, *, passed_on: str, accept: str | Non
     levels = links.levels(base, current_settings().trace_host, target)
     candidates = links.links_of_type(levels, link_type)
     if not candidates:
-        raise LinkTypeUnavailable(f"This resolver has no gs1:{link_type} link for {target.path}.")
+        raise LinkTypeUnavailable(
+            _("This resolver has no gs1:%(link_type)s link for %(path)s.", link_type=link_type, path=target.path)
+        )
     chosen = candidates
     if len(candidates) > 1:  # most link types have one link: nothing of the request to weigh
         chosen = links.select(
@@ -93,7 +96,9 @@ def _follow(target: Target, link_type: str, *, passed_on: str, accept: str | Non
     # Our links lead to pages and APIs, never back to a Digital Link: a redirect to the request's own URI is a loop
     # a phone's browser follows until it gives up.
     if href.partition("?")[0] == base + request.path:
-        raise LinkTypeUnavailable(f"The gs1:{link_type} link of {target.path} is this URI itself.")
+        raise LinkTypeUnavailable(
+            _("The gs1:%(link_type)s link of %(path)s is this URI itself.", link_type=link_type, path=target.path)
+        )
     # The resolver passes the request's query on to the target, as GS1's resolver standard asks.
     if passed_on:
         href += ("&" if "?" in href else "?") + passed_on
@@ -103,7 +108,7 @@ def _follow(target: Target, link_type: str, *, passed_on: str, accept: str | Non
 def _linkset(target: Target) -> Response:
     name = linked_product(target.gtin, target.serial, target.lot)
     if name is None or (target.serial is not None and target.cpv is not None):
-        raise verdicts.UnknownTraceCode(f"Nothing is registered under {target.path}.")
+        raise verdicts.UnknownTraceCode(_("Nothing is registered under %(path)s.", path=target.path))
     description = name if target.serial is None else f"{name}, 溯源码 {target.serial}"
     levels = links.levels(verdicts.base(), current_settings().trace_host, target)
     response = current_app.json.response(links.linkset(levels, name, description))
@@ -234,7 +239,9 @@ class CompressedDigitalLink(MethodView):
             elements, others = compression.decompress(segment)
             rest, attributes = digital_link.uncompressed_rest(elements)
         except compression.CompressionError:
-            raise NotFound(f"/{segment} is neither a page nor a compressed GS1 Digital Link.") from None
+            raise NotFound(
+                _("/%(segment)s is neither a page nor a compressed GS1 Digital Link.", segment=segment)
+            ) from None
         target = parse(rest, attributes)
         query = "&".join(filter(None, (target.query, urlencode(others))))
         passed_on = "&".join(filter(None, (query, request.query_string.decode())))
@@ -252,7 +259,7 @@ class ProductPage(MethodView):
         try:
             gtin = normalize_gtin(gtin)
         except ValueError:
-            raise NotFound(f"{gtin} is not a GTIN.") from None
+            raise NotFound(_("%(gtin)s is not a GTIN.", gtin=gtin)) from None
         return verdicts.product_answer(gtin, verdicts.language())
 
 

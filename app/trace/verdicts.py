@@ -16,7 +16,7 @@ from app.common.fields import normalize_gtin
 from app.config import Settings, current_settings
 from app.errors import InvalidInput, NotFound
 from app.goods import service as goods
-from app.i18n import in_locale
+from app.i18n import _, _l, in_locale
 from app.trace import alarms, compression, documents, page
 from app.trace.digital_link import BadDigitalLink, Target, parse, uncompressed_rest
 from app.trace.lookup import CloneRules, Lookup, ScanClient, look_up, truncate_address
@@ -32,7 +32,7 @@ BOTS = re.compile(
 
 
 class UnknownTraceCode(NotFound):
-    code, title = "unknown_trace_code", "Unknown trace code"
+    code, title = "unknown_trace_code", _l("Unknown trace code")
 
 
 def base() -> str:
@@ -144,12 +144,15 @@ def barcode_of(raw: str | None) -> str | None:
         return normalize_gtin(raw)
     except ValueError as error:
         raise InvalidInput(
-            f"The barcode {raw!r} is not a valid GTIN: {error}", errors={"query": {"barcode": [str(error)]}}
+            _("The barcode %(barcode)s is not a valid GTIN: %(error)s", barcode=repr(raw), error=error),
+            errors={"query": {"barcode": [str(error)]}},
         ) from None
 
 
 def _unknown(serial: str) -> UnknownTraceCode:
-    return UnknownTraceCode(f"No trace code {serial} was issued in this park; the label may be forged.")
+    return UnknownTraceCode(
+        _("No trace code %(serial)s was issued in this park; the label may be forged.", serial=serial)
+    )
 
 
 def verify(code: str, *, barcode: str | None) -> Response:
@@ -157,7 +160,7 @@ def verify(code: str, *, barcode: str | None) -> Response:
     if "/01/" in code or code.lower().startswith(("https://", "http://")):
         target = _target(code)
         if target.serial is None:
-            raise BadDigitalLink("The code names a product, not a traced item (no /21/ serial).")
+            raise BadDigitalLink(_("The code names a product, not a traced item (no /21/ serial)."))
         serial, gtin, lot, cpv = target.serial, target.gtin, target.lot, target.cpv
     else:
         serial, gtin, lot, cpv = code.strip().upper(), None, None, None
@@ -191,7 +194,7 @@ def _target(uri: str) -> Target:
         elements, _others = compression.decompress(segment)
         return parse(host, *uncompressed_rest(elements))
     except compression.CompressionError:
-        raise BadDigitalLink(f"{uri} is not a GS1 Digital Link URI.") from None
+        raise BadDigitalLink(_("%(uri)s is not a GS1 Digital Link URI.", uri=uri)) from None
 
 
 def public_code(serial: str, *, as_page: bool = False) -> Response:
@@ -225,7 +228,7 @@ def product_answer(gtin: str, lang: str) -> Response:
     with db.transaction() as session:
         product = goods.find_product_by_gtin(session, gtin)
     if product is None:
-        raise NotFound(f"No product with GTIN {gtin} is registered in this park.")
+        raise NotFound(_("No product with GTIN %(gtin)s is registered in this park.", gtin=gtin))
     if wanted(HTML, JSON) == JSON:
         return current_app.json.response(documents.product_document(product, lang))
     with in_locale(lang):
