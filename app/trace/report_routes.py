@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from app import db
 from app.common.blueprint import Blueprint
+from app.common.fields import String
 from app.config import current_settings
 from app.i18n import _, in_locale
 from app.infra.ratelimit import per_client
@@ -29,19 +30,19 @@ blp.app_context_processor(page.park)
 
 
 class ReportForm(Schema):
-    code = fields.String(
+    code = String(
         required=True, validate=validate.Length(max=200), metadata={"description": "The Digital Link path after /01/"}
     )
-    token = fields.String(required=True, validate=validate.Length(max=200))
+    token = String(required=True, validate=validate.Length(max=200))
     problem = fields.Enum(reports.Problem, by_value=True, required=True)
-    text = fields.String(load_default="", validate=validate.Length(max=500))
-    phone = fields.String(load_default=None, validate=validate.Length(max=20))
-    barcode = fields.String(load_default=None, validate=validate.Length(max=14))
+    text = String(load_default="", validate=validate.Length(max=500))
+    phone = String(load_default=None, validate=validate.Length(max=20))
+    barcode = String(load_default=None, validate=validate.Length(max=14))
 
 
 class ReportRead(Schema):
-    reference = fields.String(required=True)
-    phone = fields.String(allow_none=True, metadata={"description": "The phone given, masked"})
+    reference = String(required=True)
+    phone = String(allow_none=True, metadata={"description": "The phone given, masked"})
 
 
 @blp.route("/trace-reports")
