@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from flask import Blueprint, render_template, request, send_file
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields
 
 from app import db
 from app.auth.guards import current_user
 from app.common.fields import Integer
-from app.config import current_settings
 from app.console.desk import label
 from app.console.forms import load_form
 from app.console.signin import console_login_required
 from app.inspections import photos, sites, tasks
+from app.inspections.photo_download import photo_response
 from app.inspections.rules import SHANGHAI
 from app.users.models import Role
 
@@ -60,12 +60,4 @@ def photo(task_id: int, photo_id: int) -> ResponseReturnValue:
     """An inspection photo, to whoever may see the task (the API's check)."""
     with db.transaction() as session:
         found = photos.get_photo_for(session, task_id, photo_id, viewer=current_user())
-    response = send_file(
-        photos.photo_path(current_settings().upload_dir, found),
-        mimetype=found.content_type,
-        etag=found.sha256,
-        conditional=True,
-    )
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return photo_response(found)

@@ -3,7 +3,7 @@ from functools import wraps
 from http import HTTPStatus
 from typing import Any
 
-from flask import request, send_file
+from flask import request
 from flask.views import MethodView
 
 from app import db
@@ -12,6 +12,7 @@ from app.common.blueprint import Blueprint
 from app.config import current_settings
 from app.idempotency.guards import idempotent
 from app.inspections import booking, inspecting, photos, sites, tasks
+from app.inspections.photo_download import photo_response
 from app.inspections.schemas import (
     AppointmentSet,
     PhotoRead,
@@ -261,13 +262,4 @@ class InspectionTaskPhotoById(MethodView):
         """Download an inspection photo."""
         with db.transaction() as session:
             photo = photos.get_photo_for(session, task_id, photo_id, viewer=current_user())
-        response = send_file(
-            photos.photo_path(current_settings().upload_dir, photo),
-            mimetype=photo.content_type,
-            etag=photo.sha256,
-            conditional=True,
-        )
-        # Photos sit behind sign-in: no shared cache may keep them; the browser must not sniff.
-        response.headers["Cache-Control"] = "private, max-age=3600"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
+        return photo_response(photo)
