@@ -25,6 +25,7 @@ PUBLIC = {
     "/healthz",
     "/readyz",
     "/static/<path:filename>",
+    "/trace-reports",  # a shopper's report of a suspected fake: anonymous, signed by the page's token
     "/trace/items/<string:serial>",
     "/trace/products/<string:gtin>",
 }
@@ -32,7 +33,13 @@ PUBLIC = {
 OWN_CREDENTIALS = {"/metrics"}
 # The console's pages ask for its cookie instead (below): open only its sign-in, sign-out, language and files.
 CONSOLE = "/console"
-CONSOLE_PUBLIC = {"/console/login", "/console/logout", "/console/language", "/console/static/<path:filename>"}
+CONSOLE_PUBLIC = {
+    "/console/login",
+    "/console/logout",
+    "/console/language",
+    "/console/static/<path:filename>",
+    "/console/static/vendor/<name>",  # the chart library's file
+}
 
 
 def _url(rule: Rule) -> str:

@@ -60,7 +60,7 @@ def parse(host: str, rest: str, attributes: tuple[tuple[str, str], ...] = ()) ->
         return _parse(host, rest, attributes)
     except BadDigitalLink:
         # A partly compressed URI keeps the GTIN and compresses the rest (/01/{gtin}/{compressed}).
-        gtin, _, segment = rest.rstrip("/").partition("/")
+        gtin, _slash, segment = rest.rstrip("/").partition("/")
         if not segment or "/" in segment or not compression.COMPRESSED.match(segment):
             raise
         try:

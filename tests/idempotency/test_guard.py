@@ -25,6 +25,7 @@ WITHOUT_KEY = {
     ("/api/v1/admin/users/{user_id}/api-keys", "post"),  # the answer holds the key
     ("/api/v1/notices/stream-ticket", "post"),  # a single-use credential
     ("/api/v1/trace/verify", "post"),  # public, anonymous
+    ("/trace-reports", "post"),  # public, anonymous: made exactly once by the page's token (app/trace/reports.py)
 }
 
 
