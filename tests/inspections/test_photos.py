@@ -7,13 +7,15 @@ from tests.inspections.helpers import JPEG, PNG, TASKS, upload
 def test_an_officer_uploads_a_jpeg_stored_by_a_random_name_under_the_upload_folder(
     client, auth_headers, in_progress, officer, settings
 ):
+    folder = settings.upload_dir / "inspections"
+    before = set(folder.iterdir()) if folder.exists() else set()  # other tests' photos stay on disk
     response = upload(client, auth_headers(officer), in_progress.id, JPEG, filename="../../etc/passwd.jpg")
 
     assert response.status_code == 201
     body = response.json
     assert (body["content_type"], body["size"]) == ("image/jpeg", len(JPEG))
     assert body["sha256"] == hashlib.sha256(JPEG).hexdigest()
-    [stored] = [path for path in (settings.upload_dir / "inspections").iterdir() if path.read_bytes() == JPEG]
+    [stored] = [path for path in set(folder.iterdir()) - before if path.read_bytes() == JPEG]
     assert "passwd" not in stored.name and stored.suffix == ".jpg"
 
 
