@@ -4,7 +4,7 @@ from flask.cli import AppGroup
 from app import db
 from app.config import current_settings
 from app.gates import overdue
-from app.risk import service
+from app.risk import service, sweeps
 
 risk_cli = AppGroup("risk", help="Risk-warning sweeps.")
 
@@ -22,5 +22,5 @@ def sweep() -> None:
         if batch < service.SWEEP_BATCH:
             break
     with db.transaction() as session:
-        abnormal = service.sweep_abnormal_inspections(session)
+        abnormal = sweeps.sweep_abnormal_inspections(session)
     click.echo(f"Warned of {unpassed} released lists not through a gate, {abnormal} repeatedly abnormal enterprises.")

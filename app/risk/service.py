@@ -6,7 +6,7 @@ the trace-code clone alarm all land in the same queue.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Exists, Select, and_, bindparam, exists, func, literal, select, text
@@ -23,7 +23,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.i18n import N_, _, _l
 from app.infra.statements import cached_statement
 from app.inspections import tasks as inspection_tasks
-from app.inspections.models import InspectionMethod, InspectionResult, InspectionTask, TaskSource
+from app.inspections.models import InspectionMethod, InspectionTask, TaskSource
 from app.notices import officers as on_duty
 from app.notices.models import NoticeKind
 from app.notices.text import Message
@@ -64,8 +64,6 @@ VIDEO_TITLES = {
 
 
 # An enterprise whose goods were found abnormal this often within the window is worth a look.
-ABNORMAL_INSPECTIONS = 3
-ABNORMAL_WINDOW = timedelta(days=90)
 SWEEP_BATCH = 500
 
 
@@ -391,35 +389,3 @@ def _assign(warning: RiskWarning, officer: User) -> None:
     warning.status = W.TAKEN
     warning.assignee_id = officer.id
     warning.taken_at = clock.utcnow()
-
-
-# Sweeps (flask risk sweep)
-
-
-def sweep_abnormal_inspections(session: Session) -> int:
-    """Warn about enterprises whose goods inspections found abnormal repeatedly within the window."""
-    since = clock.utcnow() - ABNORMAL_WINDOW
-    counts = session.execute(
-        select(Declaration.declaring_enterprise_id, func.count())
-        .join(InspectionTask, InspectionTask.declaration_id == Declaration.id)
-        .where(InspectionTask.result == InspectionResult.ABNORMAL, InspectionTask.result_at >= since)
-        .group_by(Declaration.declaring_enterprise_id)
-        .having(func.count() >= ABNORMAL_INSPECTIONS)
-    ).all()
-    raised = 0
-    for enterprise_id, count in counts:
-        subject = f"enterprise:{enterprise_id}:abnormal_inspections"
-        # A sweep runs often; an open warning already says it, so only a new one is raised.
-        if has_open_warning(session, subject):
-            continue
-        raise_warning(
-            session,
-            source=WarningSource.INSPECTION,
-            subject_key=subject,
-            severity=Severity.HIGH,
-            title=f"企业 {enterprise_id} 近 {ABNORMAL_WINDOW.days} 天查验异常 {count} 次",
-            details={"abnormal_inspections": count, "window_days": ABNORMAL_WINDOW.days},
-            enterprise_id=enterprise_id,
-        )
-        raised += 1
-    return raised
