@@ -17,7 +17,7 @@ from app.console.forms import load_form
 from app.console.signin import safe_next
 from app.errors import DomainError
 from app.exports import gate_passing
-from app.gates.models import DecisionAction, DecisionReason, LaneType, ReferralReason
+from app.gates.models import DecisionAction, DecisionReason, Direction, LaneState, LaneType, ReferralReason
 from app.gates.schemas import DecisionCreate
 from app.i18n import _, _l
 from app.inspections.models import InspectionMethod, TaskStatus
@@ -98,6 +98,14 @@ LABELS: Mapping[str, Mapping[str, object]] = {
         LaneType.GENERAL_TAXPAYER_PILOT: _l("General-taxpayer pilot"),
         LaneType.CONVENIENT: _l("Convenient"),
         LaneType.GENERAL: _l("General"),
+    },
+    "direction": {
+        Direction.IN: _l("Into the zone"),
+        Direction.OUT: _l("Out of the zone"),
+    },
+    "lane_state": {
+        LaneState.OPEN: _l("Open"),
+        LaneState.CLOSED: _l("Closed"),
     },
     # GatePassage.needs: what the gate still waits for.
     "need": {
