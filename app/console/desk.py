@@ -97,15 +97,15 @@ LABELS: Mapping[str, Mapping[str, object]] = {
         LaneType.ECOMMERCE: _l("E-commerce"),
         LaneType.GENERAL_TAXPAYER_PILOT: _l("General-taxpayer pilot"),
         LaneType.CONVENIENT: _l("Convenient"),
-        LaneType.GENERAL: _l("General"),
+        LaneType.GENERAL: _l("General lane"),  # not "General": that is a credit level's word in Chinese
     },
     "direction": {
         Direction.IN: _l("Into the zone"),
         Direction.OUT: _l("Out of the zone"),
     },
     "lane_state": {
-        LaneState.OPEN: _l("Open"),
-        LaneState.CLOSED: _l("Closed"),
+        LaneState.OPEN: _l("Open to traffic"),  # not "Open": that is a warning's state in Chinese
+        LaneState.CLOSED: _l("Closed to traffic"),
     },
     # GatePassage.needs: what the gate still waits for.
     "need": {

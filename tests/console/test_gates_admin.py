@@ -42,8 +42,8 @@ def test_the_gates_page_lists_each_gate_with_its_lanes(admin_client, session):
     section = page[page.index(f'data-gate="{gate.code}"') :]
     rows = re.findall(r'<tr data-lane="([^"]+)">(.*?)</tr>', section[: section.index("</section>")], re.S)
     assert [code for code, _row in rows] == ["I01", "O02"]
-    assert all(word in rows[0][1] for word in ("Container", "Into the zone", "Open"))
-    assert all(word in rows[1][1] for word in ("Convenient", "Out of the zone", "Closed"))
+    assert all(word in rows[0][1] for word in ("Container", "Into the zone", "Open to traffic"))
+    assert all(word in rows[1][1] for word in ("Convenient", "Out of the zone", "Closed to traffic"))
 
 
 def test_the_gates_page_on_past_the_first_page(admin_client, session):
@@ -115,7 +115,7 @@ def test_an_admin_closes_a_lane_and_reads_the_switch_with_its_reason(admin_clien
     assert lane.state is LaneState.CLOSED
     page = admin_client.get(answer.headers["Location"]).data.decode()
     [row] = re.findall(r"<tr data-event=.*?</tr>", page, re.S)
-    assert "State: Open → Closed" in row
+    assert "State: Open to traffic → Closed to traffic" in row
     assert "Barrier 2 under repair" in row
     entry = session.scalar(
         select(AuditEvent).where(AuditEvent.action == "gate.lane_switched", AuditEvent.target_id == str(lane.id))
