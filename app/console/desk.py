@@ -17,7 +17,7 @@ from app.console.forms import load_form
 from app.console.signin import safe_next
 from app.errors import DomainError
 from app.exports import gate_passing
-from app.gates.models import DecisionAction, DecisionReason, LaneType, ReferralReason
+from app.gates.models import DecisionAction, DecisionReason, Direction, LaneState, LaneType, ReferralReason
 from app.gates.schemas import DecisionCreate
 from app.i18n import _, _l
 from app.inspections.models import InspectionMethod, TaskStatus
@@ -97,7 +97,15 @@ LABELS: Mapping[str, Mapping[str, object]] = {
         LaneType.ECOMMERCE: _l("E-commerce"),
         LaneType.GENERAL_TAXPAYER_PILOT: _l("General-taxpayer pilot"),
         LaneType.CONVENIENT: _l("Convenient"),
-        LaneType.GENERAL: _l("General"),
+        LaneType.GENERAL: _l("General lane"),  # not "General": that is a credit level's word in Chinese
+    },
+    "direction": {
+        Direction.IN: _l("Into the zone"),
+        Direction.OUT: _l("Out of the zone"),
+    },
+    "lane_state": {
+        LaneState.OPEN: _l("Open to traffic"),  # not "Open": that is a warning's state in Chinese
+        LaneState.CLOSED: _l("Closed to traffic"),
     },
     # GatePassage.needs: what the gate still waits for.
     "need": {

@@ -20,6 +20,8 @@ MENU: tuple[Entry, ...] = (
     Entry(_l("Users"), "console.users.index", frozenset({Role.ADMIN})),
     Entry(_l("Enterprises"), "console.enterprises.index", frozenset({Role.ADMIN})),
     Entry(_l("Audit trail"), "console.audit.index", frozenset({Role.ADMIN})),
+    Entry(_l("Gates and lanes"), "console.gates_admin.index", frozenset({Role.ADMIN})),
+    Entry(_l("Unknown receipts"), "console.receipts.index", frozenset({Role.ADMIN})),
     Entry(_l("Risk warnings"), "console.officer.warnings", frozenset({Role.CUSTOMS_OFFICER})),
     Entry(_l("Inspection queue"), "console.inspection_desk.index", frozenset({Role.CUSTOMS_OFFICER})),
     Entry(_l("Referred vehicles"), "console.referrals.index", frozenset({Role.CUSTOMS_OFFICER})),

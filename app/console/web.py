@@ -51,15 +51,31 @@ def _register_pages() -> None:
         dashboards,
         enterprises,
         gate,
+        gates_admin,
         home,
         inspection_desk,
         officer,
+        receipts,
         referrals,
         users,
         vendor,
     )
 
-    pages = (account, home, users, enterprises, audit, officer, inspection_desk, referrals, gate, dashboards, vendor)
+    pages = (
+        account,
+        home,
+        users,
+        enterprises,
+        audit,
+        gates_admin,
+        receipts,
+        officer,
+        inspection_desk,
+        referrals,
+        gate,
+        dashboards,
+        vendor,
+    )
     for page in (module.bp for module in pages):
         console.register_blueprint(page)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.common import clock
@@ -19,6 +19,9 @@ class ReceiptOutcome(enum.StrEnum):
     UNKNOWN_DECLARATION = "unknown_declaration"
 
 
+BACKLOG_SQL = "outcome = 'unknown_declaration' AND resolved_at IS NULL"
+
+
 class ReceiptFormat(enum.StrEnum):
     JSON = "json"
     XML = "xml"
@@ -29,6 +32,9 @@ class Receipt(Base):
     __table_args__ = (
         # The admin's review queue: receipts that matched no declaration.
         Index("ix_customs_receipts_outcome_id", "outcome", "id"),
+        # Of those, the ones nobody has dealt with yet (the console's backlog and its count): only they, not every
+        # unknown receipt ever resolved (migration 0026).
+        Index("ix_customs_receipts_backlog", "id", sqlite_where=text(BACKLOG_SQL), postgresql_where=text(BACKLOG_SQL)),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

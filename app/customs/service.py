@@ -27,6 +27,7 @@ from app.i18n import _, _l
 from app.users.models import User
 
 S = DeclarationStatus
+RETRIED = "receipt.retried"
 
 # CEB622 returnStatus → the status it means. Codes not listed (and not negative) are kept on the
 # timeline without moving the declaration.
@@ -351,6 +352,8 @@ def retry_unknown(session: Session, receipt_id: int, *, actor: audit.Actor = aud
     )
     target = _declaration_named(found, incoming)
     if target is None:
+        # Still nobody's: the try is on the trail all the same (the console shows how often one was retried).
+        audit.record(session, action=RETRIED, actor=actor, target=stored, details={"outcome": stored.outcome.value})
         return stored
     declarations.lock_for_receipts(session, [target])
     before = target.status
@@ -359,9 +362,7 @@ def retry_unknown(session: Session, receipt_id: int, *, actor: audit.Actor = aud
     stored.declaration_id = target.id
     if session.scalar(select(Receipt.id).where(Receipt.fingerprint == fingerprint)) is not None:
         stored.outcome = ReceiptOutcome.DUPLICATE
-        audit.record(
-            session, action="receipt.retried", actor=actor, target=stored, details={"outcome": stored.outcome.value}
-        )
+        audit.record(session, action=RETRIED, actor=actor, target=stored, details={"outcome": stored.outcome.value})
         return stored
     stored.fingerprint = fingerprint
     taken = set(session.scalars(select(Declaration.invt_no).where(Declaration.invt_no == incoming.invt_no)))

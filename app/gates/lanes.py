@@ -1,5 +1,5 @@
-"""Gates and their lanes: registering a checkpoint, adding lanes, and switching a lane's type or state as traffic
-changes (every switch audited)."""
+"""Gates and their lanes: registering a checkpoint, adding lanes, and switching a lane's type, direction or state as
+traffic changes (every switch audited, with the reason given)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.audit.service import Actor
 from app.common.pagination import Page, paginate
 from app.errors import NotFound
 from app.gates.errors import GateCodeTaken, LaneCodeTaken
 from app.gates.models import Direction, Gate, Lane, LaneState, LaneType
 from app.i18n import _
+
+LANE_SWITCHED = "gate.lane_switched"
 
 
 def create_gate(session: Session, *, code: str, name: str, customs_code: str, actor: Actor) -> Gate:
@@ -74,8 +77,16 @@ def add_lane(
     return lane
 
 
-def switch_lane(session: Session, lane_id: int, *, actor: Actor, **changes: Any) -> Lane:
-    """Switch a lane's type or state when traffic changes; every switch is audited."""
+def get_lane(session: Session, lane_id: int) -> Lane:
+    """A lane with its gate, or NotFound."""
+    lane = session.scalar(select(Lane).where(Lane.id == lane_id).options(selectinload(Lane.gate)))
+    if lane is None:
+        raise NotFound(_("Lane %(lane_id)s does not exist.", lane_id=lane_id))
+    return lane
+
+
+def switch_lane(session: Session, lane_id: int, *, actor: Actor, reason: str | None = None, **changes: Any) -> Lane:
+    """Switch a lane's type, direction or state when traffic changes; every switch is audited with its reason."""
     lane = session.scalar(
         select(Lane).where(Lane.id == lane_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -85,10 +96,24 @@ def switch_lane(session: Session, lane_id: int, *, actor: Actor, **changes: Any)
     for name, value in changes.items():
         setattr(lane, name, value)
     session.flush()
-    changed = audit.changes(before, _lane_snapshot(lane))
+    changed: dict[str, Any] = audit.changes(before, _lane_snapshot(lane))
     if changed:
-        audit.record(session, action="gate.lane_switched", actor=actor, target=lane, details=changed)
+        if reason:
+            changed["reason"] = reason
+        audit.record(session, action=LANE_SWITCHED, actor=actor, target=lane, details=changed)
     return lane
+
+
+def list_switches(session: Session, lane_id: int, *, cursor: int | None = None, limit: int) -> Page[AuditEvent]:
+    """A lane's switches, newest first, as the audit trail holds them ({field: {from, to}} and the reason)."""
+    return audit.list_events(
+        session,
+        action=LANE_SWITCHED,
+        target_type=Lane.__tablename__,
+        target_id=str(lane_id),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def _lane_snapshot(lane: Lane) -> dict[str, Any]:

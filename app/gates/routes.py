@@ -99,7 +99,7 @@ class LaneById(MethodView):
     @blp.arguments(LaneSwitch)
     @blp.response(200, LaneRead)
     def patch(self, payload, lane_id):
-        """Switch a lane's type or open/close it; audited."""
+        """Switch a lane's type or direction, or open/close it; audited with the reason given."""
         with db.transaction() as session:
             return lanes.switch_lane(session, lane_id, actor=current_actor(), **payload)
 

@@ -99,12 +99,17 @@ class LaneCreate(Schema):
 
 class LaneSwitch(Schema):
     lane_type = fields.Enum(LaneType, by_value=True)
+    direction = fields.Enum(Direction, by_value=True)
     state = fields.Enum(LaneState, by_value=True)
+    reason = TrimmedString(
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "Why the lane is switched; kept in the switch's audit entry."},
+    )
 
     @validates_schema
     def require_a_change(self, data, **kwargs):
-        if not data:
-            raise ValidationError(_("Send lane_type, state or both."), field_name="_schema")
+        if not data.keys() & {"lane_type", "direction", "state"}:
+            raise ValidationError(_("Send lane_type, direction or state, or several of them."), field_name="_schema")
 
 
 class GateRead(Schema):

@@ -68,6 +68,30 @@ def test_a_lane_switch_must_change_something(client, auth_headers, gate, admin):
     assert response.status_code == 422
 
 
+def test_a_reason_alone_switches_nothing(client, auth_headers, gate, admin):
+    response = client.patch(
+        f"/api/v1/lanes/{gate.lanes[0].id}", json={"reason": "Just because"}, headers=auth_headers(admin)
+    )
+
+    assert response.status_code == 422
+
+
+def test_a_lane_turned_round_keeps_the_reason_in_its_audit_entry(client, auth_headers, gate, admin):
+    lane = gate.lanes[0]
+
+    switched = client.patch(
+        f"/api/v1/lanes/{lane.id}",
+        json={"direction": "out", "reason": "  Morning exports peak  "},
+        headers=auth_headers(admin),
+    )
+
+    assert (switched.status_code, switched.json["direction"]) == (200, "out")
+    [event] = client.get(
+        AUDIT, query_string={"action": "gate.lane_switched", "target_id": str(lane.id)}, headers=auth_headers(admin)
+    ).json["items"]
+    assert event["details"] == {"direction": {"from": "in", "to": "out"}, "reason": "Morning exports peak"}
+
+
 # Vehicles
 
 
