@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.common.figures import park_days
+from app.console.desk import LABELS
 from app.declarations.figures import clearance_by_day
 from app.gates.figures import gate_figures, lane_type_figures
-from app.gates.models import LaneType, ReferralReason
-from app.i18n import _, _l
+from app.i18n import _
 from app.notices.figures import delivery_by_day
 from app.trace.figures import lookups_by_day
 
@@ -27,27 +27,9 @@ DAYS = 14  # two weeks, day by day
 GATE_WINDOW = timedelta(days=7)  # vehicles per hour over the last week (the gate figures allow up to 31 days)
 # The park's promise: a declaration released within half an hour of its submission (DOMAIN.md).
 RELEASE_GOAL_MINUTES = 30
-LANE_TYPES = {
-    LaneType.OVERLENGTH: _l("Overlength"),
-    LaneType.CONTAINER: _l("Container"),
-    LaneType.ECOMMERCE: _l("E-commerce"),
-    LaneType.GENERAL_TAXPAYER_PILOT: _l("General-taxpayer pilot"),
-    LaneType.CONVENIENT: _l("Convenient"),
-    LaneType.GENERAL: _l("General"),
-}
-REASONS = {
-    ReferralReason.NO_VALID_PASS: _l("No valid pass"),
-    ReferralReason.PASS_NOT_APPROVED: _l("Pass not approved"),
-    ReferralReason.PASS_HELD: _l("Pass held"),
-    ReferralReason.PLATE_MISMATCH: _l("Plate mismatch"),
-    ReferralReason.CONTAINER_MISMATCH: _l("Container mismatch"),
-    ReferralReason.CONTAINER_NOT_READ: _l("Container not read"),
-    ReferralReason.WEIGHT_OUT_OF_TOLERANCE: _l("Weight out of tolerance"),
-    ReferralReason.ESEAL_MISMATCH: _l("E-seal mismatch"),
-    ReferralReason.ESEAL_NOT_READ: _l("E-seal not read"),
-    ReferralReason.WRONG_DIRECTION: _l("Wrong direction"),
-    ReferralReason.OPEN_RISK_WARNING: _l("Open risk warning"),
-}
+# The gate screen's words for lane types and referral reasons, so a chart and the desk say the same thing.
+LANE_TYPES = LABELS["lane_type"]
+REASONS = LABELS["referral"]
 
 
 def clearance(session: Session, *, now: datetime) -> dict[str, Any]:
