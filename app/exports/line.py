@@ -99,13 +99,16 @@ def decide_many(session: Session, *, line: User, scans: Sequence[dict[str, Any]]
     now = clock.utcnow()
     # Core on the session's connection: the ORM's execution layer costs each statement a tenth of a millisecond.
     connection = session.connection()
-    rows = {
-        row.waybill_no: row
-        for row in connection.execute(
-            _lookup(),
-            {"waybills": list({scan["waybill_no"] for scan in scans}), "warehouse_id": line.enterprise_id},
+    if len(scans) == 1:
+        # The line's usual request: `waybill_no = :waybill`, no list of one to expand into the SQL per execution.
+        found = connection.execute(
+            _lookup(many=False), {"waybill": scans[0]["waybill_no"], "warehouse_id": line.enterprise_id}
         )
-    }
+    else:
+        found = connection.execute(
+            _lookup(), {"waybills": list({scan["waybill_no"] for scan in scans}), "warehouse_id": line.enterprise_id}
+        )
+    rows = {row.waybill_no: row for row in found}
     decided = []
     # Where this batch has left each parcel (stage, divert reason), for a waybill scanned twice in it.
     moved: dict[int, tuple[S, DivertReason | None]] = {}
@@ -160,9 +163,9 @@ def _decide(scan: dict[str, Any], row: Any, stage: S | None, standing: DivertRea
 
 
 @cached_statement
-def _lookup() -> Select[Any]:
+def _lookup(*, many: bool = True) -> Select[Any]:
     """Each parcel of the line's warehouse by waybill, its list's status, and whether a live target names it (one
-    made after the parcel's recheck, if it had one)."""
+    made after the parcel's recheck, if it had one): the waybills in `waybills`, or (not `many`) `waybill`."""
     p, t = ExportParcel, ExportTarget
     since_recheck = or_(p.rechecked_at.is_(None), t.created_at > p.rechecked_at)
     targeted = or_(
@@ -183,7 +186,7 @@ def _lookup() -> Select[Any]:
         )
         .join(Declaration, Declaration.id == p.declaration_id)
         .where(
-            p.waybill_no.in_(bindparam("waybills", expanding=True)),
+            p.waybill_no.in_(bindparam("waybills", expanding=True)) if many else p.waybill_no == bindparam("waybill"),
             LIVE_PARCEL,
             Declaration.warehouse_enterprise_id == bindparam("warehouse_id"),
         )
@@ -201,12 +204,14 @@ def _insert_scans() -> Any:
 
 
 @cached_statement
-def _update_parcels() -> Any:
+def _update_parcels(*, many: bool = True) -> Any:
+    """The parcels in `parcel_ids`, or (not `many`) the one `moved_parcel_id`, moved to `to_stage`."""
     p = ExportParcel.__table__.c
+    which = p.id.in_(bindparam("parcel_ids", expanding=True)) if many else p.id == bindparam("moved_parcel_id")
     return (
         update(ExportParcel.__table__)
         # Only from the stages the line moves: a parcel bagged meanwhile keeps its bag.
-        .where(p.id.in_(bindparam("parcel_ids", expanding=True)), or_(p.stage == S.SCANNED_IN, p.stage == S.PASSED))
+        .where(which, or_(p.stage == S.SCANNED_IN, p.stage == S.PASSED))
         .values(
             stage=bindparam("to_stage"),
             divert_reason=bindparam("to_reason"),
@@ -224,7 +229,7 @@ def _insert_scan_moving_parcel() -> Any:
         insert(LineScan.__table__)
         .values({column: bindparam(f"scan_{column}") for column in _SCAN_COLUMNS})
         .returning(LineScan.id)
-        .add_cte(_update_parcels().cte("moved"))
+        .add_cte(_update_parcels(many=False).cte("moved"))
     )
 
 
@@ -249,7 +254,7 @@ def _log_and_move(connection: Connection, item: _Decided, now: datetime) -> int:
     if item.new_stage is None:
         return connection.scalar(_insert_scan(), _scan_row(item, now))
     row = {f"scan_{column}": value for column, value in _scan_row(item, now).items()}
-    move = {"parcel_ids": [item.row.id], "to_stage": item.new_stage, "to_reason": item.reason, "at": now}
+    move = {"moved_parcel_id": item.row.id, "to_stage": item.new_stage, "to_reason": item.reason, "at": now}
     return connection.scalar(_insert_scan_moving_parcel(), {**row, **move})
 
 
