@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import db, errors, i18n
 from app.api import Api, openapi_config, register_blueprints
+from app.auth import api_keys
 from app.config import INSTANCE_DIR, Settings
 from app.console import web as console
 from app.infra import logs, metrics, observe, ratelimit, session_events
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["sessionmaker"] = sessions
     app.extensions["notice_hub"] = hub
     app.teardown_appcontext(db.close_session)
+    api_keys.init_app(app)  # what valid API keys open, believed for a few seconds per process
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
     app.register_blueprint(metrics.blp)

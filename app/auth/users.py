@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.auth import passwords
+from app.auth import api_keys, passwords
 from app.auth import service as auth
 from app.auth.models import RevokeReason
 from app.common.pagination import Page, paginate, where_given
@@ -157,6 +157,9 @@ def update_user(session: Session, user_id: int, *, actor: Actor, **changes: Any)
     session.flush()
 
     changed = audit.changes(before, _snapshot(user))
+    if changed:
+        # A machine account's keys open what it is now, in this process at once (elsewhere within seconds).
+        api_keys.forget_account(user.id)
     if not user.may_sign_in and before["active"] and not before["locked"]:
         auth.revoke_user_sessions(session, user, reason=RevokeReason.ACCOUNT_DISABLED)
     if changed:

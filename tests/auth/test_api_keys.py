@@ -3,10 +3,12 @@
 import hashlib
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.audit.models import AuditEvent
+from app.auth import api_keys
 from app.auth.models import ApiKey
+from app.common import clock
 from app.users.models import Role
 from tests.factories import PASSWORD, make_declaration, make_user
 
@@ -23,6 +25,17 @@ def as_admin(admin, auth_headers):
 @pytest.fixture
 def machine(session):
     return make_user(session, role=Role.CUSTOMS_GATEWAY)
+
+
+@pytest.fixture
+def cache_clock(app, monkeypatch):
+    """The process's key cache with a clock moved by hand (and emptied before and after)."""
+    cache = app.extensions["api_key_cache"]
+    now = [1_000_000.0]
+    cache.clear()
+    monkeypatch.setattr(cache, "clock", lambda: now[0])
+    yield now
+    cache.clear()
 
 
 def issue(client, as_admin, user, name="gateway host 1"):
@@ -146,3 +159,45 @@ def test_the_openapi_document_offers_api_keys_where_machines_call(client):
     }
     assert {"apiKeyAuth": []} in document["paths"][RECEIPTS]["post"]["security"]
     assert document["paths"]["/api/v1/me"]["get"]["security"] == [{"bearerAuth": []}]
+
+
+def test_a_key_revoked_by_another_worker_stops_within_the_cache_seconds(
+    client, session, as_admin, machine, cache_clock
+):
+    headers = key_of(issue(client, as_admin, machine))
+    first = client.get(BONDED_LISTS, headers=headers)
+    # Another worker (or host) revokes it: this process hears nothing of it.
+    session.execute(update(ApiKey).where(ApiKey.user_id == machine.id).values(revoked_at=clock.utcnow()))
+    session.flush()
+
+    believed = client.get(BONDED_LISTS, headers=headers)
+    cache_clock[0] += api_keys.CACHE_SECONDS
+    refused = client.get(BONDED_LISTS, headers=headers)
+
+    assert (first.status_code, believed.status_code) == (200, 200)
+    assert (refused.status_code, refused.json["code"]) == (401, "api_key_invalid")
+
+
+def test_a_machine_account_disabled_by_an_admin_is_refused_at_once(client, as_admin, machine, cache_clock):
+    headers = key_of(issue(client, as_admin, machine))
+    first = client.get(BONDED_LISTS, headers=headers)
+
+    disabled = client.patch(f"{USERS}/{machine.id}", json={"active": False}, headers=as_admin)
+    refused = client.get(BONDED_LISTS, headers=headers)
+
+    assert (first.status_code, disabled.status_code) == (200, 200)
+    assert (refused.status_code, refused.json["code"]) == (401, "account_disabled")
+
+
+def test_a_cached_key_still_records_its_use_each_minute(client, session, as_admin, machine, cache_clock, monkeypatch):
+    created = issue(client, as_admin, machine)
+    client.get(BONDED_LISTS, headers=key_of(created))
+    first = session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == created.json["id"]))
+    later = clock.utcnow() + api_keys.LAST_USED_RESOLUTION
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+
+    client.get(BONDED_LISTS, headers=key_of(created))
+    session.expire_all()
+
+    assert first is not None
+    assert session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == created.json["id"])) == later
