@@ -173,7 +173,10 @@ def _resolver_headers(response: Response) -> Response:
     found = g.get("resolver_links")
     if found is not None:  # the only Link header a resolver answer gets: add it without looking for another
         response.headers.add("Link", found)
-    response.vary.update(("Accept", "Accept-Language"))
+    if "Vary" in response.headers:
+        response.vary.update(("Accept", "Accept-Language"))
+    else:  # as the update writes it, without parsing an absent header into a set and writing that back
+        response.headers["Vary"] = "Accept, Accept-Language"
     if "Cache-Control" not in response.headers:  # setdefault raises and catches a KeyError when it is absent
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -210,16 +210,18 @@ def public_code(serial: str, *, as_page: bool = False) -> Response:
 
 def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None, serial: str = "") -> Response:
     barcode = query_value("barcode")
-    with in_locale(lang):  # the page's words, and any problem text on it, in the page's language
-        body = render_template(
-            "trace/code.html",
-            lang=lang,
-            document=documents.verdict_document(lookup, lang) if lookup else None,
-            barcode=barcode or "",
-            error=error,
-            **page.page_facts(lookup, serial=serial, barcode=barcode if error is None else None, lang=lang),
-            **page.words(lang),
-        )
+    # No locale switch around it (Flask-Babel's force_locale parsed the locale again, 4% of a page): the page's words
+    # are page.words(lang), its chain titles and country names are looked up by `lang`, and a problem's text on it
+    # (`error`) was written before.
+    body = render_template(
+        "trace/code.html",
+        lang=lang,
+        document=documents.verdict_document(lookup, lang) if lookup else None,
+        barcode=barcode or "",
+        error=error,
+        **page.page_facts(lookup, serial=serial, barcode=barcode if error is None else None, lang=lang),
+        **page.words(lang),
+    )
     return Response(body, status=status, mimetype="text/html")
 
 
