@@ -114,6 +114,9 @@ class Lookup:
     scans: Scans
     # The row of the scan this lookup counts, for record_scans; None for machine views.
     scan: dict[str, Any] | None
+    # The chain is the process's cached list of the declaration's steps (no partner events): the same object for
+    # every lookup of that declaration until its timeline grows, so what is made of it may be cached with it.
+    shared_chain: bool = False
 
 
 _V4_NETWORK = (1 << 32) - (1 << 8)  # the first 24 of 32 bits
@@ -313,6 +316,7 @@ def look_up(
         chain=chain,
         scans=Scans(count=count, first_at=first_at),
         scan=scan,
+        shared_chain=chain is steps,
     )
 
 

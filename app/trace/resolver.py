@@ -12,7 +12,6 @@ import functools
 from contextlib import suppress
 from datetime import datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, g, redirect, request
 from flask.views import MethodView
@@ -25,7 +24,7 @@ from app.config import current_settings
 from app.errors import NotFound
 from app.i18n import _, _l
 from app.infra.ratelimit import public_lookup
-from app.trace import compression, digital_link, links, verdicts
+from app.trace import compression, digital_link, documents, links, verdicts
 from app.trace.digital_link import BadDigitalLink, Target
 from app.trace.lookup import linked_product
 
@@ -36,7 +35,6 @@ blp = Blueprint(
     template_folder="templates",
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 HTML, JSON, LINKSET = "text/html", "application/json", "application/linkset+json"
 PROBLEM_JSON = "application/problem+json"
 LINKSET_TYPES = {"linkset", "all"}
@@ -154,7 +152,7 @@ def _links_for(target: Target, *, same_as: str | None = None) -> None:
 @blp.app_template_filter("shanghai")
 def _shanghai(moment: datetime) -> str:
     """A time as people in the park read it."""
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return documents.local_time(moment)
 
 
 @blp.after_request
