@@ -136,7 +136,8 @@ def truncate_address(address: str | None) -> str | None:
     if address and (plain := _PLAIN_V4.fullmatch(address)) is not None:
         return f"{plain.group(1)}.0/24"
     try:
-        ip = ipaddress.ip_address(address or "")
+        # An address with a colon is no IPv4 one: ip_address would try IPv4 first and raise inside.
+        ip = ipaddress.IPv6Address(address) if address and ":" in address else ipaddress.ip_address(address or "")
     except ValueError:
         return None
     # Masking the parsed address's bits, not parsing "address/24" again as a network: 38,000 instructions instead

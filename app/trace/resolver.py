@@ -171,11 +171,13 @@ def _resolver_headers(response: Response) -> Response:
     found = g.get("resolver_links")
     if found is not None:  # the only Link header a resolver answer gets: add it without looking for another
         response.headers.add("Link", found)
-    if "Vary" in response.headers:
+    # The names present, in one pass: werkzeug's `in` raises and catches a BadRequestKeyError for an absent header.
+    present = {name.lower() for name, _value in response.headers.items()}
+    if "vary" in present:
         response.vary.update(("Accept", "Accept-Language"))
     else:  # as the update writes it, without parsing an absent header into a set and writing that back
         response.headers["Vary"] = "Accept, Accept-Language"
-    if "Cache-Control" not in response.headers:  # setdefault raises and catches a KeyError when it is absent
+    if "cache-control" not in present:
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -43,20 +43,24 @@ def base() -> str:
 def query_value(name: str) -> str | None:
     """A query parameter's first value, or None. MultiDict.get raises and catches a BadRequestKeyError for each
     absent one (11,000 instructions), and most resolver requests carry no query at all."""
-    if not request.query_string:
+    # Not each attribute through the proxy (app/config.py says why)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if not current.query_string:
         return None
-    args = request.args
+    args = current.args
     return args[name] if name in args else None  # noqa: SIM401 (get would raise and catch, as above)
 
 
 def language() -> str:
     """The language to answer in: `?lang=`, else Accept-Language, else Chinese."""
     # Scanner apps send neither; parsing both for nothing took a twentieth of a lookup.
-    if request.query_string:
+    # Not each attribute through the proxy (app/config.py says why)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if current.query_string:
         wanted = query_value("lang")
         if wanted in ("zh", "en"):
             return wanted
-    header = request.headers.get("Accept-Language")
+    header = current.environ.get("HTTP_ACCEPT_LANGUAGE")  # as request.headers reads it, without a KeyError
     return "zh" if header is None else _language(header)
 
 
@@ -80,14 +84,17 @@ def wanted(*offers: str) -> str | None:
 
 def _scan_client() -> ScanClient | None:
     """Who is looking, for counting; None for a bot, a HEAD or a preflight, which are not scans."""
-    if request.method != "GET" and request.method != "POST":
+    # Not each attribute through the proxy (app/config.py says why)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if current.method != "GET" and current.method != "POST":
         return None
-    client_class = _client_class(request.headers.get("User-Agent", ""))
+    # The headers as request.headers reads them from the environ, without raising a KeyError for an absent one.
+    client_class = _client_class(current.environ.get("HTTP_USER_AGENT", ""))
     if client_class is None:
         return None
     # A region is taken only from the park's own edge proxy, which sets it; clients could forge it.
-    region = request.headers.get("X-Client-Region") if current_settings().trusted_proxy_count else None
-    return ScanClient(network=truncate_address(request.remote_addr), client_class=client_class, region=(region or None))
+    region = current.environ.get("HTTP_X_CLIENT_REGION") if current_settings().trusted_proxy_count else None
+    return ScanClient(network=truncate_address(current.remote_addr), client_class=client_class, region=(region or None))
 
 
 # Phones of one model send one user agent: classify each once.
@@ -129,9 +136,11 @@ def _look_up(serial: str, *, gtin: str | None, barcode: str | None, lot: str | N
 
 
 def _recorder(rules: CloneRules) -> ScanRecorder:
-    recorder = current_app.extensions.get("trace_scan_recorder")
+    # Not through the proxy (app/config.py says why)
+    extensions = current_app._get_current_object().extensions  # type: ignore[attr-defined]
+    recorder = extensions.get("trace_scan_recorder")
     if recorder is None:
-        recorder = current_app.extensions.setdefault(
+        recorder = extensions.setdefault(
             "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"], rules=rules)
         )
     return recorder
