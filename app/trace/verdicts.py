@@ -79,7 +79,8 @@ def _best_type(header: str | None, offers: tuple[str, ...]) -> str | None:
 
 def wanted(*offers: str) -> str | None:
     """The media type among `offers` the request's Accept header prefers (None if it takes none of them)."""
-    return _best_type(request.headers.get("Accept"), offers)
+    # As request.headers reads it, without a KeyError when absent (and not through the proxy: app/config.py says why)
+    return _best_type(request._get_current_object().environ.get("HTTP_ACCEPT"), offers)  # type: ignore[attr-defined]
 
 
 def _scan_client() -> ScanClient | None:
@@ -176,7 +177,12 @@ def verify(code: str, *, barcode: str | None) -> Response:
     lookup = _look_up(serial, gtin=gtin, barcode=barcode, lot=lot, cpv=cpv)
     if lookup is None:
         raise _unknown(serial)
-    return current_app.json.response(documents.verdict_document(lookup, language(), as_json=True))
+    return _json(documents.verdict_document(lookup, language(), as_json=True))
+
+
+def _json(document: dict[str, object]) -> Response:
+    """The JSON answer of a document, from the app itself rather than through the proxy (app/config.py says why)."""
+    return current_app._get_current_object().json.response(document)  # type: ignore[attr-defined]
 
 
 def reported_code(uri: str) -> tuple[str | None, str | None, str | None]:
@@ -214,7 +220,7 @@ def public_code(serial: str, *, as_page: bool = False) -> Response:
     lookup = _look_up(serial.upper(), gtin=None, barcode=None, lot=query_value("lot"), cpv=query_value("cpv"))
     if lookup is None:
         raise _unknown(serial)
-    return current_app.json.response(documents.verdict_document(lookup, language(), as_json=True))
+    return _json(documents.verdict_document(lookup, language(), as_json=True))
 
 
 def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None, serial: str = "") -> Response:
@@ -267,4 +273,4 @@ def verdict(serial: str, *, gtin: str | None, lot: str | None, cpv: str | None, 
         return _page(lookup, lang=lang, status=200 if lookup else 404, serial=serial)
     if lookup is None:
         raise _unknown(serial)
-    return current_app.json.response(documents.verdict_document(lookup, lang, as_json=True))
+    return _json(documents.verdict_document(lookup, lang, as_json=True))
