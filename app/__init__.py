@@ -15,6 +15,7 @@ from app.config import INSTANCE_DIR, Settings
 from app.console import web as console
 from app.infra import logs, metrics, observe, ratelimit, session_events
 from app.infra.body_deadline import BodyDeadline
+from app.infra.flask_app import App
 from app.infra.json_provider import OrjsonProvider
 from app.notices.metrics import OutboxCollector
 from app.notices.stream import NoticeHub, new_notice_recipients
@@ -25,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         from app.cli import loading_for_offline_command
 
         settings = Settings.from_env(require_jwt_secret=not loading_for_offline_command())
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    app = App(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.json = OrjsonProvider(app)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,

@@ -253,4 +253,6 @@ class Settings:
 
 def current_settings() -> Settings:
     """The settings of the running app (routes and CLI; services receive them as arguments)."""
-    return current_app.extensions["settings"]
+    # The app itself, not an attribute through the proxy: a proxy's attribute is first looked for on the proxy,
+    # which raises an AttributeError inside (2,000 instructions) before it is looked for on the app.
+    return current_app._get_current_object().extensions["settings"]  # type: ignore[attr-defined]

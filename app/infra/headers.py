@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 
-from flask import Response
+from flask import Request, Response
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HTML_POLICY = (
@@ -39,13 +39,14 @@ EVERYWHERE = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY")
 API_HEADERS = (*EVERYWHERE, ("Content-Security-Policy", API_POLICY))
 
 
-def secure_page(response: Response, *, path: str, host_url: str) -> None:
+def secure_page(response: Response, *, path: str, request: Request) -> None:
     """The headers of an HTML page: framing and sniffing refused, and its policy (the console's, or one with a hash
-    per inline block)."""
+    per inline block). The request's host URL is read for a console page only (werkzeug builds it anew each time:
+    a twentieth of a trace page)."""
     headers = response.headers
     headers.extend(EVERYWHERE)
     if path.startswith(CONSOLE_PREFIX):
-        headers["Content-Security-Policy"] = CONSOLE_POLICY.format(static=f"{host_url}console/static/")
+        headers["Content-Security-Policy"] = CONSOLE_POLICY.format(static=f"{request.host_url}console/static/")
     else:
         headers["Content-Security-Policy"] = html_policy(response)
 

@@ -74,7 +74,7 @@ def finish(response: Response) -> Response:
     if request_id is None:  # a request that did not come through RequestStart (test_request_context)
         request_id = environ[ID_KEY] = _id_of(environ)
     if response.mimetype == "text/html":
-        security.secure_page(response, path=current.path, host_url=current.host_url)
+        security.secure_page(response, path=current.path, request=current)
     else:
         response.headers._list.extend(_API_HEADERS)
     response.headers._list.append((HEADER, request_id))

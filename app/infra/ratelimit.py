@@ -226,15 +226,17 @@ def public_lookup(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
-        limiter, client = _limiter(), request.remote_addr or ""
-        limiter.spend(_limit("TRACE_RATE_LIMIT"), "trace", client)
+        # The app and request themselves, not their attributes through the proxies (app/config.py says why).
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        limiter, client = app.extensions[EXTENSION], request._get_current_object().remote_addr or ""  # type: ignore[attr-defined]
+        limiter.spend(app.config["TRACE_RATE_LIMIT"], "trace", client)
         try:
             response = view(*args, **kwargs)
         except NotFound:
-            limiter.spend(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
+            limiter.spend(app.config["TRACE_UNKNOWN_RATE_LIMIT"], "trace-unknown", client)
             raise
         if getattr(response, "status_code", 200) == 404:  # the resolver's page for an unknown code
-            limiter.spend(_limit("TRACE_UNKNOWN_RATE_LIMIT"), "trace-unknown", client)
+            limiter.spend(app.config["TRACE_UNKNOWN_RATE_LIMIT"], "trace-unknown", client)
         return response
 
     return limited

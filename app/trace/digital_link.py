@@ -5,6 +5,7 @@ variant, /10/ lot, /21/ serial or /235/ third-party serial, in GS1's order), the
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -54,8 +55,16 @@ class Target:
         return "&".join(f"{ai}={quote(value, safe='')}" for ai, value in self.attributes)
 
 
+# A label's URI as the park prints it: the serial last, in letters and digits. AI 21 takes 1 to 20 characters of
+# GS1's 82, of which these are all, so such a serial is valid wherever the path before it is.
+_PLAIN_SERIAL_LAST = re.compile(r"(.*[^/])/21/([0-9A-Za-z]{1,20})/*")
+
+
 def parse(host: str, rest: str, attributes: tuple[tuple[str, str], ...] = ()) -> Target:
     """The target of `/01/{rest}` with the numeric query pairs `attributes`; a bad one is a 400."""
+    plain = _PLAIN_SERIAL_LAST.fullmatch(rest)
+    if plain is not None and (target := _with_serial(host, *plain.groups(), attributes)) is not None:
+        return target
     try:
         return _parse(host, rest, attributes)
     except BadDigitalLink:
@@ -70,7 +79,24 @@ def parse(host: str, rest: str, attributes: tuple[tuple[str, str], ...] = ()) ->
         return _parse(host, *uncompressed_rest((("01", gtin), *elements), attributes))
 
 
-# A request parses its path more than once, and a code is looked up again and again.
+def _with_serial(host: str, rest: str, serial: str, attributes: tuple[tuple[str, str], ...]) -> Target | None:
+    """`/01/{rest}/21/{serial}` for a plain serial (above): the target of `/01/{rest}`, which every code printed
+    under that product and lot shares (parsed once, cached), with the serial; None where the whole URI must be
+    parsed (the path before names a serial already, or a /235/ after which /21/ cannot come, or is not valid: its
+    error then names the whole URI). Most lookups are of codes this process has not seen: biip parsed each one's
+    whole URI again, the GTIN's check digit and prefix included (a tenth of a Digital Link page)."""
+    if "//" in rest:
+        return None
+    try:
+        shared = _parse(host, rest, attributes)
+    except BadDigitalLink:
+        return None
+    if shared.serial is not None or shared.tpx is not None:
+        return None
+    return Target(gtin=shared.gtin, cpv=shared.cpv, lot=shared.lot, serial=serial.upper(), attributes=shared.attributes)
+
+
+# A request parses its path more than once, and a product's and lot's URIs are the same for all their codes.
 @functools.lru_cache(maxsize=4096)
 def _parse(host: str, rest: str, attributes: tuple[tuple[str, str], ...]) -> Target:
     path = "/01/" + rest.rstrip("/")

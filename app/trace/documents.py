@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel.speaklater import LazyString
 
 from app.goods.models import Product
 from app.i18n import in_locale
 from app.trace.lookup import Lookup, ProductFacts
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def product_document(product: Product | ProductFacts | None, lang: str) -> dict[str, Any] | None:
@@ -28,8 +31,8 @@ def product_document(product: Product | ProductFacts | None, lang: str) -> dict[
 
 
 def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dict[str, Any]:
-    """The consumer's view of a code: no buyer, no officer, no personal data of any kind. Step titles are in the
-    current locale: call it under `in_locale(lang)`.
+    """The consumer's view of a code: no buyer, no officer, no personal data of any kind. Step titles are in
+    `lang`.
 
     `as_json` writes times as ISO 8601 text, as the API's schemas do (the page formats datetimes itself).
     """
@@ -48,7 +51,7 @@ def verdict_document(lookup: Lookup, lang: str, *, as_json: bool = False) -> dic
         "trader": declaration.trader,
         "warehouse": declaration.warehouse,
         "declaration": {"number": declaration.number, "status": declaration.status.value},
-        "chain": _chain(lookup, lang, when),
+        "chain": _chain(lookup, lang, as_json, when),
         "scans": {"count": lookup.scans.count, "first_at": when(lookup.scans.first_at)},
     }
 
@@ -67,8 +70,32 @@ def _title(title: LazyString, lang: str) -> str:
     return text
 
 
-def _chain(lookup: Lookup, lang: str, when: Callable[[datetime | None], Any]) -> list[dict[str, Any]]:
-    return [
+# Chains as documents show them, per cached step list (lookup.py keeps one per declaration and timeline state),
+# language and form: a JSON lookup wrote each step's time as ISO 8601 text again (11,000 instructions a time, five
+# steps a lookup) and built the same dicts. The entry holds its step list, so its id is not reused while it is
+# here; the documents share the list, which nothing changes (it is encoded or rendered). Bounded, emptied when full.
+_CHAINS: dict[tuple[int, str, bool], tuple[list[Any], list[dict[str, Any]]]] = {}
+CHAINS_CACHE_SIZE = 10_000
+
+
+def _chain(lookup: Lookup, lang: str, as_json: bool, when: Callable[[datetime | None], Any]) -> list[dict[str, Any]]:
+    if not lookup.shared_chain:
+        return _chain_document(lookup.chain, lang, as_json, when)
+    key = (id(lookup.chain), lang, as_json)
+    found = _CHAINS.get(key)
+    if found is not None and found[0] is lookup.chain:
+        return found[1]
+    if len(_CHAINS) >= CHAINS_CACHE_SIZE:
+        _CHAINS.clear()
+    document = _chain_document(lookup.chain, lang, as_json, when)
+    _CHAINS[key] = (lookup.chain, document)
+    return document
+
+
+def _chain_document(
+    chain: list[Any], lang: str, as_json: bool, when: Callable[[datetime | None], Any]
+) -> list[dict[str, Any]]:
+    steps = [
         {
             "step": step.step,
             "biz_step": step.biz_step,
@@ -76,5 +103,14 @@ def _chain(lookup: Lookup, lang: str, when: Callable[[datetime | None], Any]) ->
             "at": when(step.at),
             "title": _title(step.title, lang),
         }
-        for step in lookup.chain
+        for step in chain
     ]
+    if not as_json:  # the page's form: each step's time as its <time> element shows it, written once with the chain
+        for document, step in zip(steps, chain, strict=True):
+            document["datetime"], document["local"] = step.at.isoformat(), local_time(step.at)
+    return steps
+
+
+def local_time(moment: datetime) -> str:
+    """A time as people in the park read it."""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")

@@ -12,9 +12,8 @@ import functools
 from contextlib import suppress
 from datetime import datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, g, redirect, request
+from flask import Request, Response, current_app, g, redirect, request
 from flask.views import MethodView
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
@@ -25,7 +24,7 @@ from app.config import current_settings
 from app.errors import NotFound
 from app.i18n import _, _l
 from app.infra.ratelimit import public_lookup
-from app.trace import compression, digital_link, links, verdicts
+from app.trace import compression, digital_link, documents, links, verdicts
 from app.trace.digital_link import BadDigitalLink, Target
 from app.trace.lookup import linked_product
 
@@ -36,7 +35,6 @@ blp = Blueprint(
     template_folder="templates",
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 HTML, JSON, LINKSET = "text/html", "application/json", "application/linkset+json"
 PROBLEM_JSON = "application/problem+json"
 LINKSET_TYPES = {"linkset", "all"}
@@ -53,11 +51,11 @@ def parse(rest: str, attributes: tuple[tuple[str, str], ...] = ()) -> Target:
     return digital_link.parse(current_settings().trace_host, rest, attributes)
 
 
-def _attributes() -> tuple[tuple[str, str], ...]:
+def _attributes(current: Request) -> tuple[tuple[str, str], ...]:
     """The query's GS1 data attributes (its numeric keys), for checking."""
-    if not request.query_string:
+    if not current.query_string:
         return ()
-    return tuple((key, value) for key, value in request.args.items(multi=True) if key[:1].isdigit())
+    return tuple((key, value) for key, value in current.args.items(multi=True) if key[:1].isdigit())
 
 
 def _link_type() -> str | None:
@@ -111,7 +109,7 @@ def _linkset(target: Target) -> Response:
         raise verdicts.UnknownTraceCode(_("Nothing is registered under %(path)s.", path=target.path))
     description = name if target.serial is None else f"{name}, 溯源码 {target.serial}"
     levels = links.levels(verdicts.base(), current_settings().trace_host, target)
-    response = current_app.json.response(links.linkset(levels, name, description))
+    response = current_app._get_current_object().json.response(links.linkset(levels, name, description))  # type: ignore[attr-defined]
     response.mimetype = LINKSET
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
@@ -120,7 +118,8 @@ def _linkset(target: Target) -> Response:
 def resolve(target: Target, *, passed_on: str) -> Response:
     """Answer a Digital Link request by link type and media type (see the module docstring)."""
     link_type = _link_type()
-    accept = request.headers.get("Accept")
+    # As request.headers reads it, without a KeyError when absent (and not through the proxy: app/config.py says why)
+    accept = request._get_current_object().environ.get("HTTP_ACCEPT")  # type: ignore[attr-defined]
     best, named = _negotiate(accept)
     if link_type in LINKSET_TYPES or (link_type is None and best == LINKSET):
         g.resolver_links += f", {CONTEXT_LINK}"
@@ -154,7 +153,7 @@ def _links_for(target: Target, *, same_as: str | None = None) -> None:
 @blp.app_template_filter("shanghai")
 def _shanghai(moment: datetime) -> str:
     """A time as people in the park read it."""
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return documents.local_time(moment)
 
 
 @blp.after_request
@@ -162,19 +161,25 @@ def _resolver_headers(response: Response) -> Response:
     # Any web page may ask the resolver (GS1 resolver standard: CORS), and read its Link header.
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = "Link, Location"
-    if request.method == "OPTIONS":
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if current.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Accept, Accept-Language"
         response.headers["Access-Control-Max-Age"] = "86400"
-        rest = (request.view_args or {}).get("rest")
+        rest = (current.view_args or {}).get("rest")
         if rest is not None:  # a preflight of a Digital Link names its linkset too (GS1's suite reads it there)
             with suppress(BadDigitalLink):
                 _links_for(parse(rest))
-    found = g.get("resolver_links")
+    found = g._get_current_object().get("resolver_links")  # type: ignore[attr-defined]
     if found is not None:  # the only Link header a resolver answer gets: add it without looking for another
         response.headers.add("Link", found)
-    response.vary.update(("Accept", "Accept-Language"))
-    if "Cache-Control" not in response.headers:  # setdefault raises and catches a KeyError when it is absent
+    # The names present, in one pass: werkzeug's `in` raises and catches a BadRequestKeyError for an absent header.
+    present = {name.lower() for name, _value in response.headers.items()}
+    if "vary" in present:
+        response.vary.update(("Accept", "Accept-Language"))
+    else:  # as the update writes it, without parsing an absent header into a set and writing that back
+        response.headers["Vary"] = "Accept, Accept-Language"
+    if "cache-control" not in present:
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -224,9 +229,10 @@ class DigitalLink(MethodView):
         that is not a valid Digital Link (a wrong GTIN check digit too), 404 for an unknown code (a browser gets a
         page saying so), 422 for a `barcode` that is not a valid GTIN.
         """
-        target = parse(rest, _attributes())
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        target = parse(rest, _attributes(current))
         _links_for(target)
-        return resolve(target, passed_on=request.query_string.decode())
+        return resolve(target, passed_on=current.query_string.decode())
 
 
 @blp.route("/<string:segment>")

@@ -43,20 +43,24 @@ def base() -> str:
 def query_value(name: str) -> str | None:
     """A query parameter's first value, or None. MultiDict.get raises and catches a BadRequestKeyError for each
     absent one (11,000 instructions), and most resolver requests carry no query at all."""
-    if not request.query_string:
+    # Not each attribute through the proxy (app/config.py says why)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if not current.query_string:
         return None
-    args = request.args
+    args = current.args
     return args[name] if name in args else None  # noqa: SIM401 (get would raise and catch, as above)
 
 
 def language() -> str:
     """The language to answer in: `?lang=`, else Accept-Language, else Chinese."""
     # Scanner apps send neither; parsing both for nothing took a twentieth of a lookup.
-    if request.query_string:
+    # Not each attribute through the proxy (app/config.py says why)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if current.query_string:
         wanted = query_value("lang")
         if wanted in ("zh", "en"):
             return wanted
-    header = request.headers.get("Accept-Language")
+    header = current.environ.get("HTTP_ACCEPT_LANGUAGE")  # as request.headers reads it, without a KeyError
     return "zh" if header is None else _language(header)
 
 
@@ -75,19 +79,23 @@ def _best_type(header: str | None, offers: tuple[str, ...]) -> str | None:
 
 def wanted(*offers: str) -> str | None:
     """The media type among `offers` the request's Accept header prefers (None if it takes none of them)."""
-    return _best_type(request.headers.get("Accept"), offers)
+    # As request.headers reads it, without a KeyError when absent (and not through the proxy: app/config.py says why)
+    return _best_type(request._get_current_object().environ.get("HTTP_ACCEPT"), offers)  # type: ignore[attr-defined]
 
 
 def _scan_client() -> ScanClient | None:
     """Who is looking, for counting; None for a bot, a HEAD or a preflight, which are not scans."""
-    if request.method != "GET" and request.method != "POST":
+    # Not each attribute through the proxy (app/config.py says why)
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if current.method != "GET" and current.method != "POST":
         return None
-    client_class = _client_class(request.headers.get("User-Agent", ""))
+    # The headers as request.headers reads them from the environ, without raising a KeyError for an absent one.
+    client_class = _client_class(current.environ.get("HTTP_USER_AGENT", ""))
     if client_class is None:
         return None
     # A region is taken only from the park's own edge proxy, which sets it; clients could forge it.
-    region = request.headers.get("X-Client-Region") if current_settings().trusted_proxy_count else None
-    return ScanClient(network=truncate_address(request.remote_addr), client_class=client_class, region=(region or None))
+    region = current.environ.get("HTTP_X_CLIENT_REGION") if current_settings().trusted_proxy_count else None
+    return ScanClient(network=truncate_address(current.remote_addr), client_class=client_class, region=(region or None))
 
 
 # Phones of one model send one user agent: classify each once.
@@ -129,9 +137,11 @@ def _look_up(serial: str, *, gtin: str | None, barcode: str | None, lot: str | N
 
 
 def _recorder(rules: CloneRules) -> ScanRecorder:
-    recorder = current_app.extensions.get("trace_scan_recorder")
+    # Not through the proxy (app/config.py says why)
+    extensions = current_app._get_current_object().extensions  # type: ignore[attr-defined]
+    recorder = extensions.get("trace_scan_recorder")
     if recorder is None:
-        recorder = current_app.extensions.setdefault(
+        recorder = extensions.setdefault(
             "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"], rules=rules)
         )
     return recorder
@@ -167,7 +177,12 @@ def verify(code: str, *, barcode: str | None) -> Response:
     lookup = _look_up(serial, gtin=gtin, barcode=barcode, lot=lot, cpv=cpv)
     if lookup is None:
         raise _unknown(serial)
-    return current_app.json.response(documents.verdict_document(lookup, language(), as_json=True))
+    return _json(documents.verdict_document(lookup, language(), as_json=True))
+
+
+def _json(document: dict[str, object]) -> Response:
+    """The JSON answer of a document, from the app itself rather than through the proxy (app/config.py says why)."""
+    return current_app._get_current_object().json.response(document)  # type: ignore[attr-defined]
 
 
 def reported_code(uri: str) -> tuple[str | None, str | None, str | None]:
@@ -205,21 +220,23 @@ def public_code(serial: str, *, as_page: bool = False) -> Response:
     lookup = _look_up(serial.upper(), gtin=None, barcode=None, lot=query_value("lot"), cpv=query_value("cpv"))
     if lookup is None:
         raise _unknown(serial)
-    return current_app.json.response(documents.verdict_document(lookup, language(), as_json=True))
+    return _json(documents.verdict_document(lookup, language(), as_json=True))
 
 
 def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = None, serial: str = "") -> Response:
     barcode = query_value("barcode")
-    with in_locale(lang):  # the page's words, and any problem text on it, in the page's language
-        body = render_template(
-            "trace/code.html",
-            lang=lang,
-            document=documents.verdict_document(lookup, lang) if lookup else None,
-            barcode=barcode or "",
-            error=error,
-            **page.page_facts(lookup, serial=serial, barcode=barcode if error is None else None, lang=lang),
-            **page.words(lang),
-        )
+    # No locale switch around it (Flask-Babel's force_locale parsed the locale again, 4% of a page): the page's words
+    # are page.words(lang), its chain titles and country names are looked up by `lang`, and a problem's text on it
+    # (`error`) was written before.
+    body = render_template(
+        "trace/code.html",
+        lang=lang,
+        document=documents.verdict_document(lookup, lang) if lookup else None,
+        barcode=barcode or "",
+        error=error,
+        **page.page_facts(lookup, serial=serial, barcode=barcode if error is None else None, lang=lang),
+        **page.words(lang),
+    )
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -256,4 +273,4 @@ def verdict(serial: str, *, gtin: str | None, lot: str | None, cpv: str | None, 
         return _page(lookup, lang=lang, status=200 if lookup else 404, serial=serial)
     if lookup is None:
         raise _unknown(serial)
-    return current_app.json.response(documents.verdict_document(lookup, lang, as_json=True))
+    return _json(documents.verdict_document(lookup, lang, as_json=True))
