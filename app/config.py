@@ -253,6 +253,5 @@ class Settings:
 
 def current_settings() -> Settings:
     """The settings of the running app (routes and CLI; services receive them as arguments)."""
-    # The app itself, not an attribute through the proxy: a proxy's attribute is first looked for on the proxy,
-    # which raises an AttributeError inside (2,000 instructions) before it is looked for on the app.
+    # The app itself, as app/infra/context.py's the_app() takes it (which this module, below infra, cannot import).
     return current_app._get_current_object().extensions["settings"]  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from flask import current_app, g, has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import DomainError
+from app.infra.context import the_app, the_g
 from app.infra.sqlite_writes import WriteTurns
 
 # Named constraints let Alembic drop and alter them, which SQLite's batch mode needs.
@@ -190,8 +191,7 @@ def _configure_sqlite(engine: Engine, turns: WriteTurns) -> None:
 
 
 def session_factory() -> sessionmaker[Session]:
-    # Not through the proxy: config.py says why
-    return current_app._get_current_object().extensions["sessionmaker"]  # type: ignore[attr-defined]
+    return the_app().extensions["sessionmaker"]
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -238,7 +238,7 @@ def statement_read() -> Iterator[Connection]:
 
 
 def close_session(_exc: BaseException | None = None) -> None:
-    db_session = g._get_current_object().pop("db_session", None)  # type: ignore[attr-defined]
+    db_session = the_g().pop("db_session", None)
     if db_session is not None:
         db_session.close()
 

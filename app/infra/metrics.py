@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 
 from app.errors import Unauthorized
 from app.i18n import _
+from app.infra.context import the_app
 
 # prometheus-client picked its value class from the environment when it was imported: this is what it chose.
 MULTIPROCESS = values.ValueClass is not values.MutexValue
@@ -161,7 +162,7 @@ def scrape() -> Response:
             _("Send the metrics token as a bearer token."),
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = the_app()
     registry = CollectorRegistry(auto_describe=False)
     if MULTIPROCESS:
         multiprocess.MultiProcessCollector(registry)

@@ -34,6 +34,7 @@ from werkzeug.datastructures import Headers
 
 from app.infra import headers as security
 from app.infra import metrics
+from app.infra.context import the_request
 
 HEADER = "X-Request-Id"
 ID_KEY = "smart_park.request_id"
@@ -68,7 +69,7 @@ class RequestStart:
 
 def finish(response: Response) -> Response:
     """Security headers, the request id and the latency, for every answer (see the module docstring)."""
-    current = request._get_current_object()  # type: ignore[attr-defined]
+    current = the_request()
     environ = current.environ
     request_id = environ.get(ID_KEY)
     if request_id is None:  # a request that did not come through RequestStart (test_request_context)

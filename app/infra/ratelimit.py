@@ -25,6 +25,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from app.config import Settings
 from app.errors import NotFound
+from app.infra.context import the_app, the_request
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +227,9 @@ def public_lookup(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
-        # The app and request themselves, not their attributes through the proxies (app/config.py says why).
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        limiter, client = app.extensions[EXTENSION], request._get_current_object().remote_addr or ""  # type: ignore[attr-defined]
+        # The app and request themselves, not their attributes through the proxies (app/infra/context.py says why).
+        app = the_app()
+        limiter, client = app.extensions[EXTENSION], the_request().remote_addr or ""
         limiter.spend(app.config["TRACE_RATE_LIMIT"], "trace", client)
         try:
             response = view(*args, **kwargs)

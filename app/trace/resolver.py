@@ -23,6 +23,7 @@ from app.common.fields import normalize_gtin
 from app.config import current_settings
 from app.errors import NotFound
 from app.i18n import _, _l
+from app.infra.context import the_app, the_g, the_request
 from app.infra.ratelimit import public_lookup
 from app.trace import compression, digital_link, documents, links, verdicts
 from app.trace.digital_link import BadDigitalLink, Target
@@ -109,7 +110,7 @@ def _linkset(target: Target) -> Response:
         raise verdicts.UnknownTraceCode(_("Nothing is registered under %(path)s.", path=target.path))
     description = name if target.serial is None else f"{name}, 溯源码 {target.serial}"
     levels = links.levels(verdicts.base(), current_settings().trace_host, target)
-    response = current_app._get_current_object().json.response(links.linkset(levels, name, description))  # type: ignore[attr-defined]
+    response = the_app().json.response(links.linkset(levels, name, description))
     response.mimetype = LINKSET
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
@@ -118,8 +119,8 @@ def _linkset(target: Target) -> Response:
 def resolve(target: Target, *, passed_on: str) -> Response:
     """Answer a Digital Link request by link type and media type (see the module docstring)."""
     link_type = _link_type()
-    # As request.headers reads it, without a KeyError when absent (and not through the proxy: app/config.py says why)
-    accept = request._get_current_object().environ.get("HTTP_ACCEPT")  # type: ignore[attr-defined]
+    # As request.headers reads it, without a KeyError when absent (the_request: app/infra/context.py)
+    accept = the_request().environ.get("HTTP_ACCEPT")
     best, named = _negotiate(accept)
     if link_type in LINKSET_TYPES or (link_type is None and best == LINKSET):
         g.resolver_links += f", {CONTEXT_LINK}"
@@ -161,7 +162,7 @@ def _resolver_headers(response: Response) -> Response:
     # Any web page may ask the resolver (GS1 resolver standard: CORS), and read its Link header.
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = "Link, Location"
-    current = request._get_current_object()  # type: ignore[attr-defined]
+    current = the_request()
     if current.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Accept, Accept-Language"
@@ -170,7 +171,7 @@ def _resolver_headers(response: Response) -> Response:
         if rest is not None:  # a preflight of a Digital Link names its linkset too (GS1's suite reads it there)
             with suppress(BadDigitalLink):
                 _links_for(parse(rest))
-    found = g._get_current_object().get("resolver_links")  # type: ignore[attr-defined]
+    found = the_g().get("resolver_links")
     if found is not None:  # the only Link header a resolver answer gets: add it without looking for another
         response.headers.add("Link", found)
     # The names present, in one pass: werkzeug's `in` raises and catches a BadRequestKeyError for an absent header.
@@ -229,7 +230,7 @@ class DigitalLink(MethodView):
         that is not a valid Digital Link (a wrong GTIN check digit too), 404 for an unknown code (a browser gets a
         page saying so), 422 for a `barcode` that is not a valid GTIN.
         """
-        current = request._get_current_object()  # type: ignore[attr-defined]
+        current = the_request()
         target = parse(rest, _attributes(current))
         _links_for(target)
         return resolve(target, passed_on=current.query_string.decode())

@@ -7,7 +7,7 @@ import functools
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template
 from werkzeug.datastructures import LanguageAccept, MIMEAccept
 from werkzeug.http import parse_accept_header
 
@@ -17,6 +17,7 @@ from app.config import Settings, current_settings
 from app.errors import InvalidInput, NotFound
 from app.goods import service as goods
 from app.i18n import _, _l, in_locale
+from app.infra.context import the_app, the_request
 from app.trace import alarms, compression, documents, page
 from app.trace.digital_link import BadDigitalLink, Target, parse, uncompressed_rest
 from app.trace.lookup import CloneRules, Lookup, ScanClient, look_up, truncate_address
@@ -43,8 +44,7 @@ def base() -> str:
 def query_value(name: str) -> str | None:
     """A query parameter's first value, or None. MultiDict.get raises and catches a BadRequestKeyError for each
     absent one (11,000 instructions), and most resolver requests carry no query at all."""
-    # Not each attribute through the proxy (app/config.py says why)
-    current = request._get_current_object()  # type: ignore[attr-defined]
+    current = the_request()
     if not current.query_string:
         return None
     args = current.args
@@ -54,8 +54,7 @@ def query_value(name: str) -> str | None:
 def language() -> str:
     """The language to answer in: `?lang=`, else Accept-Language, else Chinese."""
     # Scanner apps send neither; parsing both for nothing took a twentieth of a lookup.
-    # Not each attribute through the proxy (app/config.py says why)
-    current = request._get_current_object()  # type: ignore[attr-defined]
+    current = the_request()
     if current.query_string:
         wanted = query_value("lang")
         if wanted in ("zh", "en"):
@@ -79,14 +78,13 @@ def _best_type(header: str | None, offers: tuple[str, ...]) -> str | None:
 
 def wanted(*offers: str) -> str | None:
     """The media type among `offers` the request's Accept header prefers (None if it takes none of them)."""
-    # As request.headers reads it, without a KeyError when absent (and not through the proxy: app/config.py says why)
-    return _best_type(request._get_current_object().environ.get("HTTP_ACCEPT"), offers)  # type: ignore[attr-defined]
+    # As request.headers reads it, without a KeyError when absent (the_request: app/infra/context.py)
+    return _best_type(the_request().environ.get("HTTP_ACCEPT"), offers)
 
 
 def _scan_client() -> ScanClient | None:
     """Who is looking, for counting; None for a bot, a HEAD or a preflight, which are not scans."""
-    # Not each attribute through the proxy (app/config.py says why)
-    current = request._get_current_object()  # type: ignore[attr-defined]
+    current = the_request()
     if current.method != "GET" and current.method != "POST":
         return None
     # The headers as request.headers reads them from the environ, without raising a KeyError for an absent one.
@@ -137,8 +135,7 @@ def _look_up(serial: str, *, gtin: str | None, barcode: str | None, lot: str | N
 
 
 def _recorder(rules: CloneRules) -> ScanRecorder:
-    # Not through the proxy (app/config.py says why)
-    extensions = current_app._get_current_object().extensions  # type: ignore[attr-defined]
+    extensions = the_app().extensions
     recorder = extensions.get("trace_scan_recorder")
     if recorder is None:
         recorder = extensions.setdefault(
@@ -181,8 +178,8 @@ def verify(code: str, *, barcode: str | None) -> Response:
 
 
 def _json(document: dict[str, object]) -> Response:
-    """The JSON answer of a document, from the app itself rather than through the proxy (app/config.py says why)."""
-    return current_app._get_current_object().json.response(document)  # type: ignore[attr-defined]
+    """The JSON answer of a document (the_app: app/infra/context.py)."""
+    return the_app().json.response(document)
 
 
 def reported_code(uri: str) -> tuple[str | None, str | None, str | None]:
