@@ -17,6 +17,7 @@ from app.infra.body_deadline import BodyDeadline
 from app.infra.json_provider import OrjsonProvider
 from app.notices.metrics import OutboxCollector
 from app.notices.stream import NoticeHub, new_notice_recipients
+from app.rules import cache as rules_cache
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["sessionmaker"] = sessions
     app.extensions["notice_hub"] = hub
     app.teardown_appcontext(db.close_session)
+    rules_cache.init_app(app, settings)
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
     app.register_blueprint(metrics.blp)
