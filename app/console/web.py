@@ -55,11 +55,15 @@ def _register_pages() -> None:
         inspection_desk,
         officer,
         referrals,
+        rules,
         users,
         vendor,
     )
 
-    pages = (account, home, users, enterprises, audit, officer, inspection_desk, referrals, gate, dashboards, vendor)
+    pages = (
+        *(account, home, users, enterprises, rules, audit),
+        *(officer, inspection_desk, referrals, gate, dashboards, vendor),
+    )
     for page in (module.bp for module in pages):
         console.register_blueprint(page)
 
