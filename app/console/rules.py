@@ -21,7 +21,8 @@ from app.rules.schemas import RuleUpdate
 from app.users.models import Role
 
 bp = Blueprint("rules", __name__, url_prefix="/admin/rules")
-UNIT_LABELS = {"percent": _l("%"), "hours": _l("hours"), "count": _l("lookups or places")}
+# Counts need no unit beside them; the label says what is counted.
+UNIT_LABELS = {"percent": "%", "hours": _l("hours"), "count": ""}
 
 
 @bp.get("")
