@@ -64,12 +64,14 @@ def set_rule(session: Session, key: str, *, value: Decimal, actor: Actor, settin
     row = session.get(RuleSetting, key)
     before = _in_force(rule, row, settings)
     text = as_text(value)
+    # Setting the default's own value still pins it (a later change of the environment no longer moves it): audited.
+    pinned = row is None
     if row is None:
         row = RuleSetting(key=key, value=text)
         session.add(row)
     row.value, row.updated_by, row.updated_at = text, actor.user, clock.utcnow()
     session.flush()
-    if before != text:
+    if pinned or before != text:
         audit.record(
             session,
             action="admin.rule_changed",

@@ -71,6 +71,14 @@ def test_a_change_is_audited_from_the_old_value_to_the_new(client, session, admi
     ]
 
 
+def test_setting_a_rule_to_its_default_pins_it_and_is_audited(client, session, admin_headers):
+    answer = put_rule(client, admin_headers, "trace_region_limit", 3)
+
+    assert (answer.json["value"], answer.json["overridden"]) == ("3", True)
+    action = session.scalar(select(AuditEvent.action).where(AuditEvent.target_id == "trace_region_limit"))
+    assert action == "admin.rule_changed"
+
+
 def test_a_reset_returns_the_rule_to_its_default_and_is_audited(client, session, admin_headers):
     put_rule(client, admin_headers, "gate_overdue_hours", 24)
 
