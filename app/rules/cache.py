@@ -54,9 +54,12 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["rules"] = RuleCache(ttl=settings.rules_cache_seconds)
 
 
-def current() -> RuleValues:
-    """The run-time rules in force for the running app (routes and commands; services receive the values)."""
-    return current_app.extensions["rules"].current(current_settings())
+def current(settings: Settings | None = None) -> RuleValues:
+    """The run-time rules in force for the running app (routes and commands; services receive the values).
+
+    A caller that holds the app's settings already passes them, which saves the hot path a lookup.
+    """
+    return current_app.extensions["rules"].current(settings or current_settings())
 
 
 def forget() -> None:

@@ -13,7 +13,7 @@ from werkzeug.http import parse_accept_header
 
 from app import db
 from app.common.fields import normalize_gtin
-from app.config import current_settings
+from app.config import Settings, current_settings
 from app.errors import InvalidInput, NotFound
 from app.goods import service as goods
 from app.i18n import _, _l, in_locale
@@ -117,12 +117,26 @@ def clone_rules(values: RuleValues) -> CloneRules:
     )
 
 
-def _look_up(serial: str, *, gtin: str | None, barcode: str | None, lot: str | None, cpv: str | None) -> Lookup | None:
+# The rules in force and their clone rules, built once per copy of the rules rather than once per lookup.
+_clone_held: tuple[RuleValues, CloneRules] | None = None
+
+
+def _clone_rules_in_force(settings: Settings) -> CloneRules:
+    global _clone_held
     # From the process's copy of the rules: no query here, however often the lookups come (app/rules/cache.py).
-    clone = clone_rules(rules.current())
+    values = rules.current(settings)
+    held = _clone_held
+    if held is None or held[0] is not values:
+        held = _clone_held = (values, clone_rules(values))
+    return held[1]
+
+
+def _look_up(serial: str, *, gtin: str | None, barcode: str | None, lot: str | None, cpv: str | None) -> Lookup | None:
+    settings = current_settings()
+    clone = _clone_rules_in_force(settings)
     lookup = look_up(serial, gtin=gtin, barcode=barcode, client=_scan_client(), rules=clone, lot=lot, cpv=cpv)
     if lookup is not None and lookup.scan is not None:
-        if current_settings().trace_scans_in_background:
+        if settings.trace_scans_in_background:
             _recorder(clone).record(lookup.scan, rules=clone)
         else:
             with db.transaction() as session:
