@@ -4,7 +4,9 @@ Each process keeps the values in force in memory and reads `rule_settings` again
 they are older than RULES_CACHE_SECONDS (5 s by default). A change therefore reaches every worker on every host
 within that time, without a restart; the process that made it forgets its copy at once (`forget()` after the
 commit), so its own next request, and a test, sees the change immediately. Between refreshes a read costs a clock
-reading and two comparisons, no query: the trace lookup's instruction budget is unchanged.
+reading and two comparisons, no query. Measured with scripts/bench_instructions.py on one trace code: 1,198,036
+instructions a lookup against 1,189,210 before the rules came (+0.7%), the refreshes included, which under
+callgrind's slowdown fall every few dozen lookups instead of every few thousand.
 """
 
 from __future__ import annotations
