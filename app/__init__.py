@@ -19,6 +19,7 @@ from app.infra.flask_app import App
 from app.infra.json_provider import OrjsonProvider
 from app.notices.metrics import OutboxCollector
 from app.notices.stream import NoticeHub, new_notice_recipients
+from app.rules import cache as rules_cache
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["notice_hub"] = hub
     app.teardown_appcontext(db.close_session)
     api_keys.init_app(app)  # what valid API keys open, believed for a few seconds per process
+    rules_cache.init_app(app, settings)
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
     app.register_blueprint(metrics.blp)

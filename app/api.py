@@ -142,6 +142,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
     from app.notices.routes import blp as notices_blp
     from app.notices.settings_routes import blp as notification_settings_blp
     from app.risk.routes import blp as risk_blp
+    from app.rules.routes import blp as rules_blp
     from app.stock.routes import blp as stock_blp
     from app.sync.routes import blp as sync_blp
     from app.trace.report_routes import blp as trace_page_blp
@@ -169,6 +170,7 @@ def register_blueprints(app: Flask, api: Api) -> None:
         admin_enterprises_blp,
         audit_blp,
         audit_verify_blp,
+        rules_blp,
         declarations_blp,
         exports_blp,
         export_zone_blp,

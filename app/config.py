@@ -156,6 +156,10 @@ class Settings:
     trace_network_limit: int = 5
     trace_region_limit: int = 3
     trace_network_window: timedelta = timedelta(hours=24)
+    # The tolerance, the overdue hours and the four clone limits are defaults: an admin may override them at run
+    # time (app/rules). Each process reads the overrides again after this many seconds, so a change reaches
+    # every worker that soon.
+    rules_cache_seconds: float = 5.0
     # "Report a suspected fake" on the trace page, per client address: each report reaches an officer's queue.
     trace_report_rate_limit: str = "5 per hour"
     # Who runs the park, shown on every trace page so a shopper in doubt knows whom to call.
@@ -229,6 +233,7 @@ class Settings:
             trace_network_limit=_int(env, "TRACE_NETWORK_LIMIT", cls.trace_network_limit),
             trace_region_limit=_int(env, "TRACE_REGION_LIMIT", cls.trace_region_limit),
             trace_network_window=timedelta(hours=_int(env, "TRACE_NETWORK_WINDOW_HOURS", 24)),
+            rules_cache_seconds=_float(env, "RULES_CACHE_SECONDS", cls.rules_cache_seconds),
             trace_report_rate_limit=env.get("TRACE_REPORT_RATE_LIMIT", cls.trace_report_rate_limit),
             park_name=env.get("PARK_NAME") or cls.park_name,
             park_phone=env.get("PARK_PHONE") or cls.park_phone,

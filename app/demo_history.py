@@ -31,6 +31,7 @@ from app.gates import lanes
 from app.gates.models import GatePassage, Lane, LaneType, PassageStatus, ReferralReason
 from app.notices.models import Notice
 from app.risk.models import RiskWarning, WarningSource
+from app.rules import service as rule_values
 from app.trace import alarms
 from app.trace.models import TraceCode, TraceCodeStatus
 from app.trace.verdicts import clone_rules
@@ -203,7 +204,7 @@ def _lookups(session: Session, days: list[ParkDay], *, settings: Settings, now: 
     codes = list(session.scalars(select(TraceCode.id).where(TraceCode.status == TraceCodeStatus.ACTIVE).limit(2)))
     if not codes:
         return
-    rules = clone_rules(settings)
+    rules = clone_rules(rule_values.values_in_force(session, settings=settings))
     for index, day in enumerate(days):
         scans = [
             _scan(codes[number % len(codes)], day.since + timedelta(hours=8, minutes=23 * number), "genuine", number)

@@ -24,6 +24,7 @@ from app.idempotency.models import IdempotentRequest
 from app.inspections.models import InspectionPhoto, InspectionSite, InspectionSlot, InspectionTask
 from app.notices.models import Delivery, Notice, NoticePurge, NotificationSettings, StreamTicket
 from app.risk.models import RiskWarning
+from app.rules.models import RuleSetting
 from app.stock.models import StockLevel, StockMovement
 from app.trace.models import TraceCode, TraceCodeBatch, TraceScan
 from app.users.models import User
@@ -70,6 +71,7 @@ __all__ = [
     "Recheck",
     "RefreshToken",
     "RiskWarning",
+    "RuleSetting",
     "StockLevel",
     "StockMovement",
     "StreamTicket",

@@ -97,11 +97,13 @@ def _scans_written_in_full_batches(app) -> ScanRecorder:
     The writer's thread otherwise wakes after 0.2 s of the clock, and under valgrind a request takes fifty times
     as long: how many batches (each with its fixed cost) fall to a request would depend on the machine's speed.
     """
+    from app.rules.catalog import values_of
     from app.trace.scans import ScanRecorder
     from app.trace.verdicts import clone_rules
 
+    defaults = values_of(app.extensions["settings"], {})
     recorder = app.extensions["trace_scan_recorder"] = ScanRecorder(
-        app.extensions["sessionmaker"], rules=clone_rules(app.extensions["settings"]), linger=24 * 3600
+        app.extensions["sessionmaker"], rules=clone_rules(defaults), linger=24 * 3600
     )
     return recorder
 

@@ -6,9 +6,9 @@ form, calls the same use-case function the API route calls, and renders what it 
 Modules: `web` (the `console` blueprint; the cookie, CSRF and language hooks; error pages; the list of pages),
 `signin` (the cookie's sign-in, idle timeout, `console_login_required`), `account` (sign-in, sign-out, password
 change), `navigation` (the menu by role), `forms` (the API's schemas fed from HTML forms), and one module per page
-group: `home`, `users`, `enterprises`, `audit`, `gates_admin` (gates and lanes), `receipts` (the unknown customs
-receipts); officers' `officer` (risk warnings), `inspection_desk`, `referrals` and the gate
-operators' `gate` (the live screen, its rows polled by static/gate.js), with `desk` (their codes' words, the
+group: `home`; admins' `users`, `enterprises`, `rules` (run-time rules), `audit`, `gates_admin` (gates and lanes),
+`receipts` (the unknown customs receipts); officers' `officer` (risk warnings), `inspection_desk`, `referrals` and the
+gate operators' `gate` (the live screen, its rows polled by static/gate.js), with `desk` (their codes' words, the
 post-run-redirect of their buttons). Templates in templates/console/, CSS and scripts in static/ (served at
 /console/static/, the only place the Content-Security-Policy lets scripts and styles come from).
 

@@ -19,6 +19,7 @@ MENU: tuple[Entry, ...] = (
     Entry(_l("Home"), "console.home.index", frozenset()),
     Entry(_l("Users"), "console.users.index", frozenset({Role.ADMIN})),
     Entry(_l("Enterprises"), "console.enterprises.index", frozenset({Role.ADMIN})),
+    Entry(_l("Rules"), "console.rules.index", frozenset({Role.ADMIN})),
     Entry(_l("Audit trail"), "console.audit.index", frozenset({Role.ADMIN})),
     Entry(_l("Gates and lanes"), "console.gates_admin.index", frozenset({Role.ADMIN})),
     Entry(_l("Unknown receipts"), "console.receipts.index", frozenset({Role.ADMIN})),

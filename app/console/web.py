@@ -57,24 +57,14 @@ def _register_pages() -> None:
         officer,
         receipts,
         referrals,
+        rules,
         users,
         vendor,
     )
 
     pages = (
-        account,
-        home,
-        users,
-        enterprises,
-        audit,
-        gates_admin,
-        receipts,
-        officer,
-        inspection_desk,
-        referrals,
-        gate,
-        dashboards,
-        vendor,
+        *(account, home, users, enterprises, rules, audit, gates_admin, receipts),
+        *(officer, inspection_desk, referrals, gate, dashboards, vendor),
     )
     for page in (module.bp for module in pages):
         console.register_blueprint(page)

@@ -4,7 +4,6 @@ from app import db
 from app.auth.guards import current_actor, current_user, require_role
 from app.common.blueprint import Blueprint
 from app.common.pagination import PageQuery
-from app.config import current_settings
 from app.exports import gate_passing
 from app.exports import release as export_release
 from app.gates import approval, arrival, figures, lanes, passage, passes, vehicles, weighing
@@ -34,6 +33,7 @@ from app.gates.schemas import (
     WeightCreate,
 )
 from app.idempotency.guards import idempotent
+from app.rules import cache as rules
 from app.users.models import Role
 
 blp = Blueprint(
@@ -248,7 +248,7 @@ class PassageWeight(MethodView):
     @blp.alt_response(409, response="CONFLICT")
     def post(self, payload, passage_id):
         """The weighbridge reading: clears the vehicle automatically or refers it with every reason."""
-        tolerance = current_settings().gate_weight_tolerance_percent
+        tolerance = rules.current().gate_weight_tolerance_percent
         with db.transaction() as session:
             weighed = weighing.weigh(session, passage_id, tolerance_percent=tolerance, **payload)
             # An export container cleared here has left the zone: the port gets its record (zone–port linkage).

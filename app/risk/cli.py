@@ -2,9 +2,9 @@ import click
 from flask.cli import AppGroup
 
 from app import db
-from app.config import current_settings
 from app.gates import overdue
 from app.risk import service, sweeps
+from app.rules import cache as rules
 
 risk_cli = AppGroup("risk", help="Risk-warning sweeps.")
 
@@ -12,7 +12,7 @@ risk_cli = AppGroup("risk", help="Risk-warning sweeps.")
 @risk_cli.command("sweep")
 def sweep() -> None:
     """Raise warnings for released goods that never passed a gate and for repeatedly abnormal enterprises."""
-    overdue_after = current_settings().gate_overdue
+    overdue_after = rules.current().gate_overdue
     unpassed = 0
     while True:
         # One transaction per batch keeps locks short while a backlog drains.

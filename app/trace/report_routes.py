@@ -12,6 +12,7 @@ from app.common.fields import String
 from app.config import current_settings
 from app.i18n import _, in_locale
 from app.infra.ratelimit import per_client
+from app.rules import cache as rules
 from app.trace import page, reports
 from app.trace.digital_link import BadDigitalLink
 from app.trace.lookup import look_up, truncate_address
@@ -73,7 +74,7 @@ class SuspectedFakes(MethodView):
                 gtin=gtin,
                 barcode=barcode_of(form["barcode"]),
                 client=None,
-                rules=clone_rules(current_settings()),
+                rules=clone_rules(rules.current()),
                 lot=lot,
             )
             with db.transaction() as session:

@@ -36,8 +36,14 @@ class ScanRecorder:
         # stop() puts None in the queue, which wakes the writer from its blocking get.
         self._loops = BackgroundLoops("trace-scans", log=log, wake=lambda: self._queue.put(None))
 
-    def record(self, scan: dict[str, Any]) -> None:
-        """Queue one scan; the writer thread starts with the first (after gunicorn forked the worker)."""
+    def record(self, scan: dict[str, Any], *, rules: CloneRules | None = None) -> None:
+        """Queue one scan; the writer thread starts with the first (after gunicorn forked the worker).
+
+        `rules` are the clone rules in force at the lookup (an admin may change them at run time, app/rules):
+        the writer judges each batch by the latest given.
+        """
+        if rules is not None:
+            self._rules = rules
         self._queue.put(scan)
         if not self._loops.started and self._loops.start({"trace-scan-recorder": self._run}):
             atexit.register(self.flush)

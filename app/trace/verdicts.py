@@ -18,6 +18,8 @@ from app.errors import InvalidInput, NotFound
 from app.goods import service as goods
 from app.i18n import _, _l, in_locale
 from app.infra.context import the_app, the_request
+from app.rules import cache as rules
+from app.rules.catalog import RuleValues
 from app.trace import alarms, compression, documents, page
 from app.trace.digital_link import BadDigitalLink, Target, parse, uncompressed_rest
 from app.trace.lookup import CloneRules, Lookup, ScanClient, look_up, truncate_address
@@ -111,26 +113,40 @@ def _client_class(agent: str) -> str | None:
     return "other"
 
 
-def clone_rules(settings: Settings) -> CloneRules:
-    """The clone rules the settings name."""
+def clone_rules(values: RuleValues) -> CloneRules:
+    """The clone rules among the run-time rules in force (`app.rules.cache.current()`)."""
     return CloneRules(
-        lookups=settings.trace_scan_limit,
-        networks=settings.trace_network_limit,
-        regions=settings.trace_region_limit,
-        window=settings.trace_network_window,
+        lookups=values.trace_scan_limit,
+        networks=values.trace_network_limit,
+        regions=values.trace_region_limit,
+        window=values.trace_network_window,
     )
+
+
+# The rules in force and their clone rules, built once per copy of the rules rather than once per lookup.
+_clone_held: tuple[RuleValues, CloneRules] | None = None
+
+
+def _clone_rules_in_force(settings: Settings) -> CloneRules:
+    global _clone_held
+    # From the process's copy of the rules: no query here, however often the lookups come (app/rules/cache.py).
+    values = rules.current(settings)
+    held = _clone_held
+    if held is None or held[0] is not values:
+        held = _clone_held = (values, clone_rules(values))
+    return held[1]
 
 
 def _look_up(serial: str, *, gtin: str | None, barcode: str | None, lot: str | None, cpv: str | None) -> Lookup | None:
     settings = current_settings()
-    rules = clone_rules(settings)
-    lookup = look_up(serial, gtin=gtin, barcode=barcode, client=_scan_client(), rules=rules, lot=lot, cpv=cpv)
+    clone = _clone_rules_in_force(settings)
+    lookup = look_up(serial, gtin=gtin, barcode=barcode, client=_scan_client(), rules=clone, lot=lot, cpv=cpv)
     if lookup is not None and lookup.scan is not None:
         if settings.trace_scans_in_background:
-            _recorder(rules).record(lookup.scan)
+            _recorder(clone).record(lookup.scan, rules=clone)
         else:
             with db.transaction() as session:
-                alarms.record_scans(session, [lookup.scan], rules=rules)
+                alarms.record_scans(session, [lookup.scan], rules=clone)
     return lookup
 
 
@@ -138,9 +154,7 @@ def _recorder(rules: CloneRules) -> ScanRecorder:
     extensions = the_app().extensions
     recorder = extensions.get("trace_scan_recorder")
     if recorder is None:
-        recorder = extensions.setdefault(
-            "trace_scan_recorder", ScanRecorder(current_app.extensions["sessionmaker"], rules=rules)
-        )
+        recorder = extensions.setdefault("trace_scan_recorder", ScanRecorder(extensions["sessionmaker"], rules=rules))
     return recorder
 
 
