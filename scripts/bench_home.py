@@ -205,9 +205,26 @@ def open_loop_homes(args: argparse.Namespace, server, tokens: dict[Role, list[st
         "late_sends": run.late_sends,
         "client_cpu_s": round(run.client_cpu_s, 2),
         "all": spread_ms([o.latency for o in measured if o.status == 200]),
+        # When the slowest were due and whose they were: a cluster in time is a stall, a spread is load.
+        "max_ms_by_second": _max_by_second(measured),
+        "slowest": [
+            {"due_s": round(o.due, 3), "ms": round(o.latency * 1000, 1), "role": plan[o.index][0].value}
+            for o in sorted(measured, key=lambda o: o.latency)[-12:]
+        ],
         "roles": by_role,
         "load_average": {"before": load_before, "after": load_average()},
     }
+
+
+def _max_by_second(outcomes) -> list[float]:
+    """The slowest answer among the requests due in each second of the run."""
+    worst: dict[int, float] = {}
+    for outcome in outcomes:
+        second = int(outcome.due)
+        worst[second] = max(worst.get(second, 0.0), outcome.latency)
+    return [
+        round(worst.get(second, 0.0) * 1000, 1) for second in range(min(worst, default=0), max(worst, default=-1) + 1)
+    ]
 
 
 def database_url(args: argparse.Namespace) -> str:
