@@ -10,18 +10,20 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.common.pagination import Page, paginate
+from app.common.pagination import Page
 from app.customs import service
-from app.customs.models import BACKLOG_SQL, Receipt
+from app.customs.models import BACKLOG_SQL, Receipt, ReceiptOutcome
 
-# ix_customs_receipts_backlog's own predicate, written into the SQL: PostgreSQL keeps one generic plan that uses the
-# index (it cannot prove that bound values imply the predicate, and would plan again on every execution).
+# ix_customs_receipts_backlog's own predicate, written into the count's SQL: PostgreSQL keeps one generic plan that
+# uses the index (it cannot prove that bound values imply the predicate, and would plan again on every execution).
 BACKLOG = text(BACKLOG_SQL)
 
 
 def list_backlog(session: Session, *, cursor: int | None = None, limit: int) -> Page[Receipt]:
-    """Unknown receipts nobody has dealt with, newest first."""
-    return paginate(session, select(Receipt).where(BACKLOG), key=Receipt.id, cursor=cursor, limit=limit)
+    """Unknown receipts nobody has dealt with, newest first: the API's review queue, the same query."""
+    return service.list_receipts(
+        session, outcome=ReceiptOutcome.UNKNOWN_DECLARATION, unresolved=True, cursor=cursor, limit=limit
+    )
 
 
 def count_backlog(session: Session) -> int:
