@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.auth import users
 from app.common import clock
+from app.common.figures import park_days
 from app.declarations.models import Declaration, DeclarationKind, DeclarationStatus
 from app.users.models import Role
 from tests.factories import make_declaration, make_user
@@ -64,14 +65,15 @@ def test_an_unknown_dashboard_is_not_found(console_client, session):
 
 
 def test_the_release_time_chart_shows_todays_median_against_the_half_hour_goal(console_client, session):
-    now = clock.utcnow()
+    # An hour into today's park day (Asia/Shanghai): "now" minus 50 minutes is yesterday there from 16:00 to 16:50 UTC.
+    released = park_days(1, now=clock.utcnow())[0].since + timedelta(hours=1)
     for minutes in (10, 20, 50):
         make_declaration(
             session,
             kind=DeclarationKind.IMPORT_INVENTORY,
             status=DeclarationStatus.RELEASED,
-            submitted_at=now - timedelta(minutes=minutes),
-            released_at=now,
+            submitted_at=released - timedelta(minutes=minutes),
+            released_at=released,
         )
     client = console_client(make_user(session, role=Role.ADMIN))
 
