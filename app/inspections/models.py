@@ -114,6 +114,15 @@ class InspectionTask(Base):
         Index("ix_inspection_tasks_site_appointment", "site_id", "appointment_at"),
         # The no-show sweep: appointed tasks whose time has passed.
         Index("ix_inspection_tasks_status_appointment", "status", "appointment_at"),
+        # Today's queues at every site, counted for an officer's home from this index alone (migration 0027).
+        Index(
+            "ix_inspection_tasks_open_queue",
+            "appointment_at",
+            "site_id",
+            "status",
+            sqlite_where=text("status != 'closed'"),
+            postgresql_where=text("status != 'closed'"),
+        ),
         # A party's open tasks for the home screen, counted from these alone (migration 0024).
         *(
             Index(
