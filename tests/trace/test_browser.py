@@ -26,7 +26,7 @@ def demo(tmp_path_factory):
             pytest.fail("chromium is missing; .ci/run installs it")
         pytest.skip("chromium is not installed (apt-get install chromium)")
     with live_server(tmp_path_factory.mktemp("browser")) as server:
-        printed = server.flask("seed-demo").stdout
+        printed = server.seeded
         # The URL seed-demo prints for the running demo, as a person would open it.
         yield re.search(re.escape(server.base) + r"/01/\d{14}/21/[0-9A-Z]{16}", printed).group(0)
 

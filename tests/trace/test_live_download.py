@@ -20,8 +20,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _demo_batch_id(server: LiveServer, token: str) -> int:
-    seeded = server.flask("seed-demo")
-    serial = re.search(r"/21/([0-9A-Z]+)", seeded.stdout).group(1)
+    serial = re.search(r"/21/([0-9A-Z]+)", server.seeded).group(1)
     status, code = call(f"{server.base}/api/v1/trace-codes/{serial}", token=token)
     assert status == 200, code
     return code["batch_id"]
