@@ -33,6 +33,7 @@ from app.exports.intake import LIVE_PARCEL
 from app.exports.models import DivertReason, ExportParcel, ExportTarget, LineDecision, LineScan, LineVerdict
 from app.exports.models import ParcelStage as S
 from app.i18n import N_
+from app.infra.prepared import PreparedOne
 from app.infra.statements import cached_statement
 from app.notices import officers as on_duty
 from app.notices import service as notices
@@ -100,15 +101,15 @@ def decide_many(session: Session, *, line: User, scans: Sequence[dict[str, Any]]
     # Core on the session's connection: the ORM's execution layer costs each statement a tenth of a millisecond.
     connection = session.connection()
     if len(scans) == 1:
-        # The line's usual request: `waybill_no = :waybill`, no list of one to expand into the SQL per execution.
-        found = connection.execute(
-            _lookup(many=False), {"waybill": scans[0]["waybill_no"], "warehouse_id": line.enterprise_id}
-        )
+        # The line's usual request: `waybill_no = :waybill` (at most one live parcel bears it), compiled once and run
+        # on the driver's connection in the session's transaction (app/infra/prepared.py says what that saves).
+        one = _LOOKUP_ONE.first(connection, waybill=scans[0]["waybill_no"], warehouse_id=line.enterprise_id)
+        rows = {} if one is None else {one.waybill_no: one}
     else:
         found = connection.execute(
             _lookup(), {"waybills": list({scan["waybill_no"] for scan in scans}), "warehouse_id": line.enterprise_id}
         )
-    rows = {row.waybill_no: row for row in found}
+        rows = {row.waybill_no: row for row in found}
     decided = []
     # Where this batch has left each parcel (stage, divert reason), for a waybill scanned twice in it.
     moved: dict[int, tuple[S, DivertReason | None]] = {}
@@ -233,6 +234,11 @@ def _insert_scan_moving_parcel() -> Any:
     )
 
 
+# The single scan's two statements on the driver's connection: a fifth of a pass scan's instructions went to
+# SQLAlchemy's execution of them (compiled-cache lookup, parameter and result processing, Row objects).
+_LOOKUP_ONE = PreparedOne(lambda: _lookup(many=False))
+_LOG_AND_MOVE = PreparedOne(_insert_scan_moving_parcel)
+
 _SCAN_COLUMNS = ("parcel_id", "waybill_no", "line_id", "image_ref", "verdict", "decision", "reason", "scanned_at")
 
 
@@ -255,7 +261,7 @@ def _log_and_move(connection: Connection, item: _Decided, now: datetime) -> int:
         return connection.scalar(_insert_scan(), _scan_row(item, now))
     row = {f"scan_{column}": value for column, value in _scan_row(item, now).items()}
     move = {"moved_parcel_id": item.row.id, "to_stage": item.new_stage, "to_reason": item.reason, "at": now}
-    return connection.scalar(_insert_scan_moving_parcel(), {**row, **move})
+    return _LOG_AND_MOVE.first(connection, **row, **move).id
 
 
 def _log_scans(connection: Connection, decided: list[_Decided], now: datetime) -> list[int]:
