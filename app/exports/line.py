@@ -102,8 +102,11 @@ def decide_many(session: Session, *, line: User, scans: Sequence[dict[str, Any]]
     connection = session.connection()
     if len(scans) == 1:
         # The line's usual request: `waybill_no = :waybill` (at most one live parcel bears it), compiled once and run
-        # on the driver's connection in the session's transaction (app/infra/prepared.py says what that saves).
-        one = _LOOKUP_ONE.first(connection, waybill=scans[0]["waybill_no"], warehouse_id=line.enterprise_id)
+        # on the driver's connection (app/infra/prepared.py says what that saves), a read by itself if nothing came
+        # before it in the transaction.
+        one = _LOOKUP_ONE.first(
+            connection, by_itself=True, waybill=scans[0]["waybill_no"], warehouse_id=line.enterprise_id
+        )
         rows = {} if one is None else {one.waybill_no: one}
     else:
         found = connection.execute(
@@ -261,7 +264,9 @@ def _log_and_move(connection: Connection, item: _Decided, now: datetime) -> int:
         return connection.scalar(_insert_scan(), _scan_row(item, now))
     row = {f"scan_{column}": value for column, value in _scan_row(item, now).items()}
     move = {"moved_parcel_id": item.row.id, "to_stage": item.new_stage, "to_reason": item.reason, "at": now}
-    return _LOG_AND_MOVE.first(connection, **row, **move).id
+    # A pass writes nothing else: its one statement may be a transaction by itself (no BEGIN, no COMMIT round trip)
+    # when nothing came before it (no Idempotency-Key's lock, no key use to record). A new divert's writes follow.
+    return _LOG_AND_MOVE.first(connection, by_itself=not item.notify, **row, **move).id
 
 
 def _log_scans(connection: Connection, decided: list[_Decided], now: datetime) -> list[int]:
