@@ -3,7 +3,9 @@
 The diverter stands a few metres down the belt, so the answer is on the hot path: one SELECT reads the parcel, its
 list's status and whether a live target names it; one INSERT logs the scan; one UPDATE moves the parcel (on
 PostgreSQL a single scan's INSERT and UPDATE go as one statement, the UPDATE in a data-modifying WITH: one round
-trip fewer). A pass writes nothing else (the scan log is the record). A new divert also puts a step on the list's
+trip fewer). A pass writes nothing else (the scan log is the record). A single scan's two statements are compiled once
+and run on the driver's connection (app/infra/prepared.py), on PostgreSQL a pass's each as a transaction by itself:
+no BEGIN or COMMIT round trip. A new divert also puts a step on the list's
 timeline, an entry on the audit trail and a notice to the declarants. A batch (a controller that buffers) is the
 same three statements for all its scans.
 
