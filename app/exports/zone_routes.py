@@ -40,7 +40,7 @@ _LINE_RULES = (
     "target older than its recheck. A parcel already diverted stays diverted until its recheck. Each scan is logged."
 )
 # Instances, not classes: webargs builds a schema given as a class anew for every request (a deep copy of its
-# fields), a twentieth of a line scan's instructions; a schema instance holds no state between loads.
+# fields), about a twentieth of a pass scan's CPU in a cProfile; a schema instance holds no state between loads.
 _SCAN, _BATCH = ExportLineScanCreate(), ExportLineBatchCreate()
 
 
