@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from flask import g, has_request_context, request
+from flask import has_request_context
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import DomainError
-from app.infra.context import the_app, the_g
+from app.infra.context import the_app, the_g, the_request
 from app.infra.sqlite_writes import WriteTurns
 
 # Named constraints let Alembic drop and alter them, which SQLite's batch mode needs.
@@ -203,12 +203,15 @@ def session() -> Session:
     Requests with a safe method read in a deferred transaction on SQLite, so readers never
     queue behind writers. A GET view that writes would need the write lock too; none does.
     """
-    if "db_session" not in g:
+    # `g` and `request` taken once, not read through their proxies (app/infra/context.py).
+    context = the_g()
+    db_session = context.get("db_session")
+    if db_session is None:
         db_session = session_factory()()
-        if has_request_context() and request.method in SAFE_METHODS:
+        if has_request_context() and the_request().method in SAFE_METHODS:
             db_session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-        g.db_session = db_session
-    return g.db_session
+        context.db_session = db_session
+    return db_session
 
 
 @contextmanager
@@ -251,11 +254,12 @@ def transaction(*, enclosing: bool = False) -> Iterator[Session]:
     blocks inside it join it, so the work and the answer stored beside it commit together or not at all.
     """
     db_session = session()
-    if g.get("db_transaction_held"):
+    context = the_g()
+    if context.get("db_transaction_held"):
         yield db_session
         return
     if enclosing:
-        g.db_transaction_held = True
+        context.db_transaction_held = True
     try:
         yield db_session
     except DomainError as error:
@@ -269,7 +273,7 @@ def transaction(*, enclosing: bool = False) -> Iterator[Session]:
         raise
     finally:
         if enclosing:
-            g.pop("db_transaction_held", None)
+            context.pop("db_transaction_held", None)
     _commit(db_session)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -31,6 +31,7 @@ from app.common import clock
 from app.common.pagination import Page, paginate
 from app.errors import NotFound
 from app.i18n import _
+from app.infra.context import the_app
 from app.infra.ttl_cache import TtlCache
 from app.users.models import MACHINE_ROLES, User
 
@@ -66,7 +67,7 @@ def init_app(app: Flask) -> None:
 
 
 def _cache() -> TtlCache[str, _Opened] | None:
-    return current_app.extensions.get(_CACHE) if has_app_context() else None
+    return the_app().extensions.get(_CACHE) if has_app_context() else None
 
 
 def forget_account(user_id: int) -> None:

@@ -17,6 +17,7 @@ from app.auth.errors import AuthenticationRequired, PasswordChangeRequired
 from app.config import current_settings
 from app.errors import PermissionDenied
 from app.i18n import _
+from app.infra.context import the_g, the_request
 from app.users.models import MACHINE_ROLES, Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,8 +42,9 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
                 raise PasswordChangeRequired(_("Change your password before using the rest of the API."))
             if roles and user.role not in roles:
                 raise PermissionDenied(_("Your role may not use this endpoint."))
-            g.current_user = user
-            g.auth_session_id = session_id
+            context = the_g()
+            context.current_user = user
+            context.auth_session_id = session_id
             return view(*args, **kwargs)
 
         documented: dict[str, Any] = {
@@ -58,12 +60,15 @@ def require_role(*roles: Role, password_change_pending_ok: bool = False) -> Call
 
 def authenticate_caller(*, machines_welcome: bool) -> tuple[User, uuid.UUID | None]:
     """A bearer token's user and sign-in, or (where machines are welcome) an API key's machine account and None."""
-    authorization = request.headers.get("Authorization", "")
+    # The headers as request.headers reads them, from the request itself (not through its proxy: the_request).
+    current = the_request()
+    environ = current.environ
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _space, credential = authorization.partition(" ")
     if scheme.lower() == "apikey":
         key = credential.strip()
-    elif not authorization and "X-API-Key" in request.headers:
-        key = request.headers["X-API-Key"].strip()
+    elif not authorization and "HTTP_X_API_KEY" in environ:
+        key = environ["HTTP_X_API_KEY"].strip()
     else:
         return authenticate_bearer()
     if not machines_welcome:
@@ -73,7 +78,7 @@ def authenticate_caller(*, machines_welcome: bool) -> tuple[User, uuid.UUID | No
         )
     session = db.session()
     user, key_to_mark = api_keys.authenticate_api_key(session, key)
-    if key_to_mark is not None and request.method in db.SAFE_METHODS:
+    if key_to_mark is not None and current.method in db.SAFE_METHODS:
         # A read's transaction commits nothing (and on SQLite must not take the write lock): record it apart.
         with db.session_factory().begin() as own:
             api_keys.mark_used(own, key_to_mark)
@@ -95,7 +100,7 @@ def authenticate_bearer() -> tuple[User, uuid.UUID]:
 
 
 def current_user() -> User:
-    return g.current_user
+    return the_g().current_user
 
 
 def current_session_id() -> uuid.UUID:

@@ -20,9 +20,9 @@ class JsonBodyParser(FlaskParser):
     saying 415 names the real mistake (a form post, a missing Content-Type header)."""
 
     def _raw_load_json(self, req: Request) -> Any:
-        if req.content_length and not is_json_request(req):
-            abort(415, messages={"json": ["Send the body as application/json."]})
         if not is_json_request(req):
+            if req.content_length:
+                abort(415, messages={"json": ["Send the body as application/json."]})
             return missing
         try:
             return loads_json_body(req.get_data(cache=True))

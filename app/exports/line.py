@@ -3,7 +3,9 @@
 The diverter stands a few metres down the belt, so the answer is on the hot path: one SELECT reads the parcel, its
 list's status and whether a live target names it; one INSERT logs the scan; one UPDATE moves the parcel (on
 PostgreSQL a single scan's INSERT and UPDATE go as one statement, the UPDATE in a data-modifying WITH: one round
-trip fewer). A pass writes nothing else (the scan log is the record). A new divert also puts a step on the list's
+trip fewer). A pass writes nothing else (the scan log is the record). A single scan's two statements are compiled once
+and run on the driver's connection (app/infra/prepared.py), on PostgreSQL a pass's each as a transaction by itself:
+no BEGIN or COMMIT round trip. A new divert also puts a step on the list's
 timeline, an entry on the audit trail and a notice to the declarants. A batch (a controller that buffers) is the
 same three statements for all its scans.
 
@@ -33,6 +35,7 @@ from app.exports.intake import LIVE_PARCEL
 from app.exports.models import DivertReason, ExportParcel, ExportTarget, LineDecision, LineScan, LineVerdict
 from app.exports.models import ParcelStage as S
 from app.i18n import N_
+from app.infra.prepared import PreparedOne
 from app.infra.statements import cached_statement
 from app.notices import officers as on_duty
 from app.notices import service as notices
@@ -100,15 +103,18 @@ def decide_many(session: Session, *, line: User, scans: Sequence[dict[str, Any]]
     # Core on the session's connection: the ORM's execution layer costs each statement a tenth of a millisecond.
     connection = session.connection()
     if len(scans) == 1:
-        # The line's usual request: `waybill_no = :waybill`, no list of one to expand into the SQL per execution.
-        found = connection.execute(
-            _lookup(many=False), {"waybill": scans[0]["waybill_no"], "warehouse_id": line.enterprise_id}
+        # The line's usual request: `waybill_no = :waybill` (at most one live parcel bears it), compiled once and run
+        # on the driver's connection (app/infra/prepared.py says what that saves), a read by itself if nothing came
+        # before it in the transaction.
+        one = _LOOKUP_ONE.first(
+            connection, by_itself=True, waybill=scans[0]["waybill_no"], warehouse_id=line.enterprise_id
         )
+        rows = {} if one is None else {one.waybill_no: one}
     else:
         found = connection.execute(
             _lookup(), {"waybills": list({scan["waybill_no"] for scan in scans}), "warehouse_id": line.enterprise_id}
         )
-    rows = {row.waybill_no: row for row in found}
+        rows = {row.waybill_no: row for row in found}
     decided = []
     # Where this batch has left each parcel (stage, divert reason), for a waybill scanned twice in it.
     moved: dict[int, tuple[S, DivertReason | None]] = {}
@@ -233,6 +239,11 @@ def _insert_scan_moving_parcel() -> Any:
     )
 
 
+# The single scan's two statements on the driver's connection: SQLAlchemy's execution of them (compiled-cache key,
+# parameter and result processing, Row objects, events) was the largest share of a pass scan in a cProfile.
+_LOOKUP_ONE = PreparedOne(lambda: _lookup(many=False))
+_LOG_AND_MOVE = PreparedOne(_insert_scan_moving_parcel)
+
 _SCAN_COLUMNS = ("parcel_id", "waybill_no", "line_id", "image_ref", "verdict", "decision", "reason", "scanned_at")
 
 
@@ -255,7 +266,9 @@ def _log_and_move(connection: Connection, item: _Decided, now: datetime) -> int:
         return connection.scalar(_insert_scan(), _scan_row(item, now))
     row = {f"scan_{column}": value for column, value in _scan_row(item, now).items()}
     move = {"moved_parcel_id": item.row.id, "to_stage": item.new_stage, "to_reason": item.reason, "at": now}
-    return connection.scalar(_insert_scan_moving_parcel(), {**row, **move})
+    # A pass writes nothing else: its one statement may be a transaction by itself (no BEGIN, no COMMIT round trip)
+    # when nothing came before it (no Idempotency-Key's lock, no key use to record). A new divert's writes follow.
+    return _LOG_AND_MOVE.first(connection, by_itself=not item.notify, **row, **move).id
 
 
 def _log_scans(connection: Connection, decided: list[_Decided], now: datetime) -> list[int]:

@@ -15,6 +15,7 @@ from app import db
 from app.auth.guards import current_user
 from app.idempotency import service
 from app.idempotency.models import IdempotentRequest
+from app.infra.context import the_request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,7 +44,8 @@ def idempotent(view: F) -> F:
 
     @wraps(view)
     def replaying(*args: Any, **kwargs: Any) -> Any:
-        key = request.headers.get("Idempotency-Key")
+        # As request.headers reads it, from the request itself (not through its proxy: app/infra/context.py).
+        key = the_request().environ.get("HTTP_IDEMPOTENCY_KEY")
         if key is None:
             return view(*args, **kwargs)
         service.check_key(key)

@@ -4,7 +4,10 @@ What it saves, as measured (instructions per trace lookup, ``scripts/bench_instr
 with 10,000 codes, 2026-12-06; the scan writer's share included): 1.20 million with both, 1.80 million with the read
 run through SQLAlchemy Core's normal path (``statement_read()``, ``execute``, ``mappings()``: +50%), and 1.23 million
 with the writer's batches sent through the session's Connection (+1.4%). The lookup holds 0.6x bare Flask by a few
-hundredths, so both bypasses still earn their place.
+hundredths, so both bypasses still earn their place. The X-ray line's pass scan (``PreparedOne``, with its
+``by_itself``; ``scripts/bench_line_cost.py --callgrind --requests 100`` on PostgreSQL, 2026-12-07): 3,276,934
+instructions a scan before, 2,575,269 after, together with the line routes' schema instances and the request
+plumbing's proxy reads (the commits of that day say which did what).
 
 What it costs in semantics:
 
@@ -103,6 +106,49 @@ class PreparedWrite:
             cursor.close()
 
 
+class PreparedOne:
+    """A Core statement (a SELECT, or a write with RETURNING) run on a Connection's DBAPI connection, inside the
+    transaction that Connection holds: its first row (fields named as its columns, or its RETURNING columns) or None.
+
+    For a request's hot statements in its own transaction (the X-ray line's scan: the parcel's read, the scan's
+    INSERT with the parcel's UPDATE); the costs in semantics are the module's: no statement events, no Row.
+
+    `by_itself`: on PostgreSQL, while the transaction has sent nothing yet (the driver's connection is idle), the
+    statement runs in autocommit, a transaction of its own, as a statement alone is atomic and (READ COMMITTED) reads
+    its own snapshot either way. That spares the BEGIN and COMMIT round trips (the COMMIT later finds nothing to
+    end). Only for a statement whose effect may stand alone: a read, or the request's last and only write. Once the
+    transaction has sent anything (a lock, an earlier write), the statement runs inside it as usual.
+    """
+
+    def __init__(self, build: Callable[[], Select[Any] | Insert]) -> None:
+        self._build = build
+        self._prepared: dict[str, _Prepared] = {}
+
+    def first(self, connection: Connection, /, *, by_itself: bool = False, **params: Any) -> Any:
+        dialect = connection.dialect
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            prepared = self._prepared[dialect.name] = _Prepared(self._build(), dialect)
+        driver = connection.connection.driver_connection
+        try:
+            if by_itself and dialect.name == "postgresql" and driver.info.transaction_status == _IDLE:
+                driver.autocommit = True
+                try:
+                    return prepared.run(driver, params)
+                finally:
+                    driver.autocommit = False
+            return prepared.run(driver, params)
+        except dialect.loaded_dbapi.Error as error:
+            wrapped = exc.DBAPIError.instance(prepared.sql, params, error, dialect.loaded_dbapi.Error)
+            if dialect.is_disconnect(error, driver, None):
+                connection.invalidate(wrapped)
+            raise wrapped from error
+
+
+# psycopg's TransactionStatus.IDLE (no transaction open on the server), without importing the driver here.
+_IDLE = 0
+
+
 class _Prepared:
     def __init__(self, statement: Select[Any] | Insert, dialect: Dialect, *, columns: list[str] | None = None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=columns)
@@ -115,7 +161,8 @@ class _Prepared:
             for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
-        selected = list(statement.selected_columns) if isinstance(statement, Select) else []
+        # A SELECT's columns, or an INSERT's RETURNING ones (none without RETURNING).
+        selected = list(statement.selected_columns if isinstance(statement, Select) else statement.exported_columns)
         names = [column.key for column in selected]
         if len(set(names)) != len(names):
             raise ValueError(f"A prepared read needs distinct column names, not {names}.")

@@ -4,11 +4,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import bindparam, create_engine, func, select, text
+from sqlalchemy import bindparam, create_engine, func, insert, select, text
 from sqlalchemy.pool import NullPool
 
 from app import db
-from app.infra.prepared import PreparedRead, select_named
+from app.common import clock
+from app.exports.models import LineDecision, LineScan, LineVerdict
+from app.infra.prepared import PreparedOne, PreparedRead, select_named
 from app.users.models import User
 from tests.databases import configured_url, transaction_handling
 from tests.factories import make_user
@@ -71,3 +73,46 @@ def test_a_prepared_read_after_the_server_dropped_its_pooled_connection_gets_a_n
         # The server's goodbye is waiting on the idle connection: checkout sees it and connects afresh.
         assert read.first(db.session_factory()).pid != backend
     assert engine.pool.checkedout() == 0
+
+
+def _scan_logged() -> PreparedOne:
+    return PreparedOne(
+        lambda: (
+            insert(LineScan.__table__)
+            .values(
+                waybill_no=bindparam("waybill_no"),
+                line_id="XR-T",
+                verdict=LineVerdict.CLEAR,
+                decision=LineDecision.PASS,
+                scanned_at=bindparam("at"),
+            )
+            .returning(LineScan.id, LineScan.decision)
+        )
+    )
+
+
+def test_a_prepared_statement_runs_in_the_transaction_and_by_itself_only_on_an_idle_postgresql_connection(racing_app):
+    engine, write, now = racing_app.extensions["engine"], _scan_logged(), clock.utcnow()
+    with racing_app.app_context():
+        with db.session_factory()() as session:
+            row = write.first(session.connection(), waybill_no="inside", at=now)
+            # Its RETURNING columns by name, converted by their types.
+            assert row.id > 0 and row.decision is LineDecision.PASS
+            # Something went before it in the transaction: by_itself or not, it stays inside.
+            write.first(session.connection(), by_itself=True, waybill_no="after-another", at=now)
+            session.rollback()
+        with db.session_factory()() as session:
+            write.first(session.connection(), by_itself=True, waybill_no="alone", at=now)
+            session.rollback()
+            if engine.dialect.name == "postgresql":
+                # The connection goes back to the pool as it came (a transaction per statement only while it ran).
+                assert session.connection().connection.driver_connection.autocommit is False
+
+    logged = text("SELECT count(*) FROM export_line_scans WHERE waybill_no = :waybill_no")
+    with engine.connect() as connection:
+        assert connection.scalar(logged, {"waybill_no": "inside"}) == 0
+        assert connection.scalar(logged, {"waybill_no": "after-another"}) == 0
+        # On PostgreSQL the statement was a transaction by itself (the rollback found nothing to undo); SQLite's
+        # transaction had begun (its write lock) before the statement ran, so it ran inside.
+        alone = 1 if engine.dialect.name == "postgresql" else 0
+        assert connection.scalar(logged, {"waybill_no": "alone"}) == alone
