@@ -39,9 +39,6 @@ _LINE_RULES = (
     "diverted too. A parcel released by an open-box recheck is not diverted again for the machine's doubt nor for a "
     "target older than its recheck. A parcel already diverted stays diverted until its recheck. Each scan is logged."
 )
-# Instances, not classes: webargs builds a schema given as a class anew for every request (a deep copy of its
-# fields), about a twentieth of a pass scan's CPU in a cProfile; a schema instance holds no state between loads.
-_SCAN, _BATCH = ExportLineScanCreate(), ExportLineBatchCreate()
 
 
 @blp.route("/export-scan-ins")
@@ -65,7 +62,7 @@ class ExportScanIns(MethodView):
 class ExportLineScans(MethodView):
     @require_role(Role.XRAY_LINE)
     @idempotent
-    @blp.arguments(_SCAN)
+    @blp.arguments(ExportLineScanCreate)
     @blp.response(200, ExportLineAnswerRead)
     @blp.doc(description="The answer to one parcel's X-ray scan: pass, or divert to open-box recheck." + _LINE_RULES)
     def post(self, payload):
@@ -78,7 +75,7 @@ class ExportLineScans(MethodView):
 class ExportLineScanBatches(MethodView):
     @require_role(Role.XRAY_LINE)
     @idempotent
-    @blp.arguments(_BATCH)
+    @blp.arguments(ExportLineBatchCreate)
     @blp.response(200, ExportLineBatchRead)
     @blp.doc(
         description="For a line controller that buffers: up to 500 scans, each answered as it would be alone, in "
