@@ -14,7 +14,9 @@ Steps, all on 127.0.0.1, in a temp dir and a scratch database of the run's own (
 3. ``gunicorn -c gunicorn.conf.py wsgi:app`` with ``--workers`` (production settings otherwise).
 4. Fixed rate (the p99 target): ``--rate`` single scans a second for ``--duration`` s after ``--warmup`` s left out,
    open loop (scripts/bench_line_load.py): each latency runs from when the scan was due, so a slow server cannot
-   hide its queue. Every answer is checked against the one owed.
+   hide its queue. Every answer is checked against the one owed. With ``--window-ms W`` the line's controller
+   buffers instead: the scans due within each W ms go as one batch when the window closes, and each scan's latency
+   still runs from its own due time (its wait in the controller included).
 5. Saturation (the throughput target), wrk with ``--connections``, ``--saturation`` s after 3 s of warm-up: single
    scans (``POST /api/v1/export-line/scans``), then batches of ``--batch`` (``POST .../scan-batches``). The two are
    reported apart: a batch's scans per second is not a per-request figure.
@@ -57,7 +59,7 @@ from bench_line_data import (  # noqa: E402
     request_bytes,
     single_body,
 )
-from bench_line_load import judge, open_loop  # noqa: E402
+from bench_line_load import Run, open_loop  # noqa: E402
 from bench_scratch import app_in_process, base_env, scratch_database, spread_ms  # noqa: E402
 from bench_wrk import RequestSpec, check_errors, probe, run_wrk, use_bodies_file  # noqa: E402
 
@@ -93,28 +95,72 @@ def prepare(env: dict[str, str], args: argparse.Namespace, shares: Shares):
     return loaded
 
 
+def windows(count: int, rate: float, window_s: float) -> tuple[list[list[int]], list[float]]:
+    """Scan i is due at i / rate. With no window, one request per scan, due with it. With one, a controller that
+    buffers: the scans due within each window go as one batch, sent when the window closes."""
+    if window_s <= 0:
+        return [[index] for index in range(count)], [index / rate for index in range(count)]
+    groups: dict[int, list[int]] = {}
+    for index in range(count):
+        groups.setdefault(int(index / rate / window_s), []).append(index)
+    return list(groups.values()), [(k + 1) * window_s for k in groups]
+
+
+def per_scan(
+    run: Run, groups: list[list[int]], dues: list[float], rate: float
+) -> list[tuple[int, float, float, int, dict | None]]:
+    """Each scan's (index, due, latency from its own due time, status, answer): a batch's wait in the controller
+    counts as latency."""
+    scans = []
+    for outcome in run.outcomes:
+        members = groups[outcome.index]
+        answers = [None] * len(members)
+        if outcome.status == 200:
+            body = json.loads(outcome.body)
+            answers = body.get("answers", [body])
+        for index, answer in zip(members, answers, strict=True):
+            waited = dues[outcome.index] - index / rate
+            scans.append((index, index / rate, outcome.latency + waited, outcome.status, answer))
+    return scans
+
+
 def fixed_rate(args: argparse.Namespace, server: bench.Server, plan, api_key: str) -> dict:
     """The line at --rate scans a second, open loop; figures over the scans due after the warm-up."""
-    requests = [request_bytes(SCAN_PATH, single_body(scan), host=server.host_header, api_key=api_key) for scan in plan]
-    bench.log(f"fixed rate: {len(requests):,} scans at {args.rate:g}/s ({args.warmup:g} s warm-up left out)")
+    groups, dues = windows(len(plan), args.rate, args.window_ms / 1000)
+    requests = [
+        request_bytes(SCAN_PATH, single_body(plan[group[0]]), host=server.host_header, api_key=api_key)
+        if args.window_ms <= 0
+        else request_bytes(BATCH_PATH, batch_body([plan[i] for i in group]), host=server.host_header, api_key=api_key)
+        for group in groups
+    ]
+    how = f"in {args.window_ms:g} ms windows ({len(requests):,} batches)" if args.window_ms > 0 else "one a request"
+    bench.log(f"fixed rate: {len(plan):,} scans at {args.rate:g}/s {how} ({args.warmup:g} s warm-up left out)")
     load_before = bench.load_average()
-    run = open_loop(bench.HOST, server.port, requests, rate=args.rate, connections=args.open_connections)
-    verdicts = judge(run, [scan.expect for scan in plan], lambda body: (body["decision"], body["reason"]))
-    measured = [outcome for outcome in run.outcomes if outcome.due >= args.warmup]
-    span = max(o.due for o in measured) - min(o.due for o in measured) if len(measured) > 1 else 0.0
+    run = open_loop(bench.HOST, server.port, requests, due=dues, connections=args.open_connections)
+    scans = per_scan(run, groups, dues, args.rate)
+    statuses: dict[str, int] = {}
+    wrong = []
+    for index, _due, _latency, status, answer in scans:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+        if status == 200 and (answer["decision"], answer["reason"]) != plan[index].expect:
+            wrong.append(f"scan {index}: owed {plan[index].expect}, got {answer['decision']}, {answer['reason']}")
+    measured = [scan for scan in scans if scan[1] >= args.warmup]
+    span = max(s[1] for s in measured) - min(s[1] for s in measured) if len(measured) > 1 else 0.0
     diverted = sum(1 for scan in plan if scan.expect[0] == "divert")
     return {
         "rate": args.rate,
+        "window_ms": args.window_ms,
+        "requests": len(requests),
         "duration_s": args.duration,
         "warmup_s": args.warmup,
-        "scans": len(requests),
+        "scans": len(plan),
         "measured": len(measured),
         "scheduled_rate": round((len(measured) - 1) / span, 1) if span else None,
         "answered_in_s": round(run.wall_s, 2),
-        "latency": spread_ms([o.latency for o in measured if o.status == 200]),
-        "statuses": verdicts["statuses"],
-        "wrong_answers": verdicts["wrong"],
-        "first_wrong": verdicts["first_wrong"],
+        "latency": spread_ms([s[2] for s in measured if s[3] == 200]),
+        "statuses": dict(sorted(statuses.items())),
+        "wrong_answers": len(wrong),
+        "first_wrong": wrong[:5],
         "errors": len(run.errors),
         "first_errors": run.errors[:5],
         "late_sends": run.late_sends,
@@ -257,7 +303,9 @@ def summary(report: dict, command: str) -> str:
     lines = [
         f"{s['database']} ({s['database_name']}), {s['workers']} {s['worker_class']} workers, {s['cpus']} cpus; "
         f"{s['parcels']:,} parcels on {s['lists']:,} lists, {s['targets']} targets; planned {s['planned_reasons']}",
-        f"fixed rate {f['rate']:g} scans/s for {f['duration_s']:g} s after {f['warmup_s']:g} s warm-up: "
+        f"fixed rate {f['rate']:g} scans/s"
+        + (f" in {f['window_ms']:g} ms windows ({f['requests']:,} batches)" if f["window_ms"] > 0 else "")
+        + f" for {f['duration_s']:g} s after {f['warmup_s']:g} s warm-up: "
         f"{f['measured']:,} scans, answer p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms, "
         f"max {lat['max_ms']} ms; statuses {f['statuses']}, {f['wrong_answers']} wrong answers, {f['errors']} errors, "
         f"{f['late_sends']} sent late; load {f['load_average']['before']} -> {f['load_average']['after']}; "
@@ -290,6 +338,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0, help="fixed-rate seconds measured (30)")
     parser.add_argument("--warmup", type=float, default=5.0, help="fixed-rate seconds left out first (5)")
     parser.add_argument("--open-connections", type=int, default=64, help="open-loop client's connection pool")
+    parser.add_argument(
+        "--window-ms",
+        type=float,
+        default=0.0,
+        help="fixed rate: the line's controller buffers the scans due within each window of this many ms and sends "
+        "them as one batch when it closes; each scan's latency still runs from its own due time (0: one scan a "
+        "request)",
+    )
     parser.add_argument("--saturation", type=int, default=20, help="seconds of each saturation phase (20)")
     parser.add_argument("--no-saturation", action="store_true", help="the fixed-rate phase only")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections in saturation (16)")

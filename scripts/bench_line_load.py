@@ -65,7 +65,7 @@ async def _connect(host: str, port: int) -> _Connection:
 
 
 async def _open_loop(
-    host: str, port: int, requests: list[bytes], *, rate: float, connections: int, timeout: float
+    host: str, port: int, requests: list[bytes], *, due: list[float], connections: int, timeout: float
 ) -> Run:
     run = Run()
     idle: asyncio.Queue[_Connection] = asyncio.Queue()
@@ -92,11 +92,11 @@ async def _open_loop(
 
     cpu_before = time.process_time()
     for index, request in enumerate(requests):
-        due = start + index / rate
-        delay = due - loop.time()
+        due_at = start + due[index]
+        delay = due_at - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.create_task(send(index, request, due))
+        task = asyncio.create_task(send(index, request, due_at))
         pending.add(task)
         task.add_done_callback(pending.discard)
     if pending:
@@ -109,20 +109,31 @@ async def _open_loop(
 
 
 def open_loop(
-    host: str, port: int, requests: list[bytes], *, rate: float, connections: int = 64, timeout: float = 10.0
+    host: str,
+    port: int,
+    requests: list[bytes],
+    *,
+    rate: float | None = None,
+    due: list[float] | None = None,
+    connections: int = 64,
+    timeout: float = 10.0,
 ) -> Run:
-    """Send `requests` at `rate` per second, open loop; every answer with its latency from its due time.
+    """Send `requests` at `rate` per second (or each at its own `due` second), open loop; every answer with its
+    latency from its due time.
 
     The client's own garbage collector stays out of the run: what the caller built before it (a benchmark's data,
     an app loaded in-process) is collected first and frozen, and no collection runs while requests are timed. A
     full collection over those objects paused this loop for 150-300 ms in the middle of a run, and every request
     due then counted the pause as the server's.
     """
+    if (rate is None) == (due is None):
+        raise ValueError("give either rate or due")
+    due = due if due is not None else [index / rate for index in range(len(requests))]
     gc.collect()
     gc.freeze()
     gc.disable()
     try:
-        return asyncio.run(_open_loop(host, port, requests, rate=rate, connections=connections, timeout=timeout))
+        return asyncio.run(_open_loop(host, port, requests, due=due, connections=connections, timeout=timeout))
     finally:
         gc.enable()
         gc.unfreeze()

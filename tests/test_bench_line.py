@@ -90,3 +90,23 @@ def test_the_open_loop_client_counts_each_latency_from_when_the_scan_was_due(lin
     assert run.late_sends >= 3 and not run.errors
     verdicts = judge(run, [("pass", None)] * 4 + [("divert", "machine")], lambda b: (b["decision"], b["reason"]))
     assert verdicts["statuses"] == {"200": 5} and verdicts["wrong"] == 1
+
+
+def test_a_buffering_controller_sends_each_window_as_one_batch_and_each_scan_counts_its_wait():
+    from bench_line import per_scan, windows
+    from bench_line_load import Outcome, Run
+
+    # 500 scans a second, 10 ms windows: five scans a window, each batch sent as its window closes.
+    groups, dues = windows(12, 500, 0.010)
+    assert groups == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
+    assert dues == pytest.approx([0.010, 0.020, 0.030])
+    # No window: a request per scan, due with it.
+    assert windows(3, 500, 0) == ([[0], [1], [2]], [0.0, 0.002, 0.004])
+
+    answers = [{"decision": "pass", "reason": None}] * 5
+    run = Run(outcomes=[Outcome(0, 0.010, 0.004, 200, json.dumps({"answers": answers}).encode())])
+    scans = per_scan(run, groups[:1], dues[:1], 500)
+
+    # The first scan waited the whole window in the controller, the last none of it; the answer took 4 ms more.
+    assert [round(latency, 4) for _, _, latency, _, _ in scans] == [0.014, 0.012, 0.010, 0.008, 0.006]
+    assert all(status == 200 and answer == answers[0] for *_, status, answer in scans)
