@@ -3,11 +3,11 @@
 What it saves, as measured (instructions per trace lookup, ``scripts/bench_instructions.py --anonymous`` on SQLite
 with 10,000 codes, 2026-12-06; the scan writer's share included): 1.20 million with both, 1.80 million with the read
 run through SQLAlchemy Core's normal path (``statement_read()``, ``execute``, ``mappings()``: +50%), and 1.23 million
-with the writer's batches sent through the session's Connection (+1.4%). The lookup holds 0.6x bare Flask by a few
-hundredths, so both bypasses still earn their place. The X-ray line's pass scan (``PreparedOne``, with its
-``by_itself``; ``scripts/bench_line_cost.py --callgrind --requests 100`` on PostgreSQL, 2026-12-07): 3,276,934
-instructions a scan before, 2,575,269 after, together with the line routes' schema instances and the request
-plumbing's proxy reads (the commits of that day say which did what).
+with the writer's batches sent through the session's Connection (+1.4%). The lookup is still short of its 0.6x bare
+Flask (docs/benchmarks.md), so both bypasses still earn their place. The X-ray line's pass scan (``PreparedOne``,
+with its ``by_itself``; ``scripts/bench_line_cost.py --callgrind --requests 100`` on PostgreSQL, 2026-12-07):
+3,276,934 instructions a scan before, 2,575,269 after, together with every route's schema made once and the request
+plumbing's proxy reads (the commits of that day say which did what); the line's p99 target is still missed.
 
 What it costs in semantics:
 
