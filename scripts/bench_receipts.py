@@ -169,6 +169,10 @@ def target(report: dict) -> dict:
     }
 
 
+def _per_receipt_ms(cpu_s: float, burst: dict) -> float | None:
+    return round(cpu_s / burst["receipts_answered"] * 1000, 2) if burst["receipts_answered"] else None
+
+
 def summary(report: dict) -> str:
     s, b, n, m = report["settings"], report["burst"], report["notices"], report["machine"]
     lat = b["document_latency"]
@@ -176,8 +180,10 @@ def summary(report: dict) -> str:
         f"{s['database']} ({s['database_name']}), {s['workers']} worker(s), {s['connections']} connections, "
         f"redis {'on' if s['redis'] else 'off'}; {m['cpus']} cpus, load {m['load_average_before']} -> "
         f"{m['load_average_after']}; during the burst the CPU was {m['cpu_busy_share_during_burst']:.0%} busy, "
-        f"gunicorn's workers used {m['workers_cpu_s_during_burst']} CPU s, this harness "
-        f"{m['harness_cpu_s_during_burst']} s",
+        f"gunicorn's workers used {m['workers_cpu_s_during_burst']} CPU s "
+        f"({_per_receipt_ms(m['workers_cpu_s_during_burst'], b)} ms a receipt), PostgreSQL "
+        f"{m['database_cpu_s_during_burst']} s ({_per_receipt_ms(m['database_cpu_s_during_burst'], b)} ms), "
+        f"this harness {m['harness_cpu_s_during_burst']} s",
         f"burst: {b['receipts_answered']} receipts in {b['documents']} documents in {b['wall_s']} s = "
         f"{b['receipts_per_s']} receipts/s, {b['documents_per_s']} documents/s; outcomes {b['outcomes']}",
         f"document latency p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms, max "

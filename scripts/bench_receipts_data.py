@@ -232,15 +232,16 @@ def _expected(documents: list[list[PlannedReceipt]]) -> tuple[list[list[PlannedR
 
 
 def _waits(documents: list[list[PlannedReceipt]]) -> list[set[int]]:
-    """A document waits for the earlier documents that first sent another receipt of one of its lists. Copies sent
-    again take no part: whichever copy lands first is stored, the other is the duplicate, and nothing else
-    changes; waiting on them would chain nearly every document to the one before."""
+    """A document waits for the earlier documents that first sent another receipt of one of its lists, a copy sent
+    again included: customs re-sends what it has sent, so a copy never lands before the receipt it repeats (had a
+    re-sent 500 overtaken its list's 120, still in a document held up, the 120 would rightly be stale). Nobody waits
+    for a copy: whichever copy lands first is stored, the other is the duplicate, and nothing else changes; waiting
+    on them would chain nearly every document to the one before."""
     last_with: dict[int, int] = {}
     waits = []
     for number, document in enumerate(documents):
-        lists = {receipt.list_index for receipt in document if receipt.expected != "duplicate"}
-        waits.append({last_with[index] for index in lists if index in last_with})
-        for index in lists:
+        waits.append({last_with[r.list_index] for r in document if r.list_index in last_with})
+        for index in {receipt.list_index for receipt in document if receipt.expected != "duplicate"}:
             last_with[index] = number
     return waits
 

@@ -32,18 +32,34 @@ def spread(seconds: list[float]) -> dict:
     return {"count": len(values), **figures, "max_ms": round(values[-1] * 1000, 1)}
 
 
+def _process_cpu(pid: int | str) -> int:
+    """utime + stime of a process in clock ticks; 0 for one that is gone."""
+    try:
+        # the 14th and 15th fields; the command name may hold spaces, so count after its ')'.
+        return sum(int(v) for v in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13])
+    except OSError:
+        return 0
+
+
+def database_cpu_s() -> float:
+    """CPU seconds PostgreSQL's processes on this machine have used (every database's: run it on a quiet server)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    ticks += _process_cpu(entry.name)
+            except OSError:
+                continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_times(workers_of: int) -> tuple[int, int, float, float]:
     """Busy and total jiffies of all cores since boot (/proc/stat), then the CPU seconds gunicorn's workers and this
     process have used: whether the service had the CPU, or other work on the machine did."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
-    workers = 0
-    for pid in worker_pids(workers_of):
-        try:
-            # utime and stime, the 14th and 15th fields; the command name may hold spaces, so count after its ')'.
-            workers += sum(int(v) for v in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13])
-        except OSError:
-            continue  # a worker that died meanwhile
+    workers = sum(_process_cpu(pid) for pid in worker_pids(workers_of))
     own = resource.getrusage(resource.RUSAGE_SELF)
     tick = os.sysconf("SC_CLK_TCK")
     return sum(fields) - idle, sum(fields), workers / tick, own.ru_utime + own.ru_stime
@@ -178,12 +194,13 @@ async def burst_and_listen(args: argparse.Namespace, setup: dict, burst: Burst, 
             log(f"burst: {len(bodies)} documents, {burst.receipts} receipts over {args.connections} connections")
             sampler = WaitSampler(url) if url.startswith("postgresql") else None
             cpu_before, load_before = cpu_times(server.proc.pid), load_average()
+            database_before = database_cpu_s()
             if sampler:
                 with sampler:
                     await sender.run(client, args.connections)
             else:
                 await sender.run(client, args.connections)
-            cpu_after = cpu_times(server.proc.pid)
+            cpu_after, database_after = cpu_times(server.proc.pid), database_cpu_s()
             deadline = time.perf_counter() + args.settle
             while len(notices.latencies) < notices.due() and time.perf_counter() < deadline:
                 await asyncio.sleep(0.05)
@@ -207,6 +224,8 @@ async def burst_and_listen(args: argparse.Namespace, setup: dict, burst: Burst, 
             "cpu_busy_share_during_burst": round(busy, 3),
             "workers_cpu_s_during_burst": round(cpu_after[2] - cpu_before[2], 2),
             "harness_cpu_s_during_burst": round(cpu_after[3] - cpu_before[3], 2),
+            # Every PostgreSQL process on the machine, the run's and anyone else's.
+            "database_cpu_s_during_burst": round(database_after - database_before, 2),
             "load_average_before": load_before,
             "load_average_after": load_average(),
         },

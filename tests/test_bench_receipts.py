@@ -66,6 +66,26 @@ def test_burst_plan_knows_each_answer_duplicates_and_late_arrivals_included():
         lists = {receipt.list_index for receipt in burst.documents[number]}
         assert all(earlier < number for earlier in waits)
         assert all(lists & {r.list_index for r in burst.documents[earlier]} for earlier in waits)
+    # A copy sent again never overtakes what it repeats: its document (if another) waits for the one with the first
+    # delivery, or that document is answered before by way of the documents it waits for.
+    first_in: dict[tuple, int] = {}
+    for number, document in enumerate(burst.documents):
+        for receipt in document:
+            if first_in.get(receipt.key, number) != number and receipt.expected == "duplicate":
+                assert _answered_before(burst.waits_for, first_in[receipt.key], number)
+            first_in.setdefault(receipt.key, number)
+
+
+def _answered_before(waits_for: list[set[int]], earlier: int, number: int) -> bool:
+    """Whether document `number` is sent only after `earlier` was answered (directly or through its waits)."""
+    seen, todo = set(), [number]
+    while todo:
+        for waited in waits_for[todo.pop()] - seen:
+            if waited == earlier:
+                return True
+            seen.add(waited)
+            todo.append(waited)
+    return False
 
 
 def test_burst_plan_is_the_same_for_the_same_seed():
