@@ -232,15 +232,27 @@ def _expected(documents: list[list[PlannedReceipt]]) -> tuple[list[list[PlannedR
 
 
 def _waits(documents: list[list[PlannedReceipt]]) -> list[set[int]]:
-    """A document waits for the earlier documents that first sent another receipt of one of its lists, a copy sent
-    again included: customs re-sends what it has sent, so a copy never lands before the receipt it repeats (had a
-    re-sent 500 overtaken its list's 120, still in a document held up, the 120 would rightly be stale). Nobody waits
-    for a copy: whichever copy lands first is stored, the other is the duplicate, and nothing else changes; waiting
-    on them would chain nearly every document to the one before."""
+    """A document waits for the earlier documents that first sent the receipts before its own on one of its lists,
+    as customs' gateway does. A copy sent again waits for what came before the receipt it repeats, not for that
+    receipt's own document: it may be re-sent while its first delivery is still being applied (and wait in the
+    service for it), but never lands before its list's earlier receipts (a re-sent 500 that overtook its list's
+    120, itself held up, would make the 120 rightly stale). Nobody waits for a copy: whichever copy lands first is
+    stored, the other is the duplicate, and nothing else changes; waiting on them would chain nearly every
+    document to the one before."""
     last_with: dict[int, int] = {}
+    before_first: dict[tuple, int | None] = {}
     waits = []
     for number, document in enumerate(documents):
-        waits.append({last_with[r.list_index] for r in document if r.list_index in last_with})
+        wanted: set[int] = set()
+        for receipt in document:
+            if receipt.expected == "duplicate":
+                earlier = before_first.get(receipt.key)
+            else:
+                earlier = last_with.get(receipt.list_index)
+                before_first.setdefault(receipt.key, earlier)
+            if earlier is not None:
+                wanted.add(earlier)
+        waits.append(wanted)
         for index in {receipt.list_index for receipt in document if receipt.expected != "duplicate"}:
             last_with[index] = number
     return waits
