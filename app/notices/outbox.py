@@ -231,7 +231,7 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
     jobs: list[Job] = []
     skipped: list[int] = []
     for delivery, notice, user, device, number in rows:
-        if _no_longer_needed(delivery, notice, now):
+        if _no_longer_needed(delivery, notice, now) or _not_theirs_now(notice, user, device, now):
             skipped.append(delivery.id)
             continue
         jobs.append(_job(delivery, notice, user, device, number))
@@ -317,6 +317,15 @@ def _no_longer_needed(delivery: Delivery, notice: Notice, now: datetime) -> bool
         return False
     # The app already has it (it acknowledged over the stream or the catch-up), or it is old news.
     return notice.acknowledged_at is not None or notice.created_at < now - PUSH_USEFUL_FOR
+
+
+def _not_theirs_now(notice: Notice, user: User, device: Device | None, now: datetime) -> bool:
+    # Whether to push is decided at delivery: the device chosen when the notice was queued (minutes ago after quiet
+    # hours, or from a list of officers a process keeps for seconds, app/notices/officers.py) may since have been
+    # removed, lost its permission or token, gone to another user, or its user may have been disabled.
+    if device is None:
+        return False
+    return not device.is_active(now) or device.user_id != notice.recipient_id or not user.is_active
 
 
 def _job(delivery: Delivery, notice: Notice, user: User, device: Device | None, number: str | None) -> Job:
