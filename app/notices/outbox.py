@@ -111,17 +111,17 @@ def queue_pushes(
     notices: Sequence[Notice],
     *,
     purpose: DeliveryPurpose,
-    devices: Mapping[int, Sequence[Device]] | None = None,
+    device_ids: Mapping[int, Sequence[int]] | None = None,
 ) -> int:
-    """One delivery per active device of each notice's recipient (`devices` by user id, when the caller has them
-    already); returns how many."""
+    """One delivery per active device of each notice's recipient (`device_ids` by user id, when the caller has
+    them already); returns how many."""
     if not notices:
         return 0
-    if devices is None:
-        by_user: dict[int, list[Device]] = {}
+    if device_ids is None:
+        by_user: dict[int, list[int]] = {}
         for device in active_devices(session, *{notice.recipient_id for notice in notices}):
-            by_user.setdefault(device.user_id, []).append(device)
-        devices = by_user
+            by_user.setdefault(device.user_id, []).append(device.id)
+        device_ids = by_user
     now = clock.utcnow()
     chosen = settings_for(session, {notice.recipient_id for notice in notices})
     # Per notice: now, after the recipient's quiet hours, or never (a kind they switched off).
@@ -129,7 +129,7 @@ def queue_pushes(
     queued = [
         Delivery(
             notice=notice,
-            device_id=device.id,
+            device_id=device_id,
             channel=DeliveryChannel.PUSH,
             purpose=purpose,
             state=DeliveryState.PENDING,
@@ -139,7 +139,7 @@ def queue_pushes(
         )
         for notice in notices
         if due[id(notice)] is not None
-        for device in devices.get(notice.recipient_id, ())
+        for device_id in device_ids.get(notice.recipient_id, ())
     ]
     session.add_all(queued)
     return len(queued)
