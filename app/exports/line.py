@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.common import clock
 from app.declarations.models import BizStep, Declaration, DeclarationStatus, Disposition
-from app.declarations.status import prefetch_notified, record_event
+from app.declarations.status import record_events
 from app.exports.intake import LIVE_PARCEL
 from app.exports.models import DivertReason, ExportParcel, ExportTarget, LineDecision, LineScan, LineVerdict
 from app.exports.models import ParcelStage as S
@@ -170,8 +170,8 @@ def _decide(scan: dict[str, Any], row: Any, stage: S | None, standing: DivertRea
 
 @cached_statement
 def _lookup(*, many: bool = True) -> Select[Any]:
-    """Each parcel of the line's warehouse by waybill, its list's status, and whether a live target names it (one
-    made after the parcel's recheck, if it had one): the waybills in `waybills`, or (not `many`) `waybill`."""
+    """Each parcel of the line's warehouse by waybill, its list's status and numbers, and whether a live target names
+    it (one made after the parcel's recheck, if it had one): the waybills in `waybills`, or (not `many`) `waybill`."""
     p, t = ExportParcel, ExportTarget
     since_recheck = or_(p.rechecked_at.is_(None), t.created_at > p.rechecked_at)
     targeted = or_(
@@ -188,6 +188,10 @@ def _lookup(*, many: bool = True) -> Select[Any]:
             p.declaration_id,
             Declaration.status,
             Declaration.declaring_enterprise_id,
+            # What a divert's timeline step and notices name: a divert reads no more of its list.
+            Declaration.invt_no,
+            Declaration.cop_no,
+            Declaration.customs_code,
             targeted.label("targeted"),
         )
         .join(Declaration, Declaration.id == p.declaration_id)
@@ -293,13 +297,13 @@ def _move_parcels(connection: Connection, decided: list[_Decided], now: datetime
 
 
 def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decided, int]], at: datetime) -> None:
-    """What a new divert adds to the pass's writes: a timeline step, an audit entry and the declarants' notice."""
-    ids = {item.row.declaration_id for item, _ in diverts}
-    declarations = {d.id: d for d in session.scalars(select(Declaration).where(Declaration.id.in_(ids)))}
-    prefetch_notified(session, declarations.values())
-    entries = []
+    """What a new divert adds to the pass's writes: a timeline step, an audit entry and the declarants' and
+    officers' notices. The steps and entries go as one INSERT each (none of their ids is needed), the notices and
+    their pushes with the session's one flush."""
+    notices.prefetch_recipients(session, {item.row.declaring_enterprise_id for item, _ in diverts}, [Role.DECLARANT])
+    steps, entries = [], []
     for item, scan_id in diverts:
-        declaration, row, reason = declarations[item.row.declaration_id], item.row, item.reason
+        row, reason = item.row, item.reason
         assert reason is not None
         details = {
             "waybill_no": row.waybill_no,
@@ -309,18 +313,22 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
             "verdict": item.scan["verdict"].value,
             "reason": reason.value,
         }
-        record_event(
-            session,
-            declaration,
-            step="line_diverted",
-            title=f"包裹 {row.waybill_no} {MESSAGES[reason]}",
-            occurred_at=at,
-            status_changed=False,
-            biz_step=BizStep.INSPECTING,
-            # The image failed the check; otherwise the parcel is simply held for a look.
-            disposition=Disposition.NON_CONFORMANT if reason is DivertReason.MACHINE else Disposition.IN_PROGRESS,
-            actor=line,
-            details=details,
+        steps.append(
+            {
+                "declaration_id": row.declaration_id,
+                "status": row.status,
+                "step": "line_diverted",
+                "title": f"包裹 {row.waybill_no} {MESSAGES[reason]}",
+                "occurred_at": at,
+                "biz_step": BizStep.INSPECTING,
+                # The image failed the check; otherwise the parcel is simply held for a look.
+                "disposition": Disposition.NON_CONFORMANT
+                if reason is DivertReason.MACHINE
+                else Disposition.IN_PROGRESS,
+                "actor_id": line.id,
+                "place": row.customs_code,
+                "details": details,
+            }
         )
         entries.append(
             audit.prepare(
@@ -328,10 +336,10 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
                 actor=audit.by(line),
                 target_type=ExportParcel.__tablename__,
                 target_id=row.id,
-                details={**details, "declaration_id": declaration.id},
+                details={**details, "declaration_id": row.declaration_id},
             )
         )
-        number = declaration.invt_no or declaration.cop_no
+        number = row.invt_no or row.cop_no
         body = Message(
             N_("Parcel %(waybill_no)s of list %(number)s was diverted at X-ray line %(line)s: %(reason)s."),
             waybill_no=row.waybill_no,
@@ -341,25 +349,26 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
         )
         notices.notify_enterprise(
             session,
-            enterprise_id=declaration.declaring_enterprise_id,
+            enterprise_id=row.declaring_enterprise_id,
             roles=[Role.DECLARANT],
             kind=NoticeKind.EXPORT_DIVERTED,
             title=Message(N_("Parcel %(waybill_no)s diverted for recheck"), waybill_no=row.waybill_no),
             body=body,
             # Per parcel and scan: each divert decision notifies once, a retried request not again.
             source_key=f"export-parcel/{row.id}/diverted/{scan_id}",
-            declaration_id=declaration.id,
-            link=f"/api/v1/export-lists/{declaration.id}",
+            declaration_id=row.declaration_id,
+            link=f"/api/v1/export-lists/{row.declaration_id}",
         )
         # And the officers of the list's customs office: the parcel waits at the recheck bench for one of them.
         on_duty.notify_officers(
             session,
-            customs_code=declaration.customs_code,
+            customs_code=row.customs_code,
             kind=NoticeKind.OFFICER_PARCEL_DIVERTED,
             title=Message(N_("Parcel %(waybill_no)s awaits a recheck"), waybill_no=row.waybill_no),
             body=body,
             source_key=f"officer/export-parcel/{row.id}/diverted/{scan_id}",
-            declaration_id=declaration.id,
-            link=f"/api/v1/export-lists/{declaration.id}",
+            declaration_id=row.declaration_id,
+            link=f"/api/v1/export-lists/{row.declaration_id}",
         )
+    record_events(session, steps)
     audit.record_all(session, entries)
