@@ -8,9 +8,10 @@ every active officer. Quiet hours and kinds switched off apply as for anyone (ap
 held vehicle, which is always pushed.
 
 Who is on duty, with their languages, devices and push rules, is one query, and every X-ray line divert asks it
-(about a fifth of a divert's instructions, as measured in scripts/bench_line_cost.py, docs/benchmarks.md). So each
-process keeps each office's answer for `on_duty_cache.CACHE_SECONDS` (5 s) and believes it meanwhile. What that
-gives up, for up to those seconds, in a worker other than the one where the change was made:
+(with the settings' own query that followed it, 3.2 ms of a divert's 14.7 ms in a cProfile of
+`scripts/bench_line_cost.py --profile divert`, 2026-12-07). So each process keeps each office's answer for
+`on_duty_cache.CACHE_SECONDS` (5 s) and believes it meanwhile. What that gives up, for up to those seconds, in a
+worker other than the one where the change was made:
 - an officer created, reactivated, or given a device since is not told (no notice, or no push to the new device);
   the notice of a later alert reaches them as usual;
 - an officer disabled or locked since still gets the notice (stored, seen only if the account is enabled again);
