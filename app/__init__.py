@@ -19,7 +19,7 @@ from app.infra.flask_app import App
 from app.infra.json_provider import OrjsonProvider
 from app.notices import on_duty_cache
 from app.notices.metrics import OutboxCollector
-from app.notices.stream import NoticeHub, new_notice_recipients
+from app.notices.stream import WAKE_KEY, NoticeHub, new_notice_recipients
 from app.rules import cache as rules_cache
 
 
@@ -81,9 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         sign_in_check_seconds=settings.stream_heartbeat_seconds,
     )
     # A commit that created notices rings the streams waiting for them.
-    session_events.after_commit(
-        sessions, key="notice_recipients_to_wake", collect=new_notice_recipients, committed=hub.committed
-    )
+    session_events.after_commit(sessions, key=WAKE_KEY, collect=new_notice_recipients, committed=hub.committed)
     app.extensions["sessionmaker"] = sessions
     app.extensions["notice_hub"] = hub
     app.teardown_appcontext(db.close_session)

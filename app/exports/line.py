@@ -5,9 +5,9 @@ list's status and whether a live target names it; one INSERT logs the scan; one 
 PostgreSQL a single scan's INSERT and UPDATE go as one statement, the UPDATE in a data-modifying WITH: one round
 trip fewer). A pass writes nothing else (the scan log is the record). A single scan's two statements are compiled once
 and run on the driver's connection (app/infra/prepared.py), on PostgreSQL a pass's each as a transaction by itself:
-no BEGIN or COMMIT round trip. A new divert also puts a step on the list's
-timeline, an entry on the audit trail and a notice to the declarants. A batch (a controller that buffers) is the
-same three statements for all its scans.
+no BEGIN or COMMIT round trip. A new divert also puts a step on the list's timeline, an entry on the audit trail
+and notices to the declarants and the officers on duty, each kind of row as one plain INSERT (no entities, no unit
+of work). A batch (a controller that buffers) is the same three statements for all its scans.
 
 A parcel is diverted when the machine flags its image, when a live target (布控) names its list or its waybill, or
 when its list is not RELEASED (the status that allows loading); an unknown waybill, or one never scanned in, is
@@ -39,6 +39,7 @@ from app.infra.prepared import PreparedOne
 from app.infra.statements import cached_statement
 from app.notices import officers as on_duty
 from app.notices import service as notices
+from app.notices.batch import Fanout, notify_all
 from app.notices.models import NoticeKind
 from app.notices.text import Message
 from app.users.models import Role, User
@@ -49,6 +50,7 @@ MAX_BATCH = 500
 # Stages the line moves a parcel out of; any other stays as it is, whatever the answer.
 _MOVABLE = (S.SCANNED_IN, S.PASSED)
 _AWAITING_RECHECK = (S.DIVERTED, S.HELD)
+_DECLARANTS = frozenset({Role.DECLARANT})
 
 # What the line's display shows, by reason (None: pass).
 MESSAGES: dict[DivertReason | None, str] = {
@@ -298,10 +300,10 @@ def _move_parcels(connection: Connection, decided: list[_Decided], now: datetime
 
 def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decided, int]], at: datetime) -> None:
     """What a new divert adds to the pass's writes: a timeline step, an audit entry and the declarants' and
-    officers' notices. The steps and entries go as one INSERT each (none of their ids is needed), the notices and
-    their pushes with the session's one flush."""
-    notices.prefetch_recipients(session, {item.row.declaring_enterprise_id for item, _ in diverts}, [Role.DECLARANT])
-    steps, entries = [], []
+    officers' notices. Each kind of row goes as one INSERT of plain rows (app/notices/batch.py for the notices and
+    their pushes), as nothing here needs an entity back."""
+    notices.prefetch_recipients(session, {item.row.declaring_enterprise_id for item, _ in diverts}, _DECLARANTS)
+    steps, entries, fanouts = [], [], []
     for item, scan_id in diverts:
         row, reason = item.row, item.reason
         assert reason is not None
@@ -347,28 +349,31 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
             line=item.scan["line_id"],
             reason=DIVERT_REASONS[reason],
         )
-        notices.notify_enterprise(
-            session,
-            enterprise_id=row.declaring_enterprise_id,
-            roles=[Role.DECLARANT],
-            kind=NoticeKind.EXPORT_DIVERTED,
-            title=Message(N_("Parcel %(waybill_no)s diverted for recheck"), waybill_no=row.waybill_no),
-            body=body,
-            # Per parcel and scan: each divert decision notifies once, a retried request not again.
-            source_key=f"export-parcel/{row.id}/diverted/{scan_id}",
-            declaration_id=row.declaration_id,
-            link=f"/api/v1/export-lists/{row.declaration_id}",
+        link = f"/api/v1/export-lists/{row.declaration_id}"
+        fanouts.append(
+            Fanout(
+                notices.enterprise_recipients(session, row.declaring_enterprise_id, _DECLARANTS),
+                kind=NoticeKind.EXPORT_DIVERTED,
+                title=Message(N_("Parcel %(waybill_no)s diverted for recheck"), waybill_no=row.waybill_no),
+                body=body,
+                # Per parcel and scan: each divert decision notifies once, a retried request not again.
+                source_key=f"export-parcel/{row.id}/diverted/{scan_id}",
+                declaration_id=row.declaration_id,
+                link=link,
+            )
         )
         # And the officers of the list's customs office: the parcel waits at the recheck bench for one of them.
-        on_duty.notify_officers(
-            session,
-            customs_code=row.customs_code,
-            kind=NoticeKind.OFFICER_PARCEL_DIVERTED,
-            title=Message(N_("Parcel %(waybill_no)s awaits a recheck"), waybill_no=row.waybill_no),
-            body=body,
-            source_key=f"officer/export-parcel/{row.id}/diverted/{scan_id}",
-            declaration_id=row.declaration_id,
-            link=f"/api/v1/export-lists/{row.declaration_id}",
+        fanouts.append(
+            Fanout(
+                on_duty.officers_on_duty(session, row.customs_code),
+                kind=NoticeKind.OFFICER_PARCEL_DIVERTED,
+                title=Message(N_("Parcel %(waybill_no)s awaits a recheck"), waybill_no=row.waybill_no),
+                body=body,
+                source_key=f"officer/export-parcel/{row.id}/diverted/{scan_id}",
+                declaration_id=row.declaration_id,
+                link=link,
+            )
         )
+    notify_all(session, fanouts)
     record_events(session, steps)
     audit.record_all(session, entries)

@@ -113,8 +113,7 @@ def queue_pushes(
     purpose: DeliveryPurpose,
     device_ids: Mapping[int, Sequence[int]] | None = None,
 ) -> int:
-    """One delivery per active device of each notice's recipient (`device_ids` by user id, when the caller has
-    them already); returns how many."""
+    """One delivery per active device of each recipient (`device_ids` by user, if the caller has them); how many."""
     if not notices:
         return 0
     if device_ids is None:
@@ -153,7 +152,7 @@ def queue_clears(session: Session, *, user: User, notice_pks: Iterable[int], rea
         for pk in notice_pks
         for device in others
     ]
-    _insert(session, rows)
+    insert_deliveries(session, rows)
     return len(rows)
 
 
@@ -181,7 +180,7 @@ def take_reminder_steps(session: Session, *, now: datetime) -> int:
             continue
         stepped += len(taken)
         if step.channel is DeliveryChannel.SMS:
-            _insert(
+            insert_deliveries(
                 session,
                 [
                     {"notice_pk": pk, "channel": DeliveryChannel.SMS, "purpose": DeliveryPurpose.REMINDER}
@@ -320,9 +319,8 @@ def _no_longer_needed(delivery: Delivery, notice: Notice, now: datetime) -> bool
 
 
 def _not_theirs_now(notice: Notice, user: User, device: Device | None, now: datetime) -> bool:
-    # Whether to push is decided at delivery: the device chosen when the notice was queued (minutes ago after quiet
-    # hours, or from a list of officers a process keeps for seconds, app/notices/officers.py) may since have been
-    # removed, lost its permission or token, gone to another user, or its user may have been disabled.
+    # The device chosen at queuing (hours ago after quiet hours, or from the officers a process keeps for seconds,
+    # app/notices/officers.py) may since have been removed, lost its permission or token, or gone to another user.
     if device is None:
         return False
     return not device.is_active(now) or device.user_id != notice.recipient_id or not user.is_active
@@ -385,7 +383,8 @@ def _fail(session: Session, job: Job, state: DeliveryState, reason: str) -> None
     )
 
 
-def _insert(session: Session, rows: list[dict]) -> None:
+def insert_deliveries(session: Session, rows: list[dict]) -> None:
+    """Delivery rows in one INSERT: each names `notice_pk`, `channel` and `purpose`, and may name the rest."""
     if rows:
         now = clock.utcnow()
         session.execute(

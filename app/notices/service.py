@@ -79,7 +79,7 @@ def notify_enterprise(
     """
     return notify_recipients(
         session,
-        _recipients(session, enterprise_id, frozenset(roles)),
+        enterprise_recipients(session, enterprise_id, frozenset(roles)),
         kind=kind,
         title=title,
         body=body,
@@ -101,21 +101,8 @@ def notify_recipients(
     link: str | None = None,
 ) -> list[Notice]:
     """One notice for each recipient in their language, its pushes queued in the same transaction."""
-    if link is None and declaration_id:
-        link = f"/api/v1/declarations/{declaration_id}"
-    notices = [
-        Notice(
-            recipient_id=recipient.user_id,
-            kind=kind,
-            priority=NoticePriority.HIGH if kind in HIGH_PRIORITY else NoticePriority.NORMAL,
-            source_key=source_key[:120],
-            title=title.in_language(recipient.language)[:200],
-            body=body.in_language(recipient.language)[:1000],
-            link=link,
-            declaration_id=declaration_id,
-        )
-        for recipient in recipients
-    ]
+    about = {"kind": kind, "title": title, "body": body, "source_key": source_key, "declaration_id": declaration_id}
+    notices = [Notice(**notice_fields(recipient, **about, link=link)) for recipient in recipients]
     session.add_all(notices)
     outbox.queue_pushes(
         session,
@@ -124,6 +111,29 @@ def notify_recipients(
         device_ids={recipient.user_id: recipient.device_ids for recipient in recipients},
     )
     return notices
+
+
+def notice_fields(
+    recipient: Recipient,
+    *,
+    kind: NoticeKind,
+    title: Message,
+    body: Message,
+    source_key: str,
+    declaration_id: int | None,
+    link: str | None,
+) -> dict[str, Any]:
+    """A notice's columns for one recipient, in their language (the rest are the table's defaults)."""
+    return {
+        "recipient_id": recipient.user_id,
+        "kind": kind,
+        "priority": NoticePriority.HIGH if kind in HIGH_PRIORITY else NoticePriority.NORMAL,
+        "source_key": source_key[:120],
+        "title": title.in_language(recipient.language)[:200],
+        "body": body.in_language(recipient.language)[:1000],
+        "link": link if link is not None or not declaration_id else f"/api/v1/declarations/{declaration_id}",
+        "declaration_id": declaration_id,
+    }
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,7 @@ def prefetch_recipients(session: Session, enterprise_ids: Iterable[int], roles: 
     _load_recipients(session, set(enterprise_ids), frozenset(roles))
 
 
-def _recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) -> list[Recipient]:
+def enterprise_recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) -> list[Recipient]:
     """The enterprise's active users in `roles`, with the devices their pushes go to, in one query.
 
     A receipt batch notifies the same few enterprises many times; ask the database once per transaction.
