@@ -16,7 +16,9 @@ worker other than the one where the change was made:
   the notice of a later alert reaches them as usual;
 - an officer disabled or locked since still gets the notice (stored, seen only if the account is enabled again);
 - settings saved in another worker (the office named, quiet hours, kinds muted) apply a few seconds late; the worker
-  that saved them forgets its lists at once (`on_duty_cache.forget`).
+  that saved them forgets its lists at once (`on_duty_cache.forget`; an alert read in it while the save had not yet
+  committed may keep the old list for the seconds again).
+Tests forget the lists with each test's rollback (tests/conftest.py): the ids they name are handed out again.
 No push goes where it must not: the dispatcher checks each push's device and user again when it sends it
 (app/notices/outbox.py: a device removed, without permission or token, gone to another user, or a user disabled,
 skips the push), as it must anyway for a push held back for quiet hours.
