@@ -17,8 +17,9 @@ from app.infra import logs, metrics, observe, ratelimit, session_events
 from app.infra.body_deadline import BodyDeadline
 from app.infra.flask_app import App
 from app.infra.json_provider import OrjsonProvider
+from app.notices import on_duty_cache
 from app.notices.metrics import OutboxCollector
-from app.notices.stream import NoticeHub, new_notice_recipients
+from app.notices.stream import WAKE_KEY, NoticeHub, new_notice_recipients
 from app.rules import cache as rules_cache
 
 
@@ -80,14 +81,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         sign_in_check_seconds=settings.stream_heartbeat_seconds,
     )
     # A commit that created notices rings the streams waiting for them.
-    session_events.after_commit(
-        sessions, key="notice_recipients_to_wake", collect=new_notice_recipients, committed=hub.committed
-    )
+    session_events.after_commit(sessions, key=WAKE_KEY, collect=new_notice_recipients, committed=hub.committed)
     app.extensions["sessionmaker"] = sessions
     app.extensions["notice_hub"] = hub
     app.teardown_appcontext(db.close_session)
     api_keys.init_app(app)  # what valid API keys open, believed for a few seconds per process
     rules_cache.init_app(app, settings)
+    on_duty_cache.init_app(app)  # who the officers on duty are, believed for a few seconds per process
 
     app.register_error_handler(errors.DomainError, errors.render_domain_error)
     app.register_blueprint(metrics.blp)

@@ -103,6 +103,8 @@ def db_connection(app: Flask) -> Iterator[Connection]:
             trace_lookup.clear_caches()
             # The rules read during the test came from rows the rollback took away.
             app.extensions["rules"].forget()
+            # Likewise the officers on duty this process keeps for a few seconds (app/notices/officers.py).
+            app.extensions["officers_on_duty"].clear()
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ list's status and whether a live target names it; one INSERT logs the scan; one 
 PostgreSQL a single scan's INSERT and UPDATE go as one statement, the UPDATE in a data-modifying WITH: one round
 trip fewer). A pass writes nothing else (the scan log is the record). A single scan's two statements are compiled once
 and run on the driver's connection (app/infra/prepared.py), on PostgreSQL a pass's each as a transaction by itself:
-no BEGIN or COMMIT round trip. A new divert also puts a step on the list's
-timeline, an entry on the audit trail and a notice to the declarants. A batch (a controller that buffers) is the
-same three statements for all its scans.
+no BEGIN or COMMIT round trip. A new divert also puts a step on the list's timeline, an entry on the audit trail
+and notices to the declarants and the officers on duty, each kind of row as one plain INSERT (no entities, no unit
+of work). A batch (a controller that buffers) is the same three statements for all its scans.
 
 A parcel is diverted when the machine flags its image, when a live target (布控) names its list or its waybill, or
 when its list is not RELEASED (the status that allows loading); an unknown waybill, or one never scanned in, is
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.common import clock
 from app.declarations.models import BizStep, Declaration, DeclarationStatus, Disposition
-from app.declarations.status import prefetch_notified, record_event
+from app.declarations.status import record_events
 from app.exports.intake import LIVE_PARCEL
 from app.exports.models import DivertReason, ExportParcel, ExportTarget, LineDecision, LineScan, LineVerdict
 from app.exports.models import ParcelStage as S
@@ -39,6 +39,7 @@ from app.infra.prepared import PreparedOne
 from app.infra.statements import cached_statement
 from app.notices import officers as on_duty
 from app.notices import service as notices
+from app.notices.batch import Fanout, notify_all
 from app.notices.models import NoticeKind
 from app.notices.text import Message
 from app.users.models import Role, User
@@ -49,6 +50,7 @@ MAX_BATCH = 500
 # Stages the line moves a parcel out of; any other stays as it is, whatever the answer.
 _MOVABLE = (S.SCANNED_IN, S.PASSED)
 _AWAITING_RECHECK = (S.DIVERTED, S.HELD)
+_DECLARANTS = frozenset({Role.DECLARANT})
 
 # What the line's display shows, by reason (None: pass).
 MESSAGES: dict[DivertReason | None, str] = {
@@ -170,8 +172,8 @@ def _decide(scan: dict[str, Any], row: Any, stage: S | None, standing: DivertRea
 
 @cached_statement
 def _lookup(*, many: bool = True) -> Select[Any]:
-    """Each parcel of the line's warehouse by waybill, its list's status, and whether a live target names it (one
-    made after the parcel's recheck, if it had one): the waybills in `waybills`, or (not `many`) `waybill`."""
+    """Each parcel of the line's warehouse by waybill, its list's status and numbers, and whether a live target names
+    it (one made after the parcel's recheck, if it had one): the waybills in `waybills`, or (not `many`) `waybill`."""
     p, t = ExportParcel, ExportTarget
     since_recheck = or_(p.rechecked_at.is_(None), t.created_at > p.rechecked_at)
     targeted = or_(
@@ -188,6 +190,10 @@ def _lookup(*, many: bool = True) -> Select[Any]:
             p.declaration_id,
             Declaration.status,
             Declaration.declaring_enterprise_id,
+            # What a divert's timeline step and notices name: a divert reads no more of its list.
+            Declaration.invt_no,
+            Declaration.cop_no,
+            Declaration.customs_code,
             targeted.label("targeted"),
         )
         .join(Declaration, Declaration.id == p.declaration_id)
@@ -293,13 +299,13 @@ def _move_parcels(connection: Connection, decided: list[_Decided], now: datetime
 
 
 def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decided, int]], at: datetime) -> None:
-    """What a new divert adds to the pass's writes: a timeline step, an audit entry and the declarants' notice."""
-    ids = {item.row.declaration_id for item, _ in diverts}
-    declarations = {d.id: d for d in session.scalars(select(Declaration).where(Declaration.id.in_(ids)))}
-    prefetch_notified(session, declarations.values())
-    entries = []
+    """What a new divert adds to the pass's writes: a timeline step, an audit entry and the declarants' and
+    officers' notices. Each kind of row goes as one INSERT of plain rows (app/notices/batch.py for the notices and
+    their pushes), as nothing here needs an entity back."""
+    notices.prefetch_recipients(session, {item.row.declaring_enterprise_id for item, _ in diverts}, _DECLARANTS)
+    steps, entries, fanouts = [], [], []
     for item, scan_id in diverts:
-        declaration, row, reason = declarations[item.row.declaration_id], item.row, item.reason
+        row, reason = item.row, item.reason
         assert reason is not None
         details = {
             "waybill_no": row.waybill_no,
@@ -309,18 +315,22 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
             "verdict": item.scan["verdict"].value,
             "reason": reason.value,
         }
-        record_event(
-            session,
-            declaration,
-            step="line_diverted",
-            title=f"包裹 {row.waybill_no} {MESSAGES[reason]}",
-            occurred_at=at,
-            status_changed=False,
-            biz_step=BizStep.INSPECTING,
-            # The image failed the check; otherwise the parcel is simply held for a look.
-            disposition=Disposition.NON_CONFORMANT if reason is DivertReason.MACHINE else Disposition.IN_PROGRESS,
-            actor=line,
-            details=details,
+        steps.append(
+            {
+                "declaration_id": row.declaration_id,
+                "status": row.status,
+                "step": "line_diverted",
+                "title": f"包裹 {row.waybill_no} {MESSAGES[reason]}",
+                "occurred_at": at,
+                "biz_step": BizStep.INSPECTING,
+                # The image failed the check; otherwise the parcel is simply held for a look.
+                "disposition": Disposition.NON_CONFORMANT
+                if reason is DivertReason.MACHINE
+                else Disposition.IN_PROGRESS,
+                "actor_id": line.id,
+                "place": row.customs_code,
+                "details": details,
+            }
         )
         entries.append(
             audit.prepare(
@@ -328,10 +338,10 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
                 actor=audit.by(line),
                 target_type=ExportParcel.__tablename__,
                 target_id=row.id,
-                details={**details, "declaration_id": declaration.id},
+                details={**details, "declaration_id": row.declaration_id},
             )
         )
-        number = declaration.invt_no or declaration.cop_no
+        number = row.invt_no or row.cop_no
         body = Message(
             N_("Parcel %(waybill_no)s of list %(number)s was diverted at X-ray line %(line)s: %(reason)s."),
             waybill_no=row.waybill_no,
@@ -339,27 +349,31 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
             line=item.scan["line_id"],
             reason=DIVERT_REASONS[reason],
         )
-        notices.notify_enterprise(
-            session,
-            enterprise_id=declaration.declaring_enterprise_id,
-            roles=[Role.DECLARANT],
-            kind=NoticeKind.EXPORT_DIVERTED,
-            title=Message(N_("Parcel %(waybill_no)s diverted for recheck"), waybill_no=row.waybill_no),
-            body=body,
-            # Per parcel and scan: each divert decision notifies once, a retried request not again.
-            source_key=f"export-parcel/{row.id}/diverted/{scan_id}",
-            declaration_id=declaration.id,
-            link=f"/api/v1/export-lists/{declaration.id}",
+        link = f"/api/v1/export-lists/{row.declaration_id}"
+        fanouts.append(
+            Fanout(
+                notices.enterprise_recipients(session, row.declaring_enterprise_id, _DECLARANTS),
+                kind=NoticeKind.EXPORT_DIVERTED,
+                title=Message(N_("Parcel %(waybill_no)s diverted for recheck"), waybill_no=row.waybill_no),
+                body=body,
+                # Per parcel and scan: each divert decision notifies once, a retried request not again.
+                source_key=f"export-parcel/{row.id}/diverted/{scan_id}",
+                declaration_id=row.declaration_id,
+                link=link,
+            )
         )
         # And the officers of the list's customs office: the parcel waits at the recheck bench for one of them.
-        on_duty.notify_officers(
-            session,
-            customs_code=declaration.customs_code,
-            kind=NoticeKind.OFFICER_PARCEL_DIVERTED,
-            title=Message(N_("Parcel %(waybill_no)s awaits a recheck"), waybill_no=row.waybill_no),
-            body=body,
-            source_key=f"officer/export-parcel/{row.id}/diverted/{scan_id}",
-            declaration_id=declaration.id,
-            link=f"/api/v1/export-lists/{declaration.id}",
+        fanouts.append(
+            Fanout(
+                on_duty.officers_on_duty(session, row.customs_code),
+                kind=NoticeKind.OFFICER_PARCEL_DIVERTED,
+                title=Message(N_("Parcel %(waybill_no)s awaits a recheck"), waybill_no=row.waybill_no),
+                body=body,
+                source_key=f"officer/export-parcel/{row.id}/diverted/{scan_id}",
+                declaration_id=row.declaration_id,
+                link=link,
+            )
         )
+    notify_all(session, fanouts)
+    record_events(session, steps)
     audit.record_all(session, entries)

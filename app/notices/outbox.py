@@ -111,17 +111,16 @@ def queue_pushes(
     notices: Sequence[Notice],
     *,
     purpose: DeliveryPurpose,
-    devices: Mapping[int, Sequence[Device]] | None = None,
+    device_ids: Mapping[int, Sequence[int]] | None = None,
 ) -> int:
-    """One delivery per active device of each notice's recipient (`devices` by user id, when the caller has them
-    already); returns how many."""
+    """One delivery per active device of each recipient (`device_ids` by user, if the caller has them); how many."""
     if not notices:
         return 0
-    if devices is None:
-        by_user: dict[int, list[Device]] = {}
+    if device_ids is None:
+        by_user: dict[int, list[int]] = {}
         for device in active_devices(session, *{notice.recipient_id for notice in notices}):
-            by_user.setdefault(device.user_id, []).append(device)
-        devices = by_user
+            by_user.setdefault(device.user_id, []).append(device.id)
+        device_ids = by_user
     now = clock.utcnow()
     chosen = settings_for(session, {notice.recipient_id for notice in notices})
     # Per notice: now, after the recipient's quiet hours, or never (a kind they switched off).
@@ -129,7 +128,7 @@ def queue_pushes(
     queued = [
         Delivery(
             notice=notice,
-            device_id=device.id,
+            device_id=device_id,
             channel=DeliveryChannel.PUSH,
             purpose=purpose,
             state=DeliveryState.PENDING,
@@ -139,7 +138,7 @@ def queue_pushes(
         )
         for notice in notices
         if due[id(notice)] is not None
-        for device in devices.get(notice.recipient_id, ())
+        for device_id in device_ids.get(notice.recipient_id, ())
     ]
     session.add_all(queued)
     return len(queued)
@@ -153,7 +152,7 @@ def queue_clears(session: Session, *, user: User, notice_pks: Iterable[int], rea
         for pk in notice_pks
         for device in others
     ]
-    _insert(session, rows)
+    insert_deliveries(session, rows)
     return len(rows)
 
 
@@ -181,7 +180,7 @@ def take_reminder_steps(session: Session, *, now: datetime) -> int:
             continue
         stepped += len(taken)
         if step.channel is DeliveryChannel.SMS:
-            _insert(
+            insert_deliveries(
                 session,
                 [
                     {"notice_pk": pk, "channel": DeliveryChannel.SMS, "purpose": DeliveryPurpose.REMINDER}
@@ -231,7 +230,7 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
     jobs: list[Job] = []
     skipped: list[int] = []
     for delivery, notice, user, device, number in rows:
-        if _no_longer_needed(delivery, notice, now):
+        if _no_longer_needed(delivery, notice, now) or _not_theirs_now(notice, user, device, now):
             skipped.append(delivery.id)
             continue
         jobs.append(_job(delivery, notice, user, device, number))
@@ -319,6 +318,14 @@ def _no_longer_needed(delivery: Delivery, notice: Notice, now: datetime) -> bool
     return notice.acknowledged_at is not None or notice.created_at < now - PUSH_USEFUL_FOR
 
 
+def _not_theirs_now(notice: Notice, user: User, device: Device | None, now: datetime) -> bool:
+    # The device chosen at queuing (hours ago after quiet hours, or from the officers a process keeps for seconds,
+    # app/notices/officers.py) may since have been removed, lost its permission or token, or gone to another user.
+    if device is None:
+        return False
+    return not device.is_active(now) or device.user_id != notice.recipient_id or not user.is_active
+
+
 def _job(delivery: Delivery, notice: Notice, user: User, device: Device | None, number: str | None) -> Job:
     tail = (number or notice.notice_id.hex)[-4:]
     label = Message(PUSH_LABELS[notice.kind])
@@ -376,7 +383,8 @@ def _fail(session: Session, job: Job, state: DeliveryState, reason: str) -> None
     )
 
 
-def _insert(session: Session, rows: list[dict]) -> None:
+def insert_deliveries(session: Session, rows: list[dict]) -> None:
+    """Delivery rows in one INSERT: each names `notice_pk`, `channel` and `purpose`, and may name the rest."""
     if rows:
         now = clock.utcnow()
         session.execute(

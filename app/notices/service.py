@@ -34,9 +34,10 @@ from app.notices.models import (
     NoticeKind,
     NoticePriority,
     NoticePurge,
+    NotificationSettings,
     StreamTicket,
 )
-from app.notices.settings import settings_for
+from app.notices.settings import RULE_COLUMNS, PushRules, remember_rules, rules_from
 from app.notices.text import Message
 from app.users.models import Language, Role, User
 
@@ -78,7 +79,7 @@ def notify_enterprise(
     """
     return notify_recipients(
         session,
-        _recipients(session, enterprise_id, frozenset(roles)),
+        enterprise_recipients(session, enterprise_id, frozenset(roles)),
         kind=kind,
         title=title,
         body=body,
@@ -100,36 +101,48 @@ def notify_recipients(
     link: str | None = None,
 ) -> list[Notice]:
     """One notice for each recipient in their language, its pushes queued in the same transaction."""
-    if link is None and declaration_id:
-        link = f"/api/v1/declarations/{declaration_id}"
-    notices = [
-        Notice(
-            recipient_id=recipient.user_id,
-            kind=kind,
-            priority=NoticePriority.HIGH if kind in HIGH_PRIORITY else NoticePriority.NORMAL,
-            source_key=source_key[:120],
-            title=title.in_language(recipient.language)[:200],
-            body=body.in_language(recipient.language)[:1000],
-            link=link,
-            declaration_id=declaration_id,
-        )
-        for recipient in recipients
-    ]
+    about = {"kind": kind, "title": title, "body": body, "source_key": source_key, "declaration_id": declaration_id}
+    notices = [Notice(**notice_fields(recipient, **about, link=link)) for recipient in recipients]
     session.add_all(notices)
     outbox.queue_pushes(
         session,
         notices,
         purpose=DeliveryPurpose.NOTICE,
-        devices={recipient.user_id: recipient.devices for recipient in recipients},
+        device_ids={recipient.user_id: recipient.device_ids for recipient in recipients},
     )
     return notices
 
 
+def notice_fields(
+    recipient: Recipient,
+    *,
+    kind: NoticeKind,
+    title: Message,
+    body: Message,
+    source_key: str,
+    declaration_id: int | None,
+    link: str | None,
+) -> dict[str, Any]:
+    """A notice's columns for one recipient, in their language (the rest are the table's defaults)."""
+    return {
+        "recipient_id": recipient.user_id,
+        "kind": kind,
+        "priority": NoticePriority.HIGH if kind in HIGH_PRIORITY else NoticePriority.NORMAL,
+        "source_key": source_key[:120],
+        "title": title.in_language(recipient.language)[:200],
+        "body": body.in_language(recipient.language)[:1000],
+        "link": link if link is not None or not declaration_id else f"/api/v1/declarations/{declaration_id}",
+        "declaration_id": declaration_id,
+    }
+
+
 @dataclass(frozen=True)
 class Recipient:
+    """Who a notice goes to, in what language, and the ids of the devices its pushes go to (read with them)."""
+
     user_id: int
     language: Language
-    devices: list[Device]
+    device_ids: tuple[int, ...]
 
 
 def prefetch_recipients(session: Session, enterprise_ids: Iterable[int], roles: Iterable[Role]) -> None:
@@ -140,7 +153,7 @@ def prefetch_recipients(session: Session, enterprise_ids: Iterable[int], roles: 
     _load_recipients(session, set(enterprise_ids), frozenset(roles))
 
 
-def _recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) -> list[Recipient]:
+def enterprise_recipients(session: Session, enterprise_id: int, roles: frozenset[Role]) -> list[Recipient]:
     """The enterprise's active users in `roles`, with the devices their pushes go to, in one query.
 
     A receipt batch notifies the same few enterprises many times; ask the database once per transaction.
@@ -153,28 +166,33 @@ def _load_recipients(session: Session, enterprise_ids: set[int], roles: frozense
     transaction = session.get_transaction()
     wanted = sorted(e for e in enterprise_ids if (transaction, e, roles) not in cache)
     if wanted:
-        found: dict[int, dict[int, Recipient]] = {enterprise_id: {} for enterprise_id in wanted}
+        found: dict[int, dict[int, tuple[Language, list[int]]]] = {enterprise_id: {} for enterprise_id in wanted}
+        rules: dict[int, PushRules | None] = {}
         rows = session.execute(
             _recipients_statement(roles),
             {"enterprise_ids": wanted, "seen_since": devices.seen_since(clock.utcnow())},
         )
-        for enterprise_id, user_id, language, device in rows:
-            recipient = found[enterprise_id].setdefault(user_id, Recipient(user_id, language, []))
-            if device is not None:
-                recipient.devices.append(device)
-        for enterprise_id, recipients in found.items():
-            cache[(transaction, enterprise_id, roles)] = list(recipients.values())
-        # Their notification settings in the same breath: queuing each decision's pushes then reads none.
-        settings_for(session, {user_id for recipients in found.values() for user_id in recipients})
+        # Their notification settings in the same query: queuing each decision's pushes then reads none.
+        for enterprise_id, user_id, language, device_id, *settings in rows:
+            _language, device_ids = found[enterprise_id].setdefault(user_id, (language, []))
+            if device_id is not None:
+                device_ids.append(device_id)
+            rules[user_id] = rules_from(*settings)
+        for enterprise_id, users in found.items():
+            cache[(transaction, enterprise_id, roles)] = [
+                Recipient(user_id, language, tuple(device_ids)) for user_id, (language, device_ids) in users.items()
+            ]
+        remember_rules(session, rules)
     return {enterprise_id: cache[(transaction, enterprise_id, roles)] for enterprise_id in enterprise_ids}
 
 
 # Built once per set of roles: a gate decision notifies with it, and building it cost a tenth of a millisecond.
 @cached_statement
-def _recipients_statement(roles: frozenset[Role]) -> Select[tuple[int, int, Language, Device]]:
+def _recipients_statement(roles: frozenset[Role]) -> Select[Any]:
     return (
-        select(User.enterprise_id, User.id, User.language, Device)
+        select(User.enterprise_id, User.id, User.language, Device.id, *RULE_COLUMNS)
         .outerjoin(Device, and_(Device.user_id == User.id, *devices.deliverable(bindparam("seen_since"))))
+        .outerjoin(NotificationSettings, NotificationSettings.user_id == User.id)
         .where(
             User.enterprise_id.in_(bindparam("enterprise_ids", expanding=True)),
             User.role.in_(roles),

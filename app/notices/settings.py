@@ -11,15 +11,18 @@ it is opened. Two rules hold whatever the user chose:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.i18n import _
+from app.infra.statements import cached_statement
+from app.notices import on_duty_cache
 from app.notices.models import DEFAULT_TIME_ZONE, NoticeKind, NoticePriority, NotificationSettings
 from app.users.models import Role, User
 
@@ -76,28 +79,70 @@ def save_settings(
     settings.muted_kinds = sorted({kind.value for kind in muted_kinds})
     settings.customs_code = customs_code
     session.flush()
+    # The office an officer takes alerts for, or their quiet hours, may have changed: this process reads anew.
+    on_duty_cache.forget()
     return settings
 
 
-def settings_for(session: Session, user_ids: set[int]) -> dict[int, NotificationSettings]:
-    """The saved settings of these users, read once per transaction (a receipt batch queues many pushes)."""
-    cache: dict[Any, NotificationSettings | None] = session.info.setdefault("notification_settings", {})
+@dataclass(frozen=True)
+class PushRules:
+    """What a push needs of a user's saved settings: a plain value, kept per transaction or by a process's cache."""
+
+    time_zone: str
+    quiet_start: time | None
+    quiet_end: time | None
+    muted_kinds: tuple[str, ...]
+
+
+# The columns a PushRules is made of, for a query that reads them beside the recipients (outer-joined: all NULL
+# for a user who never saved settings).
+RULE_COLUMNS = (
+    NotificationSettings.time_zone,
+    NotificationSettings.quiet_start,
+    NotificationSettings.quiet_end,
+    NotificationSettings.muted_kinds,
+)
+
+
+def rules_from(time_zone: str | None, quiet_start: Any, quiet_end: Any, muted_kinds: Any) -> PushRules | None:
+    """The rules of a row of RULE_COLUMNS, or None for a user without saved settings (time_zone is never NULL)."""
+    if time_zone is None:
+        return None
+    return PushRules(time_zone, quiet_start, quiet_end, tuple(muted_kinds or ()))
+
+
+def settings_for(session: Session, user_ids: set[int]) -> dict[int, PushRules]:
+    """The saved push rules of these users, read once per transaction (a receipt batch queues many pushes)."""
+    cache: dict[Any, PushRules | None] = session.info.setdefault("notification_settings", {})
     transaction = session.get_transaction()
     wanted = sorted(user_id for user_id in user_ids if (transaction, user_id) not in cache)
     if wanted:
         found = {
-            settings.user_id: settings
-            for settings in session.scalars(
-                select(NotificationSettings).where(NotificationSettings.user_id.in_(wanted))
-            )
+            user_id: rules_from(*columns)
+            for user_id, *columns in session.execute(_rules_statement(), {"user_ids": wanted})
         }
         for user_id in wanted:
             cache[(transaction, user_id)] = found.get(user_id)
-    return {user_id: settings for user_id in user_ids if (settings := cache[(transaction, user_id)]) is not None}
+    return {user_id: rules for user_id in user_ids if (rules := cache[(transaction, user_id)]) is not None}
+
+
+def remember_rules(session: Session, rules: dict[int, PushRules | None]) -> None:
+    """Rules the caller read with its recipients (RULE_COLUMNS): `settings_for` in this transaction reads none."""
+    cache: dict[Any, PushRules | None] = session.info.setdefault("notification_settings", {})
+    transaction = session.get_transaction()
+    for user_id, found in rules.items():
+        cache[(transaction, user_id)] = found
+
+
+@cached_statement
+def _rules_statement() -> Select[Any]:
+    return select(NotificationSettings.user_id, *RULE_COLUMNS).where(
+        NotificationSettings.user_id.in_(bindparam("user_ids", expanding=True))
+    )
 
 
 def push_at(
-    settings: NotificationSettings | None, *, kind: NoticeKind, priority: NoticePriority, now: datetime
+    settings: PushRules | None, *, kind: NoticeKind, priority: NoticePriority, now: datetime
 ) -> datetime | None:
     """When a push of this notice should go out: `now`, the end of quiet hours, or None (switched off)."""
     if settings is None or kind in ALWAYS_PUSHED or priority is NoticePriority.HIGH:
@@ -107,7 +152,7 @@ def push_at(
     return quiet_until(settings, now) or now
 
 
-def quiet_until(settings: NotificationSettings, now: datetime) -> datetime | None:
+def quiet_until(settings: PushRules | NotificationSettings, now: datetime) -> datetime | None:
     """The end of the quiet hours `now` falls in (UTC), or None outside them."""
     start, end = settings.quiet_start, settings.quiet_end
     if start is None or end is None:

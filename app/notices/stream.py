@@ -327,6 +327,10 @@ class NoticeHub:
         return ended
 
 
+# Where a transaction keeps who gets a notice it wrote, until it commits (app/infra/session_events.py).
+WAKE_KEY = "notice_recipients_to_wake"
+
+
 def new_notice_recipients(session: Session) -> set[int]:
     """Who gets a notice this flush wrote: their streams are rung once it commits (app/infra/session_events.py)."""
     return {instance.recipient_id for instance in session.new if isinstance(instance, Notice)}
