@@ -11,6 +11,7 @@ web app) gets every consequence, and a reader sees them all in one place:
                                                                                                             ▼
     at each decision (Decisions.apply_status)
         1. declarations  status moves forward by rank; timeline event; audit entry; notice to the declarants
+                         (the batch's notices written together, before a task's or the consequences' own)
         2. inspections   500 (inspection) from customs: a task is issued for booking
     at the end of the batch (Decisions.finish), for every decision in it, in the global lock order
         3. inspections   release, detention, return, rejection, cancellation: the open task closes, its place freed
@@ -38,6 +39,7 @@ from app.i18n import _
 from app.inspections import closing as inspection_closing
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import TaskSource
+from app.notices import batch as notice_batch
 from app.stock import service as stock
 from app.trace import lifecycle as trace_codes
 from app.users.models import User
@@ -64,6 +66,9 @@ class Decisions:
         self.session = session
         self._concluded: list[tuple[Declaration, DeclarationStatus, datetime]] = []
         self._released: list[Declaration] = []
+        # The declarants' notices of the decisions so far, written as one INSERT (app/notices/batch.py) before
+        # anything else that notifies, so every recipient's notices keep the order of the decisions.
+        self._fanouts: list[notice_batch.Fanout] = []
 
     def apply_status(
         self,
@@ -94,6 +99,7 @@ class Decisions:
             receipt_id=receipt_id,
             return_info=return_info,
             release_source=release_source,
+            fanouts=self._fanouts,
         )
         if declaration.status is before:
             return applied
@@ -126,6 +132,8 @@ class Decisions:
             release_source=ReleaseSource.RECEIPT_800 if status is S.RELEASED else None,
         )
         if applied and status is S.INSPECTION:
+            # The task's own notice follows the decisions' notices before it.
+            self._write_notices()
             # Repeated 500s find the task already issued.
             inspection_tasks.issue_task(
                 self.session,
@@ -138,6 +146,7 @@ class Decisions:
 
     def finish(self) -> None:
         """What the decisions set off across the park, in order (see the module's docstring)."""
+        self._write_notices()
         concluded, self._concluded = self._concluded, []
         released, self._released = self._released, []
         inspection_closing.close_when_concluded(self.session, concluded)
@@ -147,6 +156,11 @@ class Decisions:
         trace_codes.activate_on_release(self.session, imports)
         # Last: the stock rows of popular products are what concurrent batches queue for.
         stock.deduct_on_release(self.session, imports)
+
+
+    def _write_notices(self) -> None:
+        fanouts, self._fanouts = self._fanouts, []
+        notice_batch.notify_all(self.session, fanouts)
 
 
 def apply_status(session: Session, declaration: Declaration, status: DeclarationStatus, **step: Any) -> bool:

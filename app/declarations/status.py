@@ -27,6 +27,7 @@ from app.declarations.models import (
 from app.errors import Conflict
 from app.i18n import N_, _l
 from app.notices import service as notices
+from app.notices.batch import Fanout
 from app.notices.models import NoticeKind
 from app.notices.service import Message
 from app.users.models import Role, User
@@ -72,6 +73,8 @@ _NOTIFIED: dict[DeclarationStatus, tuple[NoticeKind, Message]] = {
     S.DETAINED: (NoticeKind.DECLARATION_DETAINED, Message(N_("Goods detained by customs"))),
     S.RELEASED: (NoticeKind.DECLARATION_RELEASED, Message(N_("Released"))),
 }
+
+_DECLARANTS = frozenset({Role.DECLARANT})
 
 # Statuses from which an officer may release in the app (customs has the list; it is not final).
 OFFICER_RELEASABLE = frozenset({S.ACCEPTED, S.MANUAL_REVIEW, S.AUDITED, S.INSPECTION, S.DETAINED})
@@ -144,9 +147,13 @@ def transition(
     receipt_id: int | None = None,
     return_info: str | None = None,
     release_source: ReleaseSource | None = None,
+    fanouts: list[Fanout] | None = None,
 ) -> bool:
     """Move a declaration to `status` unless that would be a step back; the event lands on the timeline
-    either way. Returns False for a stale step (lower rank than where the declaration already is)."""
+    either way. Returns False for a stale step (lower rank than where the declaration already is).
+
+    The declarants' notice is written at once, or, given `fanouts`, added to it for the caller to write with the
+    rest of its batch (`app.notices.batch.notify_all`)."""
     current, wanted = STATUS_RANK[declaration.status], STATUS_RANK[status]
     stale, changed = wanted < current, wanted > current
     if changed:
@@ -187,24 +194,28 @@ def transition(
     if stale:
         return False
     if changed:
-        _notify(session, declaration, status, return_info)
+        _notify(session, declaration, status, return_info, fanouts)
     return True
 
 
 def prefetch_notified(session: Session, declarations: Iterable[Declaration]) -> None:
     """Read at once who hears of these declarations' transitions: a batch then notifies without a query each."""
-    notices.prefetch_recipients(session, {d.declaring_enterprise_id for d in declarations}, [Role.DECLARANT])
+    notices.prefetch_recipients(session, {d.declaring_enterprise_id for d in declarations}, _DECLARANTS)
 
 
-def _notify(session: Session, declaration: Declaration, status: DeclarationStatus, return_info: str | None) -> None:
+def _notify(
+    session: Session,
+    declaration: Declaration,
+    status: DeclarationStatus,
+    return_info: str | None,
+    fanouts: list[Fanout] | None,
+) -> None:
     if status not in _NOTIFIED:
         return
     kind, title = _NOTIFIED[status]
     number = declaration.invt_no or declaration.cop_no
-    notices.notify_enterprise(
-        session,
-        enterprise_id=declaration.declaring_enterprise_id,
-        roles=[Role.DECLARANT],
+    fanout = Fanout(
+        notices.enterprise_recipients(session, declaration.declaring_enterprise_id, _DECLARANTS),
         kind=kind,
         title=Message(N_("%(what)s: %(number)s"), what=title, number=number),
         # The same words as the title, set as a sentence (Chinese puts a colon here, not in the title).
@@ -215,3 +226,15 @@ def _notify(session: Session, declaration: Declaration, status: DeclarationStatu
         source_key=f"declaration/{declaration.id}/{status.value}",
         declaration_id=declaration.id,
     )
+    if fanouts is not None:
+        fanouts.append(fanout)
+    else:
+        notices.notify_recipients(
+            session,
+            fanout.recipients,
+            kind=fanout.kind,
+            title=fanout.title,
+            body=fanout.body,
+            source_key=fanout.source_key,
+            declaration_id=fanout.declaration_id,
+        )

@@ -337,3 +337,20 @@ def test_xml_of_another_message_type_is_refused(client, gateway):
     response = send_xml(client, gateway, f'<ceb:CEB311Message xmlns:ceb="{CEB}"/>'.encode())
 
     assert response.status_code == 422
+
+
+def test_a_declarant_hears_of_a_documents_decisions_in_their_order(client, session, gateway, declaration):
+    """Acceptance, inspection and release in one document: the declarants' notices are written as a batch, the
+    inspection task's own in between, and the stream order (by id, numbered at commit) is customs' order."""
+    send(
+        client,
+        gateway,
+        receipt(declaration, 800, "20261111110000000"),
+        receipt(declaration, 120, "20261111090000000"),
+        receipt(declaration, 500, "20261111100000000"),
+    )
+
+    kinds = session.scalars(
+        select(Notice.kind).where(Notice.declaration_id == declaration.id).order_by(Notice.id)
+    ).all()
+    assert [kind.value for kind in kinds] == ["declaration.accepted", "inspection.issued", "declaration.released"]
