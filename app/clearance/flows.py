@@ -157,7 +157,6 @@ class Decisions:
         # Last: the stock rows of popular products are what concurrent batches queue for.
         stock.deduct_on_release(self.session, imports)
 
-
     def _write_notices(self) -> None:
         fanouts, self._fanouts = self._fanouts, []
         notice_batch.notify_all(self.session, fanouts)
