@@ -115,6 +115,8 @@ def _seed(env: Mapping[str, str]) -> Template:
     # Seeding signs nothing; a secret of its own keeps the servers' secrets out of the template's making.
     seed_environment = {**env, "DATABASE_URL": url, "PORT": str(port), "JWT_SECRET": secrets.token_urlsafe(48)}
     day, at = _shanghai_day(), time.monotonic()
+    # One interpreter for both commands (the `flask` executable's own command group, on the app wsgi.py builds
+    # once), stopping at the first that fails: each `flask` process spends seconds building the app.
     steps = json.dumps([["db", "upgrade"], ["seed-demo"]])
     # Outside standalone mode click returns a command's exit code (ctx.exit) rather than exiting with it.
     script = (

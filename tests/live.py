@@ -57,20 +57,6 @@ class LiveServer:
             [BIN / "flask", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60
         )
 
-    def flask_in_turn(self, *commands: list[str]) -> subprocess.CompletedProcess[str]:
-        """Several `flask` commands run one after the other in one interpreter (the `flask` executable's own command
-        group, on the app wsgi.py builds once), stopping at the first that fails: each `flask` process otherwise
-        spends seconds importing and building the app before its command starts."""
-        steps = json.dumps([list(command) for command in commands])
-        # Outside standalone mode click returns a command's exit code (ctx.exit) rather than exiting with it.
-        script = (
-            f"import sys\nfrom flask.cli import cli\nfor args in {steps}:\n"
-            "    code = cli.main(args, standalone_mode=False)\n    if code:\n        sys.exit(code)\n"
-        )
-        return subprocess.run(
-            [sys.executable, "-c", script], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
-        )
-
     def login(self, username: str = "declarant") -> tuple[int, Any]:
         return call(f"{self.base}/api/v1/auth/login", body={"username": username, "password": DEMO_PASSWORD})
 
