@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from tests.databases import configured_url, scratch_database
+from tests.demo_template import demo_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -50,25 +50,11 @@ class LiveServer:
     base: str
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None  # gunicorn's master, once it runs
-    seeded: str = ""  # what `flask seed-demo` printed when it seeded this server's database (its trace URL included)
+    seeded: str = ""  # what `flask seed-demo` printed for this server's database (its trace URL included)
 
     def flask(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [BIN / "flask", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60
-        )
-
-    def flask_in_turn(self, *commands: list[str]) -> subprocess.CompletedProcess[str]:
-        """Several `flask` commands run one after the other in one interpreter (the `flask` executable's own command
-        group, on the app wsgi.py builds once), stopping at the first that fails: each `flask` process otherwise
-        spends seconds importing and building the app before its command starts."""
-        steps = json.dumps([list(command) for command in commands])
-        # Outside standalone mode click returns a command's exit code (ctx.exit) rather than exiting with it.
-        script = (
-            f"import sys\nfrom flask.cli import cli\nfor args in {steps}:\n"
-            "    code = cli.main(args, standalone_mode=False)\n    if code:\n        sys.exit(code)\n"
-        )
-        return subprocess.run(
-            [sys.executable, "-c", script], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
         )
 
     def login(self, username: str = "declarant") -> tuple[int, Any]:
@@ -83,23 +69,21 @@ def _free_port() -> int:
 
 @contextmanager
 def live_server(directory: Path, **extra_env: str) -> Iterator[LiveServer]:
-    """Migrate and seed a scratch database with the CLI, then serve it with gunicorn until the block ends."""
-    with scratch_database(configured_url(), directory) as database_url:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": secrets.token_urlsafe(48),
-            "DEMO_PASSWORD": DEMO_PASSWORD,
-            "PORT": str(port),
-            "FLASK_APP": "wsgi",
-            **extra_env,
-        }
-        env.pop("BIND", None)
-        server = LiveServer(base=f"http://127.0.0.1:{port}", env=env)
-        done = server.flask_in_turn(["db", "upgrade"], ["seed-demo"])
-        assert done.returncode == 0, done.stdout + done.stderr
-        server = replace(server, seeded=done.stdout)
+    """Serve a copy of the demo database the CLI migrated and seeded (tests/demo_template.py) with gunicorn until the
+    block ends."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "DEMO_PASSWORD": DEMO_PASSWORD,
+        "FLASK_APP": "wsgi",
+        **extra_env,
+    }
+    env.pop("BIND", None)
+    base = f"http://127.0.0.1:{port}"
+    with demo_database(directory, env=env, extra_env=extra_env, base=base) as (database_url, seeded):
+        env = {**env, "DATABASE_URL": database_url, "PORT": str(port)}
+        server = LiveServer(base=base, env=env, seeded=seeded)
         log_path = directory / "gunicorn.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
