@@ -39,7 +39,6 @@ from app.i18n import _
 from app.inspections import closing as inspection_closing
 from app.inspections import tasks as inspection_tasks
 from app.inspections.models import TaskSource
-from app.notices import batch as notice_batch
 from app.stock import service as stock
 from app.trace import lifecycle as trace_codes
 from app.users.models import User
@@ -66,9 +65,8 @@ class Decisions:
         self.session = session
         self._concluded: list[tuple[Declaration, DeclarationStatus, datetime]] = []
         self._released: list[Declaration] = []
-        # The declarants' notices of the decisions so far, written as one INSERT (app/notices/batch.py) before
-        # anything else that notifies, so every recipient's notices keep the order of the decisions.
-        self._fanouts: list[notice_batch.Fanout] = []
+        # The decisions' notices and release entries so far, written together before anything else that notifies.
+        self._pending = declaration_status.Pending()
 
     def apply_status(
         self,
@@ -99,7 +97,7 @@ class Decisions:
             receipt_id=receipt_id,
             return_info=return_info,
             release_source=release_source,
-            fanouts=self._fanouts,
+            pending=self._pending,
         )
         if declaration.status is before:
             return applied
@@ -133,7 +131,7 @@ class Decisions:
         )
         if applied and status is S.INSPECTION:
             # The task's own notice follows the decisions' notices before it.
-            self._write_notices()
+            self._pending.write(self.session)
             # Repeated 500s find the task already issued.
             inspection_tasks.issue_task(
                 self.session,
@@ -146,7 +144,7 @@ class Decisions:
 
     def finish(self) -> None:
         """What the decisions set off across the park, in order (see the module's docstring)."""
-        self._write_notices()
+        self._pending.write(self.session)
         concluded, self._concluded = self._concluded, []
         released, self._released = self._released, []
         inspection_closing.close_when_concluded(self.session, concluded)
@@ -156,10 +154,6 @@ class Decisions:
         trace_codes.activate_on_release(self.session, imports)
         # Last: the stock rows of popular products are what concurrent batches queue for.
         stock.deduct_on_release(self.session, imports)
-
-    def _write_notices(self) -> None:
-        fanouts, self._fanouts = self._fanouts, []
-        notice_batch.notify_all(self.session, fanouts)
 
 
 def apply_status(session: Session, declaration: Declaration, status: DeclarationStatus, **step: Any) -> bool:

@@ -8,6 +8,7 @@ the inspection) is not here: `app/clearance/flows.py` calls `transition` and the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.common import clock
 from app.declarations.models import (
     BizStep,
@@ -26,6 +28,7 @@ from app.declarations.models import (
 )
 from app.errors import Conflict
 from app.i18n import N_, _l
+from app.notices import batch as notice_batch
 from app.notices import service as notices
 from app.notices.batch import Fanout
 from app.notices.models import NoticeKind
@@ -33,6 +36,24 @@ from app.notices.service import Message
 from app.users.models import Role, User
 
 S = DeclarationStatus
+
+
+@dataclass
+class Pending:
+    """What a batch of transitions leaves to be written together: the declarants' notices and the releases' audit
+    entries, each kind as one INSERT of plain rows (app/notices/batch.py, `audit.record_all`) instead of entities
+    through the unit of work, a customs document's largest cost. `write` them before anything that notifies or
+    audits on its own (an inspection task's notice), so each recipient hears of the decisions in their order."""
+
+    fanouts: list[Fanout] = field(default_factory=list)
+    audits: list[AuditEvent] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        fanouts, self.fanouts = self.fanouts, []
+        audits, self.audits = self.audits, []
+        notice_batch.notify_all(session, fanouts)
+        audit.record_all(session, audits)
+
 
 # A receipt may only move a declaration forward: receipts arrive late, twice and out of order.
 STATUS_RANK: dict[DeclarationStatus, int] = {
@@ -147,13 +168,13 @@ def transition(
     receipt_id: int | None = None,
     return_info: str | None = None,
     release_source: ReleaseSource | None = None,
-    fanouts: list[Fanout] | None = None,
+    pending: Pending | None = None,
 ) -> bool:
     """Move a declaration to `status` unless that would be a step back; the event lands on the timeline
     either way. Returns False for a stale step (lower rank than where the declaration already is).
 
-    The declarants' notice is written at once, or, given `fanouts`, added to it for the caller to write with the
-    rest of its batch (`app.notices.batch.notify_all`)."""
+    The declarants' notice and a release's audit entry are written at once, or, given `pending`, added to it for
+    the caller to write with the rest of its batch."""
     current, wanted = STATUS_RANK[declaration.status], STATUS_RANK[status]
     stale, changed = wanted < current, wanted > current
     if changed:
@@ -164,8 +185,7 @@ def transition(
         declaration.released_at = occurred_at
         declaration.release_source = release_source
         # Every release, by an officer or by customs' 800 receipt, under one action.
-        audit.record(
-            session,
+        entry = audit.prepare(
             action="declaration.released",
             actor=audit.by(actor),
             target=declaration,
@@ -174,8 +194,11 @@ def transition(
                 "receipt_id": receipt_id,
                 "note": return_info,
             },
-            flush=False,
         )
+        if pending is not None:
+            pending.audits.append(entry)
+        else:
+            audit.record_all(session, [entry])
     if stale:
         details: dict[str, Any] | None = {"stale": True, "would_be": status.value, "return_info": return_info}
     else:
@@ -194,7 +217,7 @@ def transition(
     if stale:
         return False
     if changed:
-        _notify(session, declaration, status, return_info, fanouts)
+        _notify(session, declaration, status, return_info, pending)
     return True
 
 
@@ -208,7 +231,7 @@ def _notify(
     declaration: Declaration,
     status: DeclarationStatus,
     return_info: str | None,
-    fanouts: list[Fanout] | None,
+    pending: Pending | None,
 ) -> None:
     if status not in _NOTIFIED:
         return
@@ -226,8 +249,8 @@ def _notify(
         source_key=f"declaration/{declaration.id}/{status.value}",
         declaration_id=declaration.id,
     )
-    if fanouts is not None:
-        fanouts.append(fanout)
+    if pending is not None:
+        pending.fanouts.append(fanout)
     else:
         notices.notify_recipients(
             session,
