@@ -387,17 +387,5 @@ def insert_deliveries(session: Session, rows: list[dict]) -> None:
     """Delivery rows in one INSERT: each names `notice_pk`, `channel` and `purpose`, and may name the rest."""
     if rows:
         now = clock.utcnow()
-        session.execute(
-            Delivery.__table__.insert(),
-            [
-                {
-                    "device_id": None,
-                    "state": DeliveryState.PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    **row,
-                }
-                for row in rows
-            ],
-        )
+        defaults = {"device_id": None, "state": DeliveryState.PENDING, "attempts": 0, "next_attempt_at": now}
+        session.execute(Delivery.__table__.insert(), [{**defaults, "created_at": now, **row} for row in rows])
