@@ -252,12 +252,4 @@ def _notify(
     if pending is not None:
         pending.fanouts.append(fanout)
     else:
-        notices.notify_recipients(
-            session,
-            fanout.recipients,
-            kind=fanout.kind,
-            title=fanout.title,
-            body=fanout.body,
-            source_key=fanout.source_key,
-            declaration_id=fanout.declaration_id,
-        )
+        notice_batch.notify_all(session, [fanout])
