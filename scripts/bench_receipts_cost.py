@@ -12,6 +12,11 @@ words, and with ``--profile`` a cProfile of the timed documents. Every answer is
 
     .venv/bin/python scripts/bench_receipts_cost.py
     .venv/bin/python scripts/bench_receipts_cost.py --profile          # cProfile, top 40 by cumulative time
+    .venv/bin/python scripts/bench_receipts_cost.py --callgrind --declarations 500   # instructions per receipt
+
+``--callgrind`` runs the same under valgrind's callgrind, instrumented only while the timed documents are posted
+(``callgrind_control -i on/off``), and prints instructions per receipt: a count this machine's drifting speed and
+other processes cannot move, for comparing two versions of the code. It takes several minutes for 500 lists.
 
 Needs PostgreSQL (``--database-url``, a server: a database named with the run is created and dropped).
 """
@@ -22,8 +27,11 @@ import argparse
 import cProfile
 import gc
 import json
+import os
 import pstats
+import re
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -135,10 +143,12 @@ def measure(app, burst, token: str, args: argparse.Namespace) -> dict:
     counting[0] = True
     if profiler:
         profiler.enable()
+    _instrument("on")
     started, cpu_started = time.perf_counter(), time.process_time()
     for number in timed:
         post(number)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    _instrument("off")
     if profiler:
         profiler.disable()
     counting[0] = False
@@ -163,6 +173,35 @@ def measure(app, burst, token: str, args: argparse.Namespace) -> dict:
     return report
 
 
+UNDER_CALLGRIND = "BENCH_RECEIPTS_UNDER_CALLGRIND"
+
+
+def _instrument(state: str) -> None:
+    """Under `--callgrind`, count only the timed documents (the process was started with instrumentation off)."""
+    if os.environ.get(UNDER_CALLGRIND):
+        subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True)
+
+
+def under_callgrind(argv: list[str], workdir: Path) -> dict:
+    """This script again under callgrind; its report with the instructions per receipt added."""
+    out = workdir / "callgrind.receipts.out"
+    command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    command += [sys.executable, __file__, *[arg for arg in argv if arg != "--callgrind"]]
+    bench.log("the timed documents under callgrind (several minutes)")
+    done = subprocess.run(
+        command, env={**os.environ, UNDER_CALLGRIND: "1"}, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise bench.BenchError(f"the run under callgrind failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    report = json.loads(done.stdout[done.stdout.index("{") :])
+    # "totals", not "summary": the summary is what was counted at start-up, with instrumentation off.
+    totals = re.search(r"^totals:\s+(\d+)", out.read_text(), re.MULTILINE)
+    if totals is None:
+        raise bench.BenchError("no totals in the callgrind output")
+    report["instructions_per_receipt"] = round(int(totals.group(1)) / report["receipts"])
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--declarations", type=int, default=2000, help="lists in the burst (2,000)")
@@ -173,9 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-lines", type=int, default=60)
     parser.add_argument("--profile-out", help="also write the profile to this file (pstats)")
     parser.add_argument("--database-url", default=DEFAULT_SERVER, help="PostgreSQL server (a scratch database)")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per receipt (valgrind)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_receipts_cost_") as workdir:
-        report = run(args, Path(workdir))
+        if args.callgrind:
+            report = under_callgrind(sys.argv[1:] if argv is None else argv, Path(workdir))
+        else:
+            report = run(args, Path(workdir))
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -68,20 +69,11 @@ class AuditEvent(Base):
     hash: Mapped[str | None] = mapped_column(String(64), server_default=FetchedValue(), server_onupdate=FetchedValue())
 
     def content(self) -> dict[str, Any]:
-        return {
-            "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
-            "actor_id": self.actor_id,
-            "actor_username": self.actor_username,
-            "action": self.action,
-            "target_type": self.target_type,
-            "target_id": self.target_id,
-            "client_addr": self.client_addr,
-            "details": self.details,
-        }
+        return content_of({name: getattr(self, name) for name in CONTENT_FIELDS})
 
     def content_digest(self) -> str:
         """SHA-256 over the entry's own content, canonical JSON."""
-        return _sha256(_canonical(self.content()))
+        return digest_of(self.content())
 
     def content_hash(self) -> str:
         """The hash this row must carry given its content and its prev_hash."""
@@ -98,6 +90,31 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# What an entry's digest covers: everything but its id and its place in the chain.
+CONTENT_FIELDS = (
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "action",
+    "target_type",
+    "target_id",
+    "client_addr",
+    "details",
+)
+
+
+def content_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry's content as its digest covers it, from its column values (an entity's or a row's)."""
+    content = {name: values[name] for name in CONTENT_FIELDS}
+    content["occurred_at"] = content["occurred_at"].isoformat(timespec="microseconds")
+    return content
+
+
+def digest_of(content: dict[str, Any]) -> str:
+    """SHA-256 over an entry's content (`content_of`), canonical JSON."""
+    return _sha256(_canonical(content))
 
 
 def link_hash(prev_hash: str, digest: str) -> str:

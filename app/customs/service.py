@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.audit.models import AuditEvent
 from app.clearance import flows
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
@@ -24,6 +22,7 @@ from app.declarations import status as declaration_status
 from app.declarations.models import Declaration, DeclarationStatus
 from app.errors import Conflict, NotFound
 from app.i18n import _, _l
+from app.infra import arrays
 from app.users.models import User
 
 S = DeclarationStatus
@@ -122,18 +121,22 @@ def ingest(
     stored = {
         fingerprint: receipt_id
         for fingerprint, receipt_id in session.execute(
-            select(Receipt.fingerprint, Receipt.id).where(Receipt.fingerprint.in_(fingerprints))
+            select(Receipt.fingerprint, Receipt.id).where(
+                arrays.one_of(session, Receipt.fingerprint, sorted(set(fingerprints)))
+            )
         )
     }
 
     taken_invt_nos = set(
         session.scalars(
-            select(Declaration.invt_no).where(Declaration.invt_no.in_({r.invt_no for r in receipts if r.invt_no}))
+            select(Declaration.invt_no).where(
+                arrays.one_of(session, Declaration.invt_no, sorted({r.invt_no for r in receipts if r.invt_no}))
+            )
         )
     )
     results: list[ReceiptResult | None] = [None] * len(receipts)
     stale_ids: list[int] = []
-    audited: list[AuditEvent] = []
+    audited: list[audit.AuditRow] = []
     # One flush at the end sends the document's events and notices as batched INSERTs, rather
     # than a flush per receipt triggered by each query on the way; what the decisions set off in other domains
     # (stock, trace codes, inspections) follows for all of them together, at the end.
@@ -165,7 +168,7 @@ def ingest(
     if stale_ids:
         session.execute(
             update(Receipt)
-            .where(Receipt.id.in_(stale_ids))
+            .where(arrays.one_of(session, Receipt.id, stale_ids))
             .values(outcome=ReceiptOutcome.STALE)
             .execution_options(synchronize_session=False)
         )
@@ -184,7 +187,7 @@ def _audit(
     outcome: ReceiptOutcome,
     *,
     actor: audit.Actor,
-) -> AuditEvent:
+) -> audit.AuditRow:
     # Written with the document's other entries in one INSERT at the end.
     return audit.prepare(
         action=f"receipt.{'unmatched' if outcome is ReceiptOutcome.UNKNOWN_DECLARATION else outcome.value}",
@@ -248,19 +251,15 @@ def _receipt_row(
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """INSERT … ON CONFLICT DO NOTHING: the fingerprints this transaction stored first.
 
-    The rows go as parameters of one statement (SQLAlchemy batches them into a multi-row INSERT), not as a VALUES
-    clause built per document: that one is compiled afresh each time, 13 columns × 100 receipts of bind parameters.
-    On the table, not the mapped class: the ORM's bulk INSERT leaves a row's None values out (so that defaults
-    fire) and sends one statement per run of rows with the same keys, which made a document of 100 receipts ~37
-    INSERTs (a 120 brings invt_no and return_info, the others not); every row here names every column.
+    One statement for the document, its text the same for any number of receipts (app/infra/arrays.py), every row
+    naming every column.
     """
-    if not rows:
-        return set()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = Receipt.__table__
-    statement = insert(table).on_conflict_do_nothing(index_elements=["fingerprint"]).returning(table.c.fingerprint)
-    return set(session.scalars(statement, rows))
+    return {
+        fingerprint
+        for (fingerprint,) in arrays.insert_rows(
+            session, Receipt.__table__, rows, returning=("fingerprint",), skip_conflicts_on="fingerprint"
+        )
+    }
 
 
 def _apply(
@@ -276,8 +275,7 @@ def _apply(
     title = RECEIPT_TITLES.get(code, f"海关回执 {code}")
     status = status_for(code)
     if status is None:
-        declaration_status.record_event(
-            decisions.session,
+        decisions.record_step(
             declaration,
             step=f"receipt_{code}",
             title=title,

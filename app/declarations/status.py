@@ -16,7 +16,6 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.audit.models import AuditEvent
 from app.common import clock
 from app.declarations.models import (
     BizStep,
@@ -40,17 +39,23 @@ S = DeclarationStatus
 
 @dataclass
 class Pending:
-    """What a batch of transitions leaves to be written together: the declarants' notices and the releases' audit
-    entries, each kind as one INSERT of plain rows (app/notices/batch.py, `audit.record_all`) instead of entities
-    through the unit of work, a customs document's largest cost. `write` them before anything that notifies or
-    audits on its own (an inspection task's notice), so each recipient hears of the decisions in their order."""
+    """What a batch of transitions leaves to be written together: the timeline steps, the declarants' notices and
+    the releases' audit entries, each kind as one INSERT of plain rows (app/notices/batch.py, `audit.record_all`)
+    instead of entities through the unit of work, a customs document's largest cost. `write` them before anything
+    that notifies, audits or adds to a timeline on its own (an inspection task's notice and step), so each
+    recipient hears of the decisions in their order and each timeline keeps it."""
 
     fanouts: list[Fanout] = field(default_factory=list)
-    audits: list[AuditEvent] = field(default_factory=list)
+    audits: list[audit.AuditRow] = field(default_factory=list)
+    # Timeline steps (`event_row`), in the order they were taken.
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def write(self, session: Session) -> None:
+        steps, self.steps = self.steps, []
         fanouts, self.fanouts = self.fanouts, []
         audits, self.audits = self.audits, []
+        if steps:
+            session.execute(insert(DeclarationEvent.__table__), steps)
         notice_batch.notify_all(session, fanouts)
         audit.record_all(session, audits)
 
@@ -121,23 +126,57 @@ def record_event(
     details: dict[str, Any] | None = None,
 ) -> DeclarationEvent:
     """Append a step to the declaration's timeline (CBV bizStep and disposition default from its status)."""
-    default_step, default_disposition = STATUS_CBV[declaration.status]
     event = DeclarationEvent(
-        declaration_id=declaration.id,
-        occurred_at=occurred_at or clock.utcnow(),
-        step=step,
-        title=title,
-        status=declaration.status,
-        status_changed=status_changed,
-        biz_step=biz_step or default_step,
-        disposition=disposition or default_disposition,
-        actor_id=actor.id if actor else None,
-        receipt_id=receipt_id,
-        place=place or declaration.customs_code,
-        details=details or {},
+        **event_row(
+            declaration,
+            step=step,
+            title=title,
+            occurred_at=occurred_at,
+            status_changed=status_changed,
+            biz_step=biz_step,
+            disposition=disposition,
+            actor=actor,
+            receipt_id=receipt_id,
+            place=place,
+            details=details,
+        )
     )
     session.add(event)
     return event
+
+
+def event_row(
+    declaration: Declaration,
+    *,
+    step: str,
+    title: str,
+    occurred_at: datetime | None = None,
+    status_changed: bool = True,
+    biz_step: BizStep | None = None,
+    disposition: Disposition | None = None,
+    actor: User | None = None,
+    receipt_id: int | None = None,
+    place: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A timeline step's every column but its id, as of the declaration's status now (`record_event`'s)."""
+    default_step, default_disposition = STATUS_CBV[declaration.status]
+    now = clock.utcnow()
+    return {
+        "declaration_id": declaration.id,
+        "occurred_at": occurred_at or now,
+        "recorded_at": now,
+        "step": step,
+        "title": title,
+        "status": declaration.status,
+        "status_changed": status_changed,
+        "biz_step": biz_step or default_step,
+        "disposition": disposition or default_disposition,
+        "actor_id": actor.id if actor else None,
+        "receipt_id": receipt_id,
+        "place": place or declaration.customs_code,
+        "details": details or {},
+    }
 
 
 def record_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
@@ -203,9 +242,7 @@ def transition(
         details: dict[str, Any] | None = {"stale": True, "would_be": status.value, "return_info": return_info}
     else:
         details = {"return_info": return_info} if return_info else None
-    record_event(
-        session,
-        declaration,
+    step_taken = dict(
         step=step,
         title=title,
         occurred_at=occurred_at,
@@ -214,6 +251,10 @@ def transition(
         receipt_id=receipt_id,
         details=details,
     )
+    if pending is not None:
+        pending.steps.append(event_row(declaration, **step_taken))
+    else:
+        record_event(session, declaration, **step_taken)
     if stale:
         return False
     if changed:

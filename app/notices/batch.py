@@ -14,15 +14,15 @@ had them rung (app/infra/session_events.py). A caller that wants the notices bac
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, insert
 from sqlalchemy.orm import Session
 
 from app.common import clock
-from app.infra.statements import cached_statement
+from app.infra import arrays
 from app.notices import outbox
 from app.notices.models import DeliveryChannel, DeliveryPurpose, Notice, NoticeKind
 from app.notices.service import Recipient, notice_fields
@@ -65,7 +65,14 @@ def notify_all(session: Session, fanouts: Iterable[Fanout]) -> int:
             devices.append(recipient.device_ids)
     if not rows:
         return 0
-    notice_pks = list(session.scalars(_insert_notices(), rows))
+    for row in rows:
+        row["notice_id"] = uuid.uuid4()
+    # Matched back by notice_id: the INSERT returns its rows in no promised order (app/infra/arrays.py).
+    inserted = dict(
+        (notice_id, pk)
+        for pk, notice_id in arrays.insert_rows(session, Notice.__table__, rows, returning=("id", "notice_id"))
+    )
+    notice_pks = [inserted[row["notice_id"]] for row in rows]
     now = clock.utcnow()
     rules = settings_for(session, {row["recipient_id"] for row in rows})
     deliveries = []
@@ -88,8 +95,3 @@ def notify_all(session: Session, fanouts: Iterable[Fanout]) -> int:
     # As the flush of Notice entities would have told the hub: their streams are rung once this commits.
     session.info.setdefault(WAKE_KEY, set()).update(row["recipient_id"] for row in rows)
     return len(rows)
-
-
-@cached_statement
-def _insert_notices() -> Insert:
-    return insert(Notice.__table__).returning(Notice.id, sort_by_parameter_order=True)
