@@ -121,17 +121,13 @@ def ingest(
     stored = {
         fingerprint: receipt_id
         for fingerprint, receipt_id in session.execute(
-            select(Receipt.fingerprint, Receipt.id).where(
-                arrays.one_of(session, Receipt.fingerprint, sorted(set(fingerprints)))
-            )
+            select(Receipt.fingerprint, Receipt.id).where(Receipt.fingerprint.in_(fingerprints))
         )
     }
 
     taken_invt_nos = set(
         session.scalars(
-            select(Declaration.invt_no).where(
-                arrays.one_of(session, Declaration.invt_no, sorted({r.invt_no for r in receipts if r.invt_no}))
-            )
+            select(Declaration.invt_no).where(Declaration.invt_no.in_({r.invt_no for r in receipts if r.invt_no}))
         )
     )
     results: list[ReceiptResult | None] = [None] * len(receipts)
@@ -168,7 +164,7 @@ def ingest(
     if stale_ids:
         session.execute(
             update(Receipt)
-            .where(arrays.one_of(session, Receipt.id, stale_ids))
+            .where(Receipt.id.in_(stale_ids))
             .values(outcome=ReceiptOutcome.STALE)
             .execution_options(synchronize_session=False)
         )

@@ -31,7 +31,6 @@ from app.declarations.status import InvalidTransition, record_event
 from app.enterprises.models import Enterprise, EnterpriseKind
 from app.errors import Conflict, InvalidInput, NotFound
 from app.i18n import _, _l
-from app.infra import arrays
 from app.infra.statements import cached_statement
 from app.users.models import Role, User
 
@@ -338,9 +337,9 @@ def find_for_receipt(session: Session, *, guids: set[str], cop_nos: set[str]) ->
     """Declarations named by receipts, keyed by guid and by "cop:<cop_no>"; lock those you change
     (`lock_for_receipts`). For a cop_no declared twice (after a rejection) the live copy wins over the rejected one.
     """
-    named = [arrays.one_of(session, Declaration.guid, sorted(guids))] if guids else []
+    named = [Declaration.guid.in_(guids)] if guids else []
     if cop_nos:
-        named.append(arrays.one_of(session, Declaration.cop_no, sorted(cop_nos)))
+        named.append(Declaration.cop_no.in_(cop_nos))
     if not named:
         return {}
     found: dict[str, Declaration] = {}
@@ -364,7 +363,7 @@ def lock_for_receipts(session: Session, declarations: Iterable[Declaration]) -> 
     if ids:
         session.execute(
             select(Declaration)
-            .where(arrays.one_of(session, Declaration.id, ids))
+            .where(Declaration.id.in_(ids))
             .order_by(Declaration.id)
             .with_for_update()
             .execution_options(populate_existing=True)

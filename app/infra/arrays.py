@@ -45,13 +45,6 @@ def one_of(session: Session, target: ColumnElement[Any], items: Sequence[Any]) -
     return target.in_(list(items))
 
 
-def one_of_param(target: ColumnElement[Any], name: str, *, postgresql: bool) -> ColumnElement[bool]:
-    """`one_of` for a statement built once (app/infra/statements.py): the list goes in at execution as `name`."""
-    if postgresql:
-        return target == any_(bindparam(name, type_=ARRAY(target.type)))
-    return target.in_(bindparam(name, expanding=True))
-
-
 def rows_table(
     session: Session, name: str, columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]]
 ) -> FromClause:

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from app.declarations.models import Declaration, DeclarationStatus, Disposition
 from app.declarations.status import InvalidTransition
 from app.i18n import _
-from app.infra import arrays
 from app.inspections.booking import give_back_place
 from app.inspections.models import Disposal, InspectionResult, InspectionSlot, InspectionTask, TaskStatus
 from app.inspections.rules import DISPOSAL_LABELS, HOLDS_A_PLACE
@@ -56,7 +55,7 @@ def lock_places_held_for(session: Session, declaration_ids: Sequence[int]) -> No
     if not declaration_ids:
         return
     held = select(InspectionTask.slot_id).where(
-        arrays.one_of(session, InspectionTask.declaration_id, declaration_ids), InspectionTask.status.in_(HOLDS_A_PLACE)
+        InspectionTask.declaration_id.in_(declaration_ids), InspectionTask.status.in_(HOLDS_A_PLACE)
     )
     session.execute(
         select(InspectionSlot.id).where(InspectionSlot.id.in_(held)).order_by(InspectionSlot.id).with_for_update()
@@ -90,7 +89,7 @@ def close_when_concluded(
         task.declaration_id: task
         for task in session.scalars(
             select(InspectionTask)
-            .where(arrays.one_of(session, InspectionTask.declaration_id, ids), InspectionTask.status != T.CLOSED)
+            .where(InspectionTask.declaration_id.in_(ids), InspectionTask.status != T.CLOSED)
             .order_by(InspectionTask.id)
             .with_for_update()
             .execution_options(populate_existing=True)

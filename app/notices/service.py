@@ -24,7 +24,6 @@ from app.devices import service as devices
 from app.devices.models import Device
 from app.errors import DomainError, Unauthorized
 from app.i18n import _, _l
-from app.infra import arrays
 from app.infra.statements import cached_statement
 from app.notices import outbox
 from app.notices.models import (
@@ -170,7 +169,7 @@ def _load_recipients(session: Session, enterprise_ids: set[int], roles: frozense
         found: dict[int, dict[int, tuple[Language, list[int]]]] = {enterprise_id: {} for enterprise_id in wanted}
         rules: dict[int, PushRules | None] = {}
         rows = session.execute(
-            _recipients_statement(roles, session.get_bind().dialect.name == "postgresql"),
+            _recipients_statement(roles),
             {"enterprise_ids": wanted, "seen_since": devices.seen_since(clock.utcnow())},
         )
         # Their notification settings in the same query: queuing each decision's pushes then reads none.
@@ -189,13 +188,13 @@ def _load_recipients(session: Session, enterprise_ids: set[int], roles: frozense
 
 # Built once per set of roles: a gate decision notifies with it, and building it cost a tenth of a millisecond.
 @cached_statement
-def _recipients_statement(roles: frozenset[Role], postgresql: bool) -> Select[Any]:
+def _recipients_statement(roles: frozenset[Role]) -> Select[Any]:
     return (
         select(User.enterprise_id, User.id, User.language, Device.id, *RULE_COLUMNS)
         .outerjoin(Device, and_(Device.user_id == User.id, *devices.deliverable(bindparam("seen_since"))))
         .outerjoin(NotificationSettings, NotificationSettings.user_id == User.id)
         .where(
-            arrays.one_of_param(User.enterprise_id, "enterprise_ids", postgresql=postgresql),
+            User.enterprise_id.in_(bindparam("enterprise_ids", expanding=True)),
             User.role.in_(roles),
             User.is_active.is_(True),
         )

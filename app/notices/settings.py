@@ -16,12 +16,11 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.i18n import _
-from app.infra import arrays
 from app.infra.statements import cached_statement
 from app.notices import on_duty_cache
 from app.notices.models import DEFAULT_TIME_ZONE, NoticeKind, NoticePriority, NotificationSettings
@@ -120,9 +119,7 @@ def settings_for(session: Session, user_ids: set[int]) -> dict[int, PushRules]:
     if wanted:
         found = {
             user_id: rules_from(*columns)
-            for user_id, *columns in session.execute(
-                _rules_statement(session.get_bind().dialect.name == "postgresql"), {"user_ids": wanted}
-            )
+            for user_id, *columns in session.execute(_rules_statement(), {"user_ids": wanted})
         }
         for user_id in wanted:
             cache[(transaction, user_id)] = found.get(user_id)
@@ -138,9 +135,9 @@ def remember_rules(session: Session, rules: dict[int, PushRules | None]) -> None
 
 
 @cached_statement
-def _rules_statement(postgresql: bool) -> Select[Any]:
+def _rules_statement() -> Select[Any]:
     return select(NotificationSettings.user_id, *RULE_COLUMNS).where(
-        arrays.one_of_param(NotificationSettings.user_id, "user_ids", postgresql=postgresql)
+        NotificationSettings.user_id.in_(bindparam("user_ids", expanding=True))
     )
 
 

@@ -19,7 +19,6 @@ from app.declarations.models import Declaration, DeclarationLine
 from app.errors import Conflict, InvalidInput
 from app.goods.models import Product
 from app.i18n import _, _l
-from app.infra import arrays
 from app.stock.models import MovementKind, StockLevel, StockMovement
 from app.users.models import Role, User
 
@@ -172,7 +171,7 @@ def deduct_on_release(session: Session, declarations: Sequence[Declaration]) -> 
     needs: dict[int, dict[str, Decimal]] = {declaration.id: defaultdict(Decimal) for declaration in declarations}
     for declaration_id, gtin, qty in session.execute(
         select(DeclarationLine.declaration_id, DeclarationLine.gtin, DeclarationLine.qty).where(
-            arrays.one_of(session, DeclarationLine.declaration_id, list(needs))
+            DeclarationLine.declaration_id.in_(needs)
         )
     ):
         needs[declaration_id][gtin] += qty

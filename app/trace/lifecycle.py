@@ -17,7 +17,6 @@ from app.common import clock
 from app.declarations.models import Declaration, DeclarationStatus
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.i18n import _, _l
-from app.infra import arrays
 from app.trace.issuing import get_batch_for, may_see
 from app.trace.models import TraceCode, TraceCodeBatch, TraceCodeStatus
 from app.users.models import Role, User
@@ -147,7 +146,7 @@ def activate_on_release(session: Session, declarations: Sequence[Declaration]) -
     changed = Counter(
         session.scalars(
             update(TraceCode)
-            .where(arrays.one_of(session, TraceCode.declaration_id, [declaration.id for declaration in declarations]))
+            .where(TraceCode.declaration_id.in_([declaration.id for declaration in declarations]))
             .where(TraceCode.status == S.AFFIXED)
             .values(status=S.ACTIVE, status_changed_at=clock.utcnow())
             .returning(TraceCode.declaration_id)
