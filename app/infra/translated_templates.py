@@ -6,7 +6,8 @@ output; a shopper's trace page makes about thirty of them. Here the template `"<
 with each `_('literal')` call (a string and nothing else) replaced by its translation in `<lang>`, as the very
 function the page passes as `_` gives it: as template data where the call is all of an `{{ }}`, and as
 `('text'|safe)` elsewhere (a `{% set %}`), both Markup as the call's result was. Templates it extends, includes or
-imports are asked for in the same language. Measured on the trace page (zh, 2026-12-07): see `app/trace/page.py`.
+imports are asked for in the same language. Measured on the trace page (zh, six chain steps, callgrind, one code's
+page rendered in-process, 2026-12-07): 1,552,974 instructions before, 957,452 after.
 
 What it gives up: a call whose translation holds a `%` is left a call (the page's `_` fills variables by `%`), and
 so is any call with variables or a non-literal argument; `ngettext` and `{% trans %}` blocks are untouched. The
