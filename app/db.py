@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.errors import DomainError
+from app.infra import sqlite_times
 from app.infra.context import the_app, the_g, the_request
 from app.infra.sqlite_writes import WriteTurns
 
@@ -57,6 +58,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is not UTC:
             value = value.astimezone(UTC)
         return datetime.combine(value.date(), value.time()) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Any) -> Any:
+        # On SQLite, both steps as one C call (app/infra/sqlite_times.py says what that saves).
+        processor = super().bind_processor(dialect)
+        return sqlite_times.fused_or(processor) if dialect.name == "sqlite" else processor
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:

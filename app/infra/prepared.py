@@ -20,18 +20,28 @@ What it costs in semantics:
   (distinct identifiers, checked when the statement is compiled), read by name, so adding a column cannot shift
   the others;
 - DBAPI errors are wrapped as SQLAlchemy's ``DBAPIError`` and a dropped PostgreSQL connection is invalidated, as
-  SQLAlchemy does; nothing is retried.
+  SQLAlchemy does; nothing is retried;
+- on SQLite a read (``PreparedRead``) runs on a connection kept for reads beside the pool, not checked out of it:
+  the pool's checkout and checkin (its queue and locks, the record and its weakref, the reset-on-return ROLLBACK)
+  cost about five times the lookup's own statement (timeit: 68 µs against 10 µs for a ``SELECT 1``). Each is
+  connected through the engine (its connect hooks run) and then detached from the pool, so none counts against
+  ``pool_size`` and none holds a session's place; one stays per reader that ran at once (one per gevent worker,
+  where a read never yields; up to one per thread under threads). ``engine.dispose()`` does not close them (they
+  close with the process); one whose read raised is closed and not used again; a forked child drops its parent's.
+  Measured on the realistic mix: see the commit that made it.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Insert, Select, exc, select
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -53,12 +63,11 @@ class PreparedRead:
         if isinstance(bind, Connection):
             return self._prepare(bind.dialect).run(bind.connection.driver_connection, params)
         prepared = self._prepare(bind.dialect)
+        if bind.dialect.name == "sqlite":
+            return _sqlite_reads(bind).read(prepared, params)
         pooled = bind.raw_connection()
         try:
             driver = pooled.driver_connection
-            if bind.dialect.name != "postgresql":
-                # Our SQLite connections are in autocommit already (isolation_level None): no BEGIN, no ROLLBACK.
-                return prepared.run(driver, params)
             # One statement needs no transaction: autocommit spares PostgreSQL a BEGIN and the pool's ROLLBACK.
             driver.autocommit = True
             try:
@@ -77,6 +86,57 @@ class PreparedRead:
         if prepared is None:
             prepared = self._prepared[dialect.name] = _Prepared(self._build(), dialect)
         return prepared
+
+
+class _SQLiteReads:
+    """DBAPI connections kept for one SQLite engine's prepared reads, beside its pool (see the module docstring).
+
+    A read takes an idle one (or connects, through the engine, so its connect hooks run, and detaches it from the
+    pool), runs its statement and puts it back: our SQLite connections are in autocommit (isolation_level None),
+    so a statement whose cursor is closed leaves nothing open. A connection whose read raised is closed, not kept.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._idle: list[Any] = []
+
+    def read(self, prepared: _Prepared, params: dict[str, Any]) -> Any:
+        try:
+            driver = self._idle.pop()  # atomic: each thread (or greenlet) gets a connection of its own
+        except IndexError:
+            pooled = self._engine.raw_connection()
+            driver = pooled.driver_connection
+            pooled.detach()  # no longer the pool's: it neither counts against pool_size nor goes back
+        dbapi = self._engine.dialect.loaded_dbapi
+        try:
+            row = prepared.run(driver, params)
+        except dbapi.Error as error:
+            driver.close()
+            raise exc.DBAPIError.instance(prepared.sql, params, error, dbapi.Error) from error
+        self._idle.append(driver)
+        return row
+
+    def forget(self) -> None:
+        """Drop the idle connections without using them (a forked child must not share its parent's)."""
+        self._idle = []
+
+
+_SQLITE_READS: weakref.WeakKeyDictionary[Engine, _SQLiteReads] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_reads(engine: Engine) -> _SQLiteReads:
+    reads = _SQLITE_READS.get(engine)
+    if reads is None:
+        reads = _SQLITE_READS.setdefault(engine, _SQLiteReads(engine))
+    return reads
+
+
+def _after_fork() -> None:
+    for reads in list(_SQLITE_READS.values()):
+        reads.forget()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class PreparedWrite:

@@ -15,6 +15,7 @@ from app.common.fields import normalize_gtin
 from app.config import current_settings
 from app.goods import service as goods
 from app.i18n import in_locale
+from app.infra.context import the_app
 from app.trace import documents, reports
 from app.trace.lookup import Lookup, Verdict
 
@@ -60,6 +61,27 @@ def words(lang: str) -> dict[str, Any]:
         return Markup(catalogue.ngettext(singular, plural, num)) % variables  # noqa: S704 (our catalogue's text)
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
+# The chain's <li> items per chain document, while the document is the one documents.py keeps for a declaration's
+# timeline state and language (`Lookup.shared_chain`): every code of the declaration shows the same steps, and a new
+# step makes a new chain, so a new entry. The entry holds its document, so its id is not reused while it is here.
+# Bounded, emptied when full. Rendering the steps took 130,000 instructions of a page (zh, six steps, 2026-12-07).
+_CHAIN_ITEMS: dict[int, tuple[list[dict[str, Any]], Markup]] = {}
+CHAIN_ITEMS_CACHE_SIZE = 10_000
+
+
+def chain_items(chain: list[dict[str, Any]], *, shared: bool) -> Markup:
+    """The chain's steps as the page lists them (trace/_chain.html); kept with a `shared` chain document."""
+    found = _CHAIN_ITEMS.get(id(chain)) if shared else None
+    if found is not None and found[0] is chain:
+        return found[1]
+    items = Markup(the_app().jinja_env.get_template("trace/_chain.html").render(chain=chain))  # noqa: S704 (autoescaped)
+    if shared:
+        if len(_CHAIN_ITEMS) >= CHAIN_ITEMS_CACHE_SIZE:
+            _CHAIN_ITEMS.clear()
+        _CHAIN_ITEMS[id(chain)] = (chain, items)
+    return items
 
 
 def park() -> dict[str, Any]:

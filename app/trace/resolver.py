@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from flask import Request, Response, current_app, g, redirect, request
+from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
@@ -22,10 +23,11 @@ from app.common.blueprint import Blueprint
 from app.common.fields import normalize_gtin
 from app.config import current_settings
 from app.errors import NotFound
-from app.i18n import _, _l
+from app.i18n import LOCALES, _, _l
+from app.infra import translated_templates
 from app.infra.context import the_app, the_g, the_request
 from app.infra.ratelimit import public_lookup
-from app.trace import compression, digital_link, documents, links, verdicts
+from app.trace import compression, digital_link, documents, links, page, verdicts
 from app.trace.digital_link import BadDigitalLink, Target
 from app.trace.lookup import linked_product
 
@@ -149,6 +151,12 @@ def _links_for(target: Target, *, same_as: str | None = None) -> None:
     # its uncompressed form. Kept on g so the after-request step adds them to whatever the view's answer became.
     found = LINKSET_LINK.format(uri=f"{verdicts.base()}{target.path}")
     g.resolver_links = found if same_as is None else f'{found}, <{same_as}>; rel="owl:sameAs"'
+
+
+@blp.record_once
+def _translated_pages(state: BlueprintSetupState) -> None:
+    # The trace pages' fixed texts translated as they compile, once per language (app/infra/translated_templates.py).
+    translated_templates.install(state.app.jinja_env, lambda lang: page.words(lang)["_"], LOCALES)
 
 
 @blp.app_template_filter("shanghai")

@@ -17,6 +17,7 @@ from app.config import Settings, current_settings
 from app.errors import InvalidInput, NotFound
 from app.goods import service as goods
 from app.i18n import _, _l, in_locale
+from app.infra import translated_templates
 from app.infra.context import the_app, the_request
 from app.rules import cache as rules
 from app.rules.catalog import RuleValues
@@ -239,10 +240,12 @@ def _page(lookup: Lookup | None, *, lang: str, status: int, error: str | None = 
     # No locale switch around it (Flask-Babel's force_locale parsed the locale again, 4% of a page): the page's words
     # are page.words(lang), its chain titles and country names are looked up by `lang`, and a problem's text on it
     # (`error`) was written before.
+    document = documents.verdict_document(lookup, lang) if lookup else None
     body = render_template(
-        "trace/code.html",
+        translated_templates.name_in(lang, "trace/code.html"),
         lang=lang,
-        document=documents.verdict_document(lookup, lang) if lookup else None,
+        document=document,
+        chain_items=page.chain_items(document["chain"], shared=lookup.shared_chain) if lookup and document else None,
         barcode=barcode or "",
         error=error,
         **page.page_facts(lookup, serial=serial, barcode=barcode if error is None else None, lang=lang),

@@ -4,12 +4,13 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import bindparam, create_engine, func, insert, select, text
+from sqlalchemy import Integer, bindparam, create_engine, exc, func, insert, literal_column, select, text
 from sqlalchemy.pool import NullPool
 
 from app import db
 from app.common import clock
 from app.exports.models import LineDecision, LineScan, LineVerdict
+from app.infra import prepared
 from app.infra.prepared import PreparedOne, PreparedRead, select_named
 from app.users.models import User
 from tests.databases import configured_url, transaction_handling
@@ -116,3 +117,23 @@ def test_a_prepared_statement_runs_in_the_transaction_and_by_itself_only_on_an_i
         # transaction had begun (its write lock) before the statement ran, so it ran inside.
         alone = 1 if engine.dialect.name == "postgresql" else 0
         assert connection.scalar(logged, {"waybill_no": "alone"}) == alone
+
+
+def test_sqlite_reads_keep_their_own_connection_outside_the_pool_and_drop_one_that_failed(racing_app):
+    engine = racing_app.extensions["engine"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's reads check a pooled connection out (the test above)")
+    read = PreparedRead(lambda: select_named({"one": func.abs(bindparam("value", type_=Integer))}))
+    broken = PreparedRead(lambda: select_named({"missing": literal_column("no_such_column")}))
+    with racing_app.app_context():
+        assert read.first(db.session_factory(), value=-1).one == 1
+        kept = prepared._sqlite_reads(engine)._idle[:]
+        assert read.first(db.session_factory(), value=-2).one == 2
+        # The same connection again, and none of the pool's held: sessions keep all of pool_size.
+        assert prepared._sqlite_reads(engine)._idle == kept and len(kept) == 1
+        assert engine.pool.checkedout() == 0
+        with pytest.raises(exc.OperationalError):
+            broken.first(db.session_factory())
+        assert prepared._sqlite_reads(engine)._idle == []
+        assert read.first(db.session_factory(), value=-3).one == 3
+        assert prepared._sqlite_reads(engine)._idle[0] is not kept[0]

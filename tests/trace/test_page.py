@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.notices.models import Notice
-from tests.trace.helpers import GTIN, OTHER_GTIN
+from tests.trace.helpers import GTIN, OTHER_GTIN, issue, make_setup, release, set_status
 from tests.trace.test_resolver import live_code  # noqa: F401 (a fixture)
 
 EN = {"Accept-Language": "en-US,en;q=0.9"}
@@ -218,3 +218,30 @@ def test_an_invalid_barcode_asks_for_it_again_in_the_pages_language(client, live
     assert status == 422
     assert 'data-verdict="invalid_barcode"' in body and 'id="barcode-error"' in body
     assert 'name="barcode" id="barcode"' in body and 'id="next"' not in body
+
+
+def test_a_new_step_or_status_shows_on_the_next_page_of_every_code_of_the_declaration(client, session, auth_headers):
+    # The chain's items are kept per declaration's timeline state (app/trace/page.py): none may outlive a change.
+    setup = make_setup(session)
+    operator, officer = auth_headers(setup.operator), auth_headers(setup.officer)
+    first, second = (code["serial"] for code in issue(client, operator, setup.declaration.id, 2).json["codes"])
+    set_status(client, operator, "affixed", serials=[first, second])
+    for lang in ("zh", "en"):
+        _, before = page(client, f"/01/{GTIN}/21/{first}?lang={lang}")
+        assert 'data-step="audited"' in before and 'data-step="released"' not in before
+        assert 'data-verdict="not_released"' in before
+
+    release(client, officer, setup.declaration.id)
+
+    for serial in (first, second):
+        _, chinese = page(client, f"/01/{GTIN}/21/{serial}")
+        _, english = page(client, f"/01/{GTIN}/21/{serial}?lang=en")
+        assert 'data-step="released"' in chinese and "海关放行" in chinese
+        assert 'data-step="released"' in english and "Released by customs" in english
+        assert 'data-verdict="genuine"' in chinese
+    set_status(client, officer, "recalled", serials=[first], reason="batch recall")
+
+    _, recalled = page(client, f"/01/{GTIN}/21/{first}")
+    _, other = page(client, f"/01/{GTIN}/21/{second}")
+    assert 'data-verdict="recalled"' in recalled and 'data-step="released"' in recalled
+    assert 'data-verdict="genuine"' in other
