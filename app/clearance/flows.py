@@ -143,6 +143,8 @@ class Decisions:
                 source=TaskSource.RECEIPT_500,
                 occurred_at=occurred_at,
                 receipt_id=receipt_id,
+                # Locked by whoever changes declarations (see the class's docstring).
+                declaration_locked=True,
             )
         return applied
 
@@ -169,7 +171,8 @@ def apply_status(session: Session, declaration: Declaration, status: Declaration
 
 
 def apply_customs_decision(session: Session, declaration: Declaration, status: DeclarationStatus, **step: Any) -> bool:
-    """One receipt's decision and its consequences (`Decisions.apply_customs_decision`)."""
+    """One receipt's decision and its consequences (`Decisions.apply_customs_decision`); the caller holds the
+    declaration's row lock, as customs' receipts do (`declarations.lock_for_receipts`)."""
     decisions = Decisions(session)
     applied = decisions.apply_customs_decision(declaration, status, **step)
     decisions.finish()

@@ -57,15 +57,18 @@ def issue_task(
     reason: str | None = None,
     inspectable: Collection[DeclarationStatus] = INSPECTABLE,
     notify: bool = True,
+    declaration_locked: bool = False,
 ) -> InspectionTask:
     """Open an inspection task and tell the declarant and the warehouse; returns the open one if there is one.
 
     `inspectable` widens the declaration statuses it may start from: an export parcel diverted at the X-ray line is
     rechecked whatever its list's status. `notify=False` leaves the task ISSUED and tells nobody yet: an officer
-    rechecking at the bench starts it at once, and the parties hear of the result instead."""
+    rechecking at the bench starts it at once, and the parties hear of the result instead. `declaration_locked`: the
+    caller holds the declaration's row lock already (customs' receipts lock their lists first)."""
     # Serialises two issues for one declaration (a 500 receipt and an officer at once); the
     # partial unique index would otherwise turn the loser into a 500 error.
-    session.execute(select(Declaration.id).where(Declaration.id == declaration.id).with_for_update())
+    if not declaration_locked:
+        session.execute(select(Declaration.id).where(Declaration.id == declaration.id).with_for_update())
     existing = find_open_task(session, declaration.id)
     if existing is not None:
         return existing

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import Update, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from app.declarations.models import Declaration, DeclarationLine
 from app.errors import Conflict, InvalidInput
 from app.goods.models import Product
 from app.i18n import _, _l
+from app.infra.statements import cached_statement
 from app.stock.models import MovementKind, StockLevel, StockMovement
 from app.users.models import Role, User
 
@@ -219,11 +220,20 @@ def deduct_on_release(session: Session, declarations: Sequence[Declaration]) -> 
                     details={"warehouse_enterprise_id": declaration.warehouse_enterprise_id, "lines": taken_out},
                 )
             )
-    for key, row in held.items():
-        if left[key] != row.quantity:
-            session.execute(
-                update(StockLevel).where(StockLevel.id == row.id).values(quantity=left[key], updated_at=now)
-            )
+    moved = [{"row_id": row.id, "left": left[key]} for key, row in held.items() if left[key] != row.quantity]
+    if moved:
+        # One statement for every row (the driver's executemany): the rows are held from here to COMMIT.
+        session.execute(_set_quantity(), [{**values, "now": now} for values in moved])
     if movements:
         session.execute(insert(StockMovement), movements)
     audit.record_all(session, audited)
+
+
+@cached_statement
+def _set_quantity() -> Update:
+    levels = StockLevel.__table__
+    return (
+        update(levels)
+        .where(levels.c.id == bindparam("row_id"))
+        .values(quantity=bindparam("left"), updated_at=bindparam("now"))
+    )
