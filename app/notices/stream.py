@@ -4,9 +4,10 @@ The database is the truth; this module only decides when to read it, and reads i
 `NoticeHub` keeps a watermark (the highest seq it has read) and one reader loop. A wake-up (a local commit through
 `committed`, another worker's through Redis, or without Redis a poll once a second) asks the reader to read; rings
 while it reads only mark "read again". One read is one statement per `READ_CHUNK` users subscribed here:
-`seq > watermark AND recipient_id IN (...)`, ordered by seq, each notice rendered once and handed to every stream of
-its recipient (app/notices/subscription.py). With Redis each worker keeps one pub/sub subscription (not one per
-client). A lost wake-up only delays a notice until the next one; it cannot lose it.
+`seq > watermark AND recipient_id = ANY(:users)` (IN elsewhere: app/infra/arrays.py; as an IN list of a thousand
+users, psycopg parsed the statement's text afresh for every read), ordered by seq, each notice rendered once and
+handed to every stream of its recipient (app/notices/subscription.py). With Redis each worker keeps one pub/sub
+subscription (not one per client). A lost wake-up only delays a notice until the next one; it cannot lose it.
 
 Why a watermark read never skips a notice: seq is assigned at COMMIT under a lock held until the commit is visible
 (migrations 0011 and 0017; on SQLite the writers take turns), so once seq N is visible every seq below N is too. The
@@ -42,7 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.errors import AccountDisabled, SessionRevoked
 from app.auth.models import AuthSession
 from app.db import reading
-from app.infra import metrics
+from app.infra import arrays, metrics
 from app.infra.workers import BackgroundLoops
 from app.notices import service
 from app.notices.models import Notice
@@ -254,7 +255,11 @@ class NoticeHub:
                 .select_from(head)
                 .outerjoin(
                     Notice,
-                    and_(Notice.seq > after, Notice.seq <= head.c.seq, Notice.recipient_id.in_(users[:READ_CHUNK])),
+                    and_(
+                        Notice.seq > after,
+                        Notice.seq <= head.c.seq,
+                        arrays.one_of(session, Notice.recipient_id, users[:READ_CHUNK]),
+                    ),
                 )
                 .order_by(Notice.seq)
             ).all()
@@ -266,7 +271,7 @@ class NoticeHub:
                     .where(
                         Notice.seq > after,
                         Notice.seq <= bound,
-                        Notice.recipient_id.in_(users[start : start + READ_CHUNK]),
+                        arrays.one_of(session, Notice.recipient_id, users[start : start + READ_CHUNK]),
                     )
                     .order_by(Notice.seq)
                 )
