@@ -136,7 +136,14 @@ def fixed_rate(args: argparse.Namespace, server: bench.Server, plan, api_key: st
     how = f"in {args.window_ms:g} ms windows ({len(requests):,} batches)" if args.window_ms > 0 else "one a request"
     bench.log(f"fixed rate: {len(plan):,} scans at {args.rate:g}/s {how} ({args.warmup:g} s warm-up left out)")
     load_before = bench.load_average()
-    run = open_loop(bench.HOST, server.port, requests, due=dues, connections=args.open_connections)
+    run = open_loop(
+        bench.HOST,
+        server.port,
+        requests,
+        due=dues,
+        connections=args.open_connections,
+        max_connections=args.max_open_connections,
+    )
     scans = per_scan(run, groups, dues, args.rate)
     statuses: dict[str, int] = {}
     wrong = []
@@ -164,6 +171,8 @@ def fixed_rate(args: argparse.Namespace, server: bench.Server, plan, api_key: st
         "errors": len(run.errors),
         "first_errors": run.errors[:5],
         "late_sends": run.late_sends,
+        "waited_for_connection": run.waited_for_connection,
+        "connections_opened": run.connections_opened,
         "diverted_share": round(diverted / len(plan), 4) if plan else None,
         "client_cpu_s": round(run.client_cpu_s, 2),
         "load_average": {"before": load_before, "after": bench.load_average()},
@@ -308,7 +317,9 @@ def summary(report: dict, command: str) -> str:
         + f" for {f['duration_s']:g} s after {f['warmup_s']:g} s warm-up: "
         f"{f['measured']:,} scans, answer p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms, "
         f"max {lat['max_ms']} ms; statuses {f['statuses']}, {f['wrong_answers']} wrong answers, {f['errors']} errors, "
-        f"{f['late_sends']} sent late; load {f['load_average']['before']} -> {f['load_average']['after']}; "
+        f"{f['late_sends']} sent late ({f['waited_for_connection']} waited for a connection, "
+        f"{f['connections_opened']} connections opened during the run); "
+        f"load {f['load_average']['before']} -> {f['load_average']['after']}; "
         f"target p99 <= {t['p99_ms_at_most']:g} ms: {'met' if t['p99_met'] else 'NOT met'}",
     ]
     for name, label in (("single", "single scans"), ("batched", "batched scans")):
@@ -337,7 +348,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="fixed-rate scans per second (500)")
     parser.add_argument("--duration", type=float, default=30.0, help="fixed-rate seconds measured (30)")
     parser.add_argument("--warmup", type=float, default=5.0, help="fixed-rate seconds left out first (5)")
-    parser.add_argument("--open-connections", type=int, default=64, help="open-loop client's connection pool")
+    parser.add_argument(
+        "--open-connections", type=int, default=64, help="open-loop client's connections opened first (64)"
+    )
+    parser.add_argument(
+        "--max-open-connections",
+        type=int,
+        default=1024,
+        help="open-loop client: a scan due while every connection is busy opens another, up to this many (1024)",
+    )
     parser.add_argument(
         "--window-ms",
         type=float,
