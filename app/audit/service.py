@@ -99,7 +99,7 @@ def record(
     return event
 
 
-_COLUMNS = (
+ENTRY_COLUMNS = (
     "occurred_at",
     "actor_id",
     "actor_username",
@@ -128,9 +128,12 @@ def record_all(session: Session, events: Sequence[AuditEvent]) -> None:
     # The table's INSERT, not the entity's: the ORM's bulk path asked for the new id back (RETURNING) and cost a single
     # row twice the CPU of this one (an X-ray line divert's entry). The NULLs the chain's columns get on PostgreSQL
     # are what its deferred trigger looks for (migration 0017), as when they were left out.
-    session.execute(
-        insert(AuditEvent.__table__), [{name: getattr(event, name) for name in _COLUMNS} for event in events]
-    )
+    session.execute(insert(AuditEvent.__table__), entry_rows(events))
+
+
+def entry_rows(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
+    """`record_all`'s rows: every column the INSERT sends (on PostgreSQL the chain's are NULL until the commit)."""
+    return [{name: getattr(event, name) for name in ENTRY_COLUMNS} for event in events]
 
 
 def _chain_now(session: Session, events: Sequence[AuditEvent]) -> None:
