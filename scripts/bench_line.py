@@ -141,11 +141,21 @@ def database_sessions(url: str) -> int | None:
 def fixed_rate(args: argparse.Namespace, server: bench.Server, plan, api_key: str, url: str) -> dict:
     """The line at --rate scans a second, open loop; figures over the scans due after the warm-up."""
     groups, dues = windows(len(plan), args.rate, args.window_ms / 1000)
+    # Each request named (X-Request-Id: line-<its place in the schedule>): the server's log lines, and
+    # scripts/bench_line_probe.py, say which it was.
     requests = [
-        request_bytes(SCAN_PATH, single_body(plan[group[0]]), host=server.host_header, api_key=api_key)
+        request_bytes(
+            SCAN_PATH, single_body(plan[group[0]]), host=server.host_header, api_key=api_key, request_id=f"line-{k}"
+        )
         if args.window_ms <= 0
-        else request_bytes(BATCH_PATH, batch_body([plan[i] for i in group]), host=server.host_header, api_key=api_key)
-        for group in groups
+        else request_bytes(
+            BATCH_PATH,
+            batch_body([plan[i] for i in group]),
+            host=server.host_header,
+            api_key=api_key,
+            request_id=f"line-{k}",
+        )
+        for k, group in enumerate(groups)
     ]
     how = f"in {args.window_ms:g} ms windows ({len(requests):,} batches)" if args.window_ms > 0 else "one a request"
     bench.log(f"fixed rate: {len(plan):,} scans at {args.rate:g}/s {how} ({args.warmup:g} s warm-up left out)")

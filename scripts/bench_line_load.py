@@ -25,6 +25,7 @@ class Outcome:
     latency: float  # seconds from the due time to the whole answer
     status: int
     body: bytes
+    sent_lag: float = 0.0  # seconds from the due time to the request's write (the client's lag, a connection's)
 
 
 @dataclass
@@ -40,6 +41,8 @@ class Run:
     connections_opened: int = 0
     wall_s: float = 0.0
     client_cpu_s: float = 0.0
+    # The schedule's zero on time.monotonic() (the loop's clock), which each outcome's `due` counts from.
+    start: float = 0.0
 
 
 class _Connection:
@@ -85,7 +88,7 @@ async def _open_loop(
     opened = connections
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task] = set()
-    start = loop.time() + 0.2
+    start = run.start = loop.time() + 0.2
 
     async def send(index: int, request: bytes, due: float) -> None:
         nonlocal opened
@@ -98,17 +101,18 @@ async def _open_loop(
         else:
             run.waited_for_connection += 1
             connection = await idle.get()
-        if loop.time() - due > 0.001:
+        sent_lag = loop.time() - due
+        if sent_lag > 0.001:
             run.late_sends += 1
         try:
             status, body = await connection.exchange(request, timeout)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as error:
             connection.close()
             run.errors.append(f"{type(error).__name__}: {error}")
-            run.outcomes.append(Outcome(index, due - start, loop.time() - due, 0, b""))
+            run.outcomes.append(Outcome(index, due - start, loop.time() - due, 0, b"", sent_lag))
             idle.put_nowait(await _connect(host, port))
             return
-        run.outcomes.append(Outcome(index, due - start, loop.time() - due, status, body))
+        run.outcomes.append(Outcome(index, due - start, loop.time() - due, status, body, sent_lag))
         idle.put_nowait(connection)
 
     cpu_before = time.process_time()
