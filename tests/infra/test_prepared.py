@@ -116,3 +116,43 @@ def test_a_prepared_statement_runs_in_the_transaction_and_by_itself_only_on_an_i
         # transaction had begun (its write lock) before the statement ran, so it ran inside.
         alone = 1 if engine.dialect.name == "postgresql" else 0
         assert connection.scalar(logged, {"waybill_no": "alone"}) == alone
+
+
+def test_a_prepared_statement_gives_every_row_of_a_multi_row_returning_inside_the_transaction(racing_app):
+    now = clock.utcnow()
+    two = PreparedOne(
+        lambda: (
+            insert(LineScan.__table__)
+            .values(
+                [
+                    {
+                        "waybill_no": bindparam(f"waybill_{index}"),
+                        "line_id": "XR-T",
+                        "verdict": LineVerdict.CLEAR,
+                        "decision": bindparam(f"decision_{index}"),
+                        "scanned_at": bindparam("at"),
+                    }
+                    for index in range(2)
+                ]
+            )
+            .returning(LineScan.waybill_no, LineScan.decision)
+        )
+    )
+    with racing_app.app_context(), db.session_factory()() as session:
+        rows = two.all(
+            session.connection(),
+            waybill_0="many-a",
+            decision_0=LineDecision.PASS,
+            waybill_1="many-b",
+            decision_1=LineDecision.DIVERT,
+            at=now,
+        )
+        # Each row by its names, converted by its types.
+        assert sorted((row.waybill_no, row.decision) for row in rows) == [
+            ("many-a", LineDecision.PASS),
+            ("many-b", LineDecision.DIVERT),
+        ]
+        session.rollback()
+    with racing_app.extensions["engine"].connect() as connection:
+        count = text("SELECT count(*) FROM export_line_scans WHERE waybill_no LIKE 'many-%'")
+        assert connection.scalar(count) == 0
