@@ -203,6 +203,8 @@ def open_loop_homes(args: argparse.Namespace, server, tokens: dict[Role, list[st
         "errors": len(run.errors),
         "first_errors": run.errors[:5],
         "late_sends": run.late_sends,
+        "waited_for_connection": run.waited_for_connection,
+        "connections_opened": run.connections_opened,
         "client_cpu_s": round(run.client_cpu_s, 2),
         "all": spread_ms([o.latency for o in measured if o.status == 200]),
         # When the slowest were due and whose they were: a cluster in time is a stall, a spread is load.

@@ -42,8 +42,9 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 SCRIPTS = Path(__file__).resolve().parent
 sys.path[:0] = [str(SCRIPTS), str(SCRIPTS.parent)]
@@ -124,19 +125,52 @@ def per_scan(
     return scans
 
 
-def fixed_rate(args: argparse.Namespace, server: bench.Server, plan, api_key: str) -> dict:
+def database_sessions(url: str) -> int | None:
+    """Connections the database has accepted so far, this one included (pg_stat_database.sessions, PostgreSQL 14+;
+    the server reports them within a second or so)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()"))
+    except Exception:  # noqa: BLE001  (an older server, or no right to read it: the figure is left out)
+        return None
+    finally:
+        engine.dispose()
+
+
+def fixed_rate(args: argparse.Namespace, server: bench.Server, plan, api_key: str, url: str) -> dict:
     """The line at --rate scans a second, open loop; figures over the scans due after the warm-up."""
     groups, dues = windows(len(plan), args.rate, args.window_ms / 1000)
+    # Each request named (X-Request-Id: line-<its place in the schedule>): the server's log lines, and
+    # scripts/bench_line_probe.py, say which it was.
     requests = [
-        request_bytes(SCAN_PATH, single_body(plan[group[0]]), host=server.host_header, api_key=api_key)
+        request_bytes(
+            SCAN_PATH, single_body(plan[group[0]]), host=server.host_header, api_key=api_key, request_id=f"line-{k}"
+        )
         if args.window_ms <= 0
-        else request_bytes(BATCH_PATH, batch_body([plan[i] for i in group]), host=server.host_header, api_key=api_key)
-        for group in groups
+        else request_bytes(
+            BATCH_PATH,
+            batch_body([plan[i] for i in group]),
+            host=server.host_header,
+            api_key=api_key,
+            request_id=f"line-{k}",
+        )
+        for k, group in enumerate(groups)
     ]
     how = f"in {args.window_ms:g} ms windows ({len(requests):,} batches)" if args.window_ms > 0 else "one a request"
     bench.log(f"fixed rate: {len(plan):,} scans at {args.rate:g}/s {how} ({args.warmup:g} s warm-up left out)")
     load_before = bench.load_average()
-    run = open_loop(bench.HOST, server.port, requests, due=dues, connections=args.open_connections)
+    sessions_before = database_sessions(url)
+    run = open_loop(
+        bench.HOST,
+        server.port,
+        requests,
+        due=dues,
+        connections=args.open_connections,
+        max_connections=args.max_open_connections,
+    )
+    time.sleep(1.5)  # the server's session counts reach pg_stat_database within a second
+    sessions_after = database_sessions(url)
     scans = per_scan(run, groups, dues, args.rate)
     statuses: dict[str, int] = {}
     wrong = []
@@ -164,6 +198,13 @@ def fixed_rate(args: argparse.Namespace, server: bench.Server, plan, api_key: st
         "errors": len(run.errors),
         "first_errors": run.errors[:5],
         "late_sends": run.late_sends,
+        "waited_for_connection": run.waited_for_connection,
+        "connections_opened": run.connections_opened,
+        # PostgreSQL connections the workers opened during the run (beyond their pools' 10 each, an overflow
+        # connection is opened for a request and closed after it): None if unknown.
+        "database_connections_opened": sessions_after - sessions_before - 1
+        if sessions_before is not None and sessions_after is not None
+        else None,
         "diverted_share": round(diverted / len(plan), 4) if plan else None,
         "client_cpu_s": round(run.client_cpu_s, 2),
         "load_average": {"before": load_before, "after": bench.load_average()},
@@ -232,7 +273,7 @@ def run(args: argparse.Namespace, children: bench.Children, workdir: Path) -> di
         server = bench.start_server(children, "app", "wsgi:app", port, env, bench.DEFAULT_GUNICORN_CONFIG, workdir)
         report: dict = {}
         try:
-            report["fixed_rate"] = fixed_rate(args, server, plan.open_loop, loaded.api_key)
+            report["fixed_rate"] = fixed_rate(args, server, plan.open_loop, loaded.api_key, url)
             if not args.no_saturation:
                 report["single"] = saturate(
                     children,
@@ -308,7 +349,10 @@ def summary(report: dict, command: str) -> str:
         + f" for {f['duration_s']:g} s after {f['warmup_s']:g} s warm-up: "
         f"{f['measured']:,} scans, answer p50 {lat['p50_ms']} ms, p95 {lat['p95_ms']} ms, p99 {lat['p99_ms']} ms, "
         f"max {lat['max_ms']} ms; statuses {f['statuses']}, {f['wrong_answers']} wrong answers, {f['errors']} errors, "
-        f"{f['late_sends']} sent late; load {f['load_average']['before']} -> {f['load_average']['after']}; "
+        f"{f['late_sends']} sent late ({f['waited_for_connection']} waited for a connection, "
+        f"{f['connections_opened']} connections opened during the run; database connections opened during it: "
+        f"{f['database_connections_opened']}); "
+        f"load {f['load_average']['before']} -> {f['load_average']['after']}; "
         f"target p99 <= {t['p99_ms_at_most']:g} ms: {'met' if t['p99_met'] else 'NOT met'}",
     ]
     for name, label in (("single", "single scans"), ("batched", "batched scans")):
@@ -337,7 +381,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="fixed-rate scans per second (500)")
     parser.add_argument("--duration", type=float, default=30.0, help="fixed-rate seconds measured (30)")
     parser.add_argument("--warmup", type=float, default=5.0, help="fixed-rate seconds left out first (5)")
-    parser.add_argument("--open-connections", type=int, default=64, help="open-loop client's connection pool")
+    parser.add_argument(
+        "--open-connections", type=int, default=64, help="open-loop client's connections opened first (64)"
+    )
+    parser.add_argument(
+        "--max-open-connections",
+        type=int,
+        default=1024,
+        help="open-loop client: a scan due while every connection is busy opens another, up to this many (1024)",
+    )
     parser.add_argument(
         "--window-ms",
         type=float,

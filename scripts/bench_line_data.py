@@ -253,11 +253,12 @@ def plan_scans(loaded: Loaded, *, open_loop: int, single: int, shares: Shares, s
     return plan
 
 
-def request_bytes(path: str, body: bytes, *, host: str, api_key: str) -> bytes:
-    """A ready-to-send HTTP/1.1 POST with the line's key."""
+def request_bytes(path: str, body: bytes, *, host: str, api_key: str, request_id: str | None = None) -> bytes:
+    """A ready-to-send HTTP/1.1 POST with the line's key (and an X-Request-Id, for the server's log lines)."""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {api_key}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        + (f"X-Request-Id: {request_id}\r\n" if request_id else "")
+        + f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 

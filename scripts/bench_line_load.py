@@ -25,17 +25,24 @@ class Outcome:
     latency: float  # seconds from the due time to the whole answer
     status: int
     body: bytes
+    sent_lag: float = 0.0  # seconds from the due time to the request's write (the client's lag, a connection's)
 
 
 @dataclass
 class Run:
     outcomes: list[Outcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    late_sends: int = (
-        0  # requests sent more than 1 ms after they were due (the client's own lag, or no free connection)
-    )
+    # Requests sent more than 1 ms after they were due: the client's own lag (its loop woke late, the machine is
+    # busy), or a wait for a connection (`waited_for_connection`).
+    late_sends: int = 0
+    # Requests that found every connection busy and `max_connections` open, and waited for one to come free.
+    waited_for_connection: int = 0
+    # Connections opened during the run because every open one was busy (beyond the `connections` opened first).
+    connections_opened: int = 0
     wall_s: float = 0.0
     client_cpu_s: float = 0.0
+    # The schedule's zero on time.monotonic() (the loop's clock), which each outcome's `due` counts from.
+    start: float = 0.0
 
 
 class _Connection:
@@ -65,29 +72,47 @@ async def _connect(host: str, port: int) -> _Connection:
 
 
 async def _open_loop(
-    host: str, port: int, requests: list[bytes], *, due: list[float], connections: int, timeout: float
+    host: str,
+    port: int,
+    requests: list[bytes],
+    *,
+    due: list[float],
+    connections: int,
+    max_connections: int,
+    timeout: float,
 ) -> Run:
     run = Run()
     idle: asyncio.Queue[_Connection] = asyncio.Queue()
     for _ in range(connections):
         idle.put_nowait(await _connect(host, port))
+    opened = connections
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task] = set()
-    start = loop.time() + 0.2
+    start = run.start = loop.time() + 0.2
 
     async def send(index: int, request: bytes, due: float) -> None:
-        connection = await idle.get()
-        if loop.time() - due > 0.001:
+        nonlocal opened
+        if not idle.empty():
+            connection = idle.get_nowait()
+        elif opened < max_connections:
+            opened += 1
+            run.connections_opened += 1
+            connection = await _connect(host, port)
+        else:
+            run.waited_for_connection += 1
+            connection = await idle.get()
+        sent_lag = loop.time() - due
+        if sent_lag > 0.001:
             run.late_sends += 1
         try:
             status, body = await connection.exchange(request, timeout)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as error:
             connection.close()
             run.errors.append(f"{type(error).__name__}: {error}")
-            run.outcomes.append(Outcome(index, due - start, loop.time() - due, 0, b""))
+            run.outcomes.append(Outcome(index, due - start, loop.time() - due, 0, b"", sent_lag))
             idle.put_nowait(await _connect(host, port))
             return
-        run.outcomes.append(Outcome(index, due - start, loop.time() - due, status, body))
+        run.outcomes.append(Outcome(index, due - start, loop.time() - due, status, body, sent_lag))
         idle.put_nowait(connection)
 
     cpu_before = time.process_time()
@@ -116,10 +141,12 @@ def open_loop(
     rate: float | None = None,
     due: list[float] | None = None,
     connections: int = 64,
+    max_connections: int = 1024,
     timeout: float = 10.0,
 ) -> Run:
     """Send `requests` at `rate` per second (or each at its own `due` second), open loop; every answer with its
-    latency from its due time.
+    latency from its due time. `connections` are opened first; a request that finds them all busy opens another,
+    up to `max_connections` (then it waits for one to come free).
 
     The client's own garbage collector stays out of the run: what the caller built before it (a benchmark's data,
     an app loaded in-process) is collected first and frozen, and no collection runs while requests are timed. A
@@ -133,7 +160,17 @@ def open_loop(
     gc.freeze()
     gc.disable()
     try:
-        return asyncio.run(_open_loop(host, port, requests, due=due, connections=connections, timeout=timeout))
+        return asyncio.run(
+            _open_loop(
+                host,
+                port,
+                requests,
+                due=due,
+                connections=connections,
+                max_connections=max(connections, max_connections),
+                timeout=timeout,
+            )
+        )
     finally:
         gc.enable()
         gc.unfreeze()

@@ -80,16 +80,29 @@ def test_the_open_loop_client_counts_each_latency_from_when_the_scan_was_due(lin
     waybills = ["A1", "SLOW", "A2", "A3", "A4"]
     requests = [request_bytes("/scan", json.dumps({"waybill_no": w}).encode(), host="x", api_key="k") for w in waybills]
 
-    # One connection, 100 a second: the three due while SLOW is answered wait for it, and it shows.
-    run = open_loop("127.0.0.1", line_server, requests, rate=100, connections=1)
+    # One connection and no more, 100 a second: the three due while SLOW is answered wait for it, and it shows.
+    run = open_loop("127.0.0.1", line_server, requests, rate=100, connections=1, max_connections=1)
 
     assert sorted(outcome.index for outcome in run.outcomes) == [0, 1, 2, 3, 4]
     latency = {waybills[o.index]: o.latency for o in run.outcomes}
     assert latency["SLOW"] >= 0.2
     assert latency["A2"] >= 0.2 - 0.01 - 0.005  # due 10 ms after SLOW, sent only when SLOW's answer came
-    assert run.late_sends >= 3 and not run.errors
+    assert run.late_sends >= 3 and run.waited_for_connection >= 3 and not run.errors
     verdicts = judge(run, [("pass", None)] * 4 + [("divert", "machine")], lambda b: (b["decision"], b["reason"]))
     assert verdicts["statuses"] == {"200": 5} and verdicts["wrong"] == 1
+
+
+def test_the_open_loop_client_opens_a_connection_rather_than_wait_for_one(line_server):
+    waybills = ["A1", "SLOW", "A2", "A3", "A4"]
+    requests = [request_bytes("/scan", json.dumps({"waybill_no": w}).encode(), host="x", api_key="k") for w in waybills]
+
+    # One connection to start with: the scans due while SLOW is answered go on new ones, each when it is due.
+    run = open_loop("127.0.0.1", line_server, requests, rate=100, connections=1)
+
+    answered = [waybills[o.index] for o in run.outcomes]  # in the order the answers came
+    assert answered.index("A2") < answered.index("SLOW")
+    assert {o.index: o.latency for o in run.outcomes}[1] >= 0.2
+    assert run.waited_for_connection == 0 and 1 <= run.connections_opened <= 4 and not run.errors
 
 
 def test_a_buffering_controller_sends_each_window_as_one_batch_and_each_scan_counts_its_wait():

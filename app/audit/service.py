@@ -131,6 +131,28 @@ def record_all(session: Session, rows: Sequence[AuditRow]) -> None:
     session.execute(insert(AuditEvent.__table__), list(rows))
 
 
+# Every column `record_all` sends, in order (a statement of its own, app/exports/divert_writes.py, names them).
+ENTRY_COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "action",
+    "target_type",
+    "target_id",
+    "client_addr",
+    "details",
+    "digest",
+    "seq",
+    "prev_hash",
+    "hash",
+)
+
+
+def entry_rows(rows: Sequence[AuditRow]) -> list[dict[str, Any]]:
+    """`record_all`'s rows: every column the INSERT sends (on PostgreSQL the chain's are NULL until the commit)."""
+    return [{name: row[name] for name in ENTRY_COLUMNS} for row in rows]
+
+
 def _chain_now(session: Session, rows: Sequence[AuditRow]) -> None:
     # SQLite's writers take turns (BEGIN IMMEDIATE), so the head read here is still the head at COMMIT: the entries
     # are linked here, in order, with one read and one write of the head.

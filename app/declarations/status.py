@@ -187,12 +187,14 @@ def record_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     """
     if not events:
         return
+    session.execute(insert(DeclarationEvent.__table__), event_rows(events))
+
+
+def event_rows(events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`record_events`' rows: each step with every column the INSERT sends, recorded now."""
     now = clock.utcnow()
     defaults = {"occurred_at": now, "status_changed": False, "actor_id": None, "receipt_id": None, "place": None}
-    session.execute(
-        insert(DeclarationEvent.__table__),
-        [{**defaults, "details": {}, **event, "recorded_at": now} for event in events],
-    )
+    return [{**defaults, "details": {}, **event, "recorded_at": now} for event in events]
 
 
 def transition(

@@ -7,7 +7,8 @@ trip fewer). A pass writes nothing else (the scan log is the record). A single s
 and run on the driver's connection (app/infra/prepared.py), on PostgreSQL a pass's each as a transaction by itself:
 no BEGIN or COMMIT round trip. A new divert also puts a step on the list's timeline, an entry on the audit trail
 and notices to the declarants and the officers on duty, each kind of row as one plain INSERT (no entities, no unit
-of work). A batch (a controller that buffers) is the same three statements for all its scans.
+of work), on PostgreSQL one divert's three as one statement (app/exports/divert_writes.py). A batch (a controller
+that buffers) is the same three statements for all its scans.
 
 A parcel is diverted when the machine flags its image, when a live target (布控) names its list or its waybill, or
 when its list is not RELEASED (the status that allows loading); an unknown waybill, or one never scanned in, is
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.common import clock
 from app.declarations.models import BizStep, Declaration, DeclarationStatus, Disposition
-from app.declarations.status import record_events
+from app.exports.divert_writes import write_diverts
 from app.exports.intake import LIVE_PARCEL
 from app.exports.models import DivertReason, ExportParcel, ExportTarget, LineDecision, LineScan, LineVerdict
 from app.exports.models import ParcelStage as S
@@ -39,7 +40,7 @@ from app.infra.prepared import PreparedOne
 from app.infra.statements import cached_statement
 from app.notices import officers as on_duty
 from app.notices import service as notices
-from app.notices.batch import Fanout, notify_all
+from app.notices.batch import Fanout
 from app.notices.models import NoticeKind
 from app.notices.text import Message
 from app.users.models import Role, User
@@ -300,8 +301,8 @@ def _move_parcels(connection: Connection, decided: list[_Decided], now: datetime
 
 def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decided, int]], at: datetime) -> None:
     """What a new divert adds to the pass's writes: a timeline step, an audit entry and the declarants' and
-    officers' notices. Each kind of row goes as one INSERT of plain rows (app/notices/batch.py for the notices and
-    their pushes), as nothing here needs an entity back."""
+    officers' notices, as plain rows (nothing here needs an entity back), on PostgreSQL one divert's all in one
+    INSERT (app/exports/divert_writes.py)."""
     notices.prefetch_recipients(session, {item.row.declaring_enterprise_id for item, _ in diverts}, _DECLARANTS)
     steps, entries, fanouts = [], [], []
     for item, scan_id in diverts:
@@ -374,6 +375,4 @@ def _record_diverts(session: Session, *, line: User, diverts: list[tuple[_Decide
                 link=link,
             )
         )
-    notify_all(session, fanouts)
-    record_events(session, steps)
-    audit.record_all(session, entries)
+    write_diverts(session, steps=steps, entries=entries, fanouts=fanouts)

@@ -185,6 +185,15 @@ class PreparedOne:
         self._prepared: dict[str, _Prepared] = {}
 
     def first(self, connection: Connection, /, *, by_itself: bool = False, **params: Any) -> Any:
+        return self._run(connection, by_itself, params, every=False)
+
+    def all(self, connection: Connection, /, **params: Any) -> list[Any]:
+        """Every row, in the transaction the Connection holds: for a write whose RETURNING gives several. Also for a
+        statement SQLAlchemy will not cache (its compiled form is then built on every execution), such as a
+        multi-row VALUES of bound parameters."""
+        return self._run(connection, False, params, every=True)
+
+    def _run(self, connection: Connection, by_itself: bool, params: dict[str, Any], *, every: bool) -> Any:
         dialect = connection.dialect
         prepared = self._prepared.get(dialect.name)
         if prepared is None:
@@ -197,7 +206,7 @@ class PreparedOne:
                     return prepared.run(driver, params)
                 finally:
                     driver.autocommit = False
-            return prepared.run(driver, params)
+            return prepared.run_all(driver, params) if every else prepared.run(driver, params)
         except dialect.loaded_dbapi.Error as error:
             wrapped = exc.DBAPIError.instance(prepared.sql, params, error, dialect.loaded_dbapi.Error)
             if dialect.is_disconnect(error, driver, None):
@@ -242,6 +251,21 @@ class _Prepared:
         for name, processor in self._binds.items():
             values[name] = processor(values[name])
         return values if self._order is None else [values[name] for name in self._order]
+
+    def run_all(self, driver: Any, params: dict[str, Any]) -> list[Any]:
+        cursor = driver.cursor()
+        try:
+            cursor.execute(self.sql, self.parameters(params))
+            found = cursor.fetchall()
+        finally:
+            cursor.close()
+        rows = []
+        for row in found:
+            values = list(row)
+            for index, convert in self._converters:
+                values[index] = convert(values[index])
+            rows.append(self._row(values))
+        return rows
 
     def run(self, driver: Any, params: dict[str, Any]) -> Any:
         cursor = driver.cursor()

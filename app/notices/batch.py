@@ -47,6 +47,22 @@ class Fanout:
 def notify_all(session: Session, fanouts: Iterable[Fanout]) -> int:
     """Each fan-out's notices as `notify_recipients` writes them, in one INSERT, and their pushes in one more;
     returns how many notices."""
+    rows, devices = notice_rows(fanouts)
+    if not rows:
+        return 0
+    for row in rows:
+        row["notice_id"] = uuid.uuid4()
+    # Matched back by notice_id: the INSERT returns its rows in no promised order (app/infra/arrays.py).
+    inserted = dict(
+        (notice_id, pk)
+        for pk, notice_id in arrays.insert_rows(session, Notice.__table__, rows, returning=("id", "notice_id"))
+    )
+    queue_pushes(session, rows, devices, [inserted[row["notice_id"]] for row in rows])
+    return len(rows)
+
+
+def notice_rows(fanouts: Iterable[Fanout]) -> tuple[list[dict[str, Any]], list[Sequence[int]]]:
+    """The notices of the fan-outs, one row each (`service.notice_fields`), with each recipient's device ids."""
     rows: list[dict[str, Any]] = []
     devices: list[Sequence[int]] = []
     for fanout in fanouts:
@@ -63,16 +79,14 @@ def notify_all(session: Session, fanouts: Iterable[Fanout]) -> int:
                 )
             )
             devices.append(recipient.device_ids)
-    if not rows:
-        return 0
-    for row in rows:
-        row["notice_id"] = uuid.uuid4()
-    # Matched back by notice_id: the INSERT returns its rows in no promised order (app/infra/arrays.py).
-    inserted = dict(
-        (notice_id, pk)
-        for pk, notice_id in arrays.insert_rows(session, Notice.__table__, rows, returning=("id", "notice_id"))
-    )
-    notice_pks = [inserted[row["notice_id"]] for row in rows]
+    return rows, devices
+
+
+def queue_pushes(
+    session: Session, rows: Sequence[dict[str, Any]], devices: Sequence[Sequence[int]], notice_pks: Sequence[int]
+) -> None:
+    """After the notices' INSERT (`notice_pks` in the order of `rows`): their pushes, by their recipients' rules,
+    in one INSERT, and their recipients' streams rung once the transaction commits."""
     now = clock.utcnow()
     rules = settings_for(session, {row["recipient_id"] for row in rows})
     deliveries = []
@@ -94,4 +108,3 @@ def notify_all(session: Session, fanouts: Iterable[Fanout]) -> int:
     outbox.insert_deliveries(session, deliveries)
     # As the flush of Notice entities would have told the hub: their streams are rung once this commits.
     session.info.setdefault(WAKE_KEY, set()).update(row["recipient_id"] for row in rows)
-    return len(rows)

@@ -5,13 +5,13 @@ from sqlalchemy import select, update
 
 from app.audit.models import AuditEvent
 from app.common import clock
-from app.declarations.models import DeclarationStatus
+from app.declarations.models import DeclarationEvent, DeclarationStatus
 from app.enterprises.models import EnterpriseKind
 from app.exports.models import ExportParcel, LineScan, ParcelStage
-from app.notices.models import Notice, NoticeKind
+from app.notices.models import Delivery, Notice, NoticeKind
 from app.users.models import Role
 from tests.exports.helpers import EXPORT_LISTS
-from tests.factories import make_enterprise, make_export_list, make_user
+from tests.factories import make_device, make_enterprise, make_export_list, make_user
 
 SCANS = "/api/v1/export-line/scans"
 BATCHES = "/api/v1/export-line/scan-batches"
@@ -98,6 +98,31 @@ def test_a_parcel_the_machine_flags_is_diverted_with_a_step_an_audit_entry_and_a
     assert [notice.recipient_id for notice in notices] == [declarant.id]
     assert number in notices[0].title and notices[0].link == f"/api/v1/export-lists/{released.id}"
     assert [audit.target_id for audit in audits] == [str(parcel(session, number).id)]
+
+
+def test_a_divert_queues_each_recipients_push_for_their_own_notice(
+    session, client, as_line, released, declarant, officer
+):
+    phones = {user.id: make_device(session, user=user) for user in (declarant, officer)}
+    number = waybill(session, released)
+
+    answer = client.post(SCANS, json=scan(number, "suspect"), headers=as_line)
+
+    assert answer.json["decision"] == "divert"
+    notices = session.scalars(select(Notice).where(Notice.source_key.contains(f"/{parcel(session, number).id}/"))).all()
+    assert {notice.recipient_id: notice.kind for notice in notices} == {
+        declarant.id: NoticeKind.EXPORT_DIVERTED,
+        officer.id: NoticeKind.OFFICER_PARCEL_DIVERTED,
+    }
+    for notice in notices:
+        pushes = session.scalars(select(Delivery).where(Delivery.notice_pk == notice.id)).all()
+        assert [push.device_id for push in pushes] == [phones[notice.recipient_id].id]
+    steps = session.scalars(select(DeclarationEvent).where(DeclarationEvent.step == "line_diverted")).all()
+    assert [(step.declaration_id, step.actor_id, step.status_changed) for step in steps] == [
+        (released.id, steps[0].actor_id, False)
+    ]
+    (entry,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "export.parcel_diverted")).all()
+    assert entry.details["scan_id"] == answer.json["scan_id"] and entry.digest == entry.content_digest()
 
 
 @pytest.mark.parametrize("subject", ["list", "waybill"])

@@ -137,3 +137,43 @@ def test_sqlite_reads_keep_their_own_connection_outside_the_pool_and_drop_one_th
         assert prepared._sqlite_reads(engine)._idle == []
         assert read.first(db.session_factory(), value=-3).one == 3
         assert prepared._sqlite_reads(engine)._idle[0] is not kept[0]
+
+
+def test_a_prepared_statement_gives_every_row_of_a_multi_row_returning_inside_the_transaction(racing_app):
+    now = clock.utcnow()
+    two = PreparedOne(
+        lambda: (
+            insert(LineScan.__table__)
+            .values(
+                [
+                    {
+                        "waybill_no": bindparam(f"waybill_{index}"),
+                        "line_id": "XR-T",
+                        "verdict": LineVerdict.CLEAR,
+                        "decision": bindparam(f"decision_{index}"),
+                        "scanned_at": bindparam("at"),
+                    }
+                    for index in range(2)
+                ]
+            )
+            .returning(LineScan.waybill_no, LineScan.decision)
+        )
+    )
+    with racing_app.app_context(), db.session_factory()() as session:
+        rows = two.all(
+            session.connection(),
+            waybill_0="many-a",
+            decision_0=LineDecision.PASS,
+            waybill_1="many-b",
+            decision_1=LineDecision.DIVERT,
+            at=now,
+        )
+        # Each row by its names, converted by its types.
+        assert sorted((row.waybill_no, row.decision) for row in rows) == [
+            ("many-a", LineDecision.PASS),
+            ("many-b", LineDecision.DIVERT),
+        ]
+        session.rollback()
+    with racing_app.extensions["engine"].connect() as connection:
+        count = text("SELECT count(*) FROM export_line_scans WHERE waybill_no LIKE 'many-%'")
+        assert connection.scalar(count) == 0
