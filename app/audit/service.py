@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, content_of, digest_of, link_hash
+from app.audit.models import CONTENT_FIELDS, GENESIS_HASH, AuditChainHead, AuditEvent, content_of, digest_of, link_hash
 from app.common import clock
 from app.common.pagination import Page, paginate, where_given
 from app.users.models import User
@@ -132,20 +132,7 @@ def record_all(session: Session, rows: Sequence[AuditRow]) -> None:
 
 
 # Every column `record_all` sends, in order (a statement of its own, app/exports/divert_writes.py, names them).
-ENTRY_COLUMNS = (
-    "occurred_at",
-    "actor_id",
-    "actor_username",
-    "action",
-    "target_type",
-    "target_id",
-    "client_addr",
-    "details",
-    "digest",
-    "seq",
-    "prev_hash",
-    "hash",
-)
+ENTRY_COLUMNS = (*CONTENT_FIELDS, "digest", "seq", "prev_hash", "hash")
 
 
 def entry_rows(rows: Sequence[AuditRow]) -> list[dict[str, Any]]:

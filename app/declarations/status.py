@@ -110,37 +110,10 @@ class InvalidTransition(Conflict):
     code, title = "invalid_transition", _l("Not allowed in this status")
 
 
-def record_event(
-    session: Session,
-    declaration: Declaration,
-    *,
-    step: str,
-    title: str,
-    occurred_at: datetime | None = None,
-    status_changed: bool = True,
-    biz_step: BizStep | None = None,
-    disposition: Disposition | None = None,
-    actor: User | None = None,
-    receipt_id: int | None = None,
-    place: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> DeclarationEvent:
-    """Append a step to the declaration's timeline (CBV bizStep and disposition default from its status)."""
-    event = DeclarationEvent(
-        **event_row(
-            declaration,
-            step=step,
-            title=title,
-            occurred_at=occurred_at,
-            status_changed=status_changed,
-            biz_step=biz_step,
-            disposition=disposition,
-            actor=actor,
-            receipt_id=receipt_id,
-            place=place,
-            details=details,
-        )
-    )
+def record_event(session: Session, declaration: Declaration, **fields: Any) -> DeclarationEvent:
+    """Append a step to the declaration's timeline (CBV bizStep and disposition default from its status); `fields`
+    are `event_row`'s."""
+    event = DeclarationEvent(**event_row(declaration, **fields))
     session.add(event)
     return event
 
