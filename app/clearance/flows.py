@@ -109,7 +109,7 @@ class Decisions:
 
     def record_step(self, declaration: Declaration, **step: Any) -> None:
         """A timeline step that moves no status, written with the decisions' own (`status.record_event`'s fields)."""
-        self._pending.steps.append(declaration_status.event_row(declaration, **step))
+        self._pending.steps.append(declaration_status.step_row(declaration, **step))
 
     def apply_customs_decision(
         self,

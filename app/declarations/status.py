@@ -47,15 +47,14 @@ class Pending:
 
     fanouts: list[Fanout] = field(default_factory=list)
     audits: list[audit.AuditRow] = field(default_factory=list)
-    # Timeline steps (`event_row`), in the order they were taken.
+    # Timeline steps (`step_row`), in the order they were taken.
     steps: list[dict[str, Any]] = field(default_factory=list)
 
     def write(self, session: Session) -> None:
         steps, self.steps = self.steps, []
         fanouts, self.fanouts = self.fanouts, []
         audits, self.audits = self.audits, []
-        if steps:
-            session.execute(insert(DeclarationEvent.__table__), steps)
+        record_events(session, steps)
         notice_batch.notify_all(session, fanouts)
         audit.record_all(session, audits)
 
@@ -112,13 +111,13 @@ class InvalidTransition(Conflict):
 
 def record_event(session: Session, declaration: Declaration, **fields: Any) -> DeclarationEvent:
     """Append a step to the declaration's timeline (CBV bizStep and disposition default from its status); `fields`
-    are `event_row`'s."""
-    event = DeclarationEvent(**event_row(declaration, **fields))
+    are `step_row`'s."""
+    event = DeclarationEvent(**step_row(declaration, **fields))
     session.add(event)
     return event
 
 
-def event_row(
+def step_row(
     declaration: Declaration,
     *,
     step: str,
@@ -227,7 +226,7 @@ def transition(
         details=details,
     )
     if pending is not None:
-        pending.steps.append(event_row(declaration, **step_taken))
+        pending.steps.append(step_row(declaration, **step_taken))
     else:
         record_event(session, declaration, **step_taken)
     if stale:

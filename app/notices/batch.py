@@ -53,10 +53,8 @@ def notify_all(session: Session, fanouts: Iterable[Fanout]) -> int:
     for row in rows:
         row["notice_id"] = uuid.uuid4()
     # Matched back by notice_id: the INSERT returns its rows in no promised order (app/infra/arrays.py).
-    inserted = dict(
-        (notice_id, pk)
-        for pk, notice_id in arrays.insert_rows(session, Notice.__table__, rows, returning=("id", "notice_id"))
-    )
+    returned = arrays.insert_rows(session, Notice.__table__, rows, returning=("id", "notice_id"))
+    inserted = {notice_id: pk for pk, notice_id in returned}
     queue_pushes(session, rows, devices, [inserted[row["notice_id"]] for row in rows])
     return len(rows)
 
